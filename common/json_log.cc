@@ -54,9 +54,11 @@ void Write(Level level, std::string_view event, std::initializer_list<Field> fie
   if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) return;
   std::string line;
   line.reserve(160);
-  absl::StrAppend(&line, "{\"ts\":\"",
-                  absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()),
-                  "\",\"level\":\"", LevelName(level), "\",\"event\":");
+  line += "{\"ts\":\"";
+  line += absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone());
+  line += "\",\"level\":\"";
+  line += LevelName(level);
+  line += "\",\"event\":";
   AppendJsonString(line, event);
   for (const Field& field : fields) {
     line.push_back(',');
