@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <variant>
@@ -27,13 +28,15 @@ struct Field {
 
   Field(std::string_view k, std::string_view v) : key(k), value(v) {}
   Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+  Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
   Field(std::string_view k, bool v) : key(k), value(v) {}
   Field(std::string_view k, double v) : key(k), value(v) {}
   template <typename Int>
     requires std::is_integral_v<Int> && (!std::is_same_v<Int, bool>)
   Field(std::string_view k, Int v)
-      : key(k), value(std::is_signed_v<Int> ? decltype(value)(int64_t{v})
-                                            : decltype(value)(uint64_t(v))) {}
+      : key(k),
+        value(std::is_signed_v<Int> ? decltype(value)(static_cast<int64_t>(v))
+                                    : decltype(value)(static_cast<uint64_t>(v))) {}
 };
 
 // Lines below this level are dropped. Thread-safe; default kInfo.

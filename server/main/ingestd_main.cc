@@ -1,0 +1,186 @@
+// ingestd: the camera ingest daemon.
+//
+//   ingestd --config /etc/ingestd/ingestd.toml        # run
+//   ingestd --dev_certs --listen 127.0.0.1:7443       # run on the embedded defaults
+//   ingestd --config ... --print_config               # show the effective configuration
+//   ingestd certs --out DIR --cameras N               # development CA and certificates
+//
+// Flags may be spelled with dashes or underscores (--max-connections).
+// SIGTERM/SIGINT: GOAWAY to cameras, flush the spool, seal, exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/json_log.h"
+#include "common/status_macros.h"
+#include "server/config/ingest_config.h"
+#include "server/shard/ingest_server.h"
+#include "server/tls/dev_certs.h"
+
+ABSL_FLAG(std::string, config, "", "TOML configuration file (flags override its values)");
+ABSL_FLAG(bool, print_config, false, "Print the effective configuration as TOML and exit");
+ABSL_FLAG(int, stats_interval_s, 10, "Seconds between 'stats' log lines (0: never)");
+ABSL_FLAG(std::string, out, "", "certs: output folder");
+ABSL_FLAG(int, cameras, 0, "certs: number of camera certificates");
+
+namespace ingest {
+namespace {
+
+// absl flags are snake_case; operators type --max-connections.
+std::vector<char*> NormalizeFlagSpelling(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.reserve(argc);
+  std::vector<char*> out;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) == 0) {
+      size_t end = arg.find('=');
+      if (end == std::string::npos) end = arg.size();
+      for (size_t j = 2; j < end; ++j) {
+        if (arg[j] == '-') arg[j] = '_';
+      }
+      // Optional booleans (set only when given) still read as switches:
+      // "--dev_certs" means "--dev_certs=true".
+      if (end == arg.size()) {
+        absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg.substr(2));
+        if (flag != nullptr && flag->IsOfType<std::optional<bool>>()) arg += "=true";
+      }
+    }
+    storage.push_back(std::move(arg));
+    out.push_back(storage.back().data());
+  }
+  return out;
+}
+
+log::Level ParseLevel(const std::string& level) {
+  if (level == "debug") return log::Level::kDebug;
+  if (level == "warn") return log::Level::kWarn;
+  if (level == "error") return log::Level::kError;
+  return log::Level::kInfo;
+}
+
+absl::StatusOr<IngestConfig> BuildConfig() {
+  IngestConfig config;
+  std::string path = absl::GetFlag(FLAGS_config);
+  if (!path.empty()) {
+    ASSIGN_OR_RETURN(config, LoadConfigFile(path));
+  }
+  RETURN_IF_ERROR(ApplyFlagOverrides(config));
+  RETURN_IF_ERROR(ResolveDefaults(config));
+  RETURN_IF_ERROR(ValidateConfig(config));
+  return config;
+}
+
+void LogStats(const IngestServer& server) {
+  IngestStats s = server.Stats();
+  double ack_ms = s.ack_latency_count == 0
+                      ? 0.0
+                      : static_cast<double>(s.ack_latency_us_sum) / s.ack_latency_count / 1000.0;
+  log::Info("stats", {{"connections_open", s.connections_open},
+                      {"sessions_welcomed", s.sessions_welcomed},
+                      {"segments_accepted", s.segments_accepted},
+                      {"segments_duplicate", s.segments_duplicate},
+                      {"payload_bytes", s.payload_bytes_accepted},
+                      {"mean_spool_ack_ms", ack_ms},
+                      {"handshakes_full", s.handshakes_full},
+                      {"handshakes_resumed", s.handshakes_resumed},
+                      {"handshake_failures", s.handshake_failures_cert + s.handshake_failures_other},
+                      {"refused", s.refused_total_limit + s.refused_source_limit},
+                      {"protocol_errors", s.protocol_errors},
+                      {"backpressure_pauses", s.backpressure_pauses},
+                      {"spool_bytes_live", s.spool_bytes_live},
+                      {"segments_sealed", s.sealer.segments_sealed},
+                      {"objects_written", s.sealer.objects_written},
+                      {"store_errors", s.sealer.store_errors}});
+}
+
+int RunCerts() {
+  std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) {
+    std::fprintf(stderr, "ingestd certs: --out DIR is required\n");
+    return 2;
+  }
+  absl::Status s =
+      MakeDevCertificates(DevCertOptions{.out_dir = out, .camera_count = absl::GetFlag(FLAGS_cameras)});
+  if (!s.ok()) {
+    std::fprintf(stderr, "ingestd certs: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::printf("development certificates in %s (%d cameras)\n", out.c_str(),
+              absl::GetFlag(FLAGS_cameras));
+  return 0;
+}
+
+int RunServer() {
+  absl::StatusOr<IngestConfig> config = BuildConfig();
+  if (!config.ok()) {
+    std::fprintf(stderr, "ingestd: configuration error: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_print_config)) {
+    std::fputs(ConfigToToml(*config).c_str(), stdout);
+    return 0;
+  }
+  log::SetMinLevel(ParseLevel(config->log.level));
+  // Signals are taken by this thread only (sigtimedwait); shard threads
+  // inherit the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<IngestServer>> server = IngestServer::Start(*config);
+  if (!server.ok()) {
+    log::Error("ingestd_start_failed", {{"error", server.status().ToString()}});
+    return 1;
+  }
+  int interval = absl::GetFlag(FLAGS_stats_interval_s);
+  int seconds = 0;
+  while (!(*server)->failed()) {
+    timespec one_second{1, 0};
+    int sig = sigtimedwait(&signals, nullptr, &one_second);
+    if (sig == SIGTERM || sig == SIGINT) {
+      log::Info("ingestd_stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      break;
+    }
+    if (sig == SIGHUP) log::Info("sighup_ignored", {{"detail", "nothing to reload yet"}});
+    if (interval > 0 && ++seconds % interval == 0) LogStats(**server);
+  }
+  absl::Status stopped = (*server)->Stop();
+  LogStats(**server);
+  if (!stopped.ok()) {
+    log::Error("ingestd_failed", {{"error", stopped.ToString()}});
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ingest
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "camera ingest daemon\n  ingestd [--config FILE] [flags]\n  ingestd certs --out DIR --cameras N");
+  std::vector<std::string> storage;
+  std::vector<char*> args = ingest::NormalizeFlagSpelling(argc, argv, storage);
+  std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (positional.size() > 1) {
+    std::string command = positional[1];
+    if (command == "certs") return ingest::RunCerts();
+    std::fprintf(stderr, "ingestd: unknown command '%s' (try --help)\n", command.c_str());
+    return 2;
+  }
+  return ingest::RunServer();
+}

@@ -1,0 +1,90 @@
+// What this process knows about each camera, shared by all shards: the
+// highest sequence accepted into a spool, made durable, and persisted to the
+// store, and which session currently speaks for the camera.
+//
+// It is what makes resume safe when a camera reconnects, possibly to another
+// shard: a re-sent segment at or below `accepted` is acknowledged but not
+// stored again, and a new session waits to be welcomed until everything its
+// predecessor accepted is durable (so a camera's spool records are always
+// durable in sequence order, which the sealer relies on).
+//
+//   CameraState& cam = registry.Get("cam-000001");
+//   uint64_t token = cam.Claim();            // on HELLO
+//   if (cam.accepted() > cam.durable()) ...  // predecessor still committing
+//
+// Thread-safe. Entries are never removed while the process runs (one small
+// entry per camera ever seen, ~100 bytes).
+#ifndef SERVER_SESSION_CAMERA_REGISTRY_H_
+#define SERVER_SESSION_CAMERA_REGISTRY_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ingest {
+
+class CameraState {
+ public:
+  explicit CameraState(std::string id) : id_(std::move(id)) {}
+
+  const std::string& id() const { return id_; }
+
+  // Makes the caller the camera's only live session; returns its token. An
+  // older session sees owner() change and closes.
+  uint64_t Claim() { return owner_.fetch_add(1, std::memory_order_acq_rel) + 1; }
+  uint64_t owner() const { return owner_.load(std::memory_order_acquire); }
+
+  // Accepts `seq` if it is above everything accepted so far (only the owner
+  // calls this, so a plain check-then-store is race-free).
+  bool TryAccept(uint64_t seq) {
+    if (seq <= accepted_.load(std::memory_order_relaxed)) return false;
+    accepted_.store(seq, std::memory_order_release);
+    return true;
+  }
+  void RaiseDurable(uint64_t seq) { RaiseTo(durable_, seq); }
+  void RaisePersisted(uint64_t seq) { RaiseTo(persisted_, seq); }
+  // Recovery: everything up to `seq` is already on disk.
+  void SeedDurable(uint64_t seq) {
+    RaiseTo(accepted_, seq);
+    RaiseTo(durable_, seq);
+  }
+
+  uint64_t accepted() const { return accepted_.load(std::memory_order_acquire); }
+  uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
+  uint64_t persisted() const { return persisted_.load(std::memory_order_acquire); }
+
+ private:
+  static void RaiseTo(std::atomic<uint64_t>& value, uint64_t seq) {
+    uint64_t current = value.load(std::memory_order_relaxed);
+    while (seq > current &&
+           !value.compare_exchange_weak(current, seq, std::memory_order_acq_rel)) {
+    }
+  }
+
+  const std::string id_;
+  std::atomic<uint64_t> owner_{0};
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> durable_{0};
+  std::atomic<uint64_t> persisted_{0};
+};
+
+class CameraRegistry {
+ public:
+  // The state for `camera_id`, created on first use. The reference stays valid
+  // for the registry's lifetime.
+  CameraState& Get(std::string_view camera_id);
+  size_t size() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<CameraState>> cameras_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_SESSION_CAMERA_REGISTRY_H_

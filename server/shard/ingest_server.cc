@@ -1,0 +1,253 @@
+#include "server/shard/ingest_server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/json_log.h"
+#include "common/status_macros.h"
+#include "common/std_string_view.h"
+#include "server/config/host_port.h"
+#include "server/store/local_dir_store.h"
+#include "server/tls/dev_certs.h"
+#include "server/tls/tls_server_context.h"
+
+namespace ingest {
+namespace {
+
+absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore(const std::string& url) {
+  if (absl::StartsWith(url, "dir:")) {
+    std::string root = url.substr(4);
+    if (root.empty()) return absl::InvalidArgumentError("store url 'dir:' needs a path");
+    return std::unique_ptr<ObjectStore>(std::make_unique<LocalDirStore>(root));
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("store url '", url, "': only dir:<path> is available in this build"));
+}
+
+}  // namespace
+
+absl::Status PrepareDevCertificates(IngestConfig& config) {
+  if (!config.tls.dev_certs) return absl::OkStatus();
+  std::string dir = config.server.state_dir + "/dev-certs";
+  RETURN_IF_ERROR(MakeDevCertificates(DevCertOptions{.out_dir = dir, .camera_count = 0}));
+  DevCertPaths paths = DevCertPathsIn(dir);
+  if (config.tls.cert_file.empty()) config.tls.cert_file = paths.server_cert;
+  if (config.tls.key_file.empty()) config.tls.key_file = paths.server_key;
+  if (config.tls.camera_ca_file.empty()) config.tls.camera_ca_file = paths.camera_ca_cert;
+  if (config.tls.ticket_keys_file.empty()) config.tls.ticket_keys_file = paths.ticket_keys;
+  return absl::OkStatus();
+}
+
+IngestServer::IngestServer(const IngestConfig& config) : config_(config) {}
+
+IngestServer::~IngestServer() {
+  (void)Stop();
+  for (int fd : listen_fds_) ::close(fd);
+}
+
+absl::StatusOr<std::unique_ptr<IngestServer>> IngestServer::Start(const IngestConfig& config) {
+  std::unique_ptr<IngestServer> server(new IngestServer(config));
+  RETURN_IF_ERROR(server->Init());
+  return server;
+}
+
+absl::Status IngestServer::OpenListeners() {
+  ASSIGN_OR_RETURN(HostPort listen, ParseHostPort(config_.server.listen));
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  int rc = getaddrinfo(listen.host.c_str(), nullptr, &hints, &found);
+  if (rc != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("server.listen '", config_.server.listen, "': ", gai_strerror(rc)));
+  }
+  sockaddr_storage addr{};
+  std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
+  socklen_t addr_len = found->ai_addrlen;
+  listen_family_ = found->ai_family;
+  freeaddrinfo(found);
+  uint16_t port = listen.port;
+  for (int i = 0; i < config_.server.shards; ++i) {
+    int fd = ::socket(listen_family_, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
+    listen_fds_.push_back(fd);
+    int one = 1;
+    // One listener per shard on the same port: the kernel spreads new
+    // connections across shards with no shared accept queue.
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (listen_family_ == AF_INET6) {
+      reinterpret_cast<sockaddr_in6&>(addr).sin6_port = htons(port);
+    } else {
+      reinterpret_cast<sockaddr_in&>(addr).sin_port = htons(port);
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
+      return absl::UnavailableError(absl::StrCat("bind ", config_.server.listen, ": ",
+                                                 std::strerror(errno)));
+    }
+    if (::listen(fd, 4096) != 0) {
+      return absl::UnavailableError(absl::StrCat("listen: ", std::strerror(errno)));
+    }
+    if (port == 0) {
+      sockaddr_storage bound{};
+      socklen_t len = sizeof(bound);
+      getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+      port = ntohs(listen_family_ == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                              : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+    }
+  }
+  port_ = port;
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::Init() {
+  RETURN_IF_ERROR(PrepareDevCertificates(config_));
+  ASSIGN_OR_RETURN(tls_, CreateServerContext(TlsServerOptions{
+                             .cert_file = config_.tls.cert_file,
+                             .key_file = config_.tls.key_file,
+                             .camera_ca_file = config_.tls.camera_ca_file,
+                             .ticket_keys_file = config_.tls.ticket_keys_file,
+                             .allow_tls12 = config_.tls.allow_tls12}));
+  ASSIGN_OR_RETURN(catalog_, SpoolCatalog::Open(
+                                 SpoolCatalogOptions{.dir = config_.spool.dir,
+                                                     .shard_count = config_.server.shards,
+                                                     .file_bytes = config_.spool.file_bytes},
+                                 &recovery_));
+  // What the previous run made durable is durable now: re-sent segments are
+  // recognised as duplicates, and cameras are told where to resume.
+  for (const auto& [camera, seq] : recovery_.max_seq_by_camera) registry_.Get(camera).SeedDurable(seq);
+  log::Info("spool_recovered", {{"files", recovery_.files},
+                                {"records", recovery_.records},
+                                {"valid_bytes", recovery_.valid_bytes},
+                                {"truncated_bytes", recovery_.truncated_bytes},
+                                {"cameras", recovery_.max_seq_by_camera.size()}});
+  ASSIGN_OR_RETURN(store_, OpenStore(config_.store.url));
+  sealer_ = std::make_unique<Sealer>(
+      SealerOptions{.zone = config_.server.zone,
+                    .seal_bytes = config_.store.seal_bytes,
+                    .seal_age = absl::Milliseconds(config_.store.seal_age_ms)},
+      catalog_.get(), store_.get());
+  sealer_->set_on_sealed([this](const std::string& camera, uint64_t last_seq) {
+    registry_.Get(camera).RaisePersisted(last_seq);
+  });
+  sealer_->Start();
+  limiter_ = std::make_unique<ConnectionLimiter>(config_.server.max_connections,
+                                                 config_.server.max_connections_per_source);
+  RETURN_IF_ERROR(OpenListeners());
+
+  const int shard_count = config_.server.shards;
+  // The kernel caps a ring's direct-descriptor table at RLIMIT_NOFILE; with one
+  // table per shard the process holds shards x that many sockets.
+  uint32_t per_shard = (config_.server.max_connections + shard_count - 1) / shard_count;
+  unsigned table = std::min<unsigned>(std::max<uint32_t>(per_shard + 64, 256), 20000);
+  shard_results_.resize(shard_count);
+  for (int i = 0; i < shard_count; ++i) {
+    ShardOptions options{
+        .index = i,
+        .listen_fd = listen_fds_[i],
+        .listen_family = listen_family_,
+        .tls = tls_.get(),
+        .session = SessionLimits{.server_id = config_.server.id,
+                                 .max_segment_bytes = config_.protocol.max_segment_bytes,
+                                 .ack_window_bytes = config_.protocol.ack_window_bytes,
+                                 .keepalive_interval_ms = config_.protocol.keepalive_interval_ms},
+        .registered_files = table,
+        .handshake_timeout = absl::Milliseconds(config_.tls.handshake_timeout_ms),
+        .hello_timeout = absl::Milliseconds(config_.protocol.hello_timeout_ms),
+        .idle_timeout = absl::Milliseconds(config_.protocol.idle_timeout_ms),
+        .memory_budget_bytes = config_.spool.shard_memory_bytes,
+        .spool_max_bytes = config_.spool.max_bytes,
+        .writer = SpoolWriterOptions{.commit_interval =
+                                         absl::Milliseconds(config_.spool.commit_interval_ms),
+                                     .commit_bytes = config_.spool.commit_bytes,
+                                     .file_bytes = config_.spool.file_bytes},
+        .connection_errors_per_second = config_.log.connection_errors_per_second,
+    };
+    shards_.push_back(std::make_unique<Shard>(
+        options, ShardShared{.catalog = catalog_.get(),
+                             .registry = &registry_,
+                             .limiter = limiter_.get(),
+                             .next_session_id = &next_session_id_}));
+  }
+  for (int i = 0; i < shard_count; ++i) {
+    threads_.emplace_back([this, i] {
+      shard_results_[i] = shards_[i]->Run();
+      if (!shard_results_[i].ok()) {
+        log::Error("shard_stopped", {{"shard", i}, {"error", shard_results_[i].ToString()}});
+        failed_.store(true);
+      }
+    });
+  }
+  // Serving means every ring is up; a shard that failed to set up says why.
+  for (int waited = 0; waited < 5000; ++waited) {
+    bool all = true;
+    for (auto& shard : shards_) all = all && shard->serving();
+    if (all) break;
+    if (failed_.load()) break;
+    usleep(1000);
+  }
+  if (failed_.load()) {
+    absl::Status first;
+    (void)Stop();
+    for (auto& s : shard_results_) {
+      if (!s.ok()) return s;
+    }
+    return absl::InternalError("a shard failed to start");
+  }
+  log::Info("ingestd_serving", {{"listen", config_.server.listen},
+                                {"port", port_},
+                                {"shards", shard_count},
+                                {"zone", config_.server.zone},
+                                {"server_id", config_.server.id},
+                                {"store", config_.store.url}});
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::Stop() {
+  if (stopped_.exchange(true)) return absl::OkStatus();
+  for (auto& shard : shards_) shard->RequestStop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  if (sealer_ != nullptr) sealer_->Stop(/*flush_all=*/true);
+  IngestStats stats = Stats();
+  log::Info("ingestd_stopped", {{"segments_accepted", stats.segments_accepted},
+                                {"segments_sealed", stats.sealer.segments_sealed},
+                                {"spool_bytes_live", stats.spool_bytes_live}});
+  for (auto& s : shard_results_) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::Wait() {
+  while (!failed_.load() && !stopped_.load()) usleep(100 * 1000);
+  for (auto& s : shard_results_) {
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+IngestStats IngestServer::Stats() const {
+  IngestStats stats;
+  for (const auto& shard : shards_) {
+    const ShardCounters& c = shard->counters();
+#define INGEST_SUM_COUNTER(name) stats.name += c.name.load(std::memory_order_relaxed);
+    INGEST_SHARD_COUNTERS(INGEST_SUM_COUNTER)
+#undef INGEST_SUM_COUNTER
+  }
+  if (sealer_ != nullptr) stats.sealer = sealer_->stats();
+  if (catalog_ != nullptr) stats.spool_bytes_live = catalog_->total_bytes();
+  stats.cameras_known = registry_.size();
+  return stats;
+}
+
+}  // namespace ingest

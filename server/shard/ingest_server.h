@@ -1,0 +1,94 @@
+// The ingestd process as an object: TLS context, spool catalog (recovered on
+// start), camera registry, one Shard per core, the sealer thread and the
+// object store. main() builds it from the configuration; integration tests
+// run it in-process on 127.0.0.1 with port 0.
+//
+//   ASSIGN_OR_RETURN(auto server, IngestServer::Start(config));
+//   uint16_t port = server->port();
+//   ...
+//   server->Stop();   // GOAWAY to cameras, flush commits, seal everything
+#ifndef SERVER_SHARD_INGEST_SERVER_H_
+#define SERVER_SHARD_INGEST_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/ssl_ptr.h"
+#include "server/config/ingest_config.h"
+#include "server/session/camera_registry.h"
+#include "server/session/connection_limiter.h"
+#include "server/shard/shard.h"
+#include "server/spool/spool_catalog.h"
+#include "server/store/object_store.h"
+#include "server/store/sealer.h"
+
+namespace ingest {
+
+// A point-in-time view across shards, for stats lines and tests.
+struct IngestStats {
+#define INGEST_DECLARE_TOTAL(name) uint64_t name = 0;
+  INGEST_SHARD_COUNTERS(INGEST_DECLARE_TOTAL)
+#undef INGEST_DECLARE_TOTAL
+  SealerStats sealer;
+  uint64_t spool_bytes_live = 0;
+  uint64_t cameras_known = 0;
+};
+
+class IngestServer {
+ public:
+  // `config` must have gone through ResolveDefaults and ValidateConfig.
+  // Recovers the spool, binds the listeners and returns once every shard is
+  // serving.
+  static absl::StatusOr<std::unique_ptr<IngestServer>> Start(const IngestConfig& config);
+  ~IngestServer();
+
+  uint16_t port() const { return port_; }
+  const IngestConfig& config() const { return config_; }
+  IngestStats Stats() const;
+  ObjectStore& store() { return *store_; }
+  const RecoveryReport& recovery() const { return recovery_; }
+
+  // Asks shards to say GOAWAY and flush, joins them, then seals everything
+  // durable into the store. Idempotent. Returns the first shard error.
+  absl::Status Stop();
+  // Blocks until a shard fails or Stop() is called from another thread.
+  absl::Status Wait();
+  // True once any shard has stopped on its own (fatal error).
+  bool failed() const { return failed_.load(); }
+
+ private:
+  explicit IngestServer(const IngestConfig& config);
+  absl::Status Init();
+  absl::Status OpenListeners();
+
+  IngestConfig config_;
+  camproto::SslCtxPtr tls_;
+  std::unique_ptr<SpoolCatalog> catalog_;
+  RecoveryReport recovery_;
+  std::unique_ptr<ObjectStore> store_;
+  std::unique_ptr<Sealer> sealer_;
+  CameraRegistry registry_;
+  std::unique_ptr<ConnectionLimiter> limiter_;
+  std::atomic<uint64_t> next_session_id_{1};
+  std::vector<int> listen_fds_;
+  int listen_family_ = 0;
+  uint16_t port_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::thread> threads_;
+  std::vector<absl::Status> shard_results_;
+  std::atomic<bool> failed_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+// Fills empty TLS file paths from the development certificates under
+// <state_dir>/dev-certs, generating them on first run (config.tls.dev_certs).
+absl::Status PrepareDevCertificates(IngestConfig& config);
+
+}  // namespace ingest
+
+#endif  // SERVER_SHARD_INGEST_SERVER_H_

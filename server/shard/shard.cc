@@ -1,0 +1,700 @@
+#include "server/shard/shard.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/std_string_view.h"
+#include "server/tls/camera_identity.h"
+
+namespace ingest {
+namespace {
+
+// Not in liburing 2.3's headers; stable kernel ABI since 6.7.
+constexpr uint32_t kSocketUringOpGetsockopt = 2;
+#ifndef SO_PEERNAME
+constexpr int SO_PEERNAME = 28;
+#endif
+
+constexpr absl::Duration kTick = absl::Milliseconds(100);
+constexpr absl::Duration kDeadlineScanInterval = absl::Milliseconds(250);
+// A camera that stops reading its ACKs is cut off before its unsent data grows.
+constexpr size_t kMaxUnsentBytes = 1 << 20;
+
+std::string FormatAddress(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof(text));
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
+
+Shard::Shard(const ShardOptions& options, const ShardShared& shared)
+    : options_(options),
+      shared_(shared),
+      pool_(options.memory_budget_bytes),
+      error_log_limiter_(options.connection_errors_per_second,
+                         std::max(1.0, options.connection_errors_per_second)) {}
+
+Shard::~Shard() = default;
+
+absl::Status Shard::Setup() {
+  auto ring = Ring::Create(RingOptions{.sq_entries = 4096,
+                                       .cq_entries = 65536,
+                                       .registered_files = options_.registered_files});
+  if (!ring.ok()) return ring.status();
+  ring_ = std::move(*ring);
+  auto buffers = ProvidedBufferRing::Create(ring_->raw(), /*group=*/0, options_.recv_buffers,
+                                            options_.recv_buffer_bytes);
+  if (!buffers.ok()) return buffers.status();
+  buffers_ = std::move(*buffers);
+  writer_ = std::make_unique<SpoolWriter>(*ring_, *shared_.catalog, options_.index,
+                                          options_.writer);
+  connections_.reserve(options_.registered_files);
+  return absl::OkStatus();
+}
+
+absl::Status Shard::Run() {
+  absl::Status setup = Setup();
+  if (!setup.ok()) return setup;
+  ArmAccept();
+  serving_.store(true, std::memory_order_release);
+  last_tick_ = last_deadline_scan_ = absl::Now();
+  Loop();
+  serving_.store(false, std::memory_order_release);
+  return fatal_;
+}
+
+void Shard::Loop() {
+  while (fatal_.ok()) {
+    absl::Time now = absl::Now();
+    if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) StartStopping();
+    if (stopping_) {
+      bool connections_gone = counters_.connections_open.load() == 0;
+      if ((writer_->idle() && connections_gone) || now >= stop_deadline_) break;
+    }
+    absl::Duration wait = std::min(kTick - (now - last_tick_), writer_->TimeUntilDue(now));
+    absl::Status s = ring_->SubmitAndWait(std::max(wait, absl::ZeroDuration()));
+    if (!s.ok()) {
+      fatal_ = s;
+      break;
+    }
+    recycled_this_turn_ = false;
+    ring_->ForEachCompletion([this](const io_uring_cqe& cqe) { Dispatch(cqe); });
+    if (recycled_this_turn_) RearmStarved();
+    if (!blocked_.empty()) RetryBlocked();
+    if (!urgent_poll_.empty()) {
+      std::vector<uint32_t> ids;
+      ids.swap(urgent_poll_);
+      for (uint32_t id : ids) {
+        Connection& conn = *connections_[id];
+        if (conn.session == nullptr || conn.phase != Phase::kSession) continue;
+        conn.session->Poll();
+        MarkDirty(conn);
+        if (conn.session->needs_poll() &&
+            conn.session->state() == CameraSession::State::kWaitingForPredecessor) {
+          urgent_poll_.push_back(id);
+        }
+      }
+    }
+    now = absl::Now();
+    if (now - last_tick_ >= kTick) Tick(now);
+    writer_->MaybeCommit(now, /*force=*/stopping_);
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      Connection& conn = *connections_[dirty_[i]];
+      conn.dirty = false;
+      Flush(conn);
+    }
+    dirty_.clear();
+  }
+  // Whatever is still open when the loop ends (stop deadline, fatal error)
+  // goes away with the ring; nothing unacknowledged was promised.
+}
+
+void Shard::StartStopping() {
+  stopping_ = true;
+  stop_deadline_ = absl::Now() + options_.stop_grace;
+  // Cameras reconnect to a peer; jitter spreads their return.
+  std::minstd_rand rng(static_cast<uint32_t>(options_.index * 7919 + 17));
+  for (auto& c : connections_) {
+    Connection& conn = *c;
+    if (conn.phase == Phase::kSession && conn.session != nullptr &&
+        conn.session->state() == CameraSession::State::kStreaming) {
+      conn.session->SendGoaway(camproto::GoawayReason::kDraining, 1000 + rng() % 4000,
+                               "server shutting down");
+      MarkDirty(conn);
+    } else if (conn.phase == Phase::kHandshake || conn.phase == Phase::kPeerLookup ||
+               conn.phase == Phase::kSession) {
+      BeginClose(conn);
+    }
+  }
+}
+
+Shard::Connection* Shard::Lookup(const UserData& ud) {
+  if (ud.id >= connections_.size()) return nullptr;
+  Connection* conn = connections_[ud.id].get();
+  if (conn->generation != ud.generation || conn->phase == Phase::kFree) return nullptr;
+  return conn;
+}
+
+Shard::Connection& Shard::NewConnection() {
+  uint32_t id;
+  if (!free_ids_.empty()) {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  } else {
+    id = static_cast<uint32_t>(connections_.size());
+    connections_.push_back(std::make_unique<Connection>());
+    connections_.back()->id = id;
+  }
+  Connection& conn = *connections_[id];
+  uint32_t generation = conn.generation + 1;
+  conn = Connection{};
+  conn.id = id;
+  conn.generation = generation;
+  return conn;
+}
+
+void Shard::Dispatch(const io_uring_cqe& cqe) {
+  UserData ud = UserData::Unpack(cqe.user_data);
+  switch (ud.op) {
+    case Op::kAccept:
+      OnAccept(cqe);
+      return;
+    case Op::kSpoolWrite:
+    case Op::kSpoolSync: {
+      absl::Status s = writer_->OnCompletion(
+          ud.op, cqe.res, [this](const SpoolPendingRecord& r) { OnDurable(r); });
+      if (!s.ok()) {
+        log::Error("spool_failed", {{"shard", options_.index}, {"error", s.ToString()}});
+        fatal_ = s;
+      }
+      return;
+    }
+    default:
+      break;
+  }
+  Connection* conn = Lookup(ud);
+  if (conn == nullptr) {
+    // Every connection stays allocated until its last completion, so this is
+    // a bug; say so loudly rather than corrupt another connection.
+    log::Error("stale_completion", {{"shard", options_.index}, {"op", static_cast<int>(ud.op)}});
+    return;
+  }
+  bool final = true;
+  switch (ud.op) {
+    case Op::kPeerName:
+      --conn->in_flight;
+      OnPeerName(*conn, cqe.res);
+      final = false;
+      break;
+    case Op::kRecv:
+      if (!(cqe.flags & IORING_CQE_F_MORE)) {
+        --conn->in_flight;
+        conn->recv_armed = false;
+      }
+      OnRecv(*conn, cqe);
+      final = false;
+      break;
+    case Op::kSend:
+      --conn->in_flight;
+      OnSend(*conn, cqe.res);
+      final = false;
+      break;
+    case Op::kCancel:
+    case Op::kClose:
+      --conn->in_flight;
+      break;
+    default:
+      break;
+  }
+  (void)final;
+  MaybeFree(*conn);
+}
+
+void Shard::ArmAccept() {
+  if (accept_armed_ || stopping_) return;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  // Accepted sockets go straight into the ring's direct-descriptor table: they
+  // never occupy a process file descriptor.
+  io_uring_prep_multishot_accept_direct(sqe, options_.listen_fd, nullptr, nullptr, 0);
+  sqe->user_data = UserData{Op::kAccept, 0, 0}.Pack();
+  accept_armed_ = true;
+}
+
+void Shard::OnAccept(const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+  if (cqe.res < 0) {
+    // ENFILE: the direct-descriptor table is full. The accept is re-armed on
+    // the next tick rather than spinning.
+    if (cqe.res != -ECANCELED) Bump(counters_.accept_errors);
+    return;
+  }
+  Bump(counters_.connections_accepted);
+  Bump(counters_.connections_open);
+  Connection& conn = NewConnection();
+  conn.file_index = cqe.res;
+  conn.phase = Phase::kPeerLookup;
+  conn.last_receive = absl::Now();
+  conn.deadline = conn.last_receive + options_.handshake_timeout;
+  if (stopping_) {
+    BeginClose(conn);
+    return;
+  }
+  // A direct descriptor has no fd for getpeername(2); SO_PEERNAME through a
+  // socket uring_cmd reads the peer address without leaving the ring.
+  io_uring_sqe* sqe = ring_->GetSqe();
+  sqe->opcode = IORING_OP_URING_CMD;
+  sqe->fd = conn.file_index;
+  sqe->flags = IOSQE_FIXED_FILE;
+  sqe->cmd_op = kSocketUringOpGetsockopt;
+  sqe->addr = (uint64_t{static_cast<uint32_t>(SO_PEERNAME)} << 32) | uint32_t{SOL_SOCKET};
+  sqe->file_index = options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  sqe->addr3 = reinterpret_cast<uint64_t>(&conn.peer);
+  sqe->user_data = UserData{Op::kPeerName, conn.id, conn.generation}.Pack();
+  ++conn.in_flight;
+}
+
+void Shard::OnPeerName(Connection& conn, int res) {
+  if (conn.phase != Phase::kPeerLookup) return;
+  if (res < 0) {
+    // Unknown peer: only the total limit applies.
+    Bump(counters_.peer_lookup_failures);
+  } else {
+    conn.source = FormatAddress(conn.peer);
+  }
+  switch (shared_.limiter->TryAdmit(conn.source)) {
+    case Admission::kAdmitted:
+      conn.admitted = true;
+      break;
+    case Admission::kOverTotal:
+      Bump(counters_.refused_total_limit);
+      LogConnectionError("connection_refused", conn, "over max_connections");
+      BeginClose(conn);
+      return;
+    case Admission::kOverPerSource:
+      Bump(counters_.refused_source_limit);
+      LogConnectionError("connection_refused", conn, "over max_connections_per_source");
+      BeginClose(conn);
+      return;
+  }
+  auto tls = camproto::TlsChannel::CreateServer(options_.tls);
+  if (!tls.ok()) {
+    LogConnectionError("tls_setup_failed", conn, ToStd(tls.status().message()));
+    BeginClose(conn);
+    return;
+  }
+  conn.tls = std::move(*tls);
+  conn.phase = Phase::kHandshake;
+  ArmRecv(conn);
+}
+
+void Shard::ArmRecv(Connection& conn) {
+  if (conn.recv_armed || conn.peer_closed || conn.phase == Phase::kClosing) return;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_recv_multishot(sqe, conn.file_index, nullptr, 0, 0);
+  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffers_->group();
+  sqe->user_data = UserData{Op::kRecv, conn.id, conn.generation}.Pack();
+  conn.recv_armed = true;
+  conn.recv_starved = false;
+  ++conn.in_flight;
+}
+
+void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
+  if (cqe.flags & IORING_CQE_F_BUFFER) {
+    auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    buffers_->MarkTaken();
+    if (cqe.res > 0 && conn.phase != Phase::kClosing) {
+      conn.chunks.push_back({id, 0, static_cast<uint32_t>(cqe.res)});
+      conn.last_receive = absl::Now();
+    } else {
+      buffers_->Recycle(id);
+      recycled_this_turn_ = true;
+    }
+  }
+  if (cqe.res == -ENOBUFS) {
+    // Every receive buffer of the shard holds unprocessed data: this
+    // connection waits until buffers come back (that is the backpressure).
+    Bump(counters_.recv_enobufs);
+    conn.recv_starved = true;
+    return;
+  }
+  if (cqe.res == 0) {
+    conn.peer_closed = true;
+  } else if (cqe.res < 0) {
+    if (cqe.res != -ECANCELED) conn.peer_closed = true;
+    if (conn.phase != Phase::kClosing) BeginClose(conn);
+    return;
+  }
+  if (conn.phase == Phase::kClosing) return;
+  PumpInput(conn);
+  if (conn.phase == Phase::kClosing) return;
+  if (conn.peer_closed) {
+    // The camera closed its side; a partial frame left behind is simply dropped
+    // (never acknowledged, so the camera re-sends it).
+    BeginClose(conn);
+    return;
+  }
+  if (!conn.recv_armed && !conn.recv_starved) {
+    Bump(counters_.recv_rearms);
+    ArmRecv(conn);
+  }
+}
+
+void Shard::PumpInput(Connection& conn) {
+  // Ciphertext already inside TLS (left from a paused read) goes first.
+  if (!DriveConnection(conn)) return;
+  while (!conn.chunks.empty() && conn.phase != Phase::kClosing) {
+    RecvChunk chunk = conn.chunks.front();
+    conn.tls->LendCiphertext(buffers_->View(chunk.buffer_id, chunk.offset + chunk.length)
+                                 .subspan(chunk.offset));
+    bool more = DriveConnection(conn);
+    // Anything TLS did not read is copied aside, so the buffer can go back to
+    // the kernel now (at most one buffer's worth per paused connection).
+    conn.tls->ReleaseLentCiphertext();
+    conn.chunks.erase(conn.chunks.begin());
+    buffers_->Recycle(chunk.buffer_id);
+    recycled_this_turn_ = true;
+    if (!more) break;
+  }
+}
+
+bool Shard::DriveConnection(Connection& conn) {
+  if (conn.phase == Phase::kHandshake) {
+    absl::StatusOr<camproto::TlsChannel::HandshakeResult> hs = conn.tls->Handshake();
+    if (!hs.ok()) {
+      if (hs.status().code() == absl::StatusCode::kUnauthenticated) {
+        Bump(counters_.handshake_failures_cert);
+      } else {
+        Bump(counters_.handshake_failures_other);
+      }
+      LogConnectionError("tls_handshake_failed", conn, ToStd(hs.status().message()));
+      BeginClose(conn);  // sends the alert TLS queued
+      return false;
+    }
+    if (*hs == camproto::TlsChannel::HandshakeResult::kWantMoreInput) {
+      MarkDirty(conn);  // handshake replies to send
+      return true;
+    }
+    if (!FinishHandshake(conn)) return false;
+  }
+  if (conn.phase != Phase::kSession) return false;
+  CameraSession& session = *conn.session;
+  while (session.state() != CameraSession::State::kClosing) {
+    absl::Span<uint8_t> target = session.decoder().WritableSpan(session);
+    if (target.empty()) {
+      if (!session.pending_error().ok()) {
+        session.FailWith(session.pending_error());
+        break;
+      }
+      // No memory for the next segment (pool budget or spool full): stop
+      // reading this camera until the spool catches up.
+      if (!conn.blocked) {
+        conn.blocked = true;
+        blocked_.push_back(conn.id);
+        Bump(counters_.backpressure_pauses);
+      }
+      MarkDirty(conn);
+      return false;
+    }
+    absl::StatusOr<size_t> n = conn.tls->ReadPlaintext(target);
+    if (!n.ok()) {
+      if (!camproto::IsPeerClosedCleanly(n.status())) {
+        LogConnectionError("tls_read_failed", conn, ToStd(n.status().message()));
+      }
+      BeginClose(conn);
+      return false;
+    }
+    if (*n == 0) break;
+    absl::Status s = session.decoder().CommitWritten(*n, session);
+    if (!s.ok()) {
+      if (!session.pending_error().ok()) s = session.pending_error();
+      session.FailWith(s);
+    }
+  }
+  MarkDirty(conn);
+  if (session.needs_poll() && session.state() == CameraSession::State::kWaitingForPredecessor) {
+    urgent_poll_.push_back(conn.id);
+  }
+  return session.state() != CameraSession::State::kClosing;
+}
+
+bool Shard::FinishHandshake(Connection& conn) {
+  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(conn.tls->peer_certificate());
+  if (!camera_id.ok()) {
+    Bump(counters_.bad_camera_identity);
+    LogConnectionError("bad_camera_identity", conn, ToStd(camera_id.status().message()));
+    BeginClose(conn);
+    return false;
+  }
+  Bump(conn.tls->session_resumed() ? counters_.handshakes_resumed : counters_.handshakes_full);
+  conn.session = std::make_unique<CameraSession>(*this, options_.session, std::move(*camera_id));
+  conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
+  conn.phase = Phase::kSession;
+  conn.deadline = absl::Now() + options_.hello_timeout;
+  return true;
+}
+
+void Shard::MarkDirty(Connection& conn) {
+  if (conn.dirty) return;
+  conn.dirty = true;
+  dirty_.push_back(conn.id);
+}
+
+void Shard::Flush(Connection& conn) {
+  if (conn.phase == Phase::kFree) return;
+  if (conn.session != nullptr) {
+    CameraSession& session = *conn.session;
+    bool was_welcomed = session.state() == CameraSession::State::kStreaming;
+    uint64_t acks_before = session.outbox().size();
+    session.FlushAcks();
+    if (session.outbox().size() != acks_before) Bump(counters_.acks_sent);
+    if (!session.outbox().empty() && conn.tls->handshake_done()) {
+      absl::Status s = conn.tls->WritePlaintext(
+          {reinterpret_cast<const uint8_t*>(session.outbox().data()), session.outbox().size()});
+      session.outbox().clear();
+      if (!s.ok()) {
+        BeginClose(conn);
+        return;
+      }
+    }
+    if (was_welcomed && conn.deadline != absl::InfiniteFuture()) {
+      conn.deadline = absl::InfiniteFuture();
+      Bump(counters_.sessions_welcomed);
+    }
+    if (session.state() == CameraSession::State::kClosing && conn.phase != Phase::kClosing) {
+      switch (session.outcome()) {
+        case SessionOutcome::kRejectedVersion: Bump(counters_.rejected_version); break;
+        case SessionOutcome::kRejectedIdMismatch: Bump(counters_.rejected_id_mismatch); break;
+        case SessionOutcome::kWindowExceeded: Bump(counters_.window_exceeded); break;
+        case SessionOutcome::kSuperseded: Bump(counters_.superseded); break;
+        default: Bump(counters_.protocol_errors); break;
+      }
+      LogConnectionError("session_closed", conn, "protocol error or rejection");
+      BeginClose(conn);
+      return;
+    }
+  }
+  if (conn.tls != nullptr && conn.tls->pending_ciphertext() > kMaxUnsentBytes) {
+    Bump(counters_.slow_readers);
+    LogConnectionError("slow_reader", conn, "camera is not reading its acknowledgements");
+    conn.close_after_send = false;
+    SubmitClose(conn);
+    return;
+  }
+  StartSend(conn);
+}
+
+void Shard::StartSend(Connection& conn) {
+  if (conn.send_in_flight || conn.close_submitted || conn.tls == nullptr) return;
+  if (conn.send_offset >= conn.send_buffer.size()) {
+    conn.send_buffer.clear();
+    conn.send_offset = 0;
+    if (conn.tls->pending_ciphertext() == 0) {
+      if (conn.close_after_send) SubmitClose(conn);
+      return;
+    }
+    // The send reads from our own buffer: TLS may reallocate its output while
+    // the send is in flight.
+    conn.tls->TakeCiphertext(conn.send_buffer);
+  }
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_send(sqe, conn.file_index, conn.send_buffer.data() + conn.send_offset,
+                     conn.send_buffer.size() - conn.send_offset, MSG_NOSIGNAL);
+  sqe->flags |= IOSQE_FIXED_FILE;
+  sqe->user_data = UserData{Op::kSend, conn.id, conn.generation}.Pack();
+  conn.send_in_flight = true;
+  ++conn.in_flight;
+}
+
+void Shard::OnSend(Connection& conn, int res) {
+  conn.send_in_flight = false;
+  if (res < 0) {
+    conn.close_after_send = false;
+    if (conn.phase != Phase::kClosing) conn.phase = Phase::kClosing;
+    SubmitClose(conn);
+    return;
+  }
+  conn.send_offset += static_cast<size_t>(res);
+  StartSend(conn);
+}
+
+void Shard::BeginClose(Connection& conn) {
+  if (conn.phase == Phase::kClosing || conn.phase == Phase::kFree) return;
+  conn.phase = Phase::kClosing;
+  // Alerts, ERROR and REJECT frames go out before the socket closes.
+  if (conn.session != nullptr && !conn.session->outbox().empty() && conn.tls->handshake_done()) {
+    (void)conn.tls->WritePlaintext({reinterpret_cast<const uint8_t*>(conn.session->outbox().data()),
+                                    conn.session->outbox().size()});
+    conn.session->outbox().clear();
+  }
+  conn.close_after_send = true;
+  StartSend(conn);
+}
+
+void Shard::SubmitClose(Connection& conn) {
+  if (conn.close_submitted) return;
+  conn.phase = Phase::kClosing;
+  conn.close_submitted = true;
+  // close() does not cancel requests in flight on the socket: cancel them all
+  // first; the hard link runs the close whatever the cancel's result.
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_cancel_fd(sqe, conn.file_index, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+  sqe->flags |= IOSQE_IO_HARDLINK;
+  sqe->user_data = UserData{Op::kCancel, conn.id, conn.generation}.Pack();
+  sqe = ring_->GetSqe();
+  io_uring_prep_close_direct(sqe, static_cast<unsigned>(conn.file_index));
+  sqe->user_data = UserData{Op::kClose, conn.id, conn.generation}.Pack();
+  conn.in_flight += 2;
+}
+
+void Shard::MaybeFree(Connection& conn) {
+  if (conn.phase != Phase::kClosing || conn.in_flight > 0) return;
+  if (!conn.close_submitted) {
+    SubmitClose(conn);
+    return;
+  }
+  for (const RecvChunk& chunk : conn.chunks) {
+    buffers_->Recycle(chunk.buffer_id);
+    recycled_this_turn_ = true;
+  }
+  if (conn.admitted) shared_.limiter->Release(conn.source);
+  conn.session.reset();
+  conn.tls.reset();
+  conn.phase = Phase::kFree;
+  Bump(counters_.connections_closed);
+  counters_.connections_open.fetch_sub(1, std::memory_order_relaxed);
+  free_ids_.push_back(conn.id);
+}
+
+SegmentBuffer Shard::AllocateRecord(size_t bytes) {
+  if (!AcceptingSegments()) return {};
+  return pool_.Allocate(bytes);
+}
+
+void Shard::ReleaseRecord(const SegmentBuffer& buffer) { pool_.Release(buffer); }
+
+bool Shard::AcceptingSegments() const {
+  return shared_.catalog->total_bytes() + writer_->open_bytes() + writer_->in_flight_bytes() <
+         options_.spool_max_bytes;
+}
+
+void Shard::SpoolRecord(CameraSession& session, const SegmentBuffer& buffer, size_t record_bytes,
+                        uint64_t seq, uint32_t payload_bytes) {
+  uint64_t tag = session.host_tag();
+  writer_->Append(SpoolPendingRecord{.buffer = buffer,
+                                     .record_bytes = static_cast<uint32_t>(record_bytes),
+                                     .payload_bytes = payload_bytes,
+                                     .seq = seq,
+                                     .camera = &shared_.registry->Get(session.camera_id()),
+                                     .conn_id = static_cast<uint32_t>(tag >> 32),
+                                     .conn_generation = static_cast<uint32_t>(tag),
+                                     .received = absl::Now()});
+  Bump(counters_.segments_accepted);
+  Bump(counters_.payload_bytes_accepted, payload_bytes);
+}
+
+void Shard::OnDurable(const SpoolPendingRecord& record) {
+  record.camera->RaiseDurable(record.seq);
+  pool_.Release(record.buffer);
+  Bump(counters_.spool_records);
+  Bump(counters_.spool_bytes, record.record_bytes);
+  Bump(counters_.ack_latency_us_sum,
+       static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - record.received)));
+  Bump(counters_.ack_latency_count);
+  Connection* conn = Lookup(UserData{Op::kSend, record.conn_id, record.conn_generation});
+  if (conn != nullptr && conn->session != nullptr) {
+    conn->session->OnDurable(record.seq, record.payload_bytes);
+    MarkDirty(*conn);
+  }
+}
+
+void Shard::RetryBlocked() {
+  std::vector<uint32_t> ids;
+  ids.swap(blocked_);
+  for (uint32_t id : ids) {
+    Connection& conn = *connections_[id];
+    conn.blocked = false;
+    if (conn.phase != Phase::kSession) continue;
+    PumpInput(conn);
+    if (conn.phase == Phase::kSession && conn.peer_closed && !conn.blocked) BeginClose(conn);
+    if (conn.phase == Phase::kSession && !conn.recv_armed && !conn.recv_starved &&
+        !conn.blocked) {
+      ArmRecv(conn);
+    }
+  }
+}
+
+void Shard::RearmStarved() {
+  for (auto& c : connections_) {
+    Connection& conn = *c;
+    if (!conn.recv_starved || conn.phase == Phase::kClosing || conn.phase == Phase::kFree) continue;
+    if (buffers_->in_use() >= buffers_->count()) return;
+    ArmRecv(conn);
+  }
+}
+
+void Shard::Tick(absl::Time now) {
+  last_tick_ = now;
+  if (!accept_armed_) ArmAccept();
+  if (!blocked_.empty()) RetryBlocked();
+  for (auto& c : connections_) {
+    Connection& conn = *c;
+    if (conn.phase == Phase::kSession && conn.session != nullptr && conn.session->needs_poll()) {
+      conn.session->Poll();
+      MarkDirty(conn);
+    }
+  }
+  if (now - last_deadline_scan_ < kDeadlineScanInterval) return;
+  last_deadline_scan_ = now;
+  for (auto& c : connections_) {
+    Connection& conn = *c;
+    if (conn.phase == Phase::kFree || conn.phase == Phase::kClosing) continue;
+    if (now >= conn.deadline) {
+      if (conn.phase == Phase::kSession) {
+        Bump(counters_.hello_timeouts);
+        conn.session->FailWith(
+            camproto::MakeProtocolError(camproto::ErrorCode::kTimeout, "no HELLO in time"));
+      } else {
+        Bump(counters_.handshake_timeouts);
+      }
+      LogConnectionError("connection_timeout", conn, "handshake or HELLO deadline passed");
+      BeginClose(conn);
+    } else if (now - conn.last_receive >= options_.idle_timeout && !conn.blocked) {
+      Bump(counters_.idle_timeouts);
+      if (conn.session != nullptr) {
+        conn.session->FailWith(camproto::MakeProtocolError(
+            camproto::ErrorCode::kTimeout, "nothing received within the idle timeout"));
+      }
+      LogConnectionError("connection_timeout", conn, "idle");
+      BeginClose(conn);
+    }
+  }
+}
+
+void Shard::LogConnectionError(std::string_view event, const Connection& conn,
+                               std::string_view detail) {
+  if (!error_log_limiter_.Allow(absl::Now())) return;
+  uint64_t suppressed = error_log_limiter_.TakeSuppressed();
+  std::string_view camera = conn.session != nullptr ? std::string_view(conn.session->camera_id())
+                                                    : std::string_view();
+  log::Warn(event, {{"shard", options_.index},
+                    {"peer", conn.source},
+                    {"camera", camera},
+                    {"detail", detail},
+                    {"suppressed", suppressed}});
+}
+
+}  // namespace ingest

@@ -1,0 +1,201 @@
+// One shard: a thread, its io_uring ring, its SO_REUSEPORT listener, its
+// camera connections and its spool file. Shards share nothing on the hot path
+// except the camera registry (touched once per segment) and the connection
+// limiter (once per connection).
+//
+// A connection's life, all through the ring:
+//   multishot accept (direct descriptor) -> SO_PEERNAME via uring_cmd ->
+//   admission (limits) -> multishot recv into the shard's provided buffers ->
+//   TLS handshake (memory, zero-copy from the receive buffer) -> HELLO ->
+//   WELCOME -> SEGMENTs decrypted straight into pooled record buffers ->
+//   group commit (writev + fdatasync) -> ACK -> ... -> cancel + close_direct.
+//
+//   Shard shard(options, shared);
+//   std::thread t([&] { absl::Status s = shard.Run(); });
+//   ...
+//   shard.RequestStop();   // GOAWAY to cameras, flush the spool, exit Run()
+//   t.join();
+#ifndef SERVER_SHARD_SHARD_H_
+#define SERVER_SHARD_SHARD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "common/json_log.h"
+#include "proto/tls_channel.h"
+#include "server/session/camera_registry.h"
+#include "server/session/camera_session.h"
+#include "server/session/connection_limiter.h"
+#include "server/session/segment_buffer_pool.h"
+#include "server/session/session_host.h"
+#include "server/shard/shard_counters.h"
+#include "server/shard/spool_writer.h"
+#include "server/spool/spool_catalog.h"
+#include "server/uring/provided_buffer_ring.h"
+#include "server/uring/ring.h"
+#include "server/uring/user_data.h"
+
+namespace ingest {
+
+struct ShardOptions {
+  int index = 0;
+  int listen_fd = -1;            // bound and listening; owned by the caller
+  int listen_family = AF_INET;
+  SSL_CTX* tls = nullptr;        // server context; outlives the shard
+  SessionLimits session;
+  unsigned registered_files = 16384;  // direct descriptors (max sockets) of this shard
+  uint32_t recv_buffers = 1024;       // provided buffers (power of two)
+  uint32_t recv_buffer_bytes = 16384;
+  absl::Duration handshake_timeout = absl::Seconds(10);
+  absl::Duration hello_timeout = absl::Seconds(10);
+  absl::Duration idle_timeout = absl::Seconds(60);
+  uint64_t memory_budget_bytes = 256 << 20;
+  uint64_t spool_max_bytes = 8ull << 30;
+  SpoolWriterOptions writer;
+  double connection_errors_per_second = 20;
+  // Longest a shard waits on stop for commits and last sends.
+  absl::Duration stop_grace = absl::Seconds(5);
+};
+
+// Process-wide objects the shards share (all thread-safe).
+struct ShardShared {
+  SpoolCatalog* catalog = nullptr;
+  CameraRegistry* registry = nullptr;
+  ConnectionLimiter* limiter = nullptr;
+  std::atomic<uint64_t>* next_session_id = nullptr;
+};
+
+class Shard final : public SessionHost {
+ public:
+  Shard(const ShardOptions& options, const ShardShared& shared);
+  ~Shard() override;
+
+  // Runs the loop on the calling thread until RequestStop(); the ring is
+  // created here (SINGLE_ISSUER). Returns an error if the ring cannot be set
+  // up or the spool fails (durability can no longer be promised).
+  absl::Status Run();
+  // Thread-safe. The loop notices within its tick (100 ms).
+  void RequestStop() { stop_requested_.store(true, std::memory_order_release); }
+  // True once Run() has set up its ring and is serving.
+  bool serving() const { return serving_.load(std::memory_order_acquire); }
+
+  const ShardCounters& counters() const { return counters_; }
+  int index() const { return options_.index; }
+
+  // SessionHost
+  SegmentBuffer AllocateRecord(size_t bytes) override;
+  void ReleaseRecord(const SegmentBuffer& buffer) override;
+  void SpoolRecord(CameraSession& session, const SegmentBuffer& buffer, size_t record_bytes,
+                   uint64_t seq, uint32_t payload_bytes) override;
+  CameraRegistry& registry() override { return *shared_.registry; }
+  uint64_t NextSessionId() override {
+    return shared_.next_session_id->fetch_add(1, std::memory_order_relaxed);
+  }
+
+ private:
+  struct RecvChunk {
+    uint16_t buffer_id;
+    uint32_t offset;
+    uint32_t length;
+  };
+
+  enum class Phase { kFree, kPeerLookup, kHandshake, kSession, kClosing };
+
+  struct Connection {
+    uint32_t id = 0;
+    uint32_t generation = 0;
+    Phase phase = Phase::kFree;
+    int file_index = -1;
+    sockaddr_storage peer{};
+    std::string source;           // peer address, for the per-source limit
+    bool admitted = false;
+    std::unique_ptr<camproto::TlsChannel> tls;
+    std::unique_ptr<CameraSession> session;
+    absl::InlinedVector<RecvChunk, 4> chunks;  // received, not yet decrypted
+    std::string send_buffer;      // ciphertext handed to the in-flight send
+    size_t send_offset = 0;
+    bool recv_armed = false;
+    bool recv_starved = false;    // multishot ended on ENOBUFS; re-arm when buffers return
+    bool send_in_flight = false;
+    bool peer_closed = false;
+    bool close_after_send = false;
+    bool close_submitted = false;
+    bool dirty = false;           // has output to flush this turn
+    bool blocked = false;         // session waits for memory / spool room
+    int in_flight = 0;            // SQEs whose final completion is still due
+    absl::Time deadline = absl::InfiniteFuture();  // handshake / hello deadline
+    absl::Time last_receive;
+  };
+
+  absl::Status Setup();
+  void Loop();
+  void Dispatch(const io_uring_cqe& cqe);
+  void ArmAccept();
+  void OnAccept(const io_uring_cqe& cqe);
+  void OnPeerName(Connection& conn, int res);
+  void OnRecv(Connection& conn, const io_uring_cqe& cqe);
+  void OnSend(Connection& conn, int res);
+  void ArmRecv(Connection& conn);
+  // Decrypts and decodes queued receive buffers until they are used up, the
+  // session pauses (backpressure), or the connection ends.
+  void PumpInput(Connection& conn);
+  // Runs TLS/protocol on whatever ciphertext is available; false to stop pumping.
+  bool DriveConnection(Connection& conn);
+  bool FinishHandshake(Connection& conn);
+  // Moves session frames into TLS and starts a send if none is in flight.
+  void Flush(Connection& conn);
+  void MarkDirty(Connection& conn);
+  void StartSend(Connection& conn);
+  // Sends what is pending (alerts, ERROR, REJECT), then cancels and closes.
+  void BeginClose(Connection& conn);
+  void SubmitClose(Connection& conn);
+  void MaybeFree(Connection& conn);
+  void OnDurable(const SpoolPendingRecord& record);
+  void RetryBlocked();
+  void RearmStarved();
+  void Tick(absl::Time now);
+  void StartStopping();
+  void LogConnectionError(std::string_view event, const Connection& conn,
+                          std::string_view detail);
+  Connection* Lookup(const UserData& ud);
+  Connection& NewConnection();
+  bool AcceptingSegments() const;
+
+  const ShardOptions options_;
+  const ShardShared shared_;
+  ShardCounters counters_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> serving_{false};
+  bool stopping_ = false;
+  absl::Time stop_deadline_ = absl::InfiniteFuture();
+  absl::Status fatal_;
+
+  std::unique_ptr<Ring> ring_;
+  std::unique_ptr<ProvidedBufferRing> buffers_;
+  std::unique_ptr<SpoolWriter> writer_;
+  SegmentBufferPool pool_;
+  log::RateLimiter error_log_limiter_;
+
+  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<uint32_t> free_ids_;
+  std::vector<uint32_t> dirty_;
+  std::vector<uint32_t> blocked_;
+  std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
+  bool accept_armed_ = false;
+  bool recycled_this_turn_ = false;
+  absl::Time last_tick_;
+  absl::Time last_deadline_scan_;
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_SHARD_SHARD_H_

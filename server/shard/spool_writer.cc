@@ -1,0 +1,128 @@
+#include "server/shard/spool_writer.h"
+
+#include <climits>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "server/uring/user_data.h"
+
+namespace ingest {
+namespace {
+
+// writev takes at most IOV_MAX iovecs; a larger batch waits for the next commit.
+constexpr size_t kMaxRecordsPerCommit = IOV_MAX;
+
+}  // namespace
+
+SpoolWriter::SpoolWriter(Ring& ring, SpoolCatalog& catalog, int shard,
+                         const SpoolWriterOptions& options)
+    : ring_(ring), catalog_(catalog), shard_(shard), options_(options) {
+  file_ = catalog_.active_file(shard_);
+  open_.reserve(kMaxRecordsPerCommit);
+  committing_.reserve(kMaxRecordsPerCommit);
+  iov_.reserve(kMaxRecordsPerCommit);
+}
+
+void SpoolWriter::Append(const SpoolPendingRecord& record) {
+  open_.push_back(record);
+  open_bytes_ += record.record_bytes;
+}
+
+absl::Duration SpoolWriter::TimeUntilDue(absl::Time now) const {
+  if (in_flight_ || open_.empty()) return absl::InfiniteDuration();
+  if (open_bytes_ >= options_.commit_bytes) return absl::ZeroDuration();
+  return std::max(absl::ZeroDuration(), open_.front().received + options_.commit_interval - now);
+}
+
+void SpoolWriter::MaybeCommit(absl::Time now, bool force) {
+  if (in_flight_ || open_.empty()) return;
+  if (!force && TimeUntilDue(now) > absl::ZeroDuration()) return;
+  size_t take = std::min(open_.size(), kMaxRecordsPerCommit);
+  committing_.assign(open_.begin(), open_.begin() + static_cast<ptrdiff_t>(take));
+  open_.erase(open_.begin(), open_.begin() + static_cast<ptrdiff_t>(take));
+  committing_bytes_ = 0;
+  iov_.clear();
+  for (const SpoolPendingRecord& r : committing_) {
+    iov_.push_back({r.buffer.data, r.record_bytes});
+    committing_bytes_ += r.record_bytes;
+  }
+  open_bytes_ -= committing_bytes_;
+  iov_done_ = 0;
+  write_offset_ = file_.size;
+  batch_end_ = file_.size + committing_bytes_;
+  in_flight_ = true;
+  SubmitWriteAndSync();
+}
+
+void SpoolWriter::SubmitWriteAndSync() {
+  write_ok_ = false;
+  io_uring_sqe* sqe = ring_.GetSqe();
+  io_uring_prep_writev(sqe, file_.fd, iov_.data() + iov_done_,
+                       static_cast<unsigned>(iov_.size() - iov_done_), write_offset_);
+  // The sync runs only if the write wrote everything (a short write breaks the
+  // link and the sync completes with -ECANCELED; the remainder is resubmitted).
+  sqe->flags |= IOSQE_IO_LINK;
+  sqe->user_data = UserData{Op::kSpoolWrite, 0, 0}.Pack();
+  sqe = ring_.GetSqe();
+  io_uring_prep_fsync(sqe, file_.fd, IORING_FSYNC_DATASYNC);
+  sqe->user_data = UserData{Op::kSpoolSync, 0, 0}.Pack();
+}
+
+absl::Status SpoolWriter::OnCompletion(
+    Op op, int res, absl::FunctionRef<void(const SpoolPendingRecord&)> on_durable) {
+  if (op == Op::kSpoolWrite) {
+    if (res < 0) {
+      return absl::DataLossError(absl::StrCat("spool write to file ", file_.file_seq, " of shard ",
+                                              shard_, " failed: ", std::strerror(-res)));
+    }
+    uint64_t expected = batch_end_ - write_offset_;
+    write_offset_ += static_cast<uint64_t>(res);
+    if (static_cast<uint64_t>(res) == expected) {
+      write_ok_ = true;
+      return absl::OkStatus();
+    }
+    // Short write: advance past what was written; resubmitted when the
+    // cancelled sync completes.
+    ++counters_.short_writes;
+    size_t left = static_cast<size_t>(res);
+    while (left > 0 && iov_done_ < iov_.size()) {
+      iovec& v = iov_[iov_done_];
+      if (left >= v.iov_len) {
+        left -= v.iov_len;
+        ++iov_done_;
+      } else {
+        v.iov_base = static_cast<uint8_t*>(v.iov_base) + left;
+        v.iov_len -= left;
+        left = 0;
+      }
+    }
+    return absl::OkStatus();
+  }
+  // Op::kSpoolSync
+  if (res == -ECANCELED && !write_ok_) {
+    SubmitWriteAndSync();
+    return absl::OkStatus();
+  }
+  if (res < 0) {
+    return absl::DataLossError(absl::StrCat("spool fdatasync of file ", file_.file_seq,
+                                            " of shard ", shard_, " failed: ",
+                                            std::strerror(-res)));
+  }
+  file_.size = batch_end_;
+  catalog_.PublishDurable(shard_, file_.file_seq, file_.size);
+  ++counters_.commits;
+  counters_.records += committing_.size();
+  counters_.bytes += committing_bytes_;
+  for (const SpoolPendingRecord& r : committing_) on_durable(r);
+  committing_.clear();
+  in_flight_ = false;
+  if (file_.size >= options_.file_bytes) {
+    if (std::optional<ActiveSpoolFile> next = catalog_.RotateIfPrepared(shard_, file_.size)) {
+      file_ = *next;
+      ++counters_.rotations;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace ingest

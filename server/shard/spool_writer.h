@@ -1,0 +1,109 @@
+// A shard's group commit: records from all of the shard's cameras are
+// gathered into one batch, written with a single writev at the end of the
+// shard's active spool file and made durable with fdatasync linked behind it,
+// both through the shard's ring. One commit is in flight at a time; records
+// arriving meanwhile form the next batch. A batch is committed when it holds
+// commit_bytes, or its oldest record has waited commit_interval.
+//
+//   SpoolWriter writer(ring, catalog, shard, options);
+//   writer.Append(record);                 // from a session
+//   writer.MaybeCommit(now);               // once per loop turn
+//   ... completions with Op::kSpoolWrite / kSpoolSync -> writer.OnCompletion(cqe, on_durable)
+//
+// Buffers stay owned by the records until on_durable hands them back.
+#ifndef SERVER_SHARD_SPOOL_WRITER_H_
+#define SERVER_SHARD_SPOOL_WRITER_H_
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
+#include "server/session/camera_registry.h"
+#include "server/session/segment_buffer_pool.h"
+#include "server/spool/spool_catalog.h"
+#include "server/uring/ring.h"
+#include "server/uring/user_data.h"
+
+namespace ingest {
+
+struct SpoolWriterOptions {
+  absl::Duration commit_interval = absl::Milliseconds(2);
+  uint64_t commit_bytes = 1 << 20;
+  uint64_t file_bytes = 64 << 20;
+};
+
+// A record waiting for durability, and who to tell.
+struct SpoolPendingRecord {
+  SegmentBuffer buffer;
+  uint32_t record_bytes = 0;
+  uint32_t payload_bytes = 0;
+  uint64_t seq = 0;
+  CameraState* camera = nullptr;
+  uint32_t conn_id = 0;
+  uint32_t conn_generation = 0;
+  absl::Time received;
+};
+
+struct SpoolWriterCounters {
+  uint64_t commits = 0;
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t short_writes = 0;
+  uint64_t rotations = 0;
+};
+
+class SpoolWriter {
+ public:
+  SpoolWriter(Ring& ring, SpoolCatalog& catalog, int shard, const SpoolWriterOptions& options);
+
+  void Append(const SpoolPendingRecord& record);
+
+  // Starts a commit if none is in flight and the open batch is due (or
+  // `force` and it is not empty).
+  void MaybeCommit(absl::Time now, bool force = false);
+
+  // How long until the open batch is due; InfiniteDuration when there is
+  // nothing to commit or a commit is already in flight.
+  absl::Duration TimeUntilDue(absl::Time now) const;
+
+  // Handles a completion of one of this writer's SQEs (Op::kSpoolWrite or
+  // kSpoolSync). Calls on_durable(record) for every record of the batch once
+  // it is durable. A failed write or sync is an error status: the spool can
+  // no longer promise durability and the caller must stop the server.
+  absl::Status OnCompletion(Op op, int res,
+                            absl::FunctionRef<void(const SpoolPendingRecord&)> on_durable);
+
+  bool idle() const { return !in_flight_ && open_.empty(); }
+  uint64_t open_bytes() const { return open_bytes_; }
+  uint64_t in_flight_bytes() const { return in_flight_ ? committing_bytes_ : 0; }
+  const SpoolWriterCounters& counters() const { return counters_; }
+
+ private:
+  // Submits writev(iov_[iov_done_..]) at write_offset_ linked with fdatasync.
+  void SubmitWriteAndSync();
+
+  Ring& ring_;
+  SpoolCatalog& catalog_;
+  const int shard_;
+  const SpoolWriterOptions options_;
+
+  ActiveSpoolFile file_;
+  std::vector<SpoolPendingRecord> open_;
+  uint64_t open_bytes_ = 0;
+  std::vector<SpoolPendingRecord> committing_;
+  uint64_t committing_bytes_ = 0;
+  std::vector<iovec> iov_;
+  size_t iov_done_ = 0;          // iovecs fully written
+  uint64_t write_offset_ = 0;    // file offset of the next byte to write
+  uint64_t batch_end_ = 0;       // file offset after the whole batch
+  bool in_flight_ = false;
+  bool write_ok_ = false;
+  SpoolWriterCounters counters_;
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_SHARD_SPOOL_WRITER_H_
