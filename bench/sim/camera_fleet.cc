@@ -1,0 +1,611 @@
+#include "bench/sim/camera_fleet.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "proto/camera_client.h"
+#include "proto/tls_channel.h"
+#include "proto/tls_client_context.h"
+#include "bench/sim/segment_payload.h"
+#include "server/tls/dev_certs.h"
+#include "server/uring/provided_buffer_ring.h"
+#include "server/uring/ring.h"
+#include "server/uring/user_data.h"
+
+namespace ingest {
+namespace {
+
+using camproto::CameraClient;
+using camproto::DurabilityLevel;
+
+struct SimCamera {
+  uint32_t index = 0;
+  uint32_t number = 0;
+  std::string id;
+  camproto::CameraCredentials credentials;
+  std::unique_ptr<CameraClient> client;
+  std::unique_ptr<camproto::TlsChannel> tls;
+  enum class Phase { kIdle, kConnecting, kOpen, kClosing } phase = Phase::kIdle;
+  int fd = -1;
+  uint32_t generation = 0;
+  int in_flight = 0;
+  bool recv_armed = false;
+  bool recv_starved = false;
+  bool send_in_flight = false;
+  bool client_connected = false;  // OnConnected called for this connection
+  bool welcomed = false;
+  bool dirty = false;
+  std::string send_buffer;
+  size_t send_offset = 0;
+  absl::Time connect_started;
+  absl::Time next_ping = absl::InfiniteFuture();
+  absl::Duration reconnect_delay = absl::ZeroDuration();
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha{nullptr, &EVP_MD_CTX_free};
+  std::deque<std::pair<uint64_t, absl::Time>> waiting_spooled;
+  std::deque<std::pair<uint64_t, absl::Time>> waiting_persisted;
+  uint64_t last_recorded = 0;
+  CameraReport report;
+};
+
+class Fleet {
+ public:
+  explicit Fleet(const FleetOptions& options) : options_(options), rng_(12345) {}
+  absl::StatusOr<FleetReport> Run();
+
+ private:
+  absl::Status Setup();
+  void Produce(SimCamera& cam, absl::Time now);
+  void StartConnect(SimCamera& cam, absl::Time now);
+  void OnConnect(SimCamera& cam, int res);
+  void OnRecv(SimCamera& cam, const io_uring_cqe& cqe);
+  void OnSend(SimCamera& cam, int res);
+  void Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext);
+  void AfterInput(SimCamera& cam);
+  void Flush(SimCamera& cam);
+  void StartSend(SimCamera& cam);
+  void ArmRecv(SimCamera& cam);
+  void Close(SimCamera& cam, absl::Duration reconnect_after);
+  void MaybeFinishClose(SimCamera& cam);
+  void MarkDirty(SimCamera& cam);
+  bool AllAcked() const;
+  FleetProgress Progress(absl::Time now) const;
+
+  const FleetOptions options_;
+  std::minstd_rand rng_;
+  std::unique_ptr<Ring> ring_;
+  std::unique_ptr<ProvidedBufferRing> buffers_;
+  camproto::SslCtxPtr ctx_;
+  camproto::ResumptionCache resumption_;
+  sockaddr_in server_addr_{};
+  std::vector<std::unique_ptr<SimCamera>> cameras_;
+  uint32_t segment_bytes_ = 0;
+  absl::Time start_;
+  bool recording_ = true;
+  std::vector<uint8_t> plaintext_;
+  std::vector<uint32_t> dirty_;
+  using Due = std::pair<absl::Time, uint32_t>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> production_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> connects_;
+  double connect_tokens_ = 0;
+  absl::Time last_refill_;
+  FleetReport report_;
+  LatencyHistogram interval_latency_;
+  uint64_t connected_ = 0;
+  uint64_t reconnects_ = 0;
+  bool disconnected_all_ = false;
+};
+
+absl::Status Fleet::Setup() {
+  ASSIGN_OR_RETURN(ring_, Ring::Create(RingOptions{.sq_entries = 4096, .cq_entries = 32768}));
+  ASSIGN_OR_RETURN(buffers_, ProvidedBufferRing::Create(ring_->raw(), 0, 2048, 16384));
+  plaintext_.resize(64 * 1024);
+  DevCertPaths paths = DevCertPathsIn(options_.certs_dir);
+  // Dev set-ups issue missing camera certificates on the fly (the CA key is there).
+  if (access(paths.camera_ca_key.c_str(), R_OK) == 0) {
+    RETURN_IF_ERROR(MakeDevCertificates(DevCertOptions{
+        .out_dir = options_.certs_dir,
+        .camera_count = options_.first_camera - 1 + options_.cameras,
+        .camera_id_format = options_.id_format}));
+  }
+  ASSIGN_OR_RETURN(ctx_, camproto::CreateCameraClientContext(
+                             camproto::CameraTlsFiles{.ca_file = paths.server_ca_cert}));
+  resumption_.Attach(ctx_.get());
+  server_addr_.sin_family = AF_INET;
+  server_addr_.sin_port = htons(options_.port);
+  if (inet_pton(AF_INET, options_.host.c_str(), &server_addr_.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("host must be an IPv4 address: ", options_.host));
+  }
+  segment_bytes_ = options_.segment_bytes != 0
+                       ? options_.segment_bytes
+                       : static_cast<uint32_t>(options_.bitrate_bps / 8 *
+                                               absl::ToDoubleSeconds(options_.segment_duration));
+  start_ = absl::Now();
+  last_refill_ = start_;
+  int64_t capture_base_us = absl::ToUnixMicros(start_);
+  std::uniform_int_distribution<int64_t> stagger(
+      0, std::max<int64_t>(1, absl::ToInt64Microseconds(options_.segment_duration)));
+  for (int i = 0; i < options_.cameras; ++i) {
+    auto cam = std::make_unique<SimCamera>();
+    cam->index = static_cast<uint32_t>(i);
+    cam->number = static_cast<uint32_t>(options_.first_camera + i);
+    ASSIGN_OR_RETURN(cam->id, DevCameraId(options_.id_format, static_cast<int>(cam->number)));
+    ASSIGN_OR_RETURN(cam->credentials,
+                     camproto::LoadCameraCredentials(paths.CameraPem(cam->id), ""));
+    cam->client = std::make_unique<CameraClient>(camproto::CameraClientOptions{
+        .camera_id = cam->id,
+        .firmware_version = "camera-sim/1",
+        .max_buffered_bytes = size_t{256} << 20,
+        .release_at = options_.wait_for});
+    SimCamera* raw = cam.get();
+    cam->client->set_on_acked([this, raw](uint64_t seq, DurabilityLevel level) {
+      absl::Time now = absl::Now();
+      auto& waiting =
+          level == DurabilityLevel::kSpooled ? raw->waiting_spooled : raw->waiting_persisted;
+      while (!waiting.empty() && waiting.front().first <= seq) {
+        absl::Duration latency = now - waiting.front().second;
+        if (level == DurabilityLevel::kSpooled) {
+          report_.ack_spooled.Record(latency);
+          interval_latency_.Record(latency);
+          ++report_.segments_acked;
+        } else {
+          report_.ack_persisted.Record(latency);
+        }
+        waiting.pop_front();
+      }
+      if (level == DurabilityLevel::kSpooled) {
+        raw->report.acked_spooled = std::max(raw->report.acked_spooled, seq);
+      } else {
+        raw->report.acked_persisted = std::max(raw->report.acked_persisted, seq);
+      }
+    });
+    cam->sha.reset(EVP_MD_CTX_new());
+    EVP_DigestInit_ex(cam->sha.get(), EVP_sha256(), nullptr);
+    cam->report.id = cam->id;
+    cam->report.first_capture_us = capture_base_us;
+    cam->report.end_capture_us = capture_base_us;
+    if (!options_.idle) production_.push({start_ + absl::Microseconds(stagger(rng_)), cam->index});
+    connects_.push({start_, cam->index});
+    cameras_.push_back(std::move(cam));
+  }
+  return absl::OkStatus();
+}
+
+void Fleet::Produce(SimCamera& cam, absl::Time now) {
+  if (options_.max_segments_per_camera != 0 &&
+      cam.last_recorded >= options_.max_segments_per_camera) {
+    return;
+  }
+  uint64_t seq = cam.last_recorded + 1;
+  std::string payload = MakeSegmentPayload(cam.number, seq, segment_bytes_);
+  int64_t capture_us = cam.report.end_capture_us;
+  auto duration_us = static_cast<uint32_t>(absl::ToInt64Microseconds(options_.segment_duration));
+  absl::StatusOr<uint64_t> assigned =
+      cam.client->AddSegment(capture_us, duration_us, /*keyframe=*/true, payload);
+  if (!assigned.ok()) {
+    ++report_.storage_full_drops;  // the camera's own storage is full
+    return;
+  }
+  EVP_DigestUpdate(cam.sha.get(), payload.data(), payload.size());
+  cam.last_recorded = *assigned;
+  cam.report.segments++;
+  cam.report.bytes += payload.size();
+  cam.report.end_capture_us = capture_us + duration_us;
+  cam.waiting_spooled.push_back({*assigned, now});
+  cam.waiting_persisted.push_back({*assigned, now});
+  ++report_.segments_recorded;
+  if (cam.phase == SimCamera::Phase::kOpen) MarkDirty(cam);
+}
+
+void Fleet::StartConnect(SimCamera& cam, absl::Time now) {
+  cam.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (cam.fd < 0) {
+    ++report_.connect_failures;
+    connects_.push({now + absl::Seconds(1), cam.index});
+    return;
+  }
+  int one = 1;
+  setsockopt(cam.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  ++cam.generation;
+  cam.phase = SimCamera::Phase::kConnecting;
+  cam.connect_started = now;
+  cam.welcomed = false;
+  cam.client_connected = false;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_connect(sqe, cam.fd, reinterpret_cast<const sockaddr*>(&server_addr_),
+                        sizeof(server_addr_));
+  sqe->user_data = UserData{Op::kPeerName, cam.index, cam.generation}.Pack();
+  ++cam.in_flight;
+}
+
+void Fleet::OnConnect(SimCamera& cam, int res) {
+  if (cam.phase != SimCamera::Phase::kConnecting) return;
+  if (res < 0) {
+    ++report_.connect_failures;
+    Close(cam, absl::Seconds(1));
+    return;
+  }
+  camproto::SslSessionPtr session;
+  if (options_.resume_tls) session = resumption_.Find(cam.id);
+  auto tls = camproto::TlsChannel::CreateClient(ctx_.get(), options_.server_name, session.get());
+  if (!tls.ok()) {
+    ++report_.protocol_errors;
+    Close(cam, absl::Seconds(1));
+    return;
+  }
+  cam.tls = std::move(*tls);
+  (void)camproto::UseCameraCredentials(cam.tls->ssl(), cam.credentials);
+  (void)camproto::ResumptionCache::Track(cam.tls->ssl(), cam.id);
+  cam.phase = SimCamera::Phase::kOpen;
+  ++cam.report.connections;
+  ++connected_;
+  (void)cam.tls->Handshake();  // queues the ClientHello
+  ArmRecv(cam);
+  MarkDirty(cam);
+}
+
+void Fleet::ArmRecv(SimCamera& cam) {
+  if (cam.recv_armed || cam.phase != SimCamera::Phase::kOpen) return;
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_recv_multishot(sqe, cam.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = buffers_->group();
+  sqe->user_data = UserData{Op::kRecv, cam.index, cam.generation}.Pack();
+  cam.recv_armed = true;
+  cam.recv_starved = false;
+  ++cam.in_flight;
+}
+
+void Fleet::OnRecv(SimCamera& cam, const io_uring_cqe& cqe) {
+  if (!(cqe.flags & IORING_CQE_F_MORE)) {
+    cam.recv_armed = false;
+    --cam.in_flight;
+  }
+  if (cqe.flags & IORING_CQE_F_BUFFER) {
+    auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+    buffers_->MarkTaken();
+    if (cqe.res > 0 && cam.phase == SimCamera::Phase::kOpen) {
+      Pump(cam, buffers_->View(id, static_cast<uint32_t>(cqe.res)));
+    }
+    buffers_->Recycle(id);
+  }
+  if (cam.phase != SimCamera::Phase::kOpen) {
+    MaybeFinishClose(cam);
+    return;
+  }
+  if (cqe.res == -ENOBUFS) {
+    cam.recv_starved = true;
+  } else if (cqe.res <= 0) {
+    Close(cam, absl::Milliseconds(500));
+    return;
+  }
+  if (!cam.recv_armed) ArmRecv(cam);
+}
+
+void Fleet::Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext) {
+  cam.tls->LendCiphertext(ciphertext);
+  if (!cam.tls->handshake_done()) {
+    auto hs = cam.tls->Handshake();
+    if (!hs.ok()) {
+      cam.tls->ReleaseLentCiphertext();
+      ++report_.protocol_errors;
+      Close(cam, absl::Seconds(1));
+      return;
+    }
+  }
+  if (cam.tls->handshake_done() && !cam.client_connected) {
+    cam.client_connected = true;
+    if (cam.tls->session_resumed()) {
+      ++report_.handshakes_resumed;
+    } else {
+      ++report_.handshakes_full;
+    }
+    cam.client->OnConnected();
+  }
+  while (cam.tls->handshake_done()) {
+    absl::StatusOr<size_t> n = cam.tls->ReadPlaintext(absl::MakeSpan(plaintext_));
+    if (!n.ok()) {
+      cam.tls->ReleaseLentCiphertext();
+      Close(cam, absl::Milliseconds(500));
+      return;
+    }
+    if (*n == 0) break;
+    absl::Status s = cam.client->OnBytes(absl::MakeConstSpan(plaintext_.data(), *n));
+    if (!s.ok()) {
+      ++report_.protocol_errors;
+      break;
+    }
+  }
+  cam.tls->ReleaseLentCiphertext();
+  AfterInput(cam);
+}
+
+void Fleet::AfterInput(SimCamera& cam) {
+  absl::Time now = absl::Now();
+  switch (cam.client->state()) {
+    case CameraClient::State::kStreaming:
+      if (!cam.welcomed) {
+        cam.welcomed = true;
+        report_.handshake.Record(now - cam.connect_started);
+        const camproto::Welcome* welcome = cam.client->welcome();
+        cam.next_ping = now + absl::Milliseconds(welcome->keepalive_interval_ms);
+        cam.reconnect_delay = absl::ZeroDuration();
+      }
+      break;
+    case CameraClient::State::kGoaway: {
+      ++report_.goaways;
+      Flush(cam);
+      Close(cam, absl::Milliseconds(cam.client->goaway()->reconnect_after_ms));
+      return;
+    }
+    case CameraClient::State::kRedirected:
+    case CameraClient::State::kRejected:
+    case CameraClient::State::kFailed:
+      ++report_.protocol_errors;
+      Flush(cam);
+      Close(cam, absl::Seconds(2));
+      return;
+    default:
+      break;
+  }
+  MarkDirty(cam);
+}
+
+void Fleet::MarkDirty(SimCamera& cam) {
+  if (cam.dirty) return;
+  cam.dirty = true;
+  dirty_.push_back(cam.index);
+}
+
+void Fleet::Flush(SimCamera& cam) {
+  if (cam.phase != SimCamera::Phase::kOpen || cam.tls == nullptr) return;
+  if (cam.client_connected) {
+    std::string out;
+    if (cam.client->TakeOutput(out) > 0) {
+      if (!cam.tls->WritePlaintext({reinterpret_cast<const uint8_t*>(out.data()), out.size()})
+               .ok()) {
+        Close(cam, absl::Seconds(1));
+        return;
+      }
+    }
+  }
+  StartSend(cam);
+}
+
+void Fleet::StartSend(SimCamera& cam) {
+  if (cam.send_in_flight || cam.phase != SimCamera::Phase::kOpen) return;
+  if (cam.send_offset >= cam.send_buffer.size()) {
+    cam.send_buffer.clear();
+    cam.send_offset = 0;
+    if (cam.tls->pending_ciphertext() == 0) return;
+    cam.tls->TakeCiphertext(cam.send_buffer);
+  }
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_send(sqe, cam.fd, cam.send_buffer.data() + cam.send_offset,
+                     cam.send_buffer.size() - cam.send_offset, MSG_NOSIGNAL);
+  sqe->user_data = UserData{Op::kSend, cam.index, cam.generation}.Pack();
+  cam.send_in_flight = true;
+  ++cam.in_flight;
+}
+
+void Fleet::OnSend(SimCamera& cam, int res) {
+  cam.send_in_flight = false;
+  --cam.in_flight;
+  if (cam.phase != SimCamera::Phase::kOpen) {
+    MaybeFinishClose(cam);
+    return;
+  }
+  if (res < 0) {
+    Close(cam, absl::Milliseconds(500));
+    return;
+  }
+  cam.send_offset += static_cast<size_t>(res);
+  // Keep the socket busy: more segments may fit the window now.
+  Flush(cam);
+}
+
+void Fleet::Close(SimCamera& cam, absl::Duration reconnect_after) {
+  if (cam.phase == SimCamera::Phase::kIdle || cam.phase == SimCamera::Phase::kClosing) return;
+  if (cam.phase == SimCamera::Phase::kOpen) --connected_;
+  cam.phase = SimCamera::Phase::kClosing;
+  cam.reconnect_delay = reconnect_after;
+  // shutdown() makes the pending recv/send complete; the fd is closed after.
+  ::shutdown(cam.fd, SHUT_RDWR);
+  MaybeFinishClose(cam);
+}
+
+void Fleet::MaybeFinishClose(SimCamera& cam) {
+  if (cam.phase != SimCamera::Phase::kClosing || cam.in_flight > 0) return;
+  ::close(cam.fd);
+  cam.fd = -1;
+  cam.tls.reset();
+  cam.send_buffer.clear();
+  cam.send_offset = 0;
+  cam.client->OnDisconnected();
+  cam.phase = SimCamera::Phase::kIdle;
+  cam.next_ping = absl::InfiniteFuture();
+  ++reconnects_;
+  if (recording_ || !AllAcked()) connects_.push({absl::Now() + cam.reconnect_delay, cam.index});
+}
+
+bool Fleet::AllAcked() const {
+  for (const auto& cam : cameras_) {
+    uint64_t acked = options_.wait_for == DurabilityLevel::kSpooled ? cam->report.acked_spooled
+                                                                    : cam->report.acked_persisted;
+    if (acked < cam->last_recorded) return false;
+  }
+  return true;
+}
+
+FleetProgress Fleet::Progress(absl::Time now) const {
+  FleetProgress p;
+  p.elapsed = now - start_;
+  p.connected = connected_;
+  p.segments_recorded = report_.segments_recorded;
+  p.segments_acked = report_.segments_acked;
+  p.segments_persisted = report_.ack_persisted.count();
+  p.bytes_acked = report_.segments_acked * segment_bytes_;
+  p.reconnects = reconnects_;
+  p.errors = report_.protocol_errors + report_.connect_failures;
+  p.interval_ack_latency = interval_latency_;
+  return p;
+}
+
+absl::StatusOr<FleetReport> Fleet::Run() {
+  RETURN_IF_ERROR(Setup());
+  absl::Time record_end = start_ + options_.record_for;
+  absl::Time drain_deadline = absl::InfiniteFuture();
+  absl::Time next_report = start_ + options_.report_interval;
+  while (true) {
+    absl::Time now = absl::Now();
+    if (recording_ && (now >= record_end || (options_.stop != nullptr && options_.stop->load()))) {
+      recording_ = false;
+      drain_deadline = now + options_.drain_timeout;
+    }
+    if (!recording_ && (AllAcked() || now >= drain_deadline)) break;
+    while (recording_ && !production_.empty() && production_.top().first <= now) {
+      auto [due, index] = production_.top();
+      production_.pop();
+      Produce(*cameras_[index], now);
+      production_.push({due + options_.segment_duration, index});
+    }
+    // New connections are paced so a fleet start is not a SYN flood.
+    connect_tokens_ = std::min(options_.connects_per_second,
+                               connect_tokens_ + absl::ToDoubleSeconds(now - last_refill_) *
+                                                     options_.connects_per_second);
+    last_refill_ = now;
+    while (!connects_.empty() && connects_.top().first <= now && connect_tokens_ >= 1) {
+      uint32_t index = connects_.top().second;
+      connects_.pop();
+      if (cameras_[index]->phase != SimCamera::Phase::kIdle) continue;
+      connect_tokens_ -= 1;
+      StartConnect(*cameras_[index], now);
+    }
+    if (!disconnected_all_ && now - start_ >= options_.disconnect_all_after) {
+      disconnected_all_ = true;
+      for (auto& cam : cameras_) Close(*cam, absl::Milliseconds(100));
+    }
+    for (auto& cam : cameras_) {
+      if (cam->phase == SimCamera::Phase::kOpen && now >= cam->next_ping && cam->welcomed) {
+        cam->client->QueuePing(static_cast<uint64_t>(absl::ToUnixMicros(now)));
+        cam->next_ping = now + absl::Milliseconds(cam->client->welcome()->keepalive_interval_ms);
+        MarkDirty(*cam);
+      }
+    }
+    if (options_.report_interval > absl::ZeroDuration() && now >= next_report) {
+      if (options_.on_progress) options_.on_progress(Progress(now));
+      interval_latency_.Reset();
+      next_report = now + options_.report_interval;
+    }
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      SimCamera& cam = *cameras_[dirty_[i]];
+      cam.dirty = false;
+      Flush(cam);
+    }
+    dirty_.clear();
+    absl::Duration wait = absl::Milliseconds(5);
+    if (!production_.empty()) wait = std::min(wait, production_.top().first - now);
+    absl::Status s = ring_->SubmitAndWait(std::max(wait, absl::Microseconds(100)));
+    if (!s.ok()) return s;
+    bool recycled = false;
+    ring_->ForEachCompletion([&](const io_uring_cqe& cqe) {
+      UserData ud = UserData::Unpack(cqe.user_data);
+      if (ud.id >= cameras_.size()) return;
+      SimCamera& cam = *cameras_[ud.id];
+      if (ud.generation != cam.generation) return;
+      switch (ud.op) {
+        case Op::kPeerName:
+          --cam.in_flight;
+          if (cam.phase == SimCamera::Phase::kClosing) {
+            MaybeFinishClose(cam);
+          } else {
+            OnConnect(cam, cqe.res);
+          }
+          break;
+        case Op::kRecv:
+          recycled = true;
+          OnRecv(cam, cqe);
+          break;
+        case Op::kSend:
+          OnSend(cam, cqe.res);
+          break;
+        default:
+          break;
+      }
+    });
+    if (recycled) {
+      for (auto& cam : cameras_) {
+        if (cam->recv_starved && cam->phase == SimCamera::Phase::kOpen) ArmRecv(*cam);
+      }
+    }
+  }
+  report_.elapsed = absl::Now() - start_;
+  report_.all_acked = AllAcked();
+  for (auto& cam : cameras_) {
+    if (cam->phase == SimCamera::Phase::kOpen) {
+      cam->tls->SendCloseNotify();
+      StartSend(*cam);
+    }
+  }
+  (void)ring_->Submit();
+  for (auto& cam : cameras_) {
+    if (cam->fd >= 0) {
+      ::shutdown(cam->fd, SHUT_RDWR);
+    }
+    unsigned char digest[32];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(cam->sha.get(), digest, &len);
+    cam->report.sha256_hex = absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(digest), len));
+    cam->report.resent = cam->client->counters().segments_resent;
+    report_.bytes_acked += cam->report.acked_spooled * segment_bytes_;
+    report_.cameras.push_back(cam->report);
+  }
+  // Drain the ring so no completion refers to a closed fd, then close.
+  for (int i = 0; i < 50; ++i) {
+    bool busy = false;
+    for (auto& cam : cameras_) busy = busy || cam->in_flight > 0;
+    if (!busy) break;
+    (void)ring_->SubmitAndWait(absl::Milliseconds(10));
+    ring_->ForEachCompletion([&](const io_uring_cqe& cqe) {
+      UserData ud = UserData::Unpack(cqe.user_data);
+      if (ud.id >= cameras_.size()) return;
+      SimCamera& cam = *cameras_[ud.id];
+      if (ud.generation != cam.generation) return;
+      if (ud.op == Op::kRecv && (cqe.flags & IORING_CQE_F_BUFFER)) {
+        buffers_->MarkTaken();
+        buffers_->Recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+      }
+      if (ud.op != Op::kRecv || !(cqe.flags & IORING_CQE_F_MORE)) --cam.in_flight;
+    });
+  }
+  for (auto& cam : cameras_) {
+    if (cam->fd >= 0) ::close(cam->fd);
+    cam->fd = -1;
+  }
+  return report_;
+}
+
+}  // namespace
+
+absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
+  Fleet fleet(options);
+  return fleet.Run();
+}
+
+}  // namespace ingest

@@ -1,0 +1,99 @@
+// A fleet of simulated cameras in one thread: each camera has its own
+// certificate, its own TLS connection (memory BIOs over one io_uring ring),
+// records segments at a set bitrate, keeps what the server has not
+// acknowledged and re-sends it after a reconnect, exactly as firmware using
+// proto/camera_client.h would. Used by `camera-sim`, by the integration tests
+// and by the benchmarks.
+//
+//   FleetOptions options{.port = 7443, .certs_dir = "var/dev-certs", .cameras = 200};
+//   ASSIGN_OR_RETURN(FleetReport report, RunCameraFleet(options));
+//   report.cameras[0].sha256_hex   // of every payload camera 0 recorded, in seq order
+#ifndef BENCH_SIM_CAMERA_FLEET_H_
+#define BENCH_SIM_CAMERA_FLEET_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bench/sim/latency_histogram.h"
+#include "proto/frame.h"
+
+namespace ingest {
+
+struct FleetProgress {
+  absl::Duration elapsed;
+  uint64_t connected = 0;
+  uint64_t segments_recorded = 0;
+  uint64_t segments_acked = 0;       // spooled, cumulative
+  uint64_t segments_persisted = 0;   // cumulative
+  uint64_t bytes_acked = 0;          // payload, cumulative
+  uint64_t reconnects = 0;
+  uint64_t errors = 0;
+  LatencyHistogram interval_ack_latency;  // since the previous progress report
+};
+
+struct FleetOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7443;
+  std::string server_name = "localhost";  // checked against the server certificate
+  std::string certs_dir = "var/dev-certs";  // server-ca.crt, cameras/<id>.pem; missing cameras are issued if camera-ca.key is there
+  int cameras = 10;
+  int first_camera = 1;
+  std::string id_format = "cam-%06d";
+  uint64_t bitrate_bps = 1'000'000;
+  absl::Duration segment_duration = absl::Seconds(2);
+  uint32_t segment_bytes = 0;  // 0: bitrate x duration
+  absl::Duration record_for = absl::Seconds(10);  // then stop recording and wait for acks
+  uint64_t max_segments_per_camera = 0;           // 0: no limit
+  bool idle = false;                              // connect and only keep alive (memory figures)
+  double connects_per_second = 1000;              // new connections, all cameras together
+  absl::Duration drain_timeout = absl::Seconds(30);  // after recording: wait this long for acks
+  camproto::DurabilityLevel wait_for = camproto::DurabilityLevel::kSpooled;
+  bool resume_tls = true;                         // offer TLS session tickets on reconnect
+  absl::Duration report_interval = absl::Seconds(1);
+  std::function<void(const FleetProgress&)> on_progress;
+  const std::atomic<bool>* stop = nullptr;        // ends recording early when set
+  // Drop every camera's connection once, this long after start (resume tests).
+  absl::Duration disconnect_all_after = absl::InfiniteDuration();
+};
+
+struct CameraReport {
+  std::string id;
+  uint64_t segments = 0;         // recorded
+  uint64_t bytes = 0;            // payload recorded
+  std::string sha256_hex;        // of the recorded payloads in seq order
+  uint64_t acked_spooled = 0;
+  uint64_t acked_persisted = 0;
+  uint64_t resent = 0;
+  uint64_t connections = 0;
+  int64_t first_capture_us = 0;
+  int64_t end_capture_us = 0;
+};
+
+struct FleetReport {
+  std::vector<CameraReport> cameras;
+  absl::Duration elapsed;
+  uint64_t segments_recorded = 0;
+  uint64_t segments_acked = 0;
+  uint64_t bytes_acked = 0;
+  uint64_t handshakes_full = 0;
+  uint64_t handshakes_resumed = 0;
+  uint64_t connect_failures = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t goaways = 0;
+  uint64_t storage_full_drops = 0;
+  bool all_acked = false;  // every recorded segment acked at wait_for
+  LatencyHistogram ack_spooled;    // segment recorded -> ACK spooled
+  LatencyHistogram ack_persisted;  // segment recorded -> ACK persisted
+  LatencyHistogram handshake;      // connect -> WELCOME
+};
+
+absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options);
+
+}  // namespace ingest
+
+#endif  // BENCH_SIM_CAMERA_FLEET_H_
