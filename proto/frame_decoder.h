@@ -12,14 +12,21 @@
 //   absl::Span<uint8_t> dst = decoder.WritableSpan(handler);
 //   size_t n = read_some(dst);
 //   absl::Status s = decoder.CommitWritten(n, handler);  // !ok -> send ERROR, close
+//
+// An empty WritableSpan() while !paused() means the decoder has failed (a
+// handler callback made from inside WritableSpan() returned an error);
+// CommitWritten(0, handler) then returns that error.
 #ifndef PROTO_FRAME_DECODER_H_
 #define PROTO_FRAME_DECODER_H_
 
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "proto/frame.h"
 
@@ -45,7 +52,9 @@ class FrameHandler {
 };
 
 struct DecoderLimits {
-  uint32_t max_control_frame = kMaxControlFrameBytes;  // length field, non-SEGMENT
+  // Length field, non-SEGMENT; values above kMaxControlFrameBytes act as
+  // kMaxControlFrameBytes (the size of the decoder's fixed buffer).
+  uint32_t max_control_frame = kMaxControlFrameBytes;
   uint32_t max_segment_payload = 0;  // 0 = SEGMENT frames are refused
 };
 
@@ -76,11 +85,57 @@ class FrameDecoder {
   bool AtFrameBoundary() const;
   // True while OnSegmentBegin returned std::nullopt and has not yet succeeded.
   bool paused() const;
+  // True once any error was returned; the decoder accepts nothing more.
+  bool failed() const;
+
+ private:
+  enum class Phase { kHeader, kBody, kPayload, kFailed };
+
+  // Bytes the current phase can take now (0 while paused or failed).
+  size_t Capacity() const;
+  absl::Status OnHeaderComplete(FrameHandler& handler);
+  absl::Status OnBodyComplete(FrameHandler& handler);
+  // Asks the handler for payload memory; finishes a zero-length payload at once.
+  absl::Status RequestPayloadMemory(FrameHandler& handler);
+  absl::Status FinishSegment(FrameHandler& handler);
+  // Records `status` as the decoder's final error and returns it.
+  absl::Status Fail(absl::Status status);
+
+  DecoderLimits limits_;
+  Phase phase_ = Phase::kHeader;
+  // Bytes of the current phase received so far (header or body).
+  size_t filled_ = 0;
+  // Body bytes buffered for this frame: the control body, or the 21-byte
+  // SEGMENT header.
+  size_t body_bytes_ = 0;
+  uint8_t type_ = 0;
+  SegmentHeader segment_;
+  bool paused_ = false;
+  absl::Span<uint8_t> payload_;
+  size_t payload_written_ = 0;
+  absl::Status status_;
+  // Frame header followed by the body of a control frame (or a SEGMENT
+  // header). Control frames are bounded by kMaxControlFrameBytes, so this is
+  // the only buffer the decoder ever needs.
+  std::array<uint8_t, kFrameHeaderBytes + kMaxControlFrameBytes> buf_{};
 };
+
+// Builds a status carrying a protocol ErrorCode, so ErrorCodeOf recovers it.
+// FrameHandler implementations use it for their own protocol errors (e.g.
+// kUnexpectedFrame, kWindowExceeded).
+absl::Status MakeProtocolError(ErrorCode code, std::string_view message);
 
 // The protocol ErrorCode carried by a decoder error status (kMalformedFrame if
 // the status was not made by the decoder).
 ErrorCode ErrorCodeOf(const absl::Status& status);
+
+// True if `id` is 1..kMaxCameraIdBytes bytes of [A-Za-z0-9._:-].
+bool IsValidCameraId(std::string_view id);
+
+// Names for log lines and error messages ("HELLO", "FRAME_TOO_LARGE"; "?" if
+// the value is not one of the enum's).
+const char* FrameTypeName(FrameType type);
+const char* ErrorCodeName(ErrorCode code);
 
 }  // namespace camproto
 
