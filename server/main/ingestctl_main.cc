@@ -1,0 +1,312 @@
+// ingestctl: reads recordings back from the object store, byte-exactly, and
+// reports what waits in a spool. Read-only: it never changes the store or the
+// spool (a torn spool tail is reported, not cut off).
+//
+//   ingestctl --store_dir=/var/lib/ingest/store --zone=eu1 cameras
+//   ingestctl --store_dir=... ranges --camera=cam-0001 [--json]
+//   ingestctl --store_dir=... export --camera=cam-0001 --from=2026-11-22T10:00:00Z
+//             --to=1795870800000000 --out=clip.bin        # --out=- for stdout
+//   ingestctl --store_dir=... verify [--camera=cam-0001]
+//   ingestctl --spool_dir=/var/spool/ingest spool
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <errno.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "server/config/ingest_flags.h"  // --zone and --spool_dir, shared with ingestd
+#include "server/spool/spool_catalog.h"
+#include "server/spool/spool_file_reader.h"
+#include "server/store/local_dir_store.h"
+#include "server/store/recording_layout.h"
+
+ABSL_FLAG(std::string, store_dir, "", "root folder of the local object store");
+ABSL_FLAG(std::string, camera, "", "camera id");
+ABSL_FLAG(std::string, from, "", "export start: RFC 3339 time or unix microseconds (inclusive)");
+ABSL_FLAG(std::string, to, "", "export end: RFC 3339 time or unix microseconds (exclusive)");
+ABSL_FLAG(std::string, out, "", "export output file, or - for stdout");
+ABSL_FLAG(bool, json, false, "print JSON (one document) instead of text");
+
+namespace ingest {
+namespace {
+
+constexpr char kUsage[] =
+    "reads recordings back from an ingest object store.\n"
+    "  ingestctl --store_dir=DIR [--zone=dev] cameras\n"
+    "  ingestctl --store_dir=DIR [--zone=dev] ranges --camera=ID\n"
+    "  ingestctl --store_dir=DIR [--zone=dev] export --camera=ID --from=T --to=T --out=FILE|-\n"
+    "  ingestctl --store_dir=DIR [--zone=dev] verify [--camera=ID]\n"
+    "  ingestctl --spool_dir=DIR spool\n"
+    "T is an RFC 3339 time (2026-11-22T10:00:00Z) or unix microseconds. Add --json for tools.";
+
+std::string Zone() { return absl::GetFlag(FLAGS_zone).value_or("dev"); }
+
+std::string Time(int64_t us) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(us), absl::UTCTimeZone());
+}
+
+std::string Json(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x20) {
+      absl::StrAppendFormat(&out, "\\u%04x", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+absl::StatusOr<std::string> RequiredFlag(const absl::Flag<std::string>& flag, std::string_view name) {
+  std::string value = absl::GetFlag(flag);
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("missing --", absl::string_view(name.data(), name.size())));
+  return value;
+}
+
+absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, std::string_view name) {
+  int64_t us = 0;
+  if (absl::SimpleAtoi(text, &us)) return us;
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
+    return absl::InvalidArgumentError(absl::StrCat("--", absl::string_view(name.data(), name.size()), "=", text,
+                                                   ": not unix microseconds nor RFC 3339 (", error, ")"));
+  }
+  return absl::ToUnixMicros(t);
+}
+
+absl::StatusOr<LocalDirStore> OpenStore() {
+  ASSIGN_OR_RETURN(std::string dir, RequiredFlag(FLAGS_store_dir, "store_dir"));
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("--store_dir=", dir, " is not a folder"));
+  }
+  return LocalDirStore(dir);
+}
+
+absl::Status Cameras() {
+  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
+  RecordingReader reader(&store, Zone());
+  ASSIGN_OR_RETURN(std::vector<std::string> cameras, reader.Cameras());
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string out = "{\"zone\":" + Json(Zone()) + ",\"cameras\":[";
+    for (size_t i = 0; i < cameras.size(); ++i) absl::StrAppend(&out, i ? "," : "", Json(cameras[i]));
+    std::printf("%s]}\n", out.c_str());
+  } else {
+    for (const std::string& camera : cameras) std::printf("%s\n", camera.c_str());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Ranges() {
+  ASSIGN_OR_RETURN(std::string camera, RequiredFlag(FLAGS_camera, "camera"));
+  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
+  RecordingReader reader(&store, Zone());
+  ASSIGN_OR_RETURN(std::vector<RecordedRange> ranges, reader.Ranges(camera));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string out = "{\"camera\":" + Json(camera) + ",\"ranges\":[";
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const RecordedRange& r = ranges[i];
+      absl::StrAppend(&out, i ? "," : "", "{\"start_us\":", r.start_us, ",\"end_us\":", r.end_us,
+                      ",\"start\":", Json(Time(r.start_us)), ",\"end\":", Json(Time(r.end_us)),
+                      ",\"first_seq\":", r.first_seq, ",\"last_seq\":", r.last_seq,
+                      ",\"segments\":", r.segments, ",\"bytes\":", r.bytes, "}");
+    }
+    std::printf("%s]}\n", out.c_str());
+    return absl::OkStatus();
+  }
+  if (ranges.empty()) std::printf("no recordings for camera %s in zone %s\n", camera.c_str(), Zone().c_str());
+  for (const RecordedRange& r : ranges) {
+    std::printf("%s .. %s  %8.1fs  seq %llu..%llu  %llu segments  %llu bytes\n", Time(r.start_us).c_str(),
+                Time(r.end_us).c_str(), static_cast<double>(r.end_us - r.start_us) / 1e6,
+                static_cast<unsigned long long>(r.first_seq), static_cast<unsigned long long>(r.last_seq),
+                static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Export() {
+  ASSIGN_OR_RETURN(std::string camera, RequiredFlag(FLAGS_camera, "camera"));
+  ASSIGN_OR_RETURN(std::string from_text, RequiredFlag(FLAGS_from, "from"));
+  ASSIGN_OR_RETURN(std::string to_text, RequiredFlag(FLAGS_to, "to"));
+  ASSIGN_OR_RETURN(std::string out_path, RequiredFlag(FLAGS_out, "out"));
+  ASSIGN_OR_RETURN(int64_t from_us, ParseTimeArg(from_text, "from"));
+  ASSIGN_OR_RETURN(int64_t to_us, ParseTimeArg(to_text, "to"));
+  if (from_us >= to_us) return absl::InvalidArgumentError("--from must be before --to");
+  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
+
+  const bool to_stdout = out_path == "-";
+  std::FILE* out = to_stdout ? stdout : std::fopen(out_path.c_str(), "wb");
+  if (out == nullptr) return absl::InternalError(absl::StrCat("open ", out_path, ": ", std::strerror(errno)));
+  RecordingReader reader(&store, Zone());
+  absl::StatusOr<ExportStats> stats =
+      reader.Export(camera, from_us, to_us, [&](absl::Span<const uint8_t> payload) -> absl::Status {
+        if (!payload.empty() && std::fwrite(payload.data(), 1, payload.size(), out) != payload.size()) {
+          return absl::InternalError(absl::StrCat("write ", out_path, ": ", std::strerror(errno)));
+        }
+        return absl::OkStatus();
+      });
+  absl::Status closed = absl::OkStatus();
+  if ((to_stdout ? std::fflush(out) : std::fclose(out)) != 0) {
+    closed = absl::InternalError(absl::StrCat("write ", out_path, ": ", std::strerror(errno)));
+  }
+  if (!stats.ok() || !closed.ok()) {
+    if (!to_stdout) std::remove(out_path.c_str());  // no half export that looks whole
+    return stats.ok() ? closed : stats.status();
+  }
+  // The summary goes to stderr so that --out=- keeps stdout for the bytes.
+  if (absl::GetFlag(FLAGS_json)) {
+    std::fprintf(stderr, "{\"camera\":%s,\"segments\":%llu,\"bytes\":%llu,\"first_seq\":%llu,\"last_seq\":%llu}\n",
+                 Json(camera).c_str(), static_cast<unsigned long long>(stats->segments),
+                 static_cast<unsigned long long>(stats->bytes), static_cast<unsigned long long>(stats->first_seq),
+                 static_cast<unsigned long long>(stats->last_seq));
+  } else {
+    std::fprintf(stderr, "exported %llu segments (%llu bytes, seq %llu..%llu) of camera %s\n",
+                 static_cast<unsigned long long>(stats->segments), static_cast<unsigned long long>(stats->bytes),
+                 static_cast<unsigned long long>(stats->first_seq),
+                 static_cast<unsigned long long>(stats->last_seq), camera.c_str());
+  }
+  if (stats->segments == 0) {
+    if (!to_stdout) std::remove(out_path.c_str());
+    return absl::NotFoundError("no recorded segment in that time range");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Verify() {
+  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
+  const std::string camera = absl::GetFlag(FLAGS_camera);
+  RecordingReader reader(&store, Zone());
+  ASSIGN_OR_RETURN(VerifyReport report, reader.Verify(camera));
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string out = absl::StrCat("{\"objects\":", report.objects, ",\"segments\":", report.segments,
+                                   ",\"bytes\":", report.bytes, ",\"problems\":[");
+    for (size_t i = 0; i < report.problems.size(); ++i) {
+      absl::StrAppend(&out, i ? "," : "", "{\"key\":", Json(report.problems[i].key),
+                      ",\"problem\":", Json(report.problems[i].message), "}");
+    }
+    std::printf("%s]}\n", out.c_str());
+  } else {
+    for (const VerifyProblem& p : report.problems) std::printf("BAD %s: %s\n", p.key.c_str(), p.message.c_str());
+    std::printf("checked %llu objects, %llu segments, %llu bytes: %zu problems\n",
+                static_cast<unsigned long long>(report.objects), static_cast<unsigned long long>(report.segments),
+                static_cast<unsigned long long>(report.bytes), report.problems.size());
+  }
+  if (!report.problems.empty()) {
+    return absl::DataLossError(absl::StrCat(report.problems.size(), " objects failed verification"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Spool() {
+  const std::optional<std::string> dir = absl::GetFlag(FLAGS_spool_dir);
+  if (!dir || dir->empty()) return absl::InvalidArgumentError("missing --spool_dir");
+  ASSIGN_OR_RETURN(std::vector<SpoolFileName> files, ListSpoolFiles(*dir));
+  struct Totals {
+    uint64_t records = 0;
+    uint64_t bytes = 0;
+    uint64_t min_seq = UINT64_MAX;
+    uint64_t max_seq = 0;
+  };
+  std::map<std::pair<int, std::string>, Totals> by_shard_camera;
+  uint64_t torn_bytes = 0;
+  for (const SpoolFileName& name : files) {
+    int fd = open(name.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return absl::InternalError(absl::StrCat("open ", name.path, ": ", std::strerror(errno)));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      close(fd);
+      return absl::InternalError(absl::StrCat("fstat ", name.path, ": ", std::strerror(errno)));
+    }
+    SpoolFileReader reader(fd, name.path, 0, static_cast<uint64_t>(st.st_size));
+    absl::Status status;
+    while (true) {
+      absl::StatusOr<std::optional<SpoolRecord>> next = reader.Next();
+      if (!next.ok()) {
+        if (!absl::IsDataLoss(next.status())) status = next.status();
+        break;
+      }
+      if (!next->has_value()) break;
+      Totals& t = by_shard_camera[{name.shard, (*next)->camera_id}];
+      ++t.records;
+      t.bytes += (*next)->payload_bytes;
+      t.min_seq = std::min(t.min_seq, (*next)->seq);
+      t.max_seq = std::max(t.max_seq, (*next)->seq);
+    }
+    torn_bytes += static_cast<uint64_t>(st.st_size) - reader.offset();
+    close(fd);
+    RETURN_IF_ERROR(status);
+  }
+  if (absl::GetFlag(FLAGS_json)) {
+    std::string out = absl::StrCat("{\"files\":", files.size(), ",\"torn_bytes\":", torn_bytes, ",\"pending\":[");
+    bool first = true;
+    for (const auto& [key, t] : by_shard_camera) {
+      absl::StrAppend(&out, first ? "" : ",", "{\"shard\":", key.first, ",\"camera\":", Json(key.second),
+                      ",\"records\":", t.records, ",\"bytes\":", t.bytes, ",\"min_seq\":", t.min_seq,
+                      ",\"max_seq\":", t.max_seq, "}");
+      first = false;
+    }
+    std::printf("%s]}\n", out.c_str());
+    return absl::OkStatus();
+  }
+  std::printf("%zu spool files; records not yet reclaimed (some may be sealed already):\n", files.size());
+  for (const auto& [key, t] : by_shard_camera) {
+    std::printf("shard %02d  %-24s %8llu records %12llu bytes  seq %llu..%llu\n", key.first, key.second.c_str(),
+                static_cast<unsigned long long>(t.records), static_cast<unsigned long long>(t.bytes),
+                static_cast<unsigned long long>(t.min_seq), static_cast<unsigned long long>(t.max_seq));
+  }
+  if (torn_bytes > 0) {
+    std::printf("%llu bytes of torn tails (cut off when ingestd next starts)\n",
+                static_cast<unsigned long long>(torn_bytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Run(const std::vector<char*>& args) {
+  if (args.size() != 2) {
+    return absl::InvalidArgumentError(absl::StrCat("expected one command, got ", args.size() - 1, "\n", kUsage));
+  }
+  const std::string command = args[1];
+  if (command == "cameras") return Cameras();
+  if (command == "ranges") return Ranges();
+  if (command == "export") return Export();
+  if (command == "verify") return Verify();
+  if (command == "spool") return Spool();
+  return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'\n", kUsage));
+}
+
+}  // namespace
+}  // namespace ingest
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(ingest::kUsage);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  absl::Status status = ingest::Run(args);
+  if (!status.ok()) {
+    std::fprintf(stderr, "ingestctl: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,153 @@
+// Which spool files exist, which one each shard appends to, and how far each
+// is durable. Shared by the shard threads (publish, rotate) and the sealer
+// (prepare next files, snapshot, reclaim); every method is thread-safe.
+//
+//   RecoveryReport report;
+//   ASSIGN_OR_RETURN(std::unique_ptr<SpoolCatalog> catalog,
+//                    SpoolCatalog::Open({.dir = "/var/spool/ingest", .shard_count = 4}, &report));
+//   ActiveSpoolFile file = catalog->active_file(shard);    // shard thread, at start-up
+//   ... write records at file.size with io_uring, fdatasync ...
+//   catalog->PublishDurable(shard, file.file_seq, new_size);
+//   if (new_size >= file_bytes)
+//     if (auto next = catalog->RotateIfPrepared(shard, new_size)) file = *next;
+//
+// Files live at <dir>/shard-NN/<file_seq, 16 digits>.spool; file_seq grows per
+// shard across restarts, so name order is write order.
+#ifndef SERVER_SPOOL_SPOOL_CATALOG_H_
+#define SERVER_SPOOL_SPOOL_CATALOG_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace ingest {
+
+struct SpoolCatalogOptions {
+  std::string dir;
+  int shard_count = 1;
+  uint64_t file_bytes = 64 << 20;  // a shard rotates once its file reaches this size
+};
+
+// A file a shard appends to. The catalog owns `fd`; the shard must not close it.
+struct ActiveSpoolFile {
+  int fd = -1;
+  uint64_t file_seq = 0;
+  uint64_t size = 0;  // next write offset
+};
+
+// What Open() found in the spool left by the previous run.
+struct RecoveryReport {
+  uint64_t files = 0;
+  uint64_t records = 0;
+  uint64_t valid_bytes = 0;
+  uint64_t truncated_bytes = 0;
+  std::map<std::string, uint64_t> max_seq_by_camera;  // highest spooled seq per camera
+};
+
+// One live spool file as the sealer sees it.
+struct SpoolFileState {
+  int shard = 0;
+  uint64_t file_seq = 0;
+  std::string path;
+  uint64_t durable_bytes = 0;  // records in [0, durable_bytes) are fsync'd
+  bool closed = false;         // no more appends
+  uint64_t final_bytes = 0;    // size when closed; valid only if closed
+};
+
+class SpoolCatalog {
+ public:
+  // Opens (creating) dir/shard-NN/ for every shard, recovers every existing
+  // *.spool file under dir (in any shard-NN folder, even NN >= shard_count)
+  // and registers it as closed, then creates one fresh active file per shard.
+  // Fills `report` (may be null) with what recovery found.
+  static absl::StatusOr<std::unique_ptr<SpoolCatalog>> Open(SpoolCatalogOptions options,
+                                                            RecoveryReport* report);
+  ~SpoolCatalog();
+  SpoolCatalog(const SpoolCatalog&) = delete;
+  SpoolCatalog& operator=(const SpoolCatalog&) = delete;
+
+  const SpoolCatalogOptions& options() const { return options_; }
+
+  // The file `shard` (0..shard_count-1) appends to now. Meant for start-up;
+  // afterwards the shard follows RotateIfPrepared().
+  ActiveSpoolFile active_file(int shard) const;
+
+  // Records that bytes [0, durable_bytes) of the shard's file `file_seq` are
+  // durable. Monotonic: a smaller value than already published is ignored.
+  // Cheap (one mutex, no I/O); valid for the active file and for the file
+  // just rotated away from while its last writes complete.
+  void PublishDurable(int shard, uint64_t file_seq, uint64_t durable_bytes);
+
+  // If the sealer has prepared a next file for `shard`, closes the current one
+  // at `final_bytes` (no record may be written past it), takes over its fd and
+  // returns the new active file; otherwise nullopt, and the shard keeps
+  // appending and asks again later. Never does I/O. The shard may keep using
+  // the old fd for writes and fdatasync below `final_bytes` until it has
+  // published `final_bytes` as durable; only then is the fd closed.
+  std::optional<ActiveSpoolFile> RotateIfPrepared(int shard, uint64_t final_bytes);
+
+  // Bytes in all live spool files (durable, and closed files' final size):
+  // what is waiting for the sealer. For backpressure; lock-free.
+  uint64_t total_bytes() const { return total_bytes_.load(std::memory_order_relaxed); }
+
+  // Sealer side. Creates the next file for every shard without one ready
+  // (fsyncing the folder), and closes fds handed over by rotation whose final
+  // bytes are durable. Does I/O: call from the sealer thread only.
+  absl::Status PrepareNextFiles();
+
+  // Every live file, ordered by (shard, file_seq).
+  std::vector<SpoolFileState> Snapshot() const;
+
+  // Deletes a closed file whose records are all sealed. FailedPrecondition if
+  // it is active or not durable to its final size; NotFound if unknown.
+  absl::Status Reclaim(int shard, uint64_t file_seq);
+
+ private:
+  struct File {
+    std::string path;
+    int fd = -1;  // open while active or until its final bytes are durable
+    uint64_t durable_bytes = 0;
+    bool closed = false;
+    uint64_t final_bytes = 0;
+  };
+  struct Shard {
+    uint64_t active_file_seq = 0;
+    uint64_t next_file_seq = 1;          // for the next file to create
+    std::optional<ActiveSpoolFile> prepared;  // created by the sealer, not yet active
+  };
+  using FileKey = std::pair<int, uint64_t>;  // (shard, file_seq)
+
+  explicit SpoolCatalog(SpoolCatalogOptions options);
+  uint64_t LiveBytes(const File& f) const { return f.closed ? f.final_bytes : f.durable_bytes; }
+
+  const SpoolCatalogOptions options_;
+  mutable absl::Mutex mu_;
+  std::map<FileKey, File> files_ ABSL_GUARDED_BY(mu_);
+  std::vector<Shard> shards_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> total_bytes_{0};
+};
+
+// "<dir>/shard-NN" and "<dir>/shard-NN/<file_seq, 16 digits>.spool".
+std::string SpoolShardDir(const std::string& dir, int shard);
+std::string SpoolFilePath(const std::string& dir, int shard, uint64_t file_seq);
+
+// Every *.spool file under `dir` as (shard, file_seq, path), ordered. Does not
+// open the files; for the catalog and read-only tools.
+struct SpoolFileName {
+  int shard = 0;
+  uint64_t file_seq = 0;
+  std::string path;
+};
+absl::StatusOr<std::vector<SpoolFileName>> ListSpoolFiles(const std::string& dir);
+
+}  // namespace ingest
+
+#endif  // SERVER_SPOOL_SPOOL_CATALOG_H_
