@@ -118,6 +118,8 @@ class CameraClient {
   uint64_t acked_seq(DurabilityLevel level) const;
   // The seq the next AddSegment will assign.
   uint64_t next_seq() const { return next_seq_; }
+  // Highest seq written out on the current connection (0 if none yet).
+  uint64_t sent_seq() const { return conn_sent_seq_; }
   // Highest seq the camera may forget: acked at release_at, or announced
   // durable by a WELCOME. Sent as HELLO last_durable_seq.
   uint64_t released_seq() const { return released_seq_; }

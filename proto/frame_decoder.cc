@@ -204,9 +204,9 @@ size_t FrameDecoder::Capacity() const {
 absl::Span<uint8_t> FrameDecoder::WritableSpan(FrameHandler& handler) {
   switch (phase_) {
     case Phase::kHeader:
-      return absl::MakeSpan(buf_.data() + filled_, kFrameHeaderBytes - filled_);
+      return absl::MakeSpan(buffer() + filled_, kFrameHeaderBytes - filled_);
     case Phase::kBody:
-      return absl::MakeSpan(buf_.data() + kFrameHeaderBytes + filled_, body_bytes_ - filled_);
+      return absl::MakeSpan(buffer() + kFrameHeaderBytes + filled_, body_bytes_ - filled_);
     case Phase::kPayload:
       if (paused_) {
         absl::Status status = RequestPayloadMemory(handler);
@@ -277,8 +277,8 @@ absl::StatusOr<size_t> FrameDecoder::Feed(absl::Span<const uint8_t> bytes, Frame
 
 absl::Status FrameDecoder::OnHeaderComplete(FrameHandler& handler) {
   // Every limit is checked here, before a single body byte is stored.
-  const uint32_t length = LoadU32(buf_.data());
-  type_ = buf_[4];
+  const uint32_t length = LoadU32(buffer());
+  type_ = buffer()[4];
   if (length == 0) {
     return MakeProtocolError(ErrorCode::kMalformedFrame, "frame length 0 (no type byte)");
   }
@@ -313,6 +313,10 @@ absl::Status FrameDecoder::OnHeaderComplete(FrameHandler& handler) {
     }
     body_bytes_ = length - 1;
   }
+  if (kFrameHeaderBytes + body_bytes_ > kInlineBytes) {
+    large_ = std::make_unique<uint8_t[]>(kFrameHeaderBytes + body_bytes_);
+    std::memcpy(large_.get(), inline_.data(), kFrameHeaderBytes);
+  }
   phase_ = Phase::kBody;
   filled_ = 0;
   if (body_bytes_ == 0) return OnBodyComplete(handler);
@@ -320,7 +324,7 @@ absl::Status FrameDecoder::OnHeaderComplete(FrameHandler& handler) {
 }
 
 absl::Status FrameDecoder::OnBodyComplete(FrameHandler& handler) {
-  const uint8_t* body = buf_.data() + kFrameHeaderBytes;
+  const uint8_t* body = buffer() + kFrameHeaderBytes;
   const FrameType type = static_cast<FrameType>(type_);
   if (type == FrameType::kSegment) {
     segment_.seq = LoadU64(body);
@@ -336,6 +340,7 @@ absl::Status FrameDecoder::OnBodyComplete(FrameHandler& handler) {
                    ParseControlFrame(type, absl::MakeConstSpan(body, body_bytes_)));
   phase_ = Phase::kHeader;
   filled_ = 0;
+  large_.reset();
   return handler.OnControlFrame(std::move(frame));
 }
 

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -115,9 +116,14 @@ class FrameDecoder {
   size_t payload_written_ = 0;
   absl::Status status_;
   // Frame header followed by the body of a control frame (or a SEGMENT
-  // header). Control frames are bounded by kMaxControlFrameBytes, so this is
-  // the only buffer the decoder ever needs.
-  std::array<uint8_t, kFrameHeaderBytes + kMaxControlFrameBytes> buf_{};
+  // header). Headers, ACK/PING/PONG and SEGMENT headers fit inline; a larger
+  // control frame (HELLO, once per connection) borrows a heap buffer of its
+  // exact size, bounded by kMaxControlFrameBytes, for as long as it is being
+  // decoded. Idle connections then cost 64 bytes here, not 4 KiB.
+  static constexpr size_t kInlineBytes = 64;
+  uint8_t* buffer() { return large_ != nullptr ? large_.get() : inline_.data(); }
+  std::array<uint8_t, kInlineBytes> inline_{};
+  std::unique_ptr<uint8_t[]> large_;
 };
 
 // Builds a status carrying a protocol ErrorCode, so ErrorCodeOf recovers it.

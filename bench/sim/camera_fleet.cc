@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -57,9 +58,14 @@ struct SimCamera {
   absl::Time next_ping = absl::InfiniteFuture();
   absl::Duration reconnect_delay = absl::ZeroDuration();
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha{nullptr, &EVP_MD_CTX_free};
+  // Segments waiting for their ACKs, with the time each was first written to
+  // the connection (InfiniteFuture until then): latency is measured from the
+  // moment a segment leaves the camera, not from when it was recorded.
   std::deque<std::pair<uint64_t, absl::Time>> waiting_spooled;
   std::deque<std::pair<uint64_t, absl::Time>> waiting_persisted;
+  size_t unsent_index = 0;  // first entry of waiting_spooled without a send time
   uint64_t last_recorded = 0;
+  bool recording = false;  // starts at the camera's first WELCOME
   CameraReport report;
 };
 
@@ -70,7 +76,7 @@ class Fleet {
 
  private:
   absl::Status Setup();
-  void Produce(SimCamera& cam, absl::Time now);
+  void Produce(SimCamera& cam);
   void StartConnect(SimCamera& cam, absl::Time now);
   void OnConnect(SimCamera& cam, int res);
   void OnRecv(SimCamera& cam, const io_uring_cqe& cqe);
@@ -83,6 +89,7 @@ class Fleet {
   void Close(SimCamera& cam, absl::Duration reconnect_after);
   void MaybeFinishClose(SimCamera& cam);
   void MarkDirty(SimCamera& cam);
+  void NoteError(const SimCamera& cam, std::string_view what, const absl::Status& status);
   bool AllAcked() const;
   FleetProgress Progress(absl::Time now) const;
 
@@ -138,8 +145,6 @@ absl::Status Fleet::Setup() {
   start_ = absl::Now();
   last_refill_ = start_;
   int64_t capture_base_us = absl::ToUnixMicros(start_);
-  std::uniform_int_distribution<int64_t> stagger(
-      0, std::max<int64_t>(1, absl::ToInt64Microseconds(options_.segment_duration)));
   for (int i = 0; i < options_.cameras; ++i) {
     auto cam = std::make_unique<SimCamera>();
     cam->index = static_cast<uint32_t>(i);
@@ -158,7 +163,8 @@ absl::Status Fleet::Setup() {
       auto& waiting =
           level == DurabilityLevel::kSpooled ? raw->waiting_spooled : raw->waiting_persisted;
       while (!waiting.empty() && waiting.front().first <= seq) {
-        absl::Duration latency = now - waiting.front().second;
+        absl::Time sent = waiting.front().second;
+        absl::Duration latency = sent == absl::InfiniteFuture() ? absl::ZeroDuration() : now - sent;
         if (level == DurabilityLevel::kSpooled) {
           report_.ack_spooled.Record(latency);
           interval_latency_.Record(latency);
@@ -167,6 +173,7 @@ absl::Status Fleet::Setup() {
           report_.ack_persisted.Record(latency);
         }
         waiting.pop_front();
+        if (level == DurabilityLevel::kSpooled && raw->unsent_index > 0) --raw->unsent_index;
       }
       if (level == DurabilityLevel::kSpooled) {
         raw->report.acked_spooled = std::max(raw->report.acked_spooled, seq);
@@ -179,14 +186,13 @@ absl::Status Fleet::Setup() {
     cam->report.id = cam->id;
     cam->report.first_capture_us = capture_base_us;
     cam->report.end_capture_us = capture_base_us;
-    if (!options_.idle) production_.push({start_ + absl::Microseconds(stagger(rng_)), cam->index});
     connects_.push({start_, cam->index});
     cameras_.push_back(std::move(cam));
   }
   return absl::OkStatus();
 }
 
-void Fleet::Produce(SimCamera& cam, absl::Time now) {
+void Fleet::Produce(SimCamera& cam) {
   if (options_.max_segments_per_camera != 0 &&
       cam.last_recorded >= options_.max_segments_per_camera) {
     return;
@@ -206,8 +212,8 @@ void Fleet::Produce(SimCamera& cam, absl::Time now) {
   cam.report.segments++;
   cam.report.bytes += payload.size();
   cam.report.end_capture_us = capture_us + duration_us;
-  cam.waiting_spooled.push_back({*assigned, now});
-  cam.waiting_persisted.push_back({*assigned, now});
+  cam.waiting_spooled.push_back({*assigned, absl::InfiniteFuture()});
+  cam.waiting_persisted.push_back({*assigned, absl::InfiniteFuture()});
   ++report_.segments_recorded;
   if (cam.phase == SimCamera::Phase::kOpen) MarkDirty(cam);
 }
@@ -244,7 +250,7 @@ void Fleet::OnConnect(SimCamera& cam, int res) {
   if (options_.resume_tls) session = resumption_.Find(cam.id);
   auto tls = camproto::TlsChannel::CreateClient(ctx_.get(), options_.server_name, session.get());
   if (!tls.ok()) {
-    ++report_.protocol_errors;
+    NoteError(cam, "tls_setup", tls.status());
     Close(cam, absl::Seconds(1));
     return;
   }
@@ -303,7 +309,7 @@ void Fleet::Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext) {
     auto hs = cam.tls->Handshake();
     if (!hs.ok()) {
       cam.tls->ReleaseLentCiphertext();
-      ++report_.protocol_errors;
+      NoteError(cam, "tls_handshake", hs.status());
       Close(cam, absl::Seconds(1));
       return;
     }
@@ -327,7 +333,7 @@ void Fleet::Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext) {
     if (*n == 0) break;
     absl::Status s = cam.client->OnBytes(absl::MakeConstSpan(plaintext_.data(), *n));
     if (!s.ok()) {
-      ++report_.protocol_errors;
+      NoteError(cam, "server_protocol_violation", s);
       break;
     }
   }
@@ -345,6 +351,15 @@ void Fleet::AfterInput(SimCamera& cam) {
         const camproto::Welcome* welcome = cam.client->welcome();
         cam.next_ping = now + absl::Milliseconds(welcome->keepalive_interval_ms);
         cam.reconnect_delay = absl::ZeroDuration();
+        if (!cam.recording && !options_.idle && recording_) {
+          // Cameras start recording once connected (steady state is what is
+          // measured), staggered so segments do not arrive in lockstep.
+          cam.recording = true;
+          std::uniform_int_distribution<int64_t> stagger(
+              0, std::max<int64_t>(1, absl::ToInt64Microseconds(options_.segment_duration)));
+          production_.push({now + absl::Microseconds(stagger(rng_)), cam.index});
+          cam.report.first_capture_us = cam.report.end_capture_us = absl::ToUnixMicros(now);
+        }
       }
       break;
     case CameraClient::State::kGoaway: {
@@ -355,15 +370,29 @@ void Fleet::AfterInput(SimCamera& cam) {
     }
     case CameraClient::State::kRedirected:
     case CameraClient::State::kRejected:
-    case CameraClient::State::kFailed:
-      ++report_.protocol_errors;
+    case CameraClient::State::kFailed: {
+      std::string why = "closed by server";
+      if (cam.client->reject()) why = absl::StrCat("REJECT: ", cam.client->reject()->reason);
+      if (cam.client->error()) why = absl::StrCat("ERROR: ", cam.client->error()->message);
+      if (cam.client->redirect()) why = absl::StrCat("REDIRECT to ", cam.client->redirect()->endpoint);
+      NoteError(cam, "session_refused", absl::FailedPreconditionError(why));
       Flush(cam);
       Close(cam, absl::Seconds(2));
       return;
+    }
     default:
       break;
   }
   MarkDirty(cam);
+}
+
+void Fleet::NoteError(const SimCamera& cam, std::string_view what, const absl::Status& status) {
+  ++report_.protocol_errors;
+  // The first few reasons are worth seeing; the rest are only counted.
+  if (report_.protocol_errors <= 5) {
+    std::fprintf(stderr, "camera-sim: %s: %.*s: %s\n", cam.id.c_str(), static_cast<int>(what.size()),
+                 what.data(), status.ToString().c_str());
+  }
 }
 
 void Fleet::MarkDirty(SimCamera& cam) {
@@ -377,6 +406,17 @@ void Fleet::Flush(SimCamera& cam) {
   if (cam.client_connected) {
     std::string out;
     if (cam.client->TakeOutput(out) > 0) {
+      absl::Time now = absl::Now();
+      uint64_t sent = cam.client->sent_seq();
+      while (cam.unsent_index < cam.waiting_spooled.size() &&
+             cam.waiting_spooled[cam.unsent_index].first <= sent) {
+        cam.waiting_spooled[cam.unsent_index].second = now;
+        ++cam.unsent_index;
+      }
+      for (auto& [seq, time] : cam.waiting_persisted) {
+        if (seq > sent) break;
+        if (time == absl::InfiniteFuture()) time = now;
+      }
       if (!cam.tls->WritePlaintext({reinterpret_cast<const uint8_t*>(out.data()), out.size()})
                .ok()) {
         Close(cam, absl::Seconds(1));
@@ -481,7 +521,7 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     while (recording_ && !production_.empty() && production_.top().first <= now) {
       auto [due, index] = production_.top();
       production_.pop();
-      Produce(*cameras_[index], now);
+      Produce(*cameras_[index]);
       production_.push({due + options_.segment_duration, index});
     }
     // New connections are paced so a fleet start is not a SYN flood.

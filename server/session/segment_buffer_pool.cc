@@ -1,9 +1,29 @@
 #include "server/session/segment_buffer_pool.h"
 
-#include <bit>
+#include <algorithm>
+#include <array>
 #include <cstdlib>
 
 namespace ingest {
+namespace {
+
+constexpr std::array<size_t, kSegmentBufferClassCount> MakeClassSizes() {
+  std::array<size_t, kSegmentBufferClassCount> sizes{};
+  int c = 0;
+  for (size_t kib = 4; kib <= 16; kib += 4) sizes[c++] = kib << 10;
+  for (int power = 14; power < 25; ++power) {
+    size_t base = size_t{1} << power;
+    for (size_t step = 1; step <= 4; ++step) sizes[c++] = base + step * (base / 4);
+  }
+  return sizes;
+}
+
+constexpr std::array<size_t, kSegmentBufferClassCount> kClassSizes = MakeClassSizes();
+static_assert(kClassSizes.back() == size_t{32} << 20);
+
+}  // namespace
+
+size_t SegmentBufferPool::ClassBytes(int c) { return kClassSizes[c]; }
 
 SegmentBufferPool::~SegmentBufferPool() {
   for (auto& list : free_) {
@@ -12,12 +32,13 @@ SegmentBufferPool::~SegmentBufferPool() {
 }
 
 SegmentBuffer SegmentBufferPool::Allocate(size_t bytes) {
-  size_t rounded = std::bit_ceil(std::max<size_t>(bytes, size_t{1} << kMinClassShift));
-  int size_class = std::countr_zero(rounded) - kMinClassShift;
-  if (size_class >= kClassCount) {
+  auto it = std::lower_bound(kClassSizes.begin(), kClassSizes.end(), bytes);
+  if (it == kClassSizes.end()) {
     ++denials_;
     return {};
   }
+  int size_class = static_cast<int>(it - kClassSizes.begin());
+  size_t rounded = *it;
   auto& list = free_[size_class];
   if (!list.empty()) {
     uint8_t* p = list.back();
@@ -52,7 +73,7 @@ bool SegmentBufferPool::MakeRoom(uint64_t needed) {
     while (!list.empty() && bytes_reserved_ + needed > budget_bytes_) {
       std::free(list.back());
       list.pop_back();
-      bytes_reserved_ -= size_t{1} << (c + kMinClassShift);
+      bytes_reserved_ -= kClassSizes[c];
     }
   }
   return bytes_reserved_ + needed <= budget_bytes_;

@@ -29,11 +29,15 @@ struct SegmentBuffer {
   uint8_t size_class = 0;
 };
 
+// Buffer sizes: multiples of 4 KiB up to 16 KiB, then four steps per power of
+// two (so a buffer wastes at most a quarter of its size), up to 32 MiB.
+inline constexpr int kSegmentBufferClassCount = 4 + 4 * 11;
+
 class SegmentBufferPool {
  public:
-  // Smallest class 4 KiB, largest 32 MiB.
-  static constexpr int kMinClassShift = 12;
-  static constexpr int kClassCount = 14;
+  static constexpr int kClassCount = kSegmentBufferClassCount;
+  // The capacity of size class `c`.
+  static size_t ClassBytes(int c);
 
   explicit SegmentBufferPool(uint64_t budget_bytes) : budget_bytes_(budget_bytes) {}
   ~SegmentBufferPool();

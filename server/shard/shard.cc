@@ -24,6 +24,7 @@ constexpr int SO_PEERNAME = 28;
 
 constexpr absl::Duration kTick = absl::Milliseconds(100);
 constexpr absl::Duration kDeadlineScanInterval = absl::Milliseconds(250);
+constexpr absl::Duration kIdleTrimAfter = absl::Seconds(1);
 // A camera that stops reading its ACKs is cut off before its unsent data grows.
 constexpr size_t kMaxUnsentBytes = 1 << 20;
 
@@ -312,6 +313,17 @@ void Shard::ArmRecv(Connection& conn) {
   ++conn.in_flight;
 }
 
+void Shard::StopReceiving(Connection& conn) {
+  if (!conn.recv_armed || conn.close_submitted) return;
+  // A paused camera must not keep filling the shard's receive buffers: the
+  // cameras whose segments are half received need them to finish, and their
+  // finishing is what frees the memory the paused camera waits for.
+  io_uring_sqe* sqe = ring_->GetSqe();
+  io_uring_prep_cancel64(sqe, UserData{Op::kRecv, conn.id, conn.generation}.Pack(), 0);
+  sqe->user_data = UserData{Op::kCancel, conn.id, conn.generation}.Pack();
+  ++conn.in_flight;
+}
+
 void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
   if (cqe.flags & IORING_CQE_F_BUFFER) {
     auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
@@ -319,6 +331,7 @@ void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
     if (cqe.res > 0 && conn.phase != Phase::kClosing) {
       conn.chunks.push_back({id, 0, static_cast<uint32_t>(cqe.res)});
       conn.last_receive = absl::Now();
+      conn.idle_trimmed = false;
     } else {
       buffers_->Recycle(id);
       recycled_this_turn_ = true;
@@ -331,10 +344,11 @@ void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
     conn.recv_starved = true;
     return;
   }
+  if (cqe.res == -ECANCELED) return;  // we stopped it (backpressure or close)
   if (cqe.res == 0) {
     conn.peer_closed = true;
   } else if (cqe.res < 0) {
-    if (cqe.res != -ECANCELED) conn.peer_closed = true;
+    conn.peer_closed = true;
     if (conn.phase != Phase::kClosing) BeginClose(conn);
     return;
   }
@@ -405,6 +419,7 @@ bool Shard::DriveConnection(Connection& conn) {
         conn.blocked = true;
         blocked_.push_back(conn.id);
         Bump(counters_.backpressure_pauses);
+        StopReceiving(conn);
       }
       MarkDirty(conn);
       return false;
@@ -662,6 +677,13 @@ void Shard::Tick(absl::Time now) {
   for (auto& c : connections_) {
     Connection& conn = *c;
     if (conn.phase == Phase::kFree || conn.phase == Phase::kClosing) continue;
+    // Most cameras are quiet between segments: give their TLS buffers back
+    // (not on every receive: that would be malloc churn on the hot path).
+    if (!conn.idle_trimmed && conn.phase == Phase::kSession && conn.chunks.empty() &&
+        !conn.send_in_flight && now - conn.last_receive >= kIdleTrimAfter) {
+      conn.tls->ReleaseIdleMemory();
+      conn.idle_trimmed = true;
+    }
     if (now >= conn.deadline) {
       if (conn.phase == Phase::kSession) {
         Bump(counters_.hello_timeouts);

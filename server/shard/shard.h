@@ -131,6 +131,7 @@ class Shard final : public SessionHost {
     bool close_submitted = false;
     bool dirty = false;           // has output to flush this turn
     bool blocked = false;         // session waits for memory / spool room
+    bool idle_trimmed = false;    // TLS buffers released since the last receive
     int in_flight = 0;            // SQEs whose final completion is still due
     absl::Time deadline = absl::InfiniteFuture();  // handshake / hello deadline
     absl::Time last_receive;
@@ -145,6 +146,8 @@ class Shard final : public SessionHost {
   void OnRecv(Connection& conn, const io_uring_cqe& cqe);
   void OnSend(Connection& conn, int res);
   void ArmRecv(Connection& conn);
+  // Cancels the connection's multishot recv while its session is paused.
+  void StopReceiving(Connection& conn);
   // Decrypts and decodes queued receive buffers until they are used up, the
   // session pauses (backpressure), or the connection ends.
   void PumpInput(Connection& conn);

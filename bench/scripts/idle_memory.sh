@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Resident memory of ingestd per idle connected camera: starts ingestd, reads
+# its RSS, connects N idle cameras (TLS + HELLO + WELCOME, then only
+# keepalives), reads the RSS again once all N are established.
+#
+#   bench/scripts/idle_memory.sh 1000 10000      # one run per count
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BIN="${ROOT}/build"
+PORT="${PORT:-17611}"
+WORK="$(mktemp -d /tmp/ingest-idle-XXXXXX)"
+trap 'rm -rf "${WORK}"' EXIT
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+established() { ss -Htn state established "( sport = :${PORT} )" | wc -l; }
+
+for count in "$@"; do
+  rm -rf "${WORK:?}/var"
+  "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${WORK}/var" \
+    --stats-interval-s 0 --max-connections 60000 --max-connections-per-source 60000 \
+    >"${WORK}/ingestd.log" 2>&1 &
+  server=$!
+  sleep 1
+  # Issue the camera certificates first so they are not part of the timing.
+  "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
+    --cameras 1 --idle --duration_s 0.1 --quiet >/dev/null
+  "${BIN}/server/ingestd" certs --out "${WORK}/var/dev-certs" --cameras "${count}" >/dev/null
+  before=$(rss_kib "${server}")
+  hold=$((count / 500 + 20))
+  "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
+    --cameras "${count}" --idle --duration_s "${hold}" --connect_rate 2000 --quiet \
+    >"${WORK}/sim.out" 2>&1 &
+  sim=$!
+  for _ in $(seq 1 $((hold * 10))); do
+    [[ $(established) -ge ${count} ]] && break
+    sleep 0.1
+  done
+  sleep 2  # let idle connections trim their TLS buffers
+  after=$(rss_kib "${server}")
+  connected=$(established)
+  kill "${sim}" 2>/dev/null || true
+  wait "${sim}" 2>/dev/null || true
+  kill -TERM "${server}"
+  wait "${server}" || true
+  per=$(( (after - before) * 1024 / (connected > 0 ? connected : 1) ))
+  echo "cameras=${count} connected=${connected} rss_before_kib=${before} rss_after_kib=${after} bytes_per_camera=${per}"
+done
