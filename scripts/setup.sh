@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing ingestd need, and
+# only those that are missing, so it is cheap to run before every test run.
+#
+#   scripts/setup.sh                      # the build and unit-test toolchain
+#   scripts/setup.sh haproxy prometheus   # ... plus what a later test needs
+#
+# Runs as root, or through sudo when it is available; never prompts.
+set -euo pipefail
+
+# The one list of what the build and the tests need.
+PACKAGES=(
+  build-essential
+  cmake
+  ninja-build
+  pkg-config
+  g++
+  liburing-dev
+  libboost-dev
+  libabsl-dev
+  libssl-dev
+  libtomlplusplus-dev
+  libgtest-dev
+  libgmock-dev
+  libbenchmark-dev
+  openssl
+  shellcheck
+  python3
+)
+
+die() {
+  echo "setup: $*" >&2
+  exit 1
+}
+
+# dpkg -s also knows removed packages whose configuration files remain, so
+# look at the Status line, not just the exit code.
+is_installed() {
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+as_root() {
+  if [[ ${EUID} -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo "$@"
+  else
+    die "need root or sudo to run: $*"
+  fi
+}
+
+main() {
+  command -v dpkg >/dev/null || die "this script expects a Debian-based system (no dpkg)"
+  local wanted=("${PACKAGES[@]}" "$@")
+  local missing=()
+  local package
+  for package in "${wanted[@]}"; do
+    # Package names only: an argument like "-y" must not reach apt-get as an option.
+    [[ ${package} =~ ^[a-z0-9][a-z0-9+.-]+(:[a-z0-9]+)?$ ]] || die "not a package name: '${package}'"
+    if ! is_installed "${package}"; then
+      missing+=("${package}")
+    fi
+  done
+
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "setup: all ${#wanted[@]} packages already installed"
+    return 0
+  fi
+  echo "setup: installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+main "$@"

@@ -1,0 +1,396 @@
+#include "server/config/config_fields.h"
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "server/config/byte_size.h"
+#include "server/config/host_port.h"
+
+namespace ingest::config_internal {
+namespace {
+
+constexpr int64_t kKiB = int64_t{1} << 10;
+constexpr int64_t kMiB = int64_t{1} << 20;
+constexpr int64_t kGiB = int64_t{1} << 30;
+constexpr int64_t kTiB = int64_t{1} << 40;
+
+std::string S(std::string_view s) { return std::string(s); }
+
+absl::Status Invalid(const ConfigField& field, std::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat(S(field.name), ": ", S(problem)));
+}
+
+// Identifiers end up in object names (zone/camera/time) and WELCOME frames,
+// so they are kept to characters that need no escaping anywhere.
+absl::Status CheckIdentifier(std::string_view value, size_t max_bytes) {
+  if (value.size() > max_bytes) return absl::InvalidArgumentError(absl::StrCat("longer than ", max_bytes, " bytes"));
+  for (char c : value) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", S(value), "\" may only contain letters, digits, '-', '_' and '.'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Empty means "the hostname", filled in by ResolveDefaults.
+absl::Status CheckServerId(std::string_view value) { return CheckIdentifier(value, 128); }
+
+absl::Status CheckZone(std::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError("must not be empty");
+  return CheckIdentifier(value, 64);
+}
+
+absl::Status CheckNotEmpty(std::string_view value) {
+  if (value.empty()) return absl::InvalidArgumentError("must not be empty");
+  return absl::OkStatus();
+}
+
+// The listener binds without name resolution: a literal address only.
+absl::Status CheckListen(std::string_view value) {
+  absl::StatusOr<HostPort> host_port = ParseHostPort(value);
+  if (!host_port.ok()) return host_port.status();
+  if (!host_port->IsNumeric()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad address \"", S(value), "\": host must be an IP address, e.g. 0.0.0.0:7443 or [::]:7443"));
+  }
+  return absl::OkStatus();
+}
+
+// Empty means dir:<state_dir>/store, filled in by ResolveDefaults.
+absl::Status CheckStoreUrl(std::string_view value) {
+  if (value.empty()) return absl::OkStatus();
+  if (value.starts_with("dir:")) {
+    if (value.size() == 4) return absl::InvalidArgumentError("\"dir:\" needs a path, e.g. dir:/var/lib/ingestd/store");
+    return absl::OkStatus();
+  }
+  if (value.starts_with("s3://")) {
+    std::string_view rest = value.substr(5);
+    if (rest.empty() || rest.front() == '/') {
+      return absl::InvalidArgumentError("\"s3://\" needs a bucket, e.g. s3://bucket/prefix");
+    }
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown store \"", S(value), "\" (use dir:<path> or s3://bucket/prefix)"));
+}
+
+absl::Status CheckLogLevel(std::string_view value) {
+  if (value == "debug" || value == "info" || value == "warn" || value == "error") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "must be one of debug, info, warn, error, got \"", S(value), "\""));
+}
+
+// `+` turns the capture-less lambda into a plain function pointer, whose type
+// (e.g. uint32_t& (*)(IngestConfig&)) picks the matching FieldRef alternative.
+#define INGEST_FIELD(path) .name = #path, .kind
+#define INGEST_REF(path) +[](IngestConfig& c) -> auto& { return c.path; }
+
+const ConfigField kFields[] = {
+    // [server]
+    {INGEST_FIELD(server.id) = FieldKind::kString, .ref = INGEST_REF(server.id),
+     .help = "Names this server in WELCOME frames, logs and metrics; empty = the hostname.",
+     .check_string = CheckServerId},
+    {INGEST_FIELD(server.zone) = FieldKind::kString, .ref = INGEST_REF(server.zone),
+     .help = "Zone this server records for; the first part of every object name.",
+     .check_string = CheckZone},
+    {INGEST_FIELD(server.listen) = FieldKind::kString, .ref = INGEST_REF(server.listen),
+     .help = "Address cameras connect to: \"ip:port\" or \"[ipv6]:port\"; port 0 = any free port.",
+     .check_string = CheckListen},
+    {INGEST_FIELD(server.shards) = FieldKind::kInteger, .ref = INGEST_REF(server.shards),
+     .help = "Event-loop threads, each with its own listener and io_uring; 0 = one per online core.",
+     .min = 0, .max = 256},
+    {INGEST_FIELD(server.max_connections) = FieldKind::kInteger,
+     .ref = INGEST_REF(server.max_connections),
+     .help = "Camera connections held at once, over all shards; more are refused at accept.",
+     .min = 1, .max = 10'000'000},
+    {INGEST_FIELD(server.max_connections_per_source) = FieldKind::kInteger,
+     .ref = INGEST_REF(server.max_connections_per_source),
+     .help = "Connections from one remote IP address (a NAT gateway counts once).",
+     .min = 1, .max = 10'000'000},
+    {INGEST_FIELD(server.state_dir) = FieldKind::kString, .ref = INGEST_REF(server.state_dir),
+     .help = "Directory for local state; spool.dir, the dir: store and dev certificates default under it.",
+     .check_string = CheckNotEmpty},
+    // [tls]
+    {INGEST_FIELD(tls.cert_file) = FieldKind::kString, .ref = INGEST_REF(tls.cert_file),
+     .help = "Server certificate chain (PEM) presented to cameras."},
+    {INGEST_FIELD(tls.key_file) = FieldKind::kString, .ref = INGEST_REF(tls.key_file),
+     .help = "Private key (PEM) of the server certificate."},
+    {INGEST_FIELD(tls.camera_ca_file) = FieldKind::kString, .ref = INGEST_REF(tls.camera_ca_file),
+     .help = "CA certificates (PEM) that sign camera certificates; cameras without one are refused."},
+    {INGEST_FIELD(tls.ticket_keys_file) = FieldKind::kString, .ref = INGEST_REF(tls.ticket_keys_file),
+     .help = "Session-ticket keys shared by the servers of a zone; empty = random keys per process."},
+    {INGEST_FIELD(tls.allow_tls12) = FieldKind::kBool, .ref = INGEST_REF(tls.allow_tls12),
+     .help = "Accept TLS 1.2 as well as TLS 1.3 (for old camera firmware)."},
+    {INGEST_FIELD(tls.handshake_timeout_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(tls.handshake_timeout_ms),
+     .help = "Time a new connection has to finish the TLS handshake.",
+     .min = 100, .max = 120'000},
+    {INGEST_FIELD(tls.dev_certs) = FieldKind::kBool, .ref = INGEST_REF(tls.dev_certs),
+     .help = "Development only: create a CA and certificates under <state_dir>/dev-certs for any file left empty."},
+    // [protocol]
+    {INGEST_FIELD(protocol.hello_timeout_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(protocol.hello_timeout_ms),
+     .help = "Time a camera has to send HELLO after the handshake.",
+     .min = 100, .max = 120'000},
+    {INGEST_FIELD(protocol.idle_timeout_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(protocol.idle_timeout_ms),
+     .help = "A connection silent this long is closed; must exceed keepalive_interval_ms.",
+     .min = 1'000, .max = 3'600'000},
+    {INGEST_FIELD(protocol.keepalive_interval_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(protocol.keepalive_interval_ms),
+     .help = "Announced in WELCOME: a camera idle this long sends PING.",
+     .min = 100, .max = 600'000},
+    {INGEST_FIELD(protocol.max_segment_bytes) = FieldKind::kByteSize,
+     .ref = INGEST_REF(protocol.max_segment_bytes),
+     .help = "Largest SEGMENT payload accepted; announced in WELCOME.",
+     .min = kKiB, .max = 256 * kMiB},
+    {INGEST_FIELD(protocol.ack_window_bytes) = FieldKind::kByteSize,
+     .ref = INGEST_REF(protocol.ack_window_bytes),
+     .help = "Unacknowledged payload a camera may have in flight; at least max_segment_bytes.",
+     .min = kKiB, .max = kGiB},
+    // [spool]
+    {INGEST_FIELD(spool.dir) = FieldKind::kString, .ref = INGEST_REF(spool.dir),
+     .help = "Spool directory (fast local disk); empty = <state_dir>/spool."},
+    {INGEST_FIELD(spool.commit_interval_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(spool.commit_interval_ms),
+     .help = "Longest a received segment waits for the fsync that lets it be acknowledged.",
+     .min = 1, .max = 1'000},
+    {INGEST_FIELD(spool.commit_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(spool.commit_bytes),
+     .help = "Pending bytes that trigger an fsync before commit_interval_ms is up.",
+     .min = 4 * kKiB, .max = kGiB},
+    {INGEST_FIELD(spool.file_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(spool.file_bytes),
+     .help = "Size at which a spool file is closed and a new one started.",
+     .min = kMiB, .max = 64 * kGiB},
+    {INGEST_FIELD(spool.max_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(spool.max_bytes),
+     .help = "Spool capacity; when full the server stops reading from cameras until sealing frees space.",
+     .min = kMiB, .max = 1024 * kTiB},
+    {INGEST_FIELD(spool.shard_memory_bytes) = FieldKind::kByteSize,
+     .ref = INGEST_REF(spool.shard_memory_bytes),
+     .help = "Memory for segment buffers per shard; at least max_segment_bytes.",
+     .min = kMiB, .max = kTiB},
+    // [store]
+    {INGEST_FIELD(store.url) = FieldKind::kString, .ref = INGEST_REF(store.url),
+     .help = "Object store: \"dir:<path>\" or \"s3://bucket/prefix\"; empty = dir:<state_dir>/store.",
+     .check_string = CheckStoreUrl},
+    {INGEST_FIELD(store.seal_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(store.seal_bytes),
+     .help = "Spooled bytes of one camera that are sealed into one object.",
+     .min = 64 * kKiB, .max = 4 * kGiB},
+    {INGEST_FIELD(store.seal_age_ms) = FieldKind::kInteger, .ref = INGEST_REF(store.seal_age_ms),
+     .help = "Oldest a spooled segment gets before it is sealed, however few bytes are waiting.",
+     .min = 100, .max = 86'400'000},
+    // [log]
+    {INGEST_FIELD(log.level) = FieldKind::kString, .ref = INGEST_REF(log.level),
+     .help = "Lowest level written: debug, info, warn or error.", .check_string = CheckLogLevel},
+    {INGEST_FIELD(log.connection_errors_per_second) = FieldKind::kDouble,
+     .ref = INGEST_REF(log.connection_errors_per_second),
+     .help = "Per-connection error lines per second per shard; the rest are counted as suppressed.",
+     .min_double = 0.01, .max_double = 1e6},
+};
+
+#undef INGEST_FIELD
+#undef INGEST_REF
+
+constexpr std::array<std::string_view, 6> kSections = {"server", "tls", "protocol",
+                                                       "spool", "store", "log"};
+
+std::string_view KindName(FieldKind kind) {
+  switch (kind) {
+    case FieldKind::kString: return "a string";
+    case FieldKind::kBool: return "true or false";
+    case FieldKind::kInteger: return "an integer";
+    case FieldKind::kByteSize: return "a size (an integer or a string such as \"64MiB\")";
+    case FieldKind::kDouble: return "a number";
+  }
+  return "?";
+}
+
+absl::Status WrongType(const ConfigField& field, std::string_view got) {
+  return Invalid(field, absl::StrCat("wrong type: expected ", S(KindName(field.kind)),
+                                     ", got ", S(got)));
+}
+
+std::string FormatBound(const ConfigField& field, int64_t value) {
+  if (field.kind == FieldKind::kByteSize && std::cmp_greater_equal(value, 0)) {
+    return FormatByteSize(static_cast<uint64_t>(value));
+  }
+  return absl::StrCat(value);
+}
+
+template <typename T>
+absl::Status CheckIntegerRange(const ConfigField& field, T value) {
+  if (std::cmp_greater_equal(value, field.min) && std::cmp_less_equal(value, field.max)) {
+    return absl::OkStatus();
+  }
+  std::string got = field.kind == FieldKind::kByteSize && std::cmp_greater_equal(value, 0)
+                        ? FormatByteSize(static_cast<uint64_t>(value))
+                        : absl::StrCat(value);
+  return Invalid(field, absl::StrCat("must be between ", FormatBound(field, field.min), " and ",
+                                     FormatBound(field, field.max), ", got ", got));
+}
+
+absl::Status CheckDoubleRange(const ConfigField& field, double value) {
+  // Written so NaN fails too.
+  if (value >= field.min_double && value <= field.max_double) return absl::OkStatus();
+  return Invalid(field, absl::StrFormat("must be between %g and %g, got %g", field.min_double,
+                                        field.max_double, value));
+}
+
+absl::Status CheckString(const ConfigField& field, std::string_view value) {
+  if (field.check_string == nullptr) return absl::OkStatus();
+  absl::Status status = field.check_string(value);
+  if (status.ok()) return status;
+  return Invalid(field, std::string(status.message()));
+}
+
+void AppendTomlString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          absl::StrAppendFormat(&out, "\\u%04X", c);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+// Shortest text that reads back as the same double, always with a '.' or an
+// exponent so TOML sees a float, not an integer.
+std::string DoubleToToml(double value) {
+  if (std::isnan(value)) return "nan";
+  if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
+  char buffer[64];
+  auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  std::string text(buffer, ec == std::errc() ? end : buffer);
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+}  // namespace
+
+absl::Span<const ConfigField> ConfigFields() { return kFields; }
+
+absl::Span<const std::string_view> ConfigSections() { return kSections; }
+
+const ConfigField* FindConfigField(std::string_view name) {
+  for (const ConfigField& field : kFields) {
+    if (field.name == name) return &field;
+  }
+  return nullptr;
+}
+
+absl::Status SetFieldString(const ConfigField& field, IngestConfig& config, std::string value) {
+  if (field.kind == FieldKind::kByteSize) {
+    absl::StatusOr<uint64_t> bytes = ParseByteSize(value);
+    if (!bytes.ok()) return Invalid(field, std::string(bytes.status().message()));
+    RETURN_IF_ERROR(CheckIntegerRange(field, *bytes));
+    // In range, so it fits in int64_t.
+    return SetFieldInteger(field, config, static_cast<int64_t>(*bytes));
+  }
+  if (field.kind != FieldKind::kString) return WrongType(field, "a string");
+  RETURN_IF_ERROR(CheckString(field, value));
+  std::get<FieldRef<std::string>>(field.ref)(config) = std::move(value);
+  return absl::OkStatus();
+}
+
+absl::Status SetFieldBool(const ConfigField& field, IngestConfig& config, bool value) {
+  if (field.kind != FieldKind::kBool) return WrongType(field, "a boolean");
+  std::get<FieldRef<bool>>(field.ref)(config) = value;
+  return absl::OkStatus();
+}
+
+absl::Status SetFieldInteger(const ConfigField& field, IngestConfig& config, int64_t value) {
+  if (field.kind == FieldKind::kDouble) return SetFieldDouble(field, config, static_cast<double>(value));
+  if (field.kind != FieldKind::kInteger && field.kind != FieldKind::kByteSize) {
+    return WrongType(field, "an integer");
+  }
+  RETURN_IF_ERROR(CheckIntegerRange(field, value));
+  return std::visit(
+      [&](auto ref) -> absl::Status {
+        using T = std::remove_reference_t<decltype(ref(config))>;
+        if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+          // The table's bounds fit the field's type; this guards the table.
+          if (!std::in_range<T>(value)) {
+            return absl::InternalError(absl::StrCat(S(field.name), ": bounds exceed the field's type"));
+          }
+          ref(config) = static_cast<T>(value);
+          return absl::OkStatus();
+        } else {
+          return absl::InternalError(absl::StrCat(S(field.name), ": not an integer field"));
+        }
+      },
+      field.ref);
+}
+
+absl::Status SetFieldDouble(const ConfigField& field, IngestConfig& config, double value) {
+  if (field.kind != FieldKind::kDouble) return WrongType(field, "a floating-point number");
+  RETURN_IF_ERROR(CheckDoubleRange(field, value));
+  std::get<FieldRef<double>>(field.ref)(config) = value;
+  return absl::OkStatus();
+}
+
+absl::Status CheckField(const ConfigField& field, const IngestConfig& config) {
+  // The refs take a mutable config; reading through them does not modify it.
+  IngestConfig& readable = const_cast<IngestConfig&>(config);
+  return std::visit(
+      [&](auto ref) -> absl::Status {
+        const auto& value = ref(readable);
+        using T = std::decay_t<decltype(value)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return CheckString(field, value);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return absl::OkStatus();
+        } else if constexpr (std::is_same_v<T, double>) {
+          return CheckDoubleRange(field, value);
+        } else {
+          return CheckIntegerRange(field, value);
+        }
+      },
+      field.ref);
+}
+
+std::string FieldToToml(const ConfigField& field, const IngestConfig& config) {
+  IngestConfig& readable = const_cast<IngestConfig&>(config);
+  return std::visit(
+      [&](auto ref) -> std::string {
+        const auto& value = ref(readable);
+        using T = std::decay_t<decltype(value)>;
+        std::string out;
+        if constexpr (std::is_same_v<T, std::string>) {
+          AppendTomlString(out, value);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          out = value ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, double>) {
+          out = DoubleToToml(value);
+        } else if (field.kind == FieldKind::kByteSize && std::cmp_greater_equal(value, 0)) {
+          std::string size = FormatByteSize(static_cast<uint64_t>(value));
+          // A bare number stays a TOML integer; one with a unit is a string.
+          if (size.back() == 'B') {
+            AppendTomlString(out, size);
+          } else {
+            out = size;
+          }
+        } else {
+          out = absl::StrCat(value);
+        }
+        return out;
+      },
+      field.ref);
+}
+
+}  // namespace ingest::config_internal

@@ -1,0 +1,126 @@
+// ResolveDefaults and ValidateConfig: the rules that need the whole config
+// (derived defaults, limits that must agree with each other).
+#include "server/config/ingest_config.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/config/byte_size.h"
+#include "server/config/config_fields.h"
+
+namespace ingest {
+namespace {
+
+constexpr int kMaxShards = 256;
+
+// Collects every problem so an operator fixes them in one round.
+class Problems {
+ public:
+  void Add(absl::Status status) {
+    if (!status.ok()) messages_.push_back(std::string(status.message()));
+  }
+  void Add(std::string message) { messages_.push_back(std::move(message)); }
+
+  absl::Status ToStatus() const {
+    if (messages_.empty()) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrJoin(messages_, "; "));
+  }
+
+ private:
+  std::vector<std::string> messages_;
+};
+
+}  // namespace
+
+absl::Status ResolveDefaults(IngestConfig& config) {
+  if (config.server.id.empty()) {
+    char host[HOST_NAME_MAX + 1] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) {
+      return absl::ErrnoToStatus(errno, "server.id is not set and gethostname failed");
+    }
+    config.server.id = host;
+  }
+  if (config.server.shards == 0) {
+    // hardware_concurrency() is 0 when it cannot tell.
+    int cores = static_cast<int>(std::thread::hardware_concurrency());
+    config.server.shards = std::clamp(cores, 1, kMaxShards);
+  }
+  if (config.spool.dir.empty()) config.spool.dir = absl::StrCat(config.server.state_dir, "/spool");
+  if (config.store.url.empty()) config.store.url = absl::StrCat("dir:", config.server.state_dir, "/store");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const IngestConfig& config) {
+  Problems problems;
+  for (const auto& field : config_internal::ConfigFields()) {
+    problems.Add(config_internal::CheckField(field, config));
+  }
+
+  // Values ResolveDefaults should have filled.
+  if (config.server.id.empty()) problems.Add("server.id: must not be empty (ResolveDefaults sets the hostname)");
+  if (config.server.shards < 1 || config.server.shards > kMaxShards) {
+    problems.Add(absl::StrCat("server.shards: must be between 1 and ", kMaxShards, ", got ",
+                              config.server.shards, " (ResolveDefaults turns 0 into the core count)"));
+  }
+  if (config.spool.dir.empty()) problems.Add("spool.dir: must not be empty (ResolveDefaults sets <state_dir>/spool)");
+  if (config.store.url.empty()) problems.Add("store.url: must not be empty (ResolveDefaults sets dir:<state_dir>/store)");
+
+  const ServerConfig& server = config.server;
+  if (server.max_connections_per_source > server.max_connections) {
+    problems.Add(absl::StrCat("server.max_connections_per_source: must not exceed server.max_connections (",
+                              server.max_connections, "), got ", server.max_connections_per_source));
+  }
+
+  if (!config.tls.dev_certs) {
+    const std::pair<std::string_view, const std::string*> required[] = {
+        {"tls.cert_file", &config.tls.cert_file},
+        {"tls.key_file", &config.tls.key_file},
+        {"tls.camera_ca_file", &config.tls.camera_ca_file},
+    };
+    for (const auto& [name, value] : required) {
+      if (value->empty()) {
+        problems.Add(absl::StrCat(std::string(name), ": required unless tls.dev_certs = true"));
+      }
+    }
+  }
+
+  const ProtocolConfig& protocol = config.protocol;
+  // A window smaller than one segment would stall a camera forever.
+  if (protocol.ack_window_bytes < protocol.max_segment_bytes) {
+    problems.Add(absl::StrCat("protocol.ack_window_bytes: must be at least protocol.max_segment_bytes (",
+                              FormatByteSize(protocol.max_segment_bytes), "), got ",
+                              FormatByteSize(protocol.ack_window_bytes)));
+  }
+  // The camera pings when idle for keepalive_interval_ms; the server must not
+  // give up on it before then.
+  if (protocol.keepalive_interval_ms >= protocol.idle_timeout_ms) {
+    problems.Add(absl::StrCat("protocol.keepalive_interval_ms: must be less than protocol.idle_timeout_ms (",
+                              protocol.idle_timeout_ms, "), got ", protocol.keepalive_interval_ms));
+  }
+
+  const SpoolConfig& spool = config.spool;
+  if (spool.shard_memory_bytes < protocol.max_segment_bytes) {
+    problems.Add(absl::StrCat("spool.shard_memory_bytes: must be at least protocol.max_segment_bytes (",
+                              FormatByteSize(protocol.max_segment_bytes), "), got ",
+                              FormatByteSize(spool.shard_memory_bytes)));
+  }
+  if (spool.file_bytes < protocol.max_segment_bytes) {
+    problems.Add(absl::StrCat("spool.file_bytes: must be at least protocol.max_segment_bytes (",
+                              FormatByteSize(protocol.max_segment_bytes), "), got ",
+                              FormatByteSize(spool.file_bytes)));
+  }
+  if (spool.max_bytes < spool.file_bytes) {
+    problems.Add(absl::StrCat("spool.max_bytes: must be at least spool.file_bytes (",
+                              FormatByteSize(spool.file_bytes), "), got ", FormatByteSize(spool.max_bytes)));
+  }
+  return problems.ToStatus();
+}
+
+}  // namespace ingest

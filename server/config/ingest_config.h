@@ -1,0 +1,148 @@
+// The daemon's configuration: one struct per component, gathered in
+// IngestConfig, built once at start-up and read-only afterwards.
+//
+// Sources, in order: the built-in defaults below, an optional TOML file, then
+// command-line flags (ingest_flags.h); then derived defaults are filled in and
+// the whole is validated. A typo in the file is an error, never ignored.
+//
+//   ASSIGN_OR_RETURN(IngestConfig config, LoadConfigFile("ingestd.toml"));
+//   RETURN_IF_ERROR(ApplyFlagOverrides(config));
+//   RETURN_IF_ERROR(ResolveDefaults(config));
+//   RETURN_IF_ERROR(ValidateConfig(config));
+//   std::cout << ConfigToToml(config);  // --print-config
+//
+// In the file, sizes are integers or strings with a binary unit ("64MiB");
+// durations are integers in milliseconds, with the unit in the key's name.
+#ifndef SERVER_CONFIG_INGEST_CONFIG_H_
+#define SERVER_CONFIG_INGEST_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace ingest {
+
+// [server]: identity and the listening socket.
+struct ServerConfig {
+  std::string id;  // empty until ResolveDefaults: the hostname
+  std::string zone = "dev";
+  // Numeric "host:port": "0.0.0.0:7443", "[::1]:7443". Port 0 picks a free one.
+  std::string listen = "127.0.0.1:7443";
+  int shards = 0;  // 0 until ResolveDefaults: one per online core (at most 256)
+  uint32_t max_connections = 50000;
+  uint32_t max_connections_per_source = 1000;  // per remote IP address
+  std::string state_dir = "var";  // spool and embedded store live under it unless set
+
+  friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
+};
+
+// [tls]: mutual TLS with the cameras.
+struct TlsConfig {
+  std::string cert_file;         // server certificate chain, PEM
+  std::string key_file;          // its private key, PEM
+  std::string camera_ca_file;    // CA(s) that sign camera certificates, PEM
+  std::string ticket_keys_file;  // optional; empty = random keys per process
+  bool allow_tls12 = false;
+  uint32_t handshake_timeout_ms = 10000;
+  // Generate a development CA and certificates under <state_dir>/dev-certs on
+  // first run and use them for any of the three PEM files left empty. The
+  // paths stay empty in this struct: the TLS set-up fills them in.
+  bool dev_certs = false;
+
+  friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
+// [protocol]: limits announced to cameras in WELCOME and enforced per session.
+struct ProtocolConfig {
+  uint32_t hello_timeout_ms = 10000;
+  uint32_t idle_timeout_ms = 60000;
+  uint32_t keepalive_interval_ms = 15000;
+  uint32_t max_segment_bytes = 4 << 20;
+  uint32_t ack_window_bytes = 8 << 20;
+
+  friend bool operator==(const ProtocolConfig&, const ProtocolConfig&) = default;
+};
+
+// [spool]: the local, fsync'd segment journal.
+struct SpoolConfig {
+  std::string dir;  // empty until ResolveDefaults: <state_dir>/spool
+  uint32_t commit_interval_ms = 2;
+  uint64_t commit_bytes = 1 << 20;
+  uint64_t file_bytes = 64 << 20;
+  uint64_t max_bytes = 8ull << 30;  // spool full -> stop reading from cameras
+  uint64_t shard_memory_bytes = 256 << 20;  // segment buffers per shard
+
+  friend bool operator==(const SpoolConfig&, const SpoolConfig&) = default;
+};
+
+// [store]: where sealed objects go.
+struct StoreConfig {
+  // "dir:<path>" (embedded store on a local file system) or "s3://bucket/prefix".
+  // Empty until ResolveDefaults: dir:<state_dir>/store.
+  std::string url;
+  uint64_t seal_bytes = 8 << 20;
+  uint32_t seal_age_ms = 10000;
+
+  friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
+};
+
+// [log]
+struct LogConfig {
+  std::string level = "info";  // debug, info, warn or error
+  double connection_errors_per_second = 20;  // per shard, for per-connection lines
+
+  friend bool operator==(const LogConfig&, const LogConfig&) = default;
+};
+
+struct IngestConfig {
+  ServerConfig server;
+  TlsConfig tls;
+  ProtocolConfig protocol;
+  SpoolConfig spool;
+  StoreConfig store;
+  LogConfig log;
+
+  friend bool operator==(const IngestConfig&, const IngestConfig&) = default;
+};
+
+// Parses a TOML document over the defaults. Unknown sections, unknown keys,
+// wrong types and values out of a key's own range are InvalidArgument errors
+// reading "<source_name>:<line>: <section>.<key>: <problem>". Rules that
+// involve several keys or derived defaults are checked by ValidateConfig.
+absl::StatusOr<IngestConfig> ParseConfigToml(std::string_view text,
+                                             std::string_view source_name);
+
+// Reads `path` and parses it as ParseConfigToml does, naming the file as
+// given in errors. A missing or unreadable file is an error (NotFound,
+// PermissionDenied, ...), not an empty configuration.
+absl::StatusOr<IngestConfig> LoadConfigFile(const std::string& path);
+
+// Overrides fields with the command-line flags that were given (see
+// ingest_flags.h for the list: one flag per field, e.g. --commit_interval_ms
+// for spool.commit_interval_ms); flags not given leave the field alone. Each
+// value is range-checked like a file value; errors read
+// "flag --<name>: <section>.<key>: <problem>". Call after absl::ParseCommandLine.
+absl::Status ApplyFlagOverrides(IngestConfig& config);
+
+// Fills what the defaults leave empty: server.id from the hostname,
+// server.shards from the online cores (clamped to 1..256), spool.dir and
+// store.url under server.state_dir. Fields already set are kept. Call after
+// ApplyFlagOverrides so a --state_dir moves the derived directories too.
+absl::Status ResolveDefaults(IngestConfig& config);
+
+// Checks every key's range and the rules between keys (ack window holds a
+// segment, per-source limit within the total, TLS files present unless
+// dev_certs, ...). Expects a config after ResolveDefaults. Reports every
+// problem found, one "<section>.<key>: <problem>" each, joined with "; ".
+absl::Status ValidateConfig(const IngestConfig& config);
+
+// The whole config as TOML, every key with a one-line comment: the output of
+// --print-config. ParseConfigToml(ConfigToToml(c)) gives back c.
+std::string ConfigToToml(const IngestConfig& config);
+
+}  // namespace ingest
+
+#endif  // SERVER_CONFIG_INGEST_CONFIG_H_

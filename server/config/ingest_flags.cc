@@ -1,0 +1,120 @@
+// The override flags and ApplyFlagOverrides. Both live in this one file on
+// purpose: a binary that calls ApplyFlagOverrides links this object, and with
+// it every flag definition, so the flags can never be dropped by the linker.
+#include "server/config/ingest_flags.h"
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "server/config/config_fields.h"
+#include "server/config/ingest_config.h"
+
+// [server]
+ABSL_FLAG(std::optional<std::string>, server_id, std::nullopt, "Overrides server.id: this server's name (default: hostname).");
+ABSL_FLAG(std::optional<std::string>, zone, std::nullopt, "Overrides server.zone: the zone this server records for.");
+ABSL_FLAG(std::optional<std::string>, listen, std::nullopt, "Overrides server.listen: \"ip:port\" or \"[ipv6]:port\" cameras connect to.");
+ABSL_FLAG(std::optional<int64_t>, shards, std::nullopt, "Overrides server.shards: event-loop threads (0 = one per core).");
+ABSL_FLAG(std::optional<int64_t>, max_connections, std::nullopt, "Overrides server.max_connections.");
+ABSL_FLAG(std::optional<int64_t>, max_connections_per_source, std::nullopt, "Overrides server.max_connections_per_source: per remote IP.");
+ABSL_FLAG(std::optional<std::string>, state_dir, std::nullopt, "Overrides server.state_dir: where spool, dir: store and dev certificates default.");
+// [tls]
+ABSL_FLAG(std::optional<std::string>, tls_cert, std::nullopt, "Overrides tls.cert_file: server certificate chain (PEM).");
+ABSL_FLAG(std::optional<std::string>, tls_key, std::nullopt, "Overrides tls.key_file: server private key (PEM).");
+ABSL_FLAG(std::optional<std::string>, camera_ca, std::nullopt, "Overrides tls.camera_ca_file: CA(s) signing camera certificates (PEM).");
+ABSL_FLAG(std::optional<std::string>, ticket_keys, std::nullopt, "Overrides tls.ticket_keys_file: session-ticket keys shared in a zone.");
+ABSL_FLAG(std::optional<bool>, allow_tls12, std::nullopt, "Overrides tls.allow_tls12 (give a value: --allow_tls12=true).");
+ABSL_FLAG(std::optional<int64_t>, handshake_timeout_ms, std::nullopt, "Overrides tls.handshake_timeout_ms.");
+ABSL_FLAG(std::optional<bool>, dev_certs, std::nullopt, "Overrides tls.dev_certs: generate development certificates (--dev_certs=true).");
+// [protocol]
+ABSL_FLAG(std::optional<int64_t>, hello_timeout_ms, std::nullopt, "Overrides protocol.hello_timeout_ms.");
+ABSL_FLAG(std::optional<int64_t>, idle_timeout_ms, std::nullopt, "Overrides protocol.idle_timeout_ms.");
+ABSL_FLAG(std::optional<int64_t>, keepalive_interval_ms, std::nullopt, "Overrides protocol.keepalive_interval_ms.");
+ABSL_FLAG(std::optional<std::string>, max_segment_bytes, std::nullopt, "Overrides protocol.max_segment_bytes (e.g. 4MiB).");
+ABSL_FLAG(std::optional<std::string>, ack_window_bytes, std::nullopt, "Overrides protocol.ack_window_bytes (e.g. 8MiB).");
+// [spool]
+ABSL_FLAG(std::optional<std::string>, spool_dir, std::nullopt, "Overrides spool.dir (default <state_dir>/spool).");
+ABSL_FLAG(std::optional<int64_t>, commit_interval_ms, std::nullopt, "Overrides spool.commit_interval_ms.");
+ABSL_FLAG(std::optional<std::string>, commit_bytes, std::nullopt, "Overrides spool.commit_bytes (e.g. 1MiB).");
+ABSL_FLAG(std::optional<std::string>, spool_file_bytes, std::nullopt, "Overrides spool.file_bytes (e.g. 64MiB).");
+ABSL_FLAG(std::optional<std::string>, spool_max_bytes, std::nullopt, "Overrides spool.max_bytes (e.g. 8GiB).");
+ABSL_FLAG(std::optional<std::string>, shard_memory_bytes, std::nullopt, "Overrides spool.shard_memory_bytes (e.g. 256MiB).");
+// [store]
+ABSL_FLAG(std::optional<std::string>, store, std::nullopt, "Overrides store.url: dir:<path> or s3://bucket/prefix.");
+ABSL_FLAG(std::optional<std::string>, seal_bytes, std::nullopt, "Overrides store.seal_bytes (e.g. 8MiB).");
+ABSL_FLAG(std::optional<int64_t>, seal_age_ms, std::nullopt, "Overrides store.seal_age_ms.");
+// [log]
+ABSL_FLAG(std::optional<std::string>, log_level, std::nullopt, "Overrides log.level: debug, info, warn or error.");
+ABSL_FLAG(std::optional<double>, connection_errors_per_second, std::nullopt, "Overrides log.connection_errors_per_second.");
+
+namespace ingest {
+namespace {
+
+using config_internal::ConfigField;
+
+absl::Status Set(const ConfigField& field, IngestConfig& config, const std::string& value) {
+  return config_internal::SetFieldString(field, config, value);
+}
+absl::Status Set(const ConfigField& field, IngestConfig& config, int64_t value) {
+  return config_internal::SetFieldInteger(field, config, value);
+}
+absl::Status Set(const ConfigField& field, IngestConfig& config, bool value) {
+  return config_internal::SetFieldBool(field, config, value);
+}
+absl::Status Set(const ConfigField& field, IngestConfig& config, double value) {
+  return config_internal::SetFieldDouble(field, config, value);
+}
+
+template <typename T>
+absl::Status Override(const absl::Flag<std::optional<T>>& flag, std::string_view field_name,
+                      IngestConfig& config) {
+  std::optional<T> value = absl::GetFlag(flag);
+  if (!value.has_value()) return absl::OkStatus();
+  std::string flag_name(absl::GetFlagReflectionHandle(flag).Name());
+  const ConfigField* field = config_internal::FindConfigField(field_name);
+  if (field == nullptr) {
+    return absl::InternalError(absl::StrCat("flag --", flag_name, " names no config field ",
+                                            std::string(field_name)));
+  }
+  absl::Status status = Set(*field, config, *value);
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat("flag --", flag_name, ": ", std::string(status.message())));
+}
+
+}  // namespace
+
+absl::Status ApplyFlagOverrides(IngestConfig& config) {
+  RETURN_IF_ERROR(Override(FLAGS_server_id, "server.id", config));
+  RETURN_IF_ERROR(Override(FLAGS_zone, "server.zone", config));
+  RETURN_IF_ERROR(Override(FLAGS_listen, "server.listen", config));
+  RETURN_IF_ERROR(Override(FLAGS_shards, "server.shards", config));
+  RETURN_IF_ERROR(Override(FLAGS_max_connections, "server.max_connections", config));
+  RETURN_IF_ERROR(Override(FLAGS_max_connections_per_source, "server.max_connections_per_source", config));
+  RETURN_IF_ERROR(Override(FLAGS_state_dir, "server.state_dir", config));
+  RETURN_IF_ERROR(Override(FLAGS_tls_cert, "tls.cert_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_tls_key, "tls.key_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_camera_ca, "tls.camera_ca_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_ticket_keys, "tls.ticket_keys_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_allow_tls12, "tls.allow_tls12", config));
+  RETURN_IF_ERROR(Override(FLAGS_handshake_timeout_ms, "tls.handshake_timeout_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_dev_certs, "tls.dev_certs", config));
+  RETURN_IF_ERROR(Override(FLAGS_hello_timeout_ms, "protocol.hello_timeout_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_idle_timeout_ms, "protocol.idle_timeout_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_keepalive_interval_ms, "protocol.keepalive_interval_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_max_segment_bytes, "protocol.max_segment_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_ack_window_bytes, "protocol.ack_window_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_spool_dir, "spool.dir", config));
+  RETURN_IF_ERROR(Override(FLAGS_commit_interval_ms, "spool.commit_interval_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_commit_bytes, "spool.commit_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_spool_file_bytes, "spool.file_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_spool_max_bytes, "spool.max_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_shard_memory_bytes, "spool.shard_memory_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_store, "store.url", config));
+  RETURN_IF_ERROR(Override(FLAGS_seal_bytes, "store.seal_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_seal_age_ms, "store.seal_age_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_log_level, "log.level", config));
+  RETURN_IF_ERROR(Override(FLAGS_connection_errors_per_second, "log.connection_errors_per_second", config));
+  return absl::OkStatus();
+}
+
+}  // namespace ingest
