@@ -102,7 +102,7 @@ absl::StatusOr<ControlFrame> ParseControlFrame(FrameType type, absl::Span<const 
       m.firmware_version = r.String("firmware_version");
       m.last_durable_seq = r.U64();
       if (!IsValidCameraId(m.camera_id)) {
-        r.Invalid("camera_id must be 1..128 bytes of [A-Za-z0-9._:-]");
+        r.Invalid("camera_id must be 1..128 bytes of [A-Za-z0-9._-], not starting with '.'");
       }
       frame = std::move(m);
       break;
@@ -400,10 +400,12 @@ ErrorCode ErrorCodeOf(const absl::Status& status) {
 }
 
 bool IsValidCameraId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxCameraIdBytes) return false;
+  // The id becomes a folder of the recording layout and an object-key
+  // segment, so it must be safe there too: no separators, no leading dot.
+  if (id.empty() || id.size() > kMaxCameraIdBytes || id.front() == '.') return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == ':' || c == '-';
+           c == '_' || c == '-';
   });
 }
 

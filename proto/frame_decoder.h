@@ -135,7 +135,8 @@ absl::Status MakeProtocolError(ErrorCode code, std::string_view message);
 // the status was not made by the decoder).
 ErrorCode ErrorCodeOf(const absl::Status& status);
 
-// True if `id` is 1..kMaxCameraIdBytes bytes of [A-Za-z0-9._:-].
+// True if `id` is 1..kMaxCameraIdBytes bytes of [A-Za-z0-9._-] not starting
+// with '.': the one camera-id rule, shared by the wire, certificates and storage.
 bool IsValidCameraId(std::string_view id);
 
 // Names for log lines and error messages ("HELLO", "FRAME_TOO_LARGE"; "?" if

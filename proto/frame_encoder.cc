@@ -107,7 +107,7 @@ absl::Status CheckString(const char* field, const std::string& s) {
 absl::Status CheckFields(const Hello& m) {
   if (!IsValidCameraId(m.camera_id)) {
     return absl::InvalidArgumentError(absl::StrCat("camera_id \"", TruncateForWire(m.camera_id),
-                                                   "\" is not 1..128 bytes of [A-Za-z0-9._:-]"));
+                                                   "\" is not 1..128 bytes of [A-Za-z0-9._-] (no leading dot)"));
   }
   return CheckString("firmware_version", m.firmware_version);
 }

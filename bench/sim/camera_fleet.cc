@@ -349,7 +349,8 @@ void Fleet::AfterInput(SimCamera& cam) {
         cam.welcomed = true;
         report_.handshake.Record(now - cam.connect_started);
         const camproto::Welcome* welcome = cam.client->welcome();
-        cam.next_ping = now + absl::Milliseconds(welcome->keepalive_interval_ms);
+        cam.next_ping = now + absl::Milliseconds(welcome != nullptr ? welcome->keepalive_interval_ms
+                                                                     : 15000);
         cam.reconnect_delay = absl::ZeroDuration();
         if (!cam.recording && !options_.idle && recording_) {
           // Cameras start recording once connected (steady state is what is
@@ -543,7 +544,9 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     for (auto& cam : cameras_) {
       if (cam->phase == SimCamera::Phase::kOpen && now >= cam->next_ping && cam->welcomed) {
         cam->client->QueuePing(static_cast<uint64_t>(absl::ToUnixMicros(now)));
-        cam->next_ping = now + absl::Milliseconds(cam->client->welcome()->keepalive_interval_ms);
+        const camproto::Welcome* welcome = cam->client->welcome();
+        cam->next_ping =
+            now + absl::Milliseconds(welcome != nullptr ? welcome->keepalive_interval_ms : 15000);
         MarkDirty(*cam);
       }
     }

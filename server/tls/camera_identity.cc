@@ -29,16 +29,6 @@ std::string_view View(const ASN1_STRING* s) {
 
 }  // namespace
 
-bool IsValidCameraId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxCameraIdLength) return false;
-  for (char c : id) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 absl::StatusOr<std::string> CameraIdFromCertificate(X509* cert) {
   if (cert == nullptr) return absl::PermissionDeniedError("no camera certificate");
 
@@ -56,7 +46,7 @@ absl::StatusOr<std::string> CameraIdFromCertificate(X509* cert) {
       if (!IsValidCameraId(id)) {
         return absl::PermissionDeniedError(absl::StrCat(
             "certificate SAN URI \"", Printable(uri),
-            "\" holds no valid camera id (1..128 of [A-Za-z0-9._:-])"));
+            "\" holds no valid camera id (1..128 of [A-Za-z0-9._-])"));
       }
       if (from_uri && *from_uri != id) {
         return absl::PermissionDeniedError(absl::StrCat(
@@ -84,7 +74,7 @@ absl::StatusOr<std::string> CameraIdFromCertificate(X509* cert) {
   if (!IsValidCameraId(id)) {
     return absl::PermissionDeniedError(absl::StrCat(
         "certificate commonName \"", Printable(id),
-        "\" is not a valid camera id (1..128 of [A-Za-z0-9._:-])"));
+        "\" is not a valid camera id (1..128 of [A-Za-z0-9._-])"));
   }
   return id;
 }

@@ -3,7 +3,7 @@
 //
 // A subjectAltName URI "camera:<id>" wins (it is unambiguous and survives
 // subject-format changes); otherwise the subject's single commonName is used.
-// An id is 1..128 characters of [A-Za-z0-9._:-], which keeps it safe as an
+// An id is 1..128 characters of [A-Za-z0-9._-] (no leading dot), which keeps it safe as an
 // object-store path component and a log field.
 //
 //   ASSIGN_OR_RETURN(std::string camera_id,
@@ -18,12 +18,12 @@
 
 #include "absl/status/statusor.h"
 
+#include "proto/frame_decoder.h"
+
 namespace ingest {
 
-inline constexpr size_t kMaxCameraIdLength = 128;
-
-// True if `id` is 1..kMaxCameraIdLength characters of [A-Za-z0-9._:-].
-bool IsValidCameraId(std::string_view id);
+// The camera-id rule is the protocol's (proto/frame_decoder.h).
+using camproto::IsValidCameraId;
 
 // The camera id carried by `cert`. PermissionDenied when the certificate
 // names no valid id: a null certificate, a "camera:" URI with a bad id, two

@@ -119,7 +119,7 @@ T DecodeSingle(const ControlFrame& frame) {
 }
 
 TEST(FrameCodecTest, HelloRoundTrip) {
-  Hello in{.camera_id = "cam-0001.site_a:7",
+  Hello in{.camera_id = "cam-0001.site_a-7",
            .firmware_version = "4.2.0 \xc3\xa9",
            .last_durable_seq = 0x0102030405060708};
   Hello out = DecodeSingle<Hello>(in);

@@ -1,5 +1,5 @@
 // Which camera a certificate names: SAN URI camera:<id> first, then the CN,
-// and only ids of [A-Za-z0-9._:-], 1..128 characters.
+// and only ids of [A-Za-z0-9._-] (no leading dot), 1..128 characters.
 #include "server/tls/camera_identity.h"
 
 #include <string>
@@ -37,9 +37,9 @@ TEST(CameraIdentityTest, CommonNameWhenNoCameraUri) {
 }
 
 TEST(CameraIdentityTest, AllAllowedCharacters) {
-  auto id = IdOf({.uris = {"camera:Zone_A.cam-01:east"}});
+  auto id = IdOf({.uris = {"camera:Zone_A.cam-01-east"}});
   ASSERT_TRUE(id.ok()) << id.status();
-  EXPECT_EQ(*id, "Zone_A.cam-01:east");
+  EXPECT_EQ(*id, "Zone_A.cam-01-east");
 }
 
 TEST(CameraIdentityTest, BadCharactersInUriAreRefusedWithoutFallingBackToCn) {
@@ -85,6 +85,12 @@ TEST(CameraIdentityTest, IsValidCameraId) {
   EXPECT_TRUE(IsValidCameraId("cam-000001"));
   EXPECT_FALSE(IsValidCameraId(""));
   EXPECT_FALSE(IsValidCameraId("a b"));
+  // The id names a folder in the store: no separators, no leading dot.
+  EXPECT_FALSE(IsValidCameraId("zone:cam"));
+  EXPECT_FALSE(IsValidCameraId("a/b"));
+  EXPECT_FALSE(IsValidCameraId(".."));
+  EXPECT_FALSE(IsValidCameraId(".hidden"));
+  EXPECT_TRUE(IsValidCameraId("cam.01"));
   EXPECT_FALSE(IsValidCameraId(std::string_view("a\0b", 3)));
 }
 

@@ -164,8 +164,8 @@ TEST(DevCertsTest, CameraIdFormat) {
   auto id = DevCameraId("cam-%06d", 7);
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(*id, "cam-000007");
-  EXPECT_EQ(*DevCameraId("zone-a:%d", 12), "zone-a:12");
-  for (const char* bad : {"cam", "cam-%s", "cam-%d-%d", "cam %d", "%n"}) {
+  EXPECT_EQ(*DevCameraId("zone-a.%d", 12), "zone-a.12");
+  for (const char* bad : {"cam", "cam-%s", "cam-%d-%d", "cam %d", "%n", "cam:%d", ".cam%d"}) {
     EXPECT_FALSE(DevCameraId(bad, 1).ok()) << bad;
   }
   TempDir dir;
