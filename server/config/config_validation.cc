@@ -116,9 +116,14 @@ absl::Status ValidateConfig(const IngestConfig& config) {
                               FormatByteSize(protocol.max_segment_bytes), "), got ",
                               FormatByteSize(spool.file_bytes)));
   }
-  if (spool.max_bytes < spool.file_bytes) {
-    problems.Add(absl::StrCat("spool.max_bytes: must be at least spool.file_bytes (",
-                              FormatByteSize(spool.file_bytes), "), got ", FormatByteSize(spool.max_bytes)));
+  // Every shard appends to its own file, and a file is sealed and reclaimed
+  // only once it is full and rotated: a spool limit below two files per shard
+  // could stop all shards short of a rotation, and nothing would drain it.
+  const uint64_t shards = static_cast<uint64_t>(std::max(config.server.shards, 1));
+  if (spool.max_bytes < 2 * shards * spool.file_bytes) {
+    problems.Add(absl::StrCat("spool.max_bytes: must be at least 2 x server.shards x spool.file_bytes (",
+                              FormatByteSize(2 * shards * spool.file_bytes), "), got ",
+                              FormatByteSize(spool.max_bytes)));
   }
   return problems.ToStatus();
 }

@@ -96,6 +96,8 @@ void LogStats(const IngestServer& server) {
                       {"refused", s.refused_total_limit + s.refused_source_limit},
                       {"protocol_errors", s.protocol_errors},
                       {"backpressure_pauses", s.backpressure_pauses},
+                      {"recv_enobufs", s.recv_enobufs},
+                      {"ring_cq_overflows", s.ring_cq_overflows},
                       {"spool_bytes_live", s.spool_bytes_live},
                       {"segments_sealed", s.sealer.segments_sealed},
                       {"objects_written", s.sealer.objects_written},
@@ -155,7 +157,14 @@ int RunServer() {
       log::Info("ingestd_stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       break;
     }
-    if (sig == SIGHUP) log::Info("sighup_ignored", {{"detail", "nothing to reload yet"}});
+    if (sig == SIGHUP) {
+      absl::Status reloaded = (*server)->ReloadTicketKeys();
+      if (reloaded.ok()) {
+        log::Info("ticket_keys_reloaded", {{"file", config->tls.ticket_keys_file}});
+      } else {
+        log::Warn("ticket_keys_reload_failed", {{"error", reloaded.ToString()}});
+      }
+    }
     if (interval > 0 && ++seconds % interval == 0) LogStats(**server);
   }
   absl::Status stopped = (*server)->Stop();

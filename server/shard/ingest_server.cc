@@ -228,6 +228,13 @@ absl::Status IngestServer::Stop() {
   return absl::OkStatus();
 }
 
+absl::Status IngestServer::ReloadTicketKeys() {
+  if (config_.tls.ticket_keys_file.empty()) {
+    return absl::FailedPreconditionError("no tls.ticket_keys_file configured");
+  }
+  return ingest::ReloadTicketKeys(tls_.get(), config_.tls.ticket_keys_file);
+}
+
 absl::Status IngestServer::Wait() {
   while (!failed_.load() && !stopped_.load()) usleep(100 * 1000);
   for (auto& s : shard_results_) {

@@ -56,6 +56,9 @@ class IngestServer {
   // Asks shards to say GOAWAY and flush, joins them, then seals everything
   // durable into the store. Idempotent. Returns the first shard error.
   absl::Status Stop();
+  // Re-reads the session-ticket keys file (rotation on SIGHUP); on error the
+  // old keys stay in use.
+  absl::Status ReloadTicketKeys();
   // Blocks until a shard fails or Stop() is called from another thread.
   absl::Status Wait();
   // True once any shard has stopped on its own (fatal error).

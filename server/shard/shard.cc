@@ -563,6 +563,7 @@ void Shard::SubmitClose(Connection& conn) {
   if (conn.close_submitted) return;
   conn.phase = Phase::kClosing;
   conn.close_submitted = true;
+  Bump(counters_.closes_with_cancel);
   // close() does not cancel requests in flight on the socket: cancel them all
   // first; the hard link runs the close whatever the cancel's result.
   io_uring_sqe* sqe = ring_->GetSqe();
@@ -663,6 +664,10 @@ void Shard::RearmStarved() {
 
 void Shard::Tick(absl::Time now) {
   last_tick_ = now;
+  const RingCounters& ring = ring_->counters();
+  counters_.ring_sq_full_flushes.store(ring.sq_full_flushes, std::memory_order_relaxed);
+  counters_.ring_submit_busy.store(ring.submit_busy, std::memory_order_relaxed);
+  counters_.ring_cq_overflows.store(ring.cq_overflows, std::memory_order_relaxed);
   if (!accept_armed_) ArmAccept();
   if (!blocked_.empty()) RetryBlocked();
   for (auto& c : connections_) {

@@ -43,7 +43,11 @@ namespace ingest {
   X(recv_rearms)              /* multishot recv ended without F_MORE and re-armed */    \
   X(backpressure_pauses)      /* a session stopped reading: memory or spool full */    \
   X(ack_latency_us_sum)       /* receipt of a segment -> durable, summed */            \
-  X(ack_latency_count)
+  X(ack_latency_count)                                                                 \
+  X(ring_sq_full_flushes)     /* SQ full: submitted early to make room */              \
+  X(ring_submit_busy)         /* -EBUSY on submit: reaped completions first */         \
+  X(ring_cq_overflows)        /* completions the kernel held back (CQ full) */          \
+  X(closes_with_cancel)       /* connections closed via cancel-all + close_direct */
 
 struct ShardCounters {
 #define INGEST_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};

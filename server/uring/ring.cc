@@ -24,6 +24,29 @@ absl::StatusOr<std::unique_ptr<Ring>> Ring::Create(const RingOptions& options) {
   if (!(params.features & IORING_FEAT_NODROP)) {
     return absl::UnavailableError("io_uring lacks IORING_FEAT_NODROP (kernel 5.5+ needed)");
   }
+  // Say exactly which operation the kernel lacks rather than failing later on
+  // the first connection.
+  struct Needed {
+    int opcode;
+    const char* name;
+  };
+  static constexpr Needed kNeeded[] = {
+      {IORING_OP_ACCEPT, "ACCEPT"},       {IORING_OP_RECV, "RECV"},
+      {IORING_OP_SEND, "SEND"},           {IORING_OP_WRITEV, "WRITEV"},
+      {IORING_OP_FSYNC, "FSYNC"},         {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+      {IORING_OP_CLOSE, "CLOSE"},         {IORING_OP_CONNECT, "CONNECT"},
+      {IORING_OP_URING_CMD, "URING_CMD"},
+  };
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring->ring_);
+  if (probe == nullptr) return absl::UnavailableError("io_uring probe failed (kernel 5.6+ needed)");
+  for (const Needed& op : kNeeded) {
+    if (!io_uring_opcode_supported(probe, op.opcode)) {
+      io_uring_free_probe(probe);
+      return absl::UnavailableError(
+          absl::StrCat("the kernel's io_uring lacks IORING_OP_", op.name));
+    }
+  }
+  io_uring_free_probe(probe);
   if (options.registered_files > 0) {
     rc = io_uring_register_files_sparse(&ring->ring_, options.registered_files);
     if (rc < 0) {

@@ -86,8 +86,12 @@ TEST(ConfigValidationTest, CrossFieldRules) {
        "spool.shard_memory_bytes: must be at least protocol.max_segment_bytes"},
       {"spool file below segment", [](IngestConfig& c) { c.spool.file_bytes = 2u << 20; },
        "spool.file_bytes: must be at least protocol.max_segment_bytes"},
-      {"spool capacity below one file", [](IngestConfig& c) { c.spool.max_bytes = 32u << 20; },
-       "spool.max_bytes: must be at least spool.file_bytes"},
+      {"spool capacity below two files per shard",
+       [](IngestConfig& c) {
+         c.server.shards = 2;
+         c.spool.max_bytes = 255u << 20;  // 2 shards x 2 files x 64 MiB = 256 MiB
+       },
+       "spool.max_bytes: must be at least 2 x server.shards x spool.file_bytes"},
       {"shards above 256", [](IngestConfig& c) { c.server.shards = 300; }, "server.shards"},
       {"store scheme unknown", [](IngestConfig& c) { c.store.url = "gs://bucket"; }, "store.url: unknown store"},
       {"s3 without bucket", [](IngestConfig& c) { c.store.url = "s3://"; }, "store.url"},
