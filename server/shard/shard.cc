@@ -341,10 +341,18 @@ void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
     // Every receive buffer of the shard holds unprocessed data: this
     // connection waits until buffers come back (that is the backpressure).
     Bump(counters_.recv_enobufs);
-    conn.recv_starved = true;
+    if (!conn.recv_starved) {
+      conn.recv_starved = true;
+      starved_.push_back(conn.id);
+    }
     return;
   }
-  if (cqe.res == -ECANCELED) return;  // we stopped it (backpressure or close)
+  if (cqe.res == -ECANCELED) {
+    // We stopped it: for a close, or for backpressure — which may already be
+    // over, in which case RetryBlocked found it still armed and skipped it.
+    if (conn.phase == Phase::kSession && !conn.blocked && !conn.close_submitted) ArmRecv(conn);
+    return;
+  }
   if (cqe.res == 0) {
     conn.peer_closed = true;
   } else if (cqe.res < 0) {
@@ -654,12 +662,19 @@ void Shard::RetryBlocked() {
 }
 
 void Shard::RearmStarved() {
-  for (auto& c : connections_) {
-    Connection& conn = *c;
-    if (!conn.recv_starved || conn.phase == Phase::kClosing || conn.phase == Phase::kFree) continue;
-    if (buffers_->in_use() >= buffers_->count()) return;
+  size_t kept = 0;
+  for (size_t i = 0; i < starved_.size(); ++i) {
+    Connection& conn = *connections_[starved_[i]];
+    if (!conn.recv_starved || conn.phase == Phase::kClosing || conn.phase == Phase::kFree) {
+      continue;  // re-armed elsewhere, or gone
+    }
+    if (conn.blocked || buffers_->in_use() >= buffers_->count()) {
+      starved_[kept++] = starved_[i];  // still waiting
+      continue;
+    }
     ArmRecv(conn);
   }
+  starved_.resize(kept);
 }
 
 void Shard::Tick(absl::Time now) {

@@ -192,6 +192,7 @@ class Shard final : public SessionHost {
   std::vector<uint32_t> free_ids_;
   std::vector<uint32_t> dirty_;
   std::vector<uint32_t> blocked_;
+  std::vector<uint32_t> starved_;      // recv ended on ENOBUFS; re-armed as buffers return
   std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
   bool accept_armed_ = false;
   bool recycled_this_turn_ = false;
