@@ -65,7 +65,8 @@ struct SimCamera {
   std::deque<std::pair<uint64_t, absl::Time>> waiting_persisted;
   size_t unsent_index = 0;  // first entry of waiting_spooled without a send time
   uint64_t last_recorded = 0;
-  bool recording = false;  // starts at the camera's first WELCOME
+  bool recording = false;  // starts at the camera's first WELCOME ...
+  absl::Time record_until = absl::InfiniteFuture();  // ... and lasts record_for
   CameraReport report;
 };
 
@@ -104,6 +105,8 @@ class Fleet {
   uint32_t segment_bytes_ = 0;
   absl::Time start_;
   bool recording_ = true;
+  int cameras_recording_ = 0;  // cameras that have started recording
+  absl::Time latest_record_until_ = absl::InfinitePast();
   std::vector<uint8_t> plaintext_;
   std::vector<uint32_t> dirty_;
   using Due = std::pair<absl::Time, uint32_t>;
@@ -356,6 +359,9 @@ void Fleet::AfterInput(SimCamera& cam) {
           // Cameras start recording once connected (steady state is what is
           // measured), staggered so segments do not arrive in lockstep.
           cam.recording = true;
+          cam.record_until = now + options_.record_for;
+          ++cameras_recording_;
+          latest_record_until_ = std::max(latest_record_until_, cam.record_until);
           std::uniform_int_distribution<int64_t> stagger(
               0, std::max<int64_t>(1, absl::ToInt64Microseconds(options_.segment_duration)));
           production_.push({now + absl::Microseconds(stagger(rng_)), cam.index});
@@ -509,12 +515,20 @@ FleetProgress Fleet::Progress(absl::Time now) const {
 
 absl::StatusOr<FleetReport> Fleet::Run() {
   RETURN_IF_ERROR(Setup());
-  absl::Time record_end = start_ + options_.record_for;
+  // Each camera records for record_for from its first WELCOME, so a slow
+  // start (a sanitizer build, a loaded machine) shortens nobody's recording.
+  // Cameras that cannot connect at all stop the recording phase after
+  // record_for + drain_timeout. Idle fleets just hold for record_for.
+  absl::Time record_end = options_.idle ? start_ + options_.record_for
+                                        : start_ + options_.record_for + options_.drain_timeout;
   absl::Time drain_deadline = absl::InfiniteFuture();
   absl::Time next_report = start_ + options_.report_interval;
   while (true) {
     absl::Time now = absl::Now();
-    if (recording_ && (now >= record_end || (options_.stop != nullptr && options_.stop->load()))) {
+    bool all_recorded = !options_.idle && cameras_recording_ == options_.cameras &&
+                        now >= latest_record_until_;
+    if (recording_ && (all_recorded || now >= record_end ||
+                       (options_.stop != nullptr && options_.stop->load()))) {
       recording_ = false;
       drain_deadline = now + options_.drain_timeout;
     }
@@ -522,7 +536,9 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     while (recording_ && !production_.empty() && production_.top().first <= now) {
       auto [due, index] = production_.top();
       production_.pop();
-      Produce(*cameras_[index]);
+      SimCamera& cam = *cameras_[index];
+      if (due >= cam.record_until) continue;  // this camera has recorded enough
+      Produce(cam);
       production_.push({due + options_.segment_duration, index});
     }
     // New connections are paced so a fleet start is not a SYN flood.

@@ -47,7 +47,9 @@ struct FleetOptions {
   uint64_t bitrate_bps = 1'000'000;
   absl::Duration segment_duration = absl::Seconds(2);
   uint32_t segment_bytes = 0;  // 0: bitrate x duration
-  absl::Duration record_for = absl::Seconds(10);  // then stop recording and wait for acks
+  // Each camera records for this long from its first WELCOME; then the fleet
+  // waits (up to drain_timeout) for the acks.
+  absl::Duration record_for = absl::Seconds(10);
   uint64_t max_segments_per_camera = 0;           // 0: no limit
   bool idle = false;                              // connect and only keep alive (memory figures)
   double connects_per_second = 1000;              // new connections, all cameras together
