@@ -191,14 +191,16 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
     // Every connection stays allocated until its last completion, so this is
     // a bug; say so loudly rather than corrupt another connection.
     log::Error("stale_completion", {{"shard", options_.index}, {"op", static_cast<int>(ud.op)}});
+    if (cqe.flags & IORING_CQE_F_BUFFER) {
+      buffers_->MarkTaken();
+      buffers_->Recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+    }
     return;
   }
-  bool final = true;
   switch (ud.op) {
     case Op::kPeerName:
       --conn->in_flight;
       OnPeerName(*conn, cqe.res);
-      final = false;
       break;
     case Op::kRecv:
       if (!(cqe.flags & IORING_CQE_F_MORE)) {
@@ -206,12 +208,10 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
         conn->recv_armed = false;
       }
       OnRecv(*conn, cqe);
-      final = false;
       break;
     case Op::kSend:
       --conn->in_flight;
       OnSend(*conn, cqe.res);
-      final = false;
       break;
     case Op::kCancel:
     case Op::kClose:
@@ -220,7 +220,6 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
     default:
       break;
   }
-  (void)final;
   MaybeFree(*conn);
 }
 
