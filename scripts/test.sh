@@ -49,7 +49,7 @@ run_ctest_sanitized() {
 
 run_shellcheck() {
   shopt -s nullglob globstar
-  local scripts=(scripts/*.sh bench/scripts/*.sh deploy/**/*.sh .ci/run)
+  local scripts=(scripts/*.sh bench/scripts/*.sh bench/peers/*.sh deploy/**/*.sh .ci/run)
   shopt -u nullglob globstar
   echo "shellcheck: ${scripts[*]}"
   shellcheck "${scripts[@]}"

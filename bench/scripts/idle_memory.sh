@@ -10,7 +10,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${ROOT}/build"
 PORT="${PORT:-17611}"
 WORK="$(mktemp -d /tmp/ingest-idle-XXXXXX)"
-trap 'rm -rf "${WORK}"' EXIT
+server=""
+cleanup() {
+  # Never leave a server behind, even when the load generator fails.
+  if [[ -n ${server} ]] && kill -0 "${server}" 2>/dev/null; then
+    kill -TERM "${server}"
+    wait "${server}" || true
+  fi
+  rm -rf "${WORK}"
+}
+trap cleanup EXIT
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 established() { ss -Htn state established "( sport = :${PORT} )" | wc -l; }

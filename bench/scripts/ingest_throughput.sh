@@ -2,8 +2,9 @@
 # Ingest throughput and ACK(spooled) latency with N cameras streaming at a
 # given bitrate and segment size, plus the server's CPU and memory.
 #
-#   bench/scripts/ingest_throughput.sh [cameras] [segment_bytes] [bitrate_kbps] [seconds]
-#   bench/scripts/ingest_throughput.sh 1000 262144 1000 30
+#   bench/scripts/ingest_throughput.sh [cameras] [segment_bytes] [bitrate_kbps|max] [seconds]
+#   bench/scripts/ingest_throughput.sh 1000 262144 1000 30    # 1,000 cameras at 1 Mbit/s
+#   bench/scripts/ingest_throughput.sh 1000 262144 max 20     # closed loop: what the server takes
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,10 +15,24 @@ BITRATE_KBPS="${3:-1000}"
 SECONDS_TO_RUN="${4:-30}"
 PORT="${PORT:-17612}"
 WORK="$(mktemp -d /tmp/ingest-tput-XXXXXX)"
-trap 'rm -rf "${WORK}"' EXIT
+server=""
+cleanup() {
+  # Never leave a server behind, even when the load generator fails.
+  if [[ -n ${server} ]] && kill -0 "${server}" 2>/dev/null; then
+    kill -TERM "${server}"
+    wait "${server}" || true
+  fi
+  rm -rf "${WORK}"
+}
+trap cleanup EXIT
 
 # The segment duration that gives the bitrate with this segment size.
-SEGMENT_MS=$((SEGMENT_BYTES * 8 / BITRATE_KBPS))
+LOAD_FLAGS=()
+if [[ ${BITRATE_KBPS} == max ]]; then
+  LOAD_FLAGS=(--saturate --segment_ms 2000)
+else
+  LOAD_FLAGS=(--segment_ms "$((SEGMENT_BYTES * 8 / BITRATE_KBPS))")
+fi
 
 "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${WORK}/var" \
   --stats-interval-s 0 >"${WORK}/ingestd.log" 2>&1 &
@@ -28,7 +43,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start_ticks=$(cpu_ticks "${server}")
 start_ns=$(date +%s%N)
 "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
-  --cameras "${CAMERAS}" --segment_bytes "${SEGMENT_BYTES}" --segment_ms "${SEGMENT_MS}" \
+  --cameras "${CAMERAS}" --segment_bytes "${SEGMENT_BYTES}" "${LOAD_FLAGS[@]}" \
   --duration_s "${SECONDS_TO_RUN}" --quiet --json >"${WORK}/sim.json"
 end_ns=$(date +%s%N)
 end_ticks=$(cpu_ticks "${server}")

@@ -364,7 +364,9 @@ void Fleet::AfterInput(SimCamera& cam) {
           latest_record_until_ = std::max(latest_record_until_, cam.record_until);
           std::uniform_int_distribution<int64_t> stagger(
               0, std::max<int64_t>(1, absl::ToInt64Microseconds(options_.segment_duration)));
-          production_.push({now + absl::Microseconds(stagger(rng_)), cam.index});
+          if (!options_.saturate) {
+            production_.push({now + absl::Microseconds(stagger(rng_)), cam.index});
+          }
           cam.report.first_capture_us = cam.report.end_capture_us = absl::ToUnixMicros(now);
         }
       }
@@ -410,6 +412,16 @@ void Fleet::MarkDirty(SimCamera& cam) {
 
 void Fleet::Flush(SimCamera& cam) {
   if (cam.phase != SimCamera::Phase::kOpen || cam.tls == nullptr) return;
+  if (options_.saturate && cam.recording && recording_ && cam.welcomed &&
+      absl::Now() < cam.record_until) {
+    // At most four segments outstanding (sent or not) per camera: enough to
+    // keep a pipeline full, and the simulator's memory stays bounded.
+    while (cam.client->buffered_segments() < 4) {
+      uint64_t before = cam.last_recorded;
+      Produce(cam);
+      if (cam.last_recorded == before) break;  // the camera's storage is full
+    }
+  }
   if (cam.client_connected) {
     std::string out;
     if (cam.client->TakeOutput(out) > 0) {

@@ -52,6 +52,10 @@ struct FleetOptions {
   absl::Duration record_for = absl::Seconds(10);
   uint64_t max_segments_per_camera = 0;           // 0: no limit
   bool idle = false;                              // connect and only keep alive (memory figures)
+  // Closed loop (like wrk): a camera records its next segment as soon as
+  // fewer than four are outstanding, whatever the bitrate. Measures
+  // what the server can take rather than a fixed offered load.
+  bool saturate = false;
   double connects_per_second = 1000;              // new connections, all cameras together
   absl::Duration drain_timeout = absl::Seconds(30);  // after recording: wait this long for acks
   camproto::DurabilityLevel wait_for = camproto::DurabilityLevel::kSpooled;

@@ -28,6 +28,8 @@ ABSL_FLAG(int, segment_bytes, 0, "segment size (0: bitrate x duration)");
 ABSL_FLAG(double, duration_s, 10, "how long the cameras record");
 ABSL_FLAG(int, max_segments, 0, "segments per camera (0: no limit)");
 ABSL_FLAG(bool, idle, false, "connect and keep alive only");
+ABSL_FLAG(bool, saturate, false,
+          "closed loop: record the next segment as soon as fewer than four are outstanding");
 ABSL_FLAG(double, connect_rate, 1000, "new connections per second");
 ABSL_FLAG(double, drain_timeout_s, 30, "after recording, wait this long for acks");
 ABSL_FLAG(std::string, wait_for, "spooled", "acknowledgement level to wait for: spooled|persisted");
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   options.record_for = absl::Seconds(absl::GetFlag(FLAGS_duration_s));
   options.max_segments_per_camera = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_segments));
   options.idle = absl::GetFlag(FLAGS_idle);
+  options.saturate = absl::GetFlag(FLAGS_saturate);
   options.connects_per_second = absl::GetFlag(FLAGS_connect_rate);
   options.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_timeout_s));
   std::string wait_for = absl::GetFlag(FLAGS_wait_for);

@@ -713,7 +713,9 @@ void Shard::Tick(absl::Time now) {
       }
       LogConnectionError("connection_timeout", conn, "handshake or HELLO deadline passed");
       BeginClose(conn);
-    } else if (now - conn.last_receive >= options_.idle_timeout && !conn.blocked) {
+    } else if (now - conn.last_receive >= options_.idle_timeout && !conn.blocked &&
+               !conn.recv_starved) {
+      // (A paused or buffer-starved camera has data waiting: not idle.)
       Bump(counters_.idle_timeouts);
       if (conn.session != nullptr) {
         conn.session->FailWith(camproto::MakeProtocolError(
