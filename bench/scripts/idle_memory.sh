@@ -38,14 +38,14 @@ for count in "$@"; do
   before=$(rss_kib "${server}")
   hold=$((count / 500 + 20))
   "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
-    --cameras "${count}" --idle --duration_s "${hold}" --connect_rate 2000 --quiet \
+    --cameras "${count}" --idle --duration_s "${hold}" --connect_rate "${CONNECT_RATE:-2000}" --quiet \
     >"${WORK}/sim.out" 2>&1 &
   sim=$!
   for _ in $(seq 1 $((hold * 10))); do
     [[ $(established) -ge ${count} ]] && break
     sleep 0.1
   done
-  sleep 2  # let idle connections trim their TLS buffers
+  sleep 6  # idle connections trim their TLS buffers (1 s), ingestd trims malloc (every 5 s)
   after=$(rss_kib "${server}")
   connected=$(established)
   kill "${sim}" 2>/dev/null || true
