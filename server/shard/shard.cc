@@ -25,6 +25,9 @@ constexpr int SO_PEERNAME = 28;
 constexpr absl::Duration kTick = absl::Milliseconds(100);
 constexpr absl::Duration kDeadlineScanInterval = absl::Milliseconds(250);
 constexpr absl::Duration kIdleTrimAfter = absl::Seconds(1);
+// How long a closing connection may take to send its last words (alert,
+// ERROR, REJECT) before it is cut.
+constexpr absl::Duration kCloseGrace = absl::Seconds(5);
 // A camera that stops reading its ACKs is cut off before its unsent data grows.
 constexpr size_t kMaxUnsentBytes = 1 << 20;
 
@@ -563,6 +566,8 @@ void Shard::BeginClose(Connection& conn) {
     conn.session->outbox().clear();
   }
   conn.close_after_send = true;
+  // A peer that never reads would keep that last send pending forever.
+  conn.deadline = absl::Now() + kCloseGrace;
   StartSend(conn);
 }
 
@@ -695,6 +700,10 @@ void Shard::Tick(absl::Time now) {
   last_deadline_scan_ = now;
   for (auto& c : connections_) {
     Connection& conn = *c;
+    if (conn.phase == Phase::kClosing && !conn.close_submitted && now >= conn.deadline) {
+      SubmitClose(conn);
+      continue;
+    }
     if (conn.phase == Phase::kFree || conn.phase == Phase::kClosing) continue;
     // Most cameras are quiet between segments: give their TLS buffers back
     // (not on every receive: that would be malloc churn on the hot path).
