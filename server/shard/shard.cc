@@ -495,8 +495,9 @@ void Shard::Flush(Connection& conn) {
         return;
       }
     }
-    if (was_welcomed && conn.deadline != absl::InfiniteFuture()) {
-      conn.deadline = absl::InfiniteFuture();
+    if (was_welcomed && !conn.welcomed) {
+      conn.welcomed = true;
+      if (conn.phase == Phase::kSession) conn.deadline = absl::InfiniteFuture();
       Bump(counters_.sessions_welcomed);
     }
     if (session.state() == CameraSession::State::kClosing && conn.phase != Phase::kClosing) {

@@ -132,6 +132,7 @@ class Shard final : public SessionHost {
     bool dirty = false;           // has output to flush this turn
     bool blocked = false;         // session waits for memory / spool room
     bool idle_trimmed = false;    // TLS buffers released since the last receive
+    bool welcomed = false;        // WELCOME sent (the HELLO deadline no longer applies)
     int in_flight = 0;            // SQEs whose final completion is still due
     absl::Time deadline = absl::InfiniteFuture();  // handshake / hello deadline
     absl::Time last_receive;
