@@ -6,31 +6,16 @@
 #   bench/scripts/idle_memory.sh 1000 10000      # one run per count
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN="${ROOT}/build"
-PORT="${PORT:-17611}"
-WORK="$(mktemp -d /tmp/ingest-idle-XXXXXX)"
-server=""
-cleanup() {
-  # Never leave a server behind, even when the load generator fails.
-  if [[ -n ${server} ]] && kill -0 "${server}" 2>/dev/null; then
-    kill -TERM "${server}"
-    wait "${server}" || true
-  fi
-  rm -rf "${WORK}"
-}
-trap cleanup EXIT
+# shellcheck source=bench/scripts/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+bench_init ingest-idle 17611
 
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 established() { ss -Htn state established "( sport = :${PORT} )" | wc -l; }
 
 for count in "$@"; do
   rm -rf "${WORK:?}/var"
-  "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${WORK}/var" \
-    --stats-interval-s 0 --max-connections 60000 --max-connections-per-source 60000 \
-    >"${WORK}/ingestd.log" 2>&1 &
-  server=$!
-  sleep 1
+  start_ingestd --max-connections 60000 --max-connections-per-source 60000
   # Issue the camera certificates first so they are not part of the timing.
   "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
     --cameras 1 --idle --duration_s 0.1 --quiet >/dev/null
@@ -50,8 +35,7 @@ for count in "$@"; do
   connected=$(established)
   kill "${sim}" 2>/dev/null || true
   wait "${sim}" 2>/dev/null || true
-  kill -TERM "${server}"
-  wait "${server}" || true
+  stop_ingestd
   per=$(( (after - before) * 1024 / (connected > 0 ? connected : 1) ))
   echo "cameras=${count} connected=${connected} rss_before_kib=${before} rss_after_kib=${after} bytes_per_camera=${per}"
 done

@@ -7,24 +7,13 @@
 #   bench/scripts/ingest_throughput.sh 1000 262144 max 20     # closed loop: what the server takes
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN="${ROOT}/build"
+# shellcheck source=bench/scripts/bench_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 CAMERAS="${1:-1000}"
 SEGMENT_BYTES="${2:-262144}"
 BITRATE_KBPS="${3:-1000}"
 SECONDS_TO_RUN="${4:-30}"
-PORT="${PORT:-17612}"
-WORK="$(mktemp -d /tmp/ingest-tput-XXXXXX)"
-server=""
-cleanup() {
-  # Never leave a server behind, even when the load generator fails.
-  if [[ -n ${server} ]] && kill -0 "${server}" 2>/dev/null; then
-    kill -TERM "${server}"
-    wait "${server}" || true
-  fi
-  rm -rf "${WORK}"
-}
-trap cleanup EXIT
+bench_init ingest-tput 17612
 
 # The segment duration that gives the bitrate with this segment size.
 LOAD_FLAGS=()
@@ -34,10 +23,7 @@ else
   LOAD_FLAGS=(--segment_ms "$((SEGMENT_BYTES * 8 / BITRATE_KBPS))")
 fi
 
-"${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${WORK}/var" \
-  --stats-interval-s 0 >"${WORK}/ingestd.log" 2>&1 &
-server=$!
-sleep 1
+start_ingestd --log-level info
 "${BIN}/server/ingestd" certs --out "${WORK}/var/dev-certs" --cameras "${CAMERAS}" >/dev/null
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 start_ticks=$(cpu_ticks "${server}")
@@ -48,8 +34,7 @@ start_ns=$(date +%s%N)
 end_ns=$(date +%s%N)
 end_ticks=$(cpu_ticks "${server}")
 rss=$(awk '/VmRSS/ {print $2}' "/proc/${server}/status")
-kill -TERM "${server}"
-wait "${server}" || true
+stop_ingestd
 hz=$(getconf CLK_TCK)
 python3 - "${WORK}/sim.json" "$((end_ticks - start_ticks))" "$((end_ns - start_ns))" "${hz}" "${rss}" <<'PY'
 import json, sys

@@ -84,10 +84,10 @@ inline FleetOptions TestFleet(const IngestServer& server, const std::string& sta
   return fleet;
 }
 
-// SHA-256 (hex) of everything stored for `camera`, exported in seq order.
-inline std::string StoredSha256(IngestServer& server, const std::string& camera,
-                                ExportStats* stats = nullptr) {
-  RecordingReader reader(&server.store(), server.config().server.zone);
+// SHA-256 (hex) of everything stored for `camera` in `zone`, exported in seq order.
+inline std::string StoredSha256(ObjectStore& store, const std::string& zone,
+                                const std::string& camera, ExportStats* stats = nullptr) {
+  RecordingReader reader(&store, zone);
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
   EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
   absl::StatusOr<ExportStats> exported = reader.Export(
@@ -101,6 +101,11 @@ inline std::string StoredSha256(IngestServer& server, const std::string& camera,
   unsigned int len = 0;
   EVP_DigestFinal_ex(sha.get(), digest, &len);
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
+}
+
+inline std::string StoredSha256(IngestServer& server, const std::string& camera,
+                                ExportStats* stats = nullptr) {
+  return StoredSha256(server.store(), server.config().server.zone, camera, stats);
 }
 
 }  // namespace ingest::testing

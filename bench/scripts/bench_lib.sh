@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Shared by the figure scripts (sourced, not run): a throw-away work folder,
+# an ingestd on 127.0.0.1 with development certificates, and a cleanup that
+# never leaves a server behind, even when the load generator fails.
+#
+#   source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+#   bench_init ingest-tput 17612
+#   start_ingestd [extra ingestd flags...]     # sets ${server}
+#   stop_ingestd
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BIN="${ROOT}/build"
+WORK=""
+server=""
+
+bench_cleanup() {
+  stop_ingestd
+  [[ -n ${WORK} ]] && rm -rf "${WORK}"
+}
+
+# bench_init NAME DEFAULT_PORT: the work folder and the port (a PORT from the
+# environment wins).
+bench_init() {
+  WORK="$(mktemp -d "/tmp/$1-XXXXXX")"
+  PORT="${PORT:-$2}"
+  trap bench_cleanup EXIT
+}
+
+start_ingestd() {
+  "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${WORK}/var" \
+    --stats-interval-s 0 "$@" >"${WORK}/ingestd.log" 2>&1 &
+  server=$!
+  local _
+  for _ in $(seq 1 100); do
+    grep -q '"event":"ingestd_serving"' "${WORK}/ingestd.log" 2>/dev/null && return 0
+    kill -0 "${server}" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "${WORK}/ingestd.log" >&2
+  return 1
+}
+
+stop_ingestd() {
+  if [[ -n ${server} ]] && kill -0 "${server}" 2>/dev/null; then
+    kill -TERM "${server}"
+    wait "${server}" || true
+  fi
+  server=""
+}
