@@ -13,22 +13,12 @@
 #include "proto/tls_client_context.h"
 #include "server/tls/dev_certs.h"
 #include "server/tls/tls_server_context.h"
+#include "tests/support/temp_dir.h"
 
 namespace camproto {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tls_channel_test.XXXXXX");
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::ingest::testing::TempDir;
 
 absl::Span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};

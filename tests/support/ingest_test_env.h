@@ -23,24 +23,9 @@
 #include "server/config/ingest_config.h"
 #include "server/shard/ingest_server.h"
 #include "server/store/recording_layout.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest::testing {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ingest-test-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 inline IngestConfig TestConfig(const std::string& state_dir,
                                const std::function<void(IngestConfig&)>& tweak = {}) {

@@ -13,22 +13,12 @@
 #include "common/crc32c.h"
 #include "gtest/gtest.h"
 #include "server/spool/spool_record.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/spool_catalog_test.XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::ingest::testing::TempDir;
 
 // Appends one record at `offset` as a shard would; returns the new end.
 uint64_t Append(int fd, uint64_t offset, const std::string& camera, uint64_t seq, size_t payload_bytes) {

@@ -14,22 +14,12 @@
 #include "gtest/gtest.h"
 #include "server/spool/spool_file_reader.h"
 #include "server/spool/spool_record.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/spool_recovery_test.XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::ingest::testing::TempDir;
 
 std::vector<uint8_t> Record(const std::string& camera, uint64_t seq, size_t payload_bytes) {
   std::vector<uint8_t> payload(payload_bytes);

@@ -12,25 +12,15 @@
 #include "gtest/gtest.h"
 #include "server/store/local_dir_store.h"
 #include "server/store/segment_pack.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::TempDir;
+
 constexpr int64_t kT0 = 1795870800000000;  // 2026-11-28T13:00:00Z
 constexpr int64_t kSecond = 1000000;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/recording_layout_test.XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::vector<uint8_t> Payload(uint64_t seq) {
   return std::vector<uint8_t>(size_t(50 + seq % 7), static_cast<uint8_t>(seq));

@@ -16,26 +16,16 @@
 #include "server/spool/spool_record.h"
 #include "server/store/local_dir_store.h"
 #include "server/store/recording_layout.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::TempDir;
+
 constexpr int64_t kT0 = 1795870800000000;  // 2026-11-28T13:00:00Z
 constexpr int64_t kSegmentUs = 2000000;
 constexpr int64_t kDayUs = int64_t{24} * 3600 * 1000000;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sealer_test.XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::vector<uint8_t> Payload(const std::string& camera, uint64_t seq) {
   std::vector<uint8_t> p(size_t(200 + (seq * 37) % 500));

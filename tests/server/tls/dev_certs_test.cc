@@ -17,22 +17,12 @@
 #include "gtest/gtest.h"
 #include "server/tls/camera_identity.h"
 #include "server/tls/ticket_keys.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "dev_certs_test.XXXXXX";
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::ingest::testing::TempDir;
 
 std::string Contents(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

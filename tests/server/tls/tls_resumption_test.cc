@@ -13,9 +13,12 @@
 #include "server/tls/dev_certs.h"
 #include "server/tls/ticket_keys.h"
 #include "server/tls/tls_server_context.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
+
+using ::ingest::testing::TempDir;
 
 using camproto::ResumptionCache;
 using camproto::SslCtxPtr;
@@ -23,19 +26,6 @@ using camproto::SslSessionPtr;
 using camproto::TlsChannel;
 
 constexpr char kCamera[] = "cam-000001";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "tls_resumption_test.XXXXXX";
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void Move(TlsChannel& from, TlsChannel& to) {
   std::string bytes;

@@ -13,25 +13,15 @@
 #include "proto/tls_client_context.h"
 #include "server/tls/camera_identity.h"
 #include "server/tls/dev_certs.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::TempDir;
+
 using camproto::SslCtxPtr;
 using camproto::TlsChannel;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "tls_server_test.XXXXXX";
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void Move(TlsChannel& from, TlsChannel& to) {
   std::string bytes;
