@@ -26,6 +26,15 @@ PACKAGES=(
   openssl
   shellcheck
   python3
+  # S3 tests (scripts/s3_test_server.sh): Ceph's RADOS Gateway is a real S3
+  # server that verifies signatures; the AWS CLI reads what we stored
+  # independently; botocore cross-checks our SigV4 signatures.
+  radosgw
+  ceph-mon
+  ceph-osd
+  ceph-common
+  awscli
+  python3-botocore
 )
 
 die() {

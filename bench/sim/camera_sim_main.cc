@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
         "%zu cameras, %.1f s: %llu segments recorded, %llu acked (all acked: %s), %.1f MB, "
         "%.1f segments/s, %.2f MB/s\n"
         "ack(spooled) p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n"
+        "ack(persisted) p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms (%llu segments)\n"
         "handshakes: %llu full, %llu resumed; connect failures %llu; protocol errors %llu; "
         "goaways %llu\n",
         r.cameras.size(), seconds, static_cast<unsigned long long>(r.segments_recorded),
@@ -148,6 +149,8 @@ int main(int argc, char** argv) {
         static_cast<double>(bytes) / 1e6, static_cast<double>(r.segments_acked) / seconds,
         static_cast<double>(bytes) / 1e6 / seconds, Ms(r.ack_spooled.Quantile(0.5)),
         Ms(r.ack_spooled.Quantile(0.9)), Ms(r.ack_spooled.Quantile(0.99)), Ms(r.ack_spooled.max()),
+        Ms(r.ack_persisted.Quantile(0.5)), Ms(r.ack_persisted.Quantile(0.9)), Ms(r.ack_persisted.Quantile(0.99)),
+        Ms(r.ack_persisted.max()), static_cast<unsigned long long>(r.ack_persisted.count()),
         static_cast<unsigned long long>(r.handshakes_full),
         static_cast<unsigned long long>(r.handshakes_resumed),
         static_cast<unsigned long long>(r.connect_failures),

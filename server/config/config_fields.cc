@@ -82,6 +82,11 @@ absl::Status CheckStoreUrl(std::string_view value) {
       "unknown store \"", S(value), "\" (use dir:<path> or s3://bucket/prefix)"));
 }
 
+absl::Status CheckEndpointUrl(std::string_view value) {
+  if (value.empty() || value.starts_with("http://") || value.starts_with("https://")) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("must be an http:// or https:// URL, got \"", S(value), "\""));
+}
+
 absl::Status CheckLogLevel(std::string_view value) {
   if (value == "debug" || value == "info" || value == "warn" || value == "error") return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
@@ -181,11 +186,43 @@ const ConfigField kFields[] = {
      .help = "Object store: \"dir:<path>\" or \"s3://bucket/prefix\"; empty = dir:<state_dir>/store.",
      .check_string = CheckStoreUrl},
     {INGEST_FIELD(store.seal_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(store.seal_bytes),
-     .help = "Spooled bytes of one camera that are sealed into one object.",
+     .help = "A batch object (many cameras' segments) is sealed once it holds this many bytes.",
      .min = 64 * kKiB, .max = 4 * kGiB},
     {INGEST_FIELD(store.seal_age_ms) = FieldKind::kInteger, .ref = INGEST_REF(store.seal_age_ms),
-     .help = "Oldest a spooled segment gets before it is sealed, however few bytes are waiting.",
+     .help = "... or once its oldest segment waited this long, however few bytes are waiting.",
      .min = 100, .max = 86'400'000},
+    {INGEST_FIELD(store.index_interval_s) = FieldKind::kInteger, .ref = INGEST_REF(store.index_interval_s),
+     .help = "Longest a persisted segment waits before its camera index object is written.",
+     .min = 1, .max = 86'400},
+    {INGEST_FIELD(store.upload_threads) = FieldKind::kInteger, .ref = INGEST_REF(store.upload_threads),
+     .help = "Objects uploaded at once.", .min = 1, .max = 64},
+    {INGEST_FIELD(store.endpoint) = FieldKind::kString, .ref = INGEST_REF(store.endpoint),
+     .help = "S3 endpoint URL (http[s]://host[:port]); empty = AWS for the region.",
+     .check_string = CheckEndpointUrl},
+    {INGEST_FIELD(store.region) = FieldKind::kString, .ref = INGEST_REF(store.region),
+     .help = "S3 region, used for signing.", .check_string = CheckNotEmpty},
+    {INGEST_FIELD(store.path_style) = FieldKind::kBool, .ref = INGEST_REF(store.path_style),
+     .help = "Address the bucket in the path (S3-compatible stores) instead of the host name."},
+    {INGEST_FIELD(store.ca_file) = FieldKind::kString, .ref = INGEST_REF(store.ca_file),
+     .help = "Extra CA certificates (PEM) for an https endpoint; empty = system trust store."},
+    {INGEST_FIELD(store.profile) = FieldKind::kString, .ref = INGEST_REF(store.profile),
+     .help = "Shared credentials/config file profile; empty = $AWS_PROFILE or default."},
+    {INGEST_FIELD(store.use_instance_metadata) = FieldKind::kBool,
+     .ref = INGEST_REF(store.use_instance_metadata),
+     .help = "Fall back to EC2 instance metadata (IMDSv2) role credentials."},
+    {INGEST_FIELD(store.imds_endpoint) = FieldKind::kString, .ref = INGEST_REF(store.imds_endpoint),
+     .help = "Instance metadata endpoint; empty = the EC2 default.", .check_string = CheckEndpointUrl},
+    {INGEST_FIELD(store.role_arn) = FieldKind::kString, .ref = INGEST_REF(store.role_arn),
+     .help = "Assume this IAM role (any account) on top of the base credentials; empty = don't."},
+    {INGEST_FIELD(store.role_session_name) = FieldKind::kString, .ref = INGEST_REF(store.role_session_name),
+     .help = "Session name for AssumeRole (shows in CloudTrail).", .check_string = CheckNotEmpty},
+    {INGEST_FIELD(store.external_id) = FieldKind::kString, .ref = INGEST_REF(store.external_id),
+     .help = "External id for AssumeRole, if the role's trust policy asks for one."},
+    {INGEST_FIELD(store.sts_endpoint) = FieldKind::kString, .ref = INGEST_REF(store.sts_endpoint),
+     .help = "STS endpoint URL; empty = https://sts.<sts_region>.amazonaws.com.",
+     .check_string = CheckEndpointUrl},
+    {INGEST_FIELD(store.sts_region) = FieldKind::kString, .ref = INGEST_REF(store.sts_region),
+     .help = "STS region, used for signing AssumeRole.", .check_string = CheckNotEmpty},
     // [log]
     {INGEST_FIELD(log.level) = FieldKind::kString, .ref = INGEST_REF(log.level),
      .help = "Lowest level written: debug, info, warn or error.", .check_string = CheckLogLevel},

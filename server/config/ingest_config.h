@@ -83,8 +83,27 @@ struct StoreConfig {
   // "dir:<path>" (embedded store on a local file system) or "s3://bucket/prefix".
   // Empty until ResolveDefaults: dir:<state_dir>/store.
   std::string url;
-  uint64_t seal_bytes = 8 << 20;
+  // A batch object is sealed at this many bytes or once its oldest segment
+  // waited seal_age_ms (docs/storage-layout.md explains the defaults).
+  uint64_t seal_bytes = 16 << 20;
   uint32_t seal_age_ms = 10000;
+  uint32_t index_interval_s = 600;  // longest a persisted segment waits for its camera index
+  uint32_t upload_threads = 4;
+  // S3 only.
+  std::string endpoint;  // "" = AWS (https://s3.<region>.amazonaws.com)
+  std::string region = "us-east-1";
+  bool path_style = false;  // bucket in the path instead of the host name
+  std::string ca_file;      // extra trust anchors for an https endpoint
+  // Credentials: environment, then the shared files' profile, then instance
+  // metadata; then, if role_arn is set, AssumeRole into it.
+  std::string profile;
+  bool use_instance_metadata = true;
+  std::string imds_endpoint;  // "" = the EC2 default
+  std::string role_arn;
+  std::string role_session_name = "ingestd";
+  std::string external_id;
+  std::string sts_endpoint;  // "" = https://sts.<sts_region>.amazonaws.com
+  std::string sts_region = "us-east-1";
 
   friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
 };

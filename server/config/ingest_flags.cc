@@ -4,6 +4,7 @@
 #include "server/config/ingest_flags.h"
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/config/config_fields.h"
@@ -42,6 +43,11 @@ ABSL_FLAG(std::optional<std::string>, shard_memory_bytes, std::nullopt, "Overrid
 ABSL_FLAG(std::optional<std::string>, store, std::nullopt, "Overrides store.url: dir:<path> or s3://bucket/prefix.");
 ABSL_FLAG(std::optional<std::string>, seal_bytes, std::nullopt, "Overrides store.seal_bytes (e.g. 8MiB).");
 ABSL_FLAG(std::optional<int64_t>, seal_age_ms, std::nullopt, "Overrides store.seal_age_ms.");
+ABSL_FLAG(std::optional<std::string>, s3_endpoint, std::nullopt, "Overrides store.endpoint (S3 endpoint URL).");
+ABSL_FLAG(std::optional<std::string>, s3_region, std::nullopt, "Overrides store.region.");
+ABSL_FLAG(std::optional<bool>, s3_path_style, std::nullopt, "Overrides store.path_style.");
+ABSL_FLAG(std::optional<std::string>, s3_profile, std::nullopt, "Overrides store.profile (credentials profile).");
+ABSL_FLAG(std::optional<std::string>, s3_role_arn, std::nullopt, "Overrides store.role_arn (role to assume).");
 // [log]
 ABSL_FLAG(std::optional<std::string>, log_level, std::nullopt, "Overrides log.level: debug, info, warn or error.");
 ABSL_FLAG(std::optional<double>, connection_errors_per_second, std::nullopt, "Overrides log.connection_errors_per_second.");
@@ -83,6 +89,29 @@ absl::Status Override(const absl::Flag<std::optional<T>>& flag, std::string_view
 
 }  // namespace
 
+std::vector<char*> NormalizeFlagSpelling(int argc, char** argv, std::vector<std::string>& storage) {
+  storage.reserve(argc);
+  std::vector<char*> out;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) == 0) {
+      size_t end = arg.find('=');
+      if (end == std::string::npos) end = arg.size();
+      for (size_t j = 2; j < end; ++j) {
+        if (arg[j] == '-') arg[j] = '_';
+      }
+      // Optional booleans (set only when given) still read as switches.
+      if (end == arg.size()) {
+        absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg.substr(2));
+        if (flag != nullptr && flag->IsOfType<std::optional<bool>>()) arg += "=true";
+      }
+    }
+    storage.push_back(std::move(arg));
+    out.push_back(storage.back().data());
+  }
+  return out;
+}
+
 absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_server_id, "server.id", config));
   RETURN_IF_ERROR(Override(FLAGS_zone, "server.zone", config));
@@ -112,6 +141,11 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_store, "store.url", config));
   RETURN_IF_ERROR(Override(FLAGS_seal_bytes, "store.seal_bytes", config));
   RETURN_IF_ERROR(Override(FLAGS_seal_age_ms, "store.seal_age_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_endpoint, "store.endpoint", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_region, "store.region", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_path_style, "store.path_style", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_profile, "store.profile", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_role_arn, "store.role_arn", config));
   RETURN_IF_ERROR(Override(FLAGS_log_level, "log.level", config));
   RETURN_IF_ERROR(Override(FLAGS_connection_errors_per_second, "log.connection_errors_per_second", config));
   return absl::OkStatus();

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/flags/declare.h"
 
@@ -51,8 +52,23 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, shard_memory_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, store);
 ABSL_DECLARE_FLAG(std::optional<std::string>, seal_bytes);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, seal_age_ms);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_endpoint);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_region);
+ABSL_DECLARE_FLAG(std::optional<bool>, s3_path_style);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_profile);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_role_arn);
 // [log]
 ABSL_DECLARE_FLAG(std::optional<std::string>, log_level);
 ABSL_DECLARE_FLAG(std::optional<double>, connection_errors_per_second);
+
+namespace ingest {
+
+// absl flags are snake_case, operators type --max-connections: rewrites
+// "--a-b" to "--a_b", and a bare optional boolean ("--dev_certs") to
+// "--dev_certs=true". Call before absl::ParseCommandLine; `storage` keeps the
+// rewritten strings alive.
+std::vector<char*> NormalizeFlagSpelling(int argc, char** argv, std::vector<std::string>& storage);
+
+}  // namespace ingest
 
 #endif  // SERVER_CONFIG_INGEST_FLAGS_H_

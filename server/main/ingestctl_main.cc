@@ -7,6 +7,7 @@
 //   ingestctl --store_dir=... export --camera=cam-0001 --from=2026-11-22T10:00:00Z
 //             --to=1795870800000000 --out=clip.bin        # --out=- for stdout
 //   ingestctl --store_dir=... verify [--camera=cam-0001]
+//   ingestctl --store_dir=... batches [--limit=100]
 //   ingestctl --spool_dir=/var/spool/ingest spool
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -32,18 +33,20 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "server/batch/batch_journal.h"
+#include "server/batch/recording_reader.h"
 #include "server/config/ingest_flags.h"  // --zone and --spool_dir, shared with ingestd
 #include "server/spool/spool_catalog.h"
 #include "server/spool/spool_file_reader.h"
-#include "server/store/local_dir_store.h"
-#include "server/store/recording_layout.h"
+#include "server/s3/store_from_config.h"
 
-ABSL_FLAG(std::string, store_dir, "", "root folder of the local object store");
+ABSL_FLAG(std::string, store_dir, "", "root folder of the local object store (same as --store=dir:DIR)");
 ABSL_FLAG(std::string, camera, "", "camera id");
 ABSL_FLAG(std::string, from, "", "export start: RFC 3339 time or unix microseconds (inclusive)");
 ABSL_FLAG(std::string, to, "", "export end: RFC 3339 time or unix microseconds (exclusive)");
 ABSL_FLAG(std::string, out, "", "export output file, or - for stdout");
 ABSL_FLAG(bool, json, false, "print JSON (one document) instead of text");
+ABSL_FLAG(int, limit, 100, "batches: list at most this many batch objects (1..100000)");
 
 namespace ingest {
 namespace {
@@ -54,7 +57,10 @@ constexpr char kUsage[] =
     "  ingestctl --store_dir=DIR [--zone=dev] ranges --camera=ID\n"
     "  ingestctl --store_dir=DIR [--zone=dev] export --camera=ID --from=T --to=T --out=FILE|-\n"
     "  ingestctl --store_dir=DIR [--zone=dev] verify [--camera=ID]\n"
+    "  ingestctl --store_dir=DIR [--zone=dev] batches [--limit=N]\n"
     "  ingestctl --spool_dir=DIR spool\n"
+    "Instead of --store_dir: --store=s3://bucket/prefix [--s3_endpoint=URL --s3_region=R --s3_path_style\n"
+    "  --s3_profile=P --s3_role_arn=ARN]; credentials from the environment, the profile or instance metadata.\n"
     "T is an RFC 3339 time (2026-11-22T10:00:00Z) or unix microseconds. Add --json for tools.";
 
 std::string Zone() { return absl::GetFlag(FLAGS_zone).value_or("dev"); }
@@ -97,18 +103,28 @@ absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, std::string_view n
   return absl::ToUnixMicros(t);
 }
 
-absl::StatusOr<LocalDirStore> OpenStore() {
-  ASSIGN_OR_RETURN(std::string dir, RequiredFlag(FLAGS_store_dir, "store_dir"));
-  struct stat st;
-  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::NotFoundError(absl::StrCat("--store_dir=", dir, " is not a folder"));
+// The store named by --store_dir, or by --store and the --s3_* flags (the
+// same flags and settings as ingestd's [store] section).
+absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore() {
+  IngestConfig config;
+  RETURN_IF_ERROR(ApplyFlagOverrides(config));
+  const std::string dir = absl::GetFlag(FLAGS_store_dir);
+  if (!dir.empty()) {
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return absl::NotFoundError(absl::StrCat("--store_dir=", dir, " is not a folder"));
+    }
+    config.store.url = absl::StrCat("dir:", dir);
   }
-  return LocalDirStore(dir);
+  if (config.store.url.empty()) return absl::InvalidArgumentError("missing --store_dir or --store");
+  ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config.store));
+  RETURN_IF_ERROR(opened.CheckAccess());
+  return std::move(opened.store);
 }
 
 absl::Status Cameras() {
-  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
-  RecordingReader reader(&store, Zone());
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenStore());
+  RecordingReader reader(store.get(), Zone());
   ASSIGN_OR_RETURN(std::vector<std::string> cameras, reader.Cameras());
   if (absl::GetFlag(FLAGS_json)) {
     std::string out = "{\"zone\":" + Json(Zone()) + ",\"cameras\":[";
@@ -122,8 +138,8 @@ absl::Status Cameras() {
 
 absl::Status Ranges() {
   ASSIGN_OR_RETURN(std::string camera, RequiredFlag(FLAGS_camera, "camera"));
-  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
-  RecordingReader reader(&store, Zone());
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenStore());
+  RecordingReader reader(store.get(), Zone());
   ASSIGN_OR_RETURN(std::vector<RecordedRange> ranges, reader.Ranges(camera));
   if (absl::GetFlag(FLAGS_json)) {
     std::string out = "{\"camera\":" + Json(camera) + ",\"ranges\":[";
@@ -155,12 +171,12 @@ absl::Status Export() {
   ASSIGN_OR_RETURN(int64_t from_us, ParseTimeArg(from_text, "from"));
   ASSIGN_OR_RETURN(int64_t to_us, ParseTimeArg(to_text, "to"));
   if (from_us >= to_us) return absl::InvalidArgumentError("--from must be before --to");
-  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenStore());
 
   const bool to_stdout = out_path == "-";
   std::FILE* out = to_stdout ? stdout : std::fopen(out_path.c_str(), "wb");
   if (out == nullptr) return absl::InternalError(absl::StrCat("open ", out_path, ": ", std::strerror(errno)));
-  RecordingReader reader(&store, Zone());
+  RecordingReader reader(store.get(), Zone());
   absl::StatusOr<ExportStats> stats =
       reader.Export(camera, from_us, to_us, [&](absl::Span<const uint8_t> payload) -> absl::Status {
         if (!payload.empty() && std::fwrite(payload.data(), 1, payload.size(), out) != payload.size()) {
@@ -178,15 +194,24 @@ absl::Status Export() {
   }
   // The summary goes to stderr so that --out=- keeps stdout for the bytes.
   if (absl::GetFlag(FLAGS_json)) {
-    std::fprintf(stderr, "{\"camera\":%s,\"segments\":%llu,\"bytes\":%llu,\"first_seq\":%llu,\"last_seq\":%llu}\n",
+    std::fprintf(stderr,
+                 "{\"camera\":%s,\"segments\":%llu,\"bytes\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,"
+                 "\"duplicates_skipped\":%llu,\"conflicting_copies\":%llu}\n",
                  Json(camera).c_str(), static_cast<unsigned long long>(stats->segments),
                  static_cast<unsigned long long>(stats->bytes), static_cast<unsigned long long>(stats->first_seq),
-                 static_cast<unsigned long long>(stats->last_seq));
+                 static_cast<unsigned long long>(stats->last_seq),
+                 static_cast<unsigned long long>(stats->duplicates_skipped),
+                 static_cast<unsigned long long>(stats->conflicting_copies));
   } else {
     std::fprintf(stderr, "exported %llu segments (%llu bytes, seq %llu..%llu) of camera %s\n",
                  static_cast<unsigned long long>(stats->segments), static_cast<unsigned long long>(stats->bytes),
                  static_cast<unsigned long long>(stats->first_seq),
                  static_cast<unsigned long long>(stats->last_seq), camera.c_str());
+    if (stats->conflicting_copies > 0) {
+      std::fprintf(stderr,
+                   "warning: %llu seqs are stored twice with different bytes; the first copy was used (run verify)\n",
+                   static_cast<unsigned long long>(stats->conflicting_copies));
+    }
   }
   if (stats->segments == 0) {
     if (!to_stdout) std::remove(out_path.c_str());
@@ -196,12 +221,13 @@ absl::Status Export() {
 }
 
 absl::Status Verify() {
-  ASSIGN_OR_RETURN(LocalDirStore store, OpenStore());
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenStore());
   const std::string camera = absl::GetFlag(FLAGS_camera);
-  RecordingReader reader(&store, Zone());
+  RecordingReader reader(store.get(), Zone());
   ASSIGN_OR_RETURN(VerifyReport report, reader.Verify(camera));
   if (absl::GetFlag(FLAGS_json)) {
-    std::string out = absl::StrCat("{\"objects\":", report.objects, ",\"segments\":", report.segments,
+    std::string out = absl::StrCat("{\"objects\":", report.objects, ",\"index_objects\":", report.index_objects,
+                                   ",\"batch_objects\":", report.batch_objects, ",\"segments\":", report.segments,
                                    ",\"bytes\":", report.bytes, ",\"problems\":[");
     for (size_t i = 0; i < report.problems.size(); ++i) {
       absl::StrAppend(&out, i ? "," : "", "{\"key\":", Json(report.problems[i].key),
@@ -210,13 +236,97 @@ absl::Status Verify() {
     std::printf("%s]}\n", out.c_str());
   } else {
     for (const VerifyProblem& p : report.problems) std::printf("BAD %s: %s\n", p.key.c_str(), p.message.c_str());
-    std::printf("checked %llu objects, %llu segments, %llu bytes: %zu problems\n",
-                static_cast<unsigned long long>(report.objects), static_cast<unsigned long long>(report.segments),
-                static_cast<unsigned long long>(report.bytes), report.problems.size());
+    std::printf("checked %llu objects (%llu index, %llu batch), %llu segments, %llu bytes: %zu problems\n",
+                static_cast<unsigned long long>(report.objects), static_cast<unsigned long long>(report.index_objects),
+                static_cast<unsigned long long>(report.batch_objects),
+                static_cast<unsigned long long>(report.segments), static_cast<unsigned long long>(report.bytes),
+                report.problems.size());
   }
   if (!report.problems.empty()) {
-    return absl::DataLossError(absl::StrCat(report.problems.size(), " objects failed verification"));
+    return absl::DataLossError(absl::StrCat("verification found ", report.problems.size(), " problems"));
   }
+  return absl::OkStatus();
+}
+
+// Appends to `out`, in key order, the objects under `prefix` that lie `depth`
+// folder levels below it, until `out` holds `want`: folder by folder, so a
+// small --limit lists little of a large zone.
+absl::Status ListInKeyOrder(ObjectStore& store, const std::string& prefix, int depth, size_t want,
+                            std::vector<ObjectInfo>& out) {
+  if (depth == 0) {
+    ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List(prefix));
+    for (ObjectInfo& object : objects) {
+      if (out.size() >= want) break;
+      if (object.key.find('/', prefix.size()) == std::string::npos) out.push_back(std::move(object));
+    }
+    return absl::OkStatus();
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> folders, store.ListFolders(prefix));
+  for (const std::string& folder : folders) {
+    if (out.size() >= want) break;
+    RETURN_IF_ERROR(ListInKeyOrder(store, folder, depth - 1, want, out));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Batches() {
+  const int limit = absl::GetFlag(FLAGS_limit);
+  if (limit < 1 || limit > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat("--limit=", limit, ": not 1..100000"));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenStore());
+  // <zone>/batches/<xx>/<YYYY-MM-DD>/<HH>/<name>.cbt: three folder levels.
+  std::vector<ObjectInfo> objects;
+  RETURN_IF_ERROR(
+      ListInKeyOrder(*store, absl::StrCat(Zone(), "/batches/"), 3, static_cast<size_t>(limit) + 1, objects));
+  const bool more = objects.size() > static_cast<size_t>(limit);
+  if (more) objects.pop_back();
+
+  const bool json = absl::GetFlag(FLAGS_json);
+  std::string out = json ? "{\"batches\":[" : "";
+  size_t bad = 0;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const ObjectInfo& object = objects[i];
+    absl::StatusOr<BatchFooter> footer = ReadBatchFooter(*store, object.key);
+    if (!footer.ok() && !absl::IsDataLoss(footer.status()) && !absl::IsNotFound(footer.status())) {
+      return footer.status();
+    }
+    uint64_t payload_bytes = 0;
+    std::vector<std::string_view> cameras;
+    if (footer.ok()) {
+      for (const SegmentLocation& e : footer->entries) {
+        payload_bytes += e.length;
+        cameras.push_back(e.camera);
+      }
+      std::sort(cameras.begin(), cameras.end());
+      cameras.erase(std::unique(cameras.begin(), cameras.end()), cameras.end());
+    } else {
+      ++bad;
+    }
+    const size_t segments = footer.ok() ? footer->entries.size() : 0;
+    if (json) {
+      absl::StrAppend(&out, i ? "," : "", "{\"key\":", Json(object.key), ",\"size\":", object.size);
+      if (footer.ok()) {
+        absl::StrAppend(&out, ",\"segments\":", segments, ",\"cameras\":", cameras.size(),
+                        ",\"payload_bytes\":", payload_bytes, "}");
+      } else {
+        absl::StrAppend(&out, ",\"problem\":", Json(std::string(footer.status().message())), "}");
+      }
+    } else if (footer.ok()) {
+      std::printf("%s  %12llu bytes  %6zu segments  %5zu cameras\n", object.key.c_str(),
+                  static_cast<unsigned long long>(object.size), segments, cameras.size());
+    } else {
+      std::printf("BAD %s: %s\n", object.key.c_str(), std::string(footer.status().message()).c_str());
+    }
+  }
+  if (json) {
+    std::printf("%s],\"truncated\":%s}\n", out.c_str(), more ? "true" : "false");
+  } else if (more) {
+    std::printf("(first %d batch objects; raise --limit for more)\n", limit);
+  } else if (objects.empty()) {
+    std::printf("no batch objects in zone %s\n", Zone().c_str());
+  }
+  if (bad > 0) return absl::DataLossError(absl::StrCat(bad, " batch objects are unreadable"));
   return absl::OkStatus();
 }
 
@@ -224,9 +334,12 @@ absl::Status Spool() {
   const std::optional<std::string> dir = absl::GetFlag(FLAGS_spool_dir);
   if (!dir || dir->empty()) return absl::InvalidArgumentError("missing --spool_dir");
   ASSIGN_OR_RETURN(std::vector<SpoolFileName> files, ListSpoolFiles(*dir));
+  // The batch journal says what is already in the store.
+  ASSIGN_OR_RETURN(JournalRecovery journal, ReadJournal(*dir + "/journal"));
   struct Totals {
     uint64_t records = 0;
     uint64_t bytes = 0;
+    uint64_t persisted_records = 0;  // in the store, waiting for the file to be reclaimed
     uint64_t min_seq = UINT64_MAX;
     uint64_t max_seq = 0;
   };
@@ -251,6 +364,8 @@ absl::Status Spool() {
       if (!next->has_value()) break;
       Totals& t = by_shard_camera[{name.shard, (*next)->camera_id}];
       ++t.records;
+      auto committed = journal.committed_through.find((*next)->camera_id);
+      if (committed != journal.committed_through.end() && (*next)->seq <= committed->second) ++t.persisted_records;
       t.bytes += (*next)->payload_bytes;
       t.min_seq = std::min(t.min_seq, (*next)->seq);
       t.max_seq = std::max(t.max_seq, (*next)->seq);
@@ -260,21 +375,28 @@ absl::Status Spool() {
     RETURN_IF_ERROR(status);
   }
   if (absl::GetFlag(FLAGS_json)) {
-    std::string out = absl::StrCat("{\"files\":", files.size(), ",\"torn_bytes\":", torn_bytes, ",\"pending\":[");
+    std::string out = absl::StrCat("{\"files\":", files.size(), ",\"torn_bytes\":", torn_bytes,
+                                   ",\"unindexed_segments\":", journal.unindexed.size(),
+                                   ",\"uncommitted_batches\":", journal.uncommitted.size(), ",\"pending\":[");
     bool first = true;
     for (const auto& [key, t] : by_shard_camera) {
       absl::StrAppend(&out, first ? "" : ",", "{\"shard\":", key.first, ",\"camera\":", Json(key.second),
-                      ",\"records\":", t.records, ",\"bytes\":", t.bytes, ",\"min_seq\":", t.min_seq,
+                      ",\"records\":", t.records, ",\"persisted_records\":", t.persisted_records,
+                      ",\"bytes\":", t.bytes, ",\"min_seq\":", t.min_seq,
                       ",\"max_seq\":", t.max_seq, "}");
       first = false;
     }
     std::printf("%s]}\n", out.c_str());
     return absl::OkStatus();
   }
-  std::printf("%zu spool files; records not yet reclaimed (some may be sealed already):\n", files.size());
+  std::printf("%zu spool files; %zu batches journaled but not known to be uploaded; %zu persisted segments "
+              "waiting for their camera index\n",
+              files.size(), journal.uncommitted.size(), journal.unindexed.size());
+  std::printf("records not yet reclaimed (persisted = already in the store):\n");
   for (const auto& [key, t] : by_shard_camera) {
-    std::printf("shard %02d  %-24s %8llu records %12llu bytes  seq %llu..%llu\n", key.first, key.second.c_str(),
-                static_cast<unsigned long long>(t.records), static_cast<unsigned long long>(t.bytes),
+    std::printf("shard %02d  %-24s %8llu records (%llu persisted) %12llu bytes  seq %llu..%llu\n", key.first,
+                key.second.c_str(), static_cast<unsigned long long>(t.records),
+                static_cast<unsigned long long>(t.persisted_records), static_cast<unsigned long long>(t.bytes),
                 static_cast<unsigned long long>(t.min_seq), static_cast<unsigned long long>(t.max_seq));
   }
   if (torn_bytes > 0) {
@@ -293,6 +415,7 @@ absl::Status Run(const std::vector<char*>& args) {
   if (command == "ranges") return Ranges();
   if (command == "export") return Export();
   if (command == "verify") return Verify();
+  if (command == "batches") return Batches();
   if (command == "spool") return Spool();
   return absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'\n", kUsage));
 }
@@ -302,7 +425,9 @@ absl::Status Run(const std::vector<char*>& args) {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(ingest::kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> storage;
+  std::vector<char*> normalized = ingest::NormalizeFlagSpelling(argc, argv, storage);
+  std::vector<char*> args = absl::ParseCommandLine(static_cast<int>(normalized.size()), normalized.data());
   absl::Status status = ingest::Run(args);
   if (!status.ok()) {
     std::fprintf(stderr, "ingestctl: %s\n", std::string(status.message()).c_str());

@@ -24,6 +24,7 @@
 #include "common/json_log.h"
 #include "common/status_macros.h"
 #include "server/config/ingest_config.h"
+#include "server/config/ingest_flags.h"
 #include "server/shard/ingest_server.h"
 #include "server/tls/dev_certs.h"
 
@@ -35,31 +36,6 @@ ABSL_FLAG(int, cameras, 0, "certs: number of camera certificates");
 
 namespace ingest {
 namespace {
-
-// absl flags are snake_case; operators type --max-connections.
-std::vector<char*> NormalizeFlagSpelling(int argc, char** argv, std::vector<std::string>& storage) {
-  storage.reserve(argc);
-  std::vector<char*> out;
-  for (int i = 0; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) == 0) {
-      size_t end = arg.find('=');
-      if (end == std::string::npos) end = arg.size();
-      for (size_t j = 2; j < end; ++j) {
-        if (arg[j] == '-') arg[j] = '_';
-      }
-      // Optional booleans (set only when given) still read as switches:
-      // "--dev_certs" means "--dev_certs=true".
-      if (end == arg.size()) {
-        absl::CommandLineFlag* flag = absl::FindCommandLineFlag(arg.substr(2));
-        if (flag != nullptr && flag->IsOfType<std::optional<bool>>()) arg += "=true";
-      }
-    }
-    storage.push_back(std::move(arg));
-    out.push_back(storage.back().data());
-  }
-  return out;
-}
 
 log::Level ParseLevel(const std::string& level) {
   if (level == "debug") return log::Level::kDebug;
@@ -100,9 +76,16 @@ void LogStats(const IngestServer& server) {
                       {"recv_enobufs", s.recv_enobufs},
                       {"ring_cq_overflows", s.ring_cq_overflows},
                       {"spool_bytes_live", s.spool_bytes_live},
-                      {"segments_sealed", s.sealer.segments_sealed},
-                      {"objects_written", s.sealer.objects_written},
-                      {"store_errors", s.sealer.store_errors}});
+                      {"segments_persisted", s.sealer.segments_persisted},
+                      {"segments_pending", s.sealer.pending_segments},
+                      {"batches_written", s.sealer.batches_written},
+                      {"batch_bytes_written", s.sealer.batch_bytes_written},
+                      {"batches_in_flight", s.sealer.batches_in_flight},
+                      {"index_objects_written", s.sealer.index_objects_written},
+                      {"store_ok", s.sealer.store_ok},
+                      {"store_errors", s.sealer.store_errors},
+                      {"s3_requests", s.s3.requests},
+                      {"s3_retries", s.s3.retries}});
 }
 
 int RunCerts() {

@@ -14,21 +14,24 @@
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "server/config/host_port.h"
-#include "server/store/local_dir_store.h"
+#include "server/s3/store_from_config.h"
 #include "server/tls/dev_certs.h"
 #include "server/tls/tls_server_context.h"
 
 namespace ingest {
 namespace {
 
-absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore(const std::string& url) {
-  if (absl::StartsWith(url, "dir:")) {
-    std::string root = url.substr(4);
-    if (root.empty()) return absl::InvalidArgumentError("store url 'dir:' needs a path");
-    return std::unique_ptr<ObjectStore>(std::make_unique<LocalDirStore>(root));
+// Wrong credentials or a missing bucket are configuration mistakes: refuse to
+// start, loudly. An unreachable store is an outage: serve anyway, the spool
+// absorbs it.
+absl::Status CheckStoreAtStart(const OpenedStore& opened) {
+  absl::Status access = opened.CheckAccess();
+  if (access.ok()) return access;
+  if (absl::IsUnavailable(access) || absl::IsDeadlineExceeded(access)) {
+    log::Error("store_unreachable_at_start", {{"store", opened.description}, {"error", ToStd(access.message())}});
+    return absl::OkStatus();
   }
-  return absl::UnimplementedError(
-      absl::StrCat("store url '", url, "': only dir:<path> is available in this build"));
+  return absl::Status(access.code(), absl::StrCat("store ", opened.description, ": ", access.message()));
 }
 
 }  // namespace
@@ -129,14 +132,30 @@ absl::Status IngestServer::Init() {
                                 {"valid_bytes", recovery_.valid_bytes},
                                 {"truncated_bytes", recovery_.truncated_bytes},
                                 {"cameras", recovery_.max_seq_by_camera.size()}});
-  ASSIGN_OR_RETURN(store_, OpenStore(config_.store.url));
-  sealer_ = std::make_unique<Sealer>(
-      SealerOptions{.zone = config_.server.zone,
-                    .seal_bytes = config_.store.seal_bytes,
-                    .seal_age = absl::Milliseconds(config_.store.seal_age_ms)},
+  ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config_.store));
+  RETURN_IF_ERROR(CheckStoreAtStart(opened));
+  store_description_ = opened.description;
+  s3_store_ = opened.s3;
+  store_ = std::move(opened.store);
+  sealer_ = std::make_unique<BatchSealer>(
+      BatchSealerOptions{.zone = config_.server.zone,
+                         .instance = "",
+                         .journal_dir = config_.spool.dir + "/journal",
+                         .batch_bytes = config_.store.seal_bytes,
+                         .batch_age = absl::Milliseconds(config_.store.seal_age_ms),
+                         .index_interval = absl::Seconds(config_.store.index_interval_s),
+                         .upload_threads = static_cast<int>(config_.store.upload_threads),
+                         .max_batches_in_flight = 2 * static_cast<int>(config_.store.upload_threads)},
       catalog_.get(), store_.get());
-  sealer_->set_on_sealed([this](const std::string& camera, uint64_t last_seq) {
-    registry_.Get(camera).RaisePersisted(last_seq);
+  RETURN_IF_ERROR(sealer_->Open());
+  // What the store holds according to the journal is persisted (and durable).
+  for (const auto& [camera, seq] : sealer_->recovered_committed()) {
+    CameraState& state = registry_.Get(camera);
+    state.SeedDurable(seq);
+    state.RaisePersisted(seq);
+  }
+  sealer_->set_on_persisted([this](const std::string& camera, uint64_t seq) {
+    registry_.Get(camera).RaisePersisted(seq);
   });
   sealer_->Start();
   limiter_ = std::make_unique<ConnectionLimiter>(config_.server.max_connections,
@@ -207,7 +226,7 @@ absl::Status IngestServer::Init() {
                                 {"shards", shard_count},
                                 {"zone", config_.server.zone},
                                 {"server_id", config_.server.id},
-                                {"store", config_.store.url}});
+                                {"store", store_description_}});
   return absl::OkStatus();
 }
 
@@ -220,7 +239,6 @@ absl::Status IngestServer::Stop() {
   if (sealer_ != nullptr) sealer_->Stop(/*flush_all=*/true);
   IngestStats stats = Stats();
   log::Info("ingestd_stopped", {{"segments_accepted", stats.segments_accepted},
-                                {"segments_sealed", stats.sealer.segments_sealed},
                                 {"spool_bytes_live", stats.spool_bytes_live}});
   for (auto& s : shard_results_) {
     if (!s.ok()) return s;
@@ -252,6 +270,7 @@ IngestStats IngestServer::Stats() const {
 #undef INGEST_SUM_COUNTER
   }
   if (sealer_ != nullptr) stats.sealer = sealer_->stats();
+  if (s3_store_ != nullptr) stats.s3 = s3_store_->stats();
   if (catalog_ != nullptr) stats.spool_bytes_live = catalog_->total_bytes();
   stats.cameras_known = registry_.size();
   return stats;

@@ -24,8 +24,9 @@
 #include "server/session/connection_limiter.h"
 #include "server/shard/shard.h"
 #include "server/spool/spool_catalog.h"
+#include "server/batch/batch_sealer.h"
+#include "server/s3/s3_store.h"
 #include "server/store/object_store.h"
-#include "server/store/sealer.h"
 
 namespace ingest {
 
@@ -34,7 +35,8 @@ struct IngestStats {
 #define INGEST_DECLARE_TOTAL(name) uint64_t name = 0;
   INGEST_SHARD_COUNTERS(INGEST_DECLARE_TOTAL)
 #undef INGEST_DECLARE_TOTAL
-  SealerStats sealer;
+  BatchSealerStats sealer;
+  S3ClientStats s3;  // zero unless the store is S3
   uint64_t spool_bytes_live = 0;
   uint64_t cameras_known = 0;
 };
@@ -51,6 +53,7 @@ class IngestServer {
   const IngestConfig& config() const { return config_; }
   IngestStats Stats() const;
   ObjectStore& store() { return *store_; }
+  const BatchSealer& sealer() const { return *sealer_; }
   const RecoveryReport& recovery() const { return recovery_; }
 
   // Asks shards to say GOAWAY and flush, joins them, then seals everything
@@ -74,7 +77,9 @@ class IngestServer {
   std::unique_ptr<SpoolCatalog> catalog_;
   RecoveryReport recovery_;
   std::unique_ptr<ObjectStore> store_;
-  std::unique_ptr<Sealer> sealer_;
+  S3Store* s3_store_ = nullptr;  // store_ when it is S3
+  std::string store_description_;
+  std::unique_ptr<BatchSealer> sealer_;
   CameraRegistry registry_;
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::atomic<uint64_t> next_session_id_{1};

@@ -22,7 +22,7 @@
 #include "gtest/gtest.h"
 #include "server/config/ingest_config.h"
 #include "server/shard/ingest_server.h"
-#include "server/store/recording_layout.h"
+#include "server/batch/recording_reader.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest::testing {

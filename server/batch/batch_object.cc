@@ -1,0 +1,112 @@
+#include "server/batch/batch_object.h"
+
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/byte_codec.h"
+#include "common/crc32c.h"
+#include "common/little_endian.h"
+
+namespace ingest {
+namespace {
+
+constexpr uint8_t kMagic[4] = {'C', 'B', 'T', '1'};
+constexpr uint16_t kVersion = 1;
+constexpr size_t kMaxCameraIdBytes = 255;
+
+}  // namespace
+
+absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries) {
+  if (entries.empty() || entries.size() > kMaxBatchSegments) {
+    return absl::InvalidArgumentError(absl::StrCat("batch of ", entries.size(), " segments"));
+  }
+  if (object.size() < kBatchHeaderBytes) return absl::InvalidArgumentError("batch object has no header space");
+  const uint64_t index_offset = object.size();
+  for (const SegmentLocation& e : entries) {
+    if (e.camera.empty() || e.camera.size() > kMaxCameraIdBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("batch entry camera id of ", e.camera.size(), " bytes"));
+    }
+    if (e.offset < kBatchHeaderBytes || e.offset > index_offset || e.length > index_offset - e.offset) {
+      return absl::InvalidArgumentError(absl::StrCat("batch entry ", e.camera, "/", e.seq, " outside the payloads"));
+    }
+  }
+  uint8_t* p = object.data();
+  std::memcpy(p, kMagic, 4);
+  StoreLittleEndian<uint16_t>(p + 4, kVersion);
+  StoreLittleEndian<uint16_t>(p + 6, 0);
+  StoreLittleEndian<uint32_t>(p + 8, static_cast<uint32_t>(entries.size()));
+  StoreLittleEndian<uint32_t>(p + 12, 0);
+
+  ByteWriter w(&object);
+  w.U32(static_cast<uint32_t>(entries.size()));
+  for (const SegmentLocation& e : entries) {
+    w.String8(e.camera);
+    w.U64(e.seq);
+    w.I64(e.capture_start_us);
+    w.U32(e.duration_us);
+    w.U8(e.flags);
+    w.U64(e.offset);
+    w.U32(e.length);
+    w.U32(e.crc32c);
+  }
+  const uint32_t index_crc = Crc32c({object.data() + index_offset, object.size() - index_offset});
+  w.U64(index_offset);
+  w.U32(index_crc);
+  object.insert(object.end(), kMagic, kMagic + 4);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BatchTrailer> DecodeBatchTrailer(absl::Span<const uint8_t> trailer, uint64_t object_size) {
+  if (trailer.size() != kBatchTrailerBytes || object_size < kBatchHeaderBytes + kBatchTrailerBytes ||
+      std::memcmp(trailer.data() + 12, kMagic, 4) != 0) {
+    return absl::DataLossError("not a CBT1 batch object (bad trailer)");
+  }
+  BatchTrailer t;
+  t.index_offset = LoadLittleEndian<uint64_t>(trailer.data());
+  t.index_crc32c = LoadLittleEndian<uint32_t>(trailer.data() + 8);
+  const uint64_t index_end = object_size - kBatchTrailerBytes;
+  if (t.index_offset < kBatchHeaderBytes || t.index_offset + 4 > index_end) {
+    return absl::DataLossError(absl::StrCat("batch trailer points outside the object: index at ", t.index_offset,
+                                            " of ", object_size, " bytes"));
+  }
+  t.index_bytes = index_end - t.index_offset;
+  return t;
+}
+
+absl::StatusOr<std::vector<SegmentLocation>> DecodeBatchIndex(absl::Span<const uint8_t> index,
+                                                              const BatchTrailer& trailer) {
+  if (index.size() != trailer.index_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat("batch index of ", index.size(), " bytes, trailer says ",
+                                                   trailer.index_bytes));
+  }
+  if (Crc32c({index.data(), index.size()}) != trailer.index_crc32c) {
+    return absl::DataLossError("batch index CRC mismatch");
+  }
+  ByteReader r(index);
+  const uint32_t count = r.U32();
+  // Each entry takes at least 42 bytes: a count the bytes cannot hold is corrupt.
+  if (count == 0 || count > kMaxBatchSegments || count > index.size() / 42) {
+    return absl::DataLossError(absl::StrCat("batch index claims ", count, " segments"));
+  }
+  std::vector<SegmentLocation> entries(count);
+  for (SegmentLocation& e : entries) {
+    e.camera = std::string(r.String8());
+    e.seq = r.U64();
+    e.capture_start_us = r.I64();
+    e.duration_us = r.U32();
+    e.flags = r.U8();
+    e.offset = r.U64();
+    e.length = r.U32();
+    e.crc32c = r.U32();
+    if (!r.ok()) return absl::DataLossError("batch index truncated");
+    if (e.camera.empty() || e.offset < kBatchHeaderBytes || e.offset > trailer.index_offset ||
+        e.length > trailer.index_offset - e.offset) {
+      return absl::DataLossError(absl::StrCat("batch index entry ", e.camera, "/", e.seq, " is malformed"));
+    }
+  }
+  if (r.remaining() != 0) return absl::DataLossError("batch index has trailing bytes");
+  return entries;
+}
+
+}  // namespace ingest

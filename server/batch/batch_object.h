@@ -1,0 +1,59 @@
+// The batch object format ("CBT1"): many cameras' segments in one S3 object,
+// so a server writes one PUT per batch instead of one per segment, with the
+// batch's own index at the end so the object can be verified (or an index
+// rebuilt) from the object alone.
+//
+//   std::vector<uint8_t> object(kBatchHeaderBytes + payload_bytes);
+//   ... pread payloads into object at each entry's offset ...
+//   RETURN_IF_ERROR(FinishBatchObject(object, entries));
+//
+//   // Reading: the trailer, then the index, with two range reads.
+//   ASSIGN_OR_RETURN(BatchTrailer t, DecodeBatchTrailer(last_16_bytes, size));
+//   ASSIGN_OR_RETURN(std::vector<SegmentLocation> index, DecodeBatchIndex(index_bytes, t));
+//
+// Layout (little-endian):
+//   0    "CBT1", u16 version (1), u16 reserved, u32 segment_count, u32 reserved
+//   16   payloads, back to back
+//   ...  index: per segment String8 camera, u64 seq, i64 capture_start_us,
+//        u32 duration_us, u8 flags, u64 offset, u32 length, u32 crc32c
+//   end-16  trailer: u64 index_offset, u32 index_crc32c, "CBT1"
+#ifndef SERVER_BATCH_BATCH_OBJECT_H_
+#define SERVER_BATCH_BATCH_OBJECT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "server/batch/segment_location.h"
+
+namespace ingest {
+
+inline constexpr size_t kBatchHeaderBytes = 16;
+inline constexpr size_t kBatchTrailerBytes = 16;
+inline constexpr uint32_t kMaxBatchSegments = 1 << 20;
+
+// Writes the header into object[0, 16) and appends index and trailer.
+// `object` holds the header space and the payloads at the offsets `entries`
+// name; entries must lie inside it, after the header. Camera ids 1..255 bytes.
+absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries);
+
+struct BatchTrailer {
+  uint64_t index_offset = 0;
+  uint64_t index_bytes = 0;
+  uint32_t index_crc32c = 0;
+};
+
+// Decodes the last kBatchTrailerBytes of an object of `object_size` bytes.
+// DataLoss if they are not a CBT1 trailer or point outside the object.
+absl::StatusOr<BatchTrailer> DecodeBatchTrailer(absl::Span<const uint8_t> trailer, uint64_t object_size);
+
+// Decodes the index bytes the trailer points at (batch_key left empty):
+// CRC, and every payload range inside [kBatchHeaderBytes, index_offset).
+absl::StatusOr<std::vector<SegmentLocation>> DecodeBatchIndex(absl::Span<const uint8_t> index,
+                                                              const BatchTrailer& trailer);
+
+}  // namespace ingest
+
+#endif  // SERVER_BATCH_BATCH_OBJECT_H_

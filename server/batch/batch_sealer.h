@@ -1,0 +1,246 @@
+// The batch sealer: a thread that turns durable spool records into batch
+// objects in the object store (many cameras' segments per object), writes
+// each camera's index objects, reports what is persisted, and deletes spool
+// files once everything in them is in the store.
+//
+//   BatchSealer sealer(options, catalog.get(), &store);
+//   RETURN_IF_ERROR(sealer.Open());   // replays the journal
+//   for (auto& [camera, seq] : sealer.recovered_committed()) ...
+//   sealer.set_on_persisted([&](const std::string& camera, uint64_t seq) { ... });
+//   sealer.Start();
+//   ...
+//   sealer.Stop(/*flush_all=*/true);  // after the shards have stopped writing
+//
+// Each pass: prepare the shards' next spool files; read the records made
+// durable since the last pass into per-camera queues (references into the
+// spool, never payloads); once the segments seen in an earlier pass add up
+// to batch_bytes, or the oldest has waited batch_age, cut batches: read the
+// payloads into one buffer, check their CRCs, journal the batch's manifest
+// (fdatasync) and hand it to the upload pool. When a PUT succeeds the
+// batch is committed in the journal, its segments become persisted in each
+// camera's seq order, and they join the camera's index buffer. A camera's
+// index objects are written once its entries have waited index_interval or
+// the capture hour they fall in has been over for index_hour_grace; a failed
+// PUT of either kind is retried with backoff, keeping everything in the spool.
+//
+// Why segments seen in an earlier pass only: shards accept a camera's seq only
+// after every lower one is durable, possibly on another shard, so by the next
+// pass every lower seq has been read too and each camera's segments go into
+// batches in seq order.
+#ifndef SERVER_BATCH_BATCH_SEALER_H_
+#define SERVER_BATCH_BATCH_SEALER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/json_log.h"
+#include "server/batch/batch_journal.h"
+#include "server/batch/upload_pool.h"
+#include "server/spool/spool_catalog.h"
+#include "server/spool/spool_record.h"
+#include "server/store/object_store.h"
+
+namespace ingest {
+
+struct BatchSealerOptions {
+  std::string zone = "dev";
+  std::string instance;  // NewInstanceId() when empty
+  std::string journal_dir;
+  // 16 MiB: at 1 Mbit/s a camera's 2 s segment is ~250 KB, so a batch holds
+  // ~64 segments (64x fewer PUTs), one PUT stays a single request (multipart
+  // would bill every part), and four in flight pin 64 MiB.
+  uint64_t batch_bytes = 16 << 20;
+  // 10 s: bounds the wait for ACK(persisted) on a quiet server; a busy one
+  // fills batch_bytes first.
+  absl::Duration batch_age = absl::Seconds(10);
+  absl::Duration index_interval = absl::Minutes(10);
+  absl::Duration index_hour_grace = absl::Minutes(2);
+  int upload_threads = 4;
+  int max_batches_in_flight = 8;
+  absl::Duration retry_min = absl::Seconds(1);
+  absl::Duration retry_max = absl::Seconds(30);
+  absl::Duration poll_interval = absl::Milliseconds(100);
+  // Stop(flush_all) gives up after this and leaves the rest in the spool.
+  absl::Duration flush_deadline = absl::Seconds(60);
+  uint64_t journal_rotate_bytes = 64 << 20;
+};
+
+struct BatchSealerStats {
+  uint64_t segments_persisted = 0;
+  uint64_t batches_written = 0;
+  uint64_t batch_bytes_written = 0;  // whole objects
+  uint64_t index_objects_written = 0;
+  uint64_t duplicates_skipped = 0;
+  uint64_t files_reclaimed = 0;
+  uint64_t store_errors = 0;
+  uint64_t spool_errors = 0;
+  uint64_t corrupt_segments = 0;  // payload CRC mismatch at seal time; dropped, file kept
+  uint64_t pending_segments = 0;  // read from the spool, not yet in a batch
+  uint64_t batches_in_flight = 0;
+  uint64_t unindexed_segments = 0;
+  absl::Duration oldest_pending_age = absl::ZeroDuration();
+  // False from a failed PUT until the next successful one.
+  bool store_ok = true;
+  std::string last_store_error;
+};
+
+class BatchSealer {
+ public:
+  // `catalog` and `store` must outlive the sealer.
+  BatchSealer(BatchSealerOptions options, SpoolCatalog* catalog, ObjectStore* store);
+  // Stops the thread (without flushing) if it is running.
+  ~BatchSealer();
+  BatchSealer(const BatchSealer&) = delete;
+  BatchSealer& operator=(const BatchSealer&) = delete;
+
+  // Opens and replays the journal. Call once, before anything else.
+  absl::Status Open();
+  // Per camera, the highest seq the journal says is committed (so the
+  // registry can tell cameras where to resume).
+  const absl::flat_hash_map<std::string, uint64_t>& recovered_committed() const { return recovered_committed_; }
+
+  // Called on the sealer thread with a camera and the highest seq such that
+  // it and every lower seq of the camera in this server's spool are in the
+  // store. Must not call back into the sealer. Set before Start().
+  void set_on_persisted(std::function<void(const std::string& camera, uint64_t seq)> on_persisted);
+
+  // Starts the sealing thread: a pass every poll_interval (or sooner when an
+  // upload finishes). Call once.
+  void Start();
+
+  // Stops the thread after its current pass. With flush_all, then keeps
+  // passing with every durable record eligible until everything is uploaded
+  // and indexed, or flush_deadline passes; the shards must have stopped
+  // writing by then.
+  void Stop(bool flush_all);
+
+  // One pass on the caller's thread (tests), waiting up to `wait` for upload
+  // results first. Returns the first error of the pass.
+  absl::Status RunOnce(bool flush_all, absl::Duration wait = absl::ZeroDuration());
+
+  // True when nothing is pending, in flight or unindexed.
+  bool Idle() const;
+
+  BatchSealerStats stats() const;
+
+ private:
+  using FileKey = std::pair<int, uint64_t>;  // (shard, file_seq)
+
+  struct FileState {
+    std::string path;
+    int fd = -1;  // read-only, opened on first read
+    uint64_t scan_offset = 0;
+    uint64_t records = 0;       // read so far
+    uint64_t records_done = 0;  // of those, persisted or skipped
+    bool scan_stopped = false;  // corrupt record found: stays for an operator
+    bool keep = false;          // corrupt payload found at seal time: stays too
+  };
+  struct PendingSegment {
+    uint64_t seq = 0;
+    int64_t capture_start_us = 0;
+    uint32_t duration_us = 0;
+    uint8_t flags = 0;
+    uint32_t length = 0;
+    uint32_t crc = 0;
+    uint64_t payload_offset = 0;
+    FileKey file;
+    uint64_t pass_seen = 0;
+    absl::Time seen_at;
+  };
+  // A batched segment waiting for its batch (and every lower seq's) to commit.
+  struct InFlightSegment {
+    SegmentLocation location;
+    FileKey file;
+    bool committed = false;
+  };
+  struct CameraState {
+    std::vector<PendingSegment> pending;  // sorted by seq, not in a batch yet
+    uint64_t pending_bytes = 0;
+    std::deque<InFlightSegment> in_flight;  // in seq order
+    uint64_t batched_through = 0;           // highest seq put in a batch
+    uint64_t committed_through = 0;
+    std::vector<SegmentLocation> unindexed;  // persisted, seq order
+    absl::Time unindexed_since;
+    bool index_in_flight = false;
+    uint64_t index_through = 0;  // highest seq of the index PUT in flight
+    std::vector<uint64_t> index_seqs;  // every seq of the index PUT in flight, sorted
+    std::set<uint64_t> holes;  // seqs dropped as corrupt; persisted stops below them
+    absl::Time index_retry_at = absl::InfinitePast();
+  };
+  struct BatchInFlight {
+    std::shared_ptr<const std::vector<uint8_t>> object;
+    BatchManifest manifest;
+    std::vector<FileKey> files;  // per entry
+    int attempts = 0;
+    absl::Time retry_at = absl::InfinitePast();
+    bool submitted = false;
+  };
+
+  void Loop();
+  absl::Status Pass(bool flush_all, absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void ScanFile(const SpoolFileState& file, absl::Time now, absl::Status& first_error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void AddPending(const SpoolRecord& record, const FileKey& file, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void CutBatches(bool flush_all, absl::Time now, absl::Status& first_error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  // Takes up to batch_bytes of eligible segments (or those of `only`, a
+  // recovered intent) into a new batch. False when nothing was taken.
+  bool CutOneBatch(bool flush_all, const BatchManifest* only, absl::Status& first_error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void SubmitDue(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void HandleResults(const std::vector<UploadResult>& results, absl::Time now, absl::Status& first_error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void CommitBatch(uint64_t id, absl::Status& first_error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void FlushIndexes(bool flush_all, absl::Time now, absl::Status& first_error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void ReclaimFiles(const std::vector<SpoolFileState>& snapshot, absl::Status& first_error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void MaybeRotateJournal(absl::Status& first_error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void NoteError(std::string_view event, const absl::Status& status, absl::Status& first_error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void NoteStoreError(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  absl::Duration RetryDelay(int attempts) const;
+
+  const BatchSealerOptions options_;
+  SpoolCatalog* const catalog_;
+  ObjectStore* const store_;
+  std::function<void(const std::string&, uint64_t)> on_persisted_;
+  absl::flat_hash_map<std::string, uint64_t> recovered_committed_;
+
+  mutable absl::Mutex run_mu_;  // one pass at a time
+  std::unique_ptr<BatchJournal> journal_ ABSL_GUARDED_BY(run_mu_);
+  std::unique_ptr<UploadPool> pool_;
+  uint64_t pass_ ABSL_GUARDED_BY(run_mu_) = 0;
+  uint64_t next_batch_seq_ ABSL_GUARDED_BY(run_mu_) = 1;
+  uint64_t next_job_id_ ABSL_GUARDED_BY(run_mu_) = 1;
+  std::map<FileKey, FileState> files_ ABSL_GUARDED_BY(run_mu_);
+  absl::flat_hash_map<std::string, CameraState> cameras_ ABSL_GUARDED_BY(run_mu_);
+  std::map<uint64_t, BatchInFlight> batches_ ABSL_GUARDED_BY(run_mu_);             // by job id
+  std::map<uint64_t, std::string> index_jobs_ ABSL_GUARDED_BY(run_mu_);            // job id -> camera
+  std::vector<BatchManifest> recovered_intents_ ABSL_GUARDED_BY(run_mu_);          // to re-upload
+  absl::flat_hash_set<std::pair<std::string, uint64_t>> redo_ ABSL_GUARDED_BY(run_mu_);  // their segments
+  log::RateLimiter error_log_ ABSL_GUARDED_BY(run_mu_){1.0, 5.0};
+
+  mutable absl::Mutex stats_mu_;
+  BatchSealerStats stats_ ABSL_GUARDED_BY(stats_mu_);
+
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_BATCH_BATCH_SEALER_H_

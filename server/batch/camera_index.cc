@@ -1,0 +1,106 @@
+#include "server/batch/camera_index.h"
+
+#include <cstring>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/byte_codec.h"
+#include "common/crc32c.h"
+#include "common/little_endian.h"
+
+namespace ingest {
+namespace {
+
+constexpr std::string_view kMagic = "CIX1";
+constexpr uint16_t kVersion = 1;
+constexpr size_t kEntryBytes = 4 + 8 + 8 + 4 + 1 + 8 + 4 + 4;
+
+absl::string_view AView(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+absl::StatusOr<std::vector<uint8_t>> EncodeCameraIndex(std::string_view camera,
+                                                       absl::Span<const SegmentLocation> entries) {
+  if (camera.empty() || camera.size() > 255) {
+    return absl::InvalidArgumentError(absl::StrCat("camera index: camera id of ", camera.size(), " bytes"));
+  }
+  if (entries.empty() || entries.size() > kMaxCameraIndexEntries) {
+    return absl::InvalidArgumentError(absl::StrCat("camera index of ", entries.size(), " entries"));
+  }
+  std::vector<std::string_view> batches;
+  absl::flat_hash_map<absl::string_view, uint32_t> batch_number;
+  for (const SegmentLocation& e : entries) {
+    if (e.batch_key.empty() || e.batch_key.size() > 0xffff) {
+      return absl::InvalidArgumentError("camera index entry without a batch key");
+    }
+    if (batch_number.emplace(AView(e.batch_key), batches.size()).second) batches.push_back(e.batch_key);
+  }
+  std::vector<uint8_t> out;
+  ByteWriter w(&out);
+  w.Bytes(kMagic);
+  w.U16(kVersion);
+  w.U16(0);
+  w.String8(camera);
+  w.U32(static_cast<uint32_t>(batches.size()));
+  for (std::string_view key : batches) w.String16(key);
+  w.U32(static_cast<uint32_t>(entries.size()));
+  for (const SegmentLocation& e : entries) {
+    w.U32(batch_number[AView(e.batch_key)]);
+    w.U64(e.seq);
+    w.I64(e.capture_start_us);
+    w.U32(e.duration_us);
+    w.U8(e.flags);
+    w.U64(e.offset);
+    w.U32(e.length);
+    w.U32(e.crc32c);
+  }
+  w.U32(Crc32c({out.data(), out.size()}));
+  return out;
+}
+
+absl::StatusOr<CameraIndex> DecodeCameraIndex(absl::Span<const uint8_t> bytes) {
+  if (bytes.size() < 4 + 4 + 1 + 4 + 4 + 4 || bytes.size() > kMaxCameraIndexBytes) {
+    return absl::DataLossError(absl::StrCat("camera index of ", bytes.size(), " bytes"));
+  }
+  const size_t body = bytes.size() - 4;
+  if (Crc32c({bytes.data(), body}) != LoadLittleEndian<uint32_t>(bytes.data() + body)) {
+    return absl::DataLossError("camera index CRC mismatch");
+  }
+  ByteReader r(bytes.subspan(0, body));
+  if (r.Bytes(4) != kMagic || r.U16() != kVersion) return absl::DataLossError("not a CIX1 camera index");
+  r.U16();
+  CameraIndex index;
+  index.camera = std::string(r.String8());
+  const uint32_t batch_count = r.U32();
+  if (!r.ok() || index.camera.empty() || batch_count == 0 || batch_count > r.remaining() / 2) {
+    return absl::DataLossError("camera index header is malformed");
+  }
+  std::vector<std::string> batches(batch_count);
+  for (std::string& key : batches) {
+    key = std::string(r.String16());
+    if (key.empty()) return absl::DataLossError("camera index has an empty batch key");
+  }
+  const uint32_t count = r.U32();
+  if (!r.ok() || count == 0 || count > kMaxCameraIndexEntries || r.remaining() != size_t{count} * kEntryBytes) {
+    return absl::DataLossError("camera index entry table is malformed");
+  }
+  index.entries.resize(count);
+  for (SegmentLocation& e : index.entries) {
+    const uint32_t batch = r.U32();
+    if (batch >= batch_count) return absl::DataLossError("camera index entry names no batch");
+    e.camera = index.camera;
+    e.batch_key = batches[batch];
+    e.seq = r.U64();
+    e.capture_start_us = r.I64();
+    e.duration_us = r.U32();
+    e.flags = r.U8();
+    e.offset = r.U64();
+    e.length = r.U32();
+    e.crc32c = r.U32();
+  }
+  if (!r.ok()) return absl::DataLossError("camera index truncated");
+  return index;
+}
+
+}  // namespace ingest

@@ -1,0 +1,157 @@
+// Reading recordings back from the batch layout (docs/storage-layout.md): a
+// camera's segments are found through its per-camera-hour index objects
+// (CIX1) and fetched with range reads from the batch objects (CBT1) they name,
+// so a read never lists or opens batches that hold none of its segments.
+//
+//   RecordingReader reader(&store, "dev");
+//   ASSIGN_OR_RETURN(std::vector<RecordedRange> ranges, reader.Ranges("cam-1"));
+//   ASSIGN_OR_RETURN(ExportStats stats, reader.Export("cam-1", from_us, to_us,
+//       [&](absl::Span<const uint8_t> payload) { return out.Write(payload); }));
+//   ASSIGN_OR_RETURN(VerifyReport report, reader.Verify(""));  // the whole zone
+#ifndef SERVER_BATCH_RECORDING_READER_H_
+#define SERVER_BATCH_RECORDING_READER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "server/batch/segment_location.h"
+#include "server/store/object_store.h"
+
+namespace ingest {
+
+// A stretch of contiguous recording: consecutive seqs, each segment starting
+// no later than kRangeGapToleranceUs after the previous one ended.
+struct RecordedRange {
+  int64_t start_us = 0;
+  int64_t end_us = 0;  // capture end of the last segment
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t segments = 0;
+  uint64_t bytes = 0;
+};
+inline constexpr int64_t kRangeGapToleranceUs = 1'000'000;
+
+struct ExportStats {
+  uint64_t segments = 0;
+  uint64_t bytes = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t duplicates_skipped = 0;  // further copies of a seq (a seal retried after a crash)
+  uint64_t conflicting_copies = 0;  // of those, copies whose length or CRC differ from the one sent
+};
+
+struct VerifyProblem {
+  std::string key;  // the object the problem is in (or, for a missing batch, should be)
+  std::string message;
+};
+
+struct VerifyReport {
+  uint64_t objects = 0;  // index_objects + batch_objects
+  uint64_t index_objects = 0;
+  uint64_t batch_objects = 0;
+  uint64_t segments = 0;                // payloads whose CRC was checked
+  uint64_t bytes = 0;                   // their bytes
+  std::vector<VerifyProblem> problems;  // empty when everything checked out
+};
+
+// Receives exported payloads in seq order; an error stops the export.
+using PayloadSink = std::function<absl::Status(absl::Span<const uint8_t>)>;
+
+// A batch object's own index, read from its trailer and footer.
+struct BatchFooter {
+  uint64_t object_size = 0;
+  std::vector<SegmentLocation> entries;  // batch_key filled in, in stored order
+};
+
+// Reads the trailer and index of the batch object `key` with one Head and two
+// range reads. NotFound if the object is missing, DataLoss (naming the key) if
+// it is not an intact CBT1 object, other errors for a failing store.
+absl::StatusOr<BatchFooter> ReadBatchFooter(ObjectStore& store, std::string_view key);
+
+// Reads one zone's recordings. Thread-compatible; the store must outlive it.
+class RecordingReader {
+ public:
+  RecordingReader(ObjectStore* store, std::string zone);
+
+  // Camera ids with an index folder in the zone, sorted.
+  absl::StatusOr<std::vector<std::string>> Cameras();
+
+  // The camera's recorded time ranges, oldest first. Reads every index object
+  // of the camera (never a batch); a seq indexed twice counts once (the copy
+  // in the first index object by key order). DataLoss naming the object if an
+  // index object is corrupt.
+  absl::StatusOr<std::vector<RecordedRange>> Ranges(std::string_view camera);
+
+  // Where the segments Export would send live, in seq order and each seq
+  // once, without reading any payload.
+  absl::StatusOr<std::vector<SegmentLocation>> Locations(std::string_view camera, int64_t from_us, int64_t to_us);
+
+  // Sends to `sink`, in seq order and each seq once, the payload of every
+  // segment whose capture interval [start, start + duration) overlaps
+  // [from_us, to_us) (a zero-length segment counts if its start is inside).
+  // Reads only the index hours that can hold such segments, and fetches
+  // payloads with range reads, adjacent ones of a batch together. Every
+  // payload's CRC is checked before it is sent: DataLoss naming the batch,
+  // camera and seq on a mismatch or a missing batch object.
+  absl::StatusOr<ExportStats> Export(std::string_view camera, int64_t from_us, int64_t to_us, const PayloadSink& sink);
+
+  // Checks every index object of `camera` (every camera of the zone if empty)
+  // and every batch object they name: index CRCs, each index entry against the
+  // batch's own index, copies of one seq that disagree, and payload CRCs (for
+  // one camera its own payloads; for the zone every payload of each batch,
+  // once). Problems are reported, not returned as errors; errors are for a
+  // failing store or a bad camera id.
+  absl::StatusOr<VerifyReport> Verify(std::string_view camera);
+
+ private:
+  struct Selection {
+    std::vector<SegmentLocation> locations;
+    uint64_t duplicates = 0;
+    uint64_t conflicts = 0;
+  };
+  struct VerifyState {
+    bool whole_batches = false;  // zone-wide: every payload of a batch, once
+    absl::flat_hash_set<std::string> batches_seen;
+    absl::flat_hash_set<std::string> bad_batches;  // missing or corrupt, reported once
+    VerifyReport report;
+  };
+  // (length, crc32c) of the first copy of each seq of the camera being verified.
+  using FirstCopies = absl::flat_hash_map<uint64_t, std::pair<uint32_t, uint32_t>>;
+  using HourVisitor = absl::FunctionRef<absl::Status(int64_t hour_start_us, const std::vector<ObjectInfo>&)>;
+
+  // Calls `visit` with the index objects of every hour folder of `camera`
+  // within [earliest_hour_us, latest_hour_us], oldest hour first, keys sorted.
+  absl::Status ForEachIndexHour(std::string_view camera, int64_t earliest_hour_us, int64_t latest_hour_us,
+                                HourVisitor visit);
+  // The camera's day folders that can hold those hours.
+  absl::StatusOr<std::vector<std::string>> DayFolders(std::string_view camera, int64_t earliest_hour_us,
+                                                      int64_t latest_hour_us);
+  // Reads, decodes and validates one index object of `camera`.
+  absl::StatusOr<std::vector<SegmentLocation>> ReadIndexObject(std::string_view camera, const ObjectInfo& object);
+  absl::Status ValidateEntry(const SegmentLocation& e) const;
+  absl::StatusOr<Selection> Select(std::string_view camera, int64_t from_us, int64_t to_us);
+
+  absl::Status VerifyCamera(std::string_view camera, VerifyState& state);
+  absl::Status VerifyHour(std::string_view camera, int64_t hour_start_us, const std::vector<ObjectInfo>& objects,
+                          FirstCopies& first_copies, VerifyState& state);
+  absl::Status VerifyBatch(const std::string& batch_key, const std::vector<SegmentLocation>& referenced,
+                           VerifyState& state);
+  absl::Status VerifyPayloads(const std::string& batch_key, std::vector<SegmentLocation> entries, VerifyState& state);
+
+  ObjectStore* const store_;
+  const std::string zone_;
+  const std::string batches_prefix_;  // "<zone>/batches/": every batch key an index may name
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_BATCH_RECORDING_READER_H_

@@ -1,0 +1,35 @@
+// Where one segment's payload lives in the object store: the batch object,
+// the byte range inside it, and the segment's metadata. The same record is
+// the batch object's own index entry, the camera index entry and the batch
+// journal entry.
+#ifndef SERVER_BATCH_SEGMENT_LOCATION_H_
+#define SERVER_BATCH_SEGMENT_LOCATION_H_
+
+#include <cstdint>
+#include <string>
+
+namespace ingest {
+
+struct SegmentLocation {
+  std::string camera;     // empty inside a camera index object (implied)
+  std::string batch_key;  // empty inside a batch object's own index (implied)
+  uint64_t seq = 0;
+  int64_t capture_start_us = 0;
+  uint32_t duration_us = 0;
+  uint8_t flags = 0;
+  uint64_t offset = 0;  // from the batch object's first byte
+  uint32_t length = 0;
+  uint32_t crc32c = 0;  // of the payload
+
+  int64_t capture_end_us() const { return capture_start_us + int64_t{duration_us}; }
+  // Does [capture_start, capture_end) overlap [from_us, to_us)? A zero-length
+  // segment counts when its start is inside.
+  bool Overlaps(int64_t from_us, int64_t to_us) const {
+    if (duration_us == 0) return capture_start_us >= from_us && capture_start_us < to_us;
+    return capture_start_us < to_us && capture_end_us() > from_us;
+  }
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_BATCH_SEGMENT_LOCATION_H_

@@ -1,0 +1,67 @@
+#include "server/batch/upload_pool.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace ingest {
+
+UploadPool::UploadPool(ObjectStore* store, int threads) : store_(store) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+}
+
+UploadPool::~UploadPool() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& t : threads_) t.join();
+}
+
+void UploadPool::Submit(UploadJob job) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(job));
+  ++outstanding_;
+}
+
+size_t UploadPool::outstanding() const {
+  absl::MutexLock lock(&mu_);
+  return outstanding_;
+}
+
+std::vector<UploadResult> UploadPool::WaitForResults(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(
+                           +[](std::vector<UploadResult>* results) { return !results->empty(); }, &results_),
+                       timeout);
+  std::vector<UploadResult> out;
+  out.swap(results_);
+  outstanding_ -= out.size();
+  return out;
+}
+
+void UploadPool::Work() {
+  while (true) {
+    UploadJob job;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](UploadPool* pool) { return pool->stopping_ || !pool->queue_.empty(); }, this));
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    const absl::Time start = absl::Now();
+    absl::Status status;
+    for (const auto& [key, bytes] : job.objects) {
+      status = store_->Put(key, *bytes);
+      if (!status.ok()) {
+        status = absl::Status(status.code(), absl::StrCat("put ", key, ": ", status.message()));
+        break;
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    results_.push_back({job.id, std::move(status), absl::Now() - start});
+  }
+}
+
+}  // namespace ingest

@@ -1,0 +1,69 @@
+// Worker threads that PUT objects into the store for the batch sealer, so
+// several batches upload at once and a slow store never stalls spool reading.
+// The sealer submits jobs and collects results; workers never call back.
+//
+//   UploadPool pool(&store, /*threads=*/4);
+//   pool.Submit({.id = 7, .objects = {{key, bytes}}});
+//   for (UploadResult& r : pool.WaitForResults(absl::Milliseconds(100))) ...
+#ifndef SERVER_BATCH_UPLOAD_POOL_H_
+#define SERVER_BATCH_UPLOAD_POOL_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/store/object_store.h"
+
+namespace ingest {
+
+struct UploadJob {
+  uint64_t id = 0;
+  // PUT in order; the job stops at the first failure.
+  std::vector<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>> objects;
+};
+
+struct UploadResult {
+  uint64_t id = 0;
+  absl::Status status;
+  absl::Duration took;
+};
+
+class UploadPool {
+ public:
+  // `store` must outlive the pool.
+  UploadPool(ObjectStore* store, int threads);
+  // Finishes the jobs already running, drops queued ones, joins.
+  ~UploadPool();
+  UploadPool(const UploadPool&) = delete;
+  UploadPool& operator=(const UploadPool&) = delete;
+
+  void Submit(UploadJob job);
+
+  // Results finished so far; waits up to `timeout` for the first one.
+  std::vector<UploadResult> WaitForResults(absl::Duration timeout);
+
+  // Jobs submitted whose results were not yet taken.
+  size_t outstanding() const;
+
+ private:
+  void Work();
+
+  ObjectStore* const store_;
+  mutable absl::Mutex mu_;
+  std::deque<UploadJob> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<UploadResult> results_ ABSL_GUARDED_BY(mu_);
+  size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_BATCH_UPLOAD_POOL_H_

@@ -1,0 +1,422 @@
+#include "server/s3/s3_xml.h"
+
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/std_string_view.h"
+
+namespace ingest {
+namespace {
+
+// Caps on what one document may hold besides its byte size, so a reply of
+// tiny elements cannot make the walk allocate without end.
+constexpr size_t kMaxElements = 1 << 20;
+constexpr size_t kMaxNameBytes = 256;
+
+bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+         c == ':' || static_cast<unsigned char>(c) >= 0x80;
+}
+
+std::string_view Snippet(std::string_view s) { return s.substr(0, 40); }
+
+absl::Status Malformed(std::string_view why, size_t offset) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed S3 XML at byte ", offset, ": ", std::string(why)));
+}
+
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+bool IsOnlySpace(std::string_view s) {
+  for (char c : s) {
+    if (!IsXmlSpace(c)) return false;
+  }
+  return true;
+}
+
+// Drops a namespace prefix: "s3:Key" -> "Key".
+std::string_view LocalName(std::string_view name) {
+  const size_t colon = name.rfind(':');
+  return colon == std::string_view::npos ? name : name.substr(colon + 1);
+}
+
+}  // namespace
+
+absl::Status DecodeXmlText(std::string_view raw, std::string* out) {
+  size_t i = 0;
+  while (i < raw.size()) {
+    const size_t amp = raw.find('&', i);
+    if (amp == std::string_view::npos) {
+      out->append(raw.substr(i));
+      return absl::OkStatus();
+    }
+    out->append(raw.substr(i, amp - i));
+    const size_t semi = raw.find(';', amp);
+    if (semi == std::string_view::npos || semi - amp > 12) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad XML reference near '", std::string(Snippet(raw.substr(amp))), "'"));
+    }
+    const std::string_view name = raw.substr(amp + 1, semi - amp - 1);
+    if (name == "amp") {
+      out->push_back('&');
+    } else if (name == "lt") {
+      out->push_back('<');
+    } else if (name == "gt") {
+      out->push_back('>');
+    } else if (name == "quot") {
+      out->push_back('"');
+    } else if (name == "apos") {
+      out->push_back('\'');
+    } else if (name.size() >= 2 && name[0] == '#') {
+      const bool hex = name[1] == 'x' || name[1] == 'X';
+      const std::string_view digits = name.substr(hex ? 2 : 1);
+      uint32_t cp = 0;
+      bool ok = !digits.empty();
+      for (char c : digits) {
+        int v = -1;
+        if (c >= '0' && c <= '9') v = c - '0';
+        if (hex && c >= 'a' && c <= 'f') v = c - 'a' + 10;
+        if (hex && c >= 'A' && c <= 'F') v = c - 'A' + 10;
+        if (v < 0) {
+          ok = false;
+          break;
+        }
+        cp = cp * (hex ? 16 : 10) + static_cast<uint32_t>(v);
+        if (cp > 0x10FFFF) {
+          ok = false;
+          break;
+        }
+      }
+      if (!ok || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad XML character reference '&", std::string(name), ";'"));
+      }
+      AppendUtf8(cp, out);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown XML entity '&", std::string(name), ";'"));
+    }
+    i = semi + 1;
+  }
+  return absl::OkStatus();
+}
+
+std::string EscapeXmlText(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+absl::Status WalkS3Xml(std::string_view xml,
+                       const std::function<absl::Status(absl::Span<const std::string_view> path,
+                                                        std::string_view text)>& on_element) {
+  if (xml.size() > kMaxS3XmlBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "S3 XML reply of ", xml.size(), " bytes is over the ", kMaxS3XmlBytes, "-byte limit"));
+  }
+  std::vector<std::string_view> path;       // open elements, local names
+  std::vector<std::string_view> raw_names;  // as written, to match end tags
+  std::vector<std::string> texts;
+  bool root_seen = false;
+  size_t elements = 0;
+  size_t i = 0;
+  if (xml.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
+
+  while (i < xml.size()) {
+    if (xml[i] != '<') {
+      const size_t lt = xml.find('<', i);
+      const std::string_view run = xml.substr(i, lt == std::string_view::npos ? xml.npos : lt - i);
+      if (path.empty()) {
+        if (!IsOnlySpace(run)) return Malformed("text outside the root element", i);
+      } else {
+        RETURN_IF_ERROR(DecodeXmlText(run, &texts.back()));
+      }
+      i += run.size();
+      continue;
+    }
+    const std::string_view rest = xml.substr(i);
+    if (rest.substr(0, 2) == "<?") {
+      const size_t end = rest.find("?>");
+      if (end == std::string_view::npos) return Malformed("unterminated <?...?>", i);
+      i += end + 2;
+      continue;
+    }
+    if (rest.substr(0, 4) == "<!--") {
+      const size_t end = rest.find("-->", 4);
+      if (end == std::string_view::npos) return Malformed("unterminated comment", i);
+      i += end + 3;
+      continue;
+    }
+    if (rest.substr(0, 9) == "<![CDATA[") {
+      const size_t end = rest.find("]]>", 9);
+      if (end == std::string_view::npos) return Malformed("unterminated CDATA", i);
+      if (path.empty()) return Malformed("CDATA outside the root element", i);
+      texts.back().append(rest.substr(9, end - 9));
+      i += end + 3;
+      continue;
+    }
+    if (rest.substr(0, 2) == "<!") return Malformed("DOCTYPE and declarations are not accepted", i);
+
+    const bool closing = rest.substr(0, 2) == "</";
+    size_t j = closing ? 2 : 1;
+    const size_t name_start = j;
+    while (j < rest.size() && IsNameChar(rest[j])) ++j;
+    const std::string_view name = rest.substr(name_start, j - name_start);
+    if (name.empty() || name.size() > kMaxNameBytes) return Malformed("bad element name", i);
+
+    if (closing) {
+      while (j < rest.size() && IsXmlSpace(rest[j])) ++j;
+      if (j >= rest.size()) return Malformed("truncated end tag", i);
+      if (rest[j] != '>') return Malformed("bad end tag", i);
+      if (raw_names.empty() || raw_names.back() != name) {
+        return Malformed(
+            absl::StrCat("end tag </", std::string(name), "> does not match ",
+                         raw_names.empty() ? std::string("nothing")
+                                           : absl::StrCat("<", std::string(raw_names.back()), ">")),
+            i);
+      }
+      RETURN_IF_ERROR(on_element(path, texts.back()));
+      path.pop_back();
+      raw_names.pop_back();
+      texts.pop_back();
+      i += j + 1;
+      continue;
+    }
+
+    // A start tag: skip attributes, honouring quotes so '>' inside a value
+    // does not end the tag.
+    bool self_closing = false;
+    while (true) {
+      if (j >= rest.size()) return Malformed("truncated start tag", i);
+      const char c = rest[j];
+      if (c == '"' || c == '\'') {
+        const size_t close = rest.find(c, j + 1);
+        if (close == std::string_view::npos) return Malformed("unterminated attribute value", i);
+        j = close + 1;
+      } else if (c == '>') {
+        ++j;
+        break;
+      } else if (c == '/' && j + 1 < rest.size() && rest[j + 1] == '>') {
+        self_closing = true;
+        j += 2;
+        break;
+      } else if (c == '<') {
+        return Malformed("'<' inside a tag", i + j);
+      } else {
+        ++j;
+      }
+    }
+    if (path.empty() && root_seen) return Malformed("a second root element", i);
+    if (path.size() >= static_cast<size_t>(kMaxS3XmlDepth)) {
+      return Malformed(absl::StrCat("nesting deeper than ", kMaxS3XmlDepth), i);
+    }
+    if (++elements > kMaxElements) return Malformed("too many elements", i);
+    root_seen = true;
+    path.push_back(LocalName(name));
+    raw_names.push_back(name);
+    texts.emplace_back();
+    if (self_closing) {
+      RETURN_IF_ERROR(on_element(path, texts.back()));
+      path.pop_back();
+      raw_names.pop_back();
+      texts.pop_back();
+    }
+    i += j;
+  }
+  if (!path.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("truncated S3 XML: <", std::string(raw_names.back()), "> is not closed"));
+  }
+  if (!root_seen) return absl::InvalidArgumentError("S3 reply has no XML element");
+  return absl::OkStatus();
+}
+
+namespace {
+
+using Path = absl::Span<const std::string_view>;
+
+bool PathIs(Path path, std::initializer_list<std::string_view> expected) {
+  if (path.size() != expected.size()) return false;
+  size_t i = 0;
+  for (std::string_view e : expected) {
+    if (path[i++] != e) return false;
+  }
+  return true;
+}
+
+// Checks the root element's name as soon as the first element closes (every
+// document here has children), so an <Error> is reported as such.
+absl::Status CheckRoot(Path path, std::string_view root) {
+  if (path.front() != root) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected an S3 <", std::string(root), "> reply, got <", std::string(path.front()), ">"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string UnquoteEtag(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return std::string(etag);
+}
+
+absl::StatusOr<S3ListPage> ParseListBucketResult(std::string_view xml) {
+  S3ListPage page;
+  S3ObjectEntry entry;
+  bool has_key = false;
+  std::optional<std::string> prefix;
+  absl::Status status = WalkS3Xml(xml, [&](Path path, std::string_view text) -> absl::Status {
+    RETURN_IF_ERROR(CheckRoot(path, "ListBucketResult"));
+    if (PathIs(path, {"ListBucketResult", "Contents", "Key"})) {
+      entry.key = std::string(text);
+      has_key = true;
+    } else if (PathIs(path, {"ListBucketResult", "Contents", "Size"})) {
+      if (!absl::SimpleAtoi(ToAbsl(text), &entry.size) || text.empty() ||
+          !absl::ascii_isdigit(static_cast<unsigned char>(text.front()))) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad <Size> '", std::string(Snippet(text)), "' in S3 listing"));
+      }
+    } else if (PathIs(path, {"ListBucketResult", "Contents", "ETag"})) {
+      entry.etag = UnquoteEtag(text);
+    } else if (PathIs(path, {"ListBucketResult", "Contents"})) {
+      if (!has_key) return absl::InvalidArgumentError("S3 listing has a <Contents> without <Key>");
+      page.contents.push_back(std::move(entry));
+      entry = S3ObjectEntry();
+      has_key = false;
+    } else if (PathIs(path, {"ListBucketResult", "CommonPrefixes", "Prefix"})) {
+      prefix = std::string(text);
+    } else if (PathIs(path, {"ListBucketResult", "CommonPrefixes"})) {
+      if (!prefix)
+        return absl::InvalidArgumentError("S3 listing has <CommonPrefixes> without <Prefix>");
+      page.common_prefixes.push_back(*std::move(prefix));
+      prefix.reset();
+    } else if (PathIs(path, {"ListBucketResult", "IsTruncated"})) {
+      if (text == "true") {
+        page.is_truncated = true;
+      } else if (text == "false") {
+        page.is_truncated = false;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad <IsTruncated> '", std::string(Snippet(text)), "' in S3 listing"));
+      }
+    } else if (PathIs(path, {"ListBucketResult", "NextContinuationToken"})) {
+      page.next_continuation_token = std::string(text);
+    }
+    return absl::OkStatus();
+  });
+  RETURN_IF_ERROR(status);
+  if (page.is_truncated && page.next_continuation_token.empty()) {
+    return absl::InvalidArgumentError("S3 listing is truncated but has no <NextContinuationToken>");
+  }
+  return page;
+}
+
+absl::StatusOr<std::string> ParseInitiateMultipartUploadResult(std::string_view xml) {
+  std::string upload_id;
+  RETURN_IF_ERROR(WalkS3Xml(xml, [&](Path path, std::string_view text) -> absl::Status {
+    RETURN_IF_ERROR(CheckRoot(path, "InitiateMultipartUploadResult"));
+    if (PathIs(path, {"InitiateMultipartUploadResult", "UploadId"})) upload_id = std::string(text);
+    return absl::OkStatus();
+  }));
+  if (upload_id.empty()) {
+    return absl::InvalidArgumentError("S3 InitiateMultipartUploadResult has no <UploadId>");
+  }
+  return upload_id;
+}
+
+absl::StatusOr<S3CompleteResult> ParseCompleteMultipartUploadResult(std::string_view xml) {
+  S3CompleteResult result;
+  bool is_error = false;
+  bool has_etag = false;
+  RETURN_IF_ERROR(WalkS3Xml(xml, [&](Path path, std::string_view text) -> absl::Status {
+    if (path.front() == "Error") {
+      is_error = true;
+      if (PathIs(path, {"Error", "Code"})) result.error_code = std::string(text);
+      if (PathIs(path, {"Error", "Message"})) result.error_message = std::string(text);
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(CheckRoot(path, "CompleteMultipartUploadResult"));
+    if (PathIs(path, {"CompleteMultipartUploadResult", "ETag"})) {
+      result.etag = UnquoteEtag(text);
+      has_etag = true;
+    }
+    return absl::OkStatus();
+  }));
+  if (is_error) {
+    if (result.error_code.empty()) result.error_code = "UnknownError";
+    return result;
+  }
+  if (!has_etag)
+    return absl::InvalidArgumentError("S3 CompleteMultipartUploadResult has no <ETag>");
+  return result;
+}
+
+absl::StatusOr<S3ErrorInfo> ParseS3Error(std::string_view xml) {
+  S3ErrorInfo info;
+  RETURN_IF_ERROR(WalkS3Xml(xml, [&](Path path, std::string_view text) -> absl::Status {
+    RETURN_IF_ERROR(CheckRoot(path, "Error"));
+    if (PathIs(path, {"Error", "Code"})) info.code = std::string(text);
+    if (PathIs(path, {"Error", "Message"})) info.message = std::string(text);
+    if (PathIs(path, {"Error", "RequestId"})) info.request_id = std::string(text);
+    return absl::OkStatus();
+  }));
+  return info;
+}
+
+std::string CompleteMultipartUploadXml(absl::Span<const S3CompletedPart> parts) {
+  std::string out = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+  for (const S3CompletedPart& part : parts) {
+    absl::StrAppend(&out, "<Part><PartNumber>", part.part_number, "</PartNumber><ETag>",
+                    EscapeXmlText(absl::StrCat("\"", UnquoteEtag(part.etag), "\"")),
+                    "</ETag></Part>");
+  }
+  out += "</CompleteMultipartUpload>";
+  return out;
+}
+
+}  // namespace ingest
