@@ -48,6 +48,15 @@ ABSL_FLAG(std::optional<std::string>, s3_region, std::nullopt, "Overrides store.
 ABSL_FLAG(std::optional<bool>, s3_path_style, std::nullopt, "Overrides store.path_style.");
 ABSL_FLAG(std::optional<std::string>, s3_profile, std::nullopt, "Overrides store.profile (credentials profile).");
 ABSL_FLAG(std::optional<std::string>, s3_role_arn, std::nullopt, "Overrides store.role_arn (role to assume).");
+ABSL_FLAG(std::optional<int64_t>, index_interval_s, std::nullopt, "Overrides store.index_interval_s.");
+ABSL_FLAG(std::optional<int64_t>, upload_threads, std::nullopt, "Overrides store.upload_threads.");
+ABSL_FLAG(std::optional<std::string>, s3_ca_file, std::nullopt, "Overrides store.ca_file.");
+ABSL_FLAG(std::optional<bool>, s3_use_instance_metadata, std::nullopt, "Overrides store.use_instance_metadata.");
+ABSL_FLAG(std::optional<std::string>, s3_imds_endpoint, std::nullopt, "Overrides store.imds_endpoint.");
+ABSL_FLAG(std::optional<std::string>, s3_role_session_name, std::nullopt, "Overrides store.role_session_name.");
+ABSL_FLAG(std::optional<std::string>, s3_external_id, std::nullopt, "Overrides store.external_id.");
+ABSL_FLAG(std::optional<std::string>, s3_sts_endpoint, std::nullopt, "Overrides store.sts_endpoint.");
+ABSL_FLAG(std::optional<std::string>, s3_sts_region, std::nullopt, "Overrides store.sts_region.");
 // [log]
 ABSL_FLAG(std::optional<std::string>, log_level, std::nullopt, "Overrides log.level: debug, info, warn or error.");
 ABSL_FLAG(std::optional<double>, connection_errors_per_second, std::nullopt, "Overrides log.connection_errors_per_second.");
@@ -146,6 +155,15 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_s3_path_style, "store.path_style", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_profile, "store.profile", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_role_arn, "store.role_arn", config));
+  RETURN_IF_ERROR(Override(FLAGS_index_interval_s, "store.index_interval_s", config));
+  RETURN_IF_ERROR(Override(FLAGS_upload_threads, "store.upload_threads", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_ca_file, "store.ca_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_use_instance_metadata, "store.use_instance_metadata", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_imds_endpoint, "store.imds_endpoint", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_role_session_name, "store.role_session_name", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_external_id, "store.external_id", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_sts_endpoint, "store.sts_endpoint", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_sts_region, "store.sts_region", config));
   RETURN_IF_ERROR(Override(FLAGS_log_level, "log.level", config));
   RETURN_IF_ERROR(Override(FLAGS_connection_errors_per_second, "log.connection_errors_per_second", config));
   return absl::OkStatus();

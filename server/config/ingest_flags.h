@@ -57,6 +57,15 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, s3_region);
 ABSL_DECLARE_FLAG(std::optional<bool>, s3_path_style);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_profile);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_role_arn);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, index_interval_s);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, upload_threads);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_ca_file);
+ABSL_DECLARE_FLAG(std::optional<bool>, s3_use_instance_metadata);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_imds_endpoint);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_role_session_name);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_external_id);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_sts_endpoint);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_sts_region);
 // [log]
 ABSL_DECLARE_FLAG(std::optional<std::string>, log_level);
 ABSL_DECLARE_FLAG(std::optional<double>, connection_errors_per_second);

@@ -2,7 +2,7 @@
 // credentials before every signed request; providers that fetch temporary
 // credentials (instance metadata, STS) cache them and refresh before expiry.
 //
-//   ASSIGN_OR_RETURN(std::unique_ptr<CredentialsProvider> provider,
+//   ASSIGN_OR_RETURN(std::shared_ptr<CredentialsProvider> provider,
 //                    MakeCredentialsChain(options));
 //   ASSIGN_OR_RETURN(AwsCredentials credentials, provider->Get());
 #ifndef SERVER_S3_AWS_CREDENTIALS_H_
@@ -18,7 +18,7 @@ namespace ingest {
 struct AwsCredentials {
   std::string access_key_id;
   std::string secret_access_key;
-  std::string session_token;  // empty for long-lived keys
+  std::string session_token{};  // empty for long-lived keys
   absl::Time expiration = absl::InfiniteFuture();
 };
 

@@ -42,15 +42,15 @@ struct HttpClientOptions {
   absl::Duration io_timeout = absl::Seconds(30);
   size_t max_response_header_bytes = 16 << 10;
   size_t max_response_body_bytes = 64 << 20;
-  std::string ca_file;  // https: extra trust anchors; empty = system store
+  std::string ca_file{};  // https: extra trust anchors; empty = system store
 };
 
 struct HttpRequest {
   std::string method = "GET";
   std::string target = "/";  // path and query, already encoded
-  std::vector<std::pair<std::string, std::string>> headers;  // Host is added by the client
+  std::vector<std::pair<std::string, std::string>> headers{};  // Host is added by the client
   // The body, not owned: must stay valid until Send returns.
-  absl::Span<const uint8_t> body;
+  absl::Span<const uint8_t> body{};
 };
 
 struct HttpResponse {

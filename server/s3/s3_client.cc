@@ -680,8 +680,7 @@ absl::StatusOr<std::vector<uint8_t>> S3Client::GetObject(std::string_view key,
   if (range) {
     if (range->length == 0) return absl::InvalidArgumentError("S3 GetObject range of 0 bytes");
     wanted_last = range->offset + std::min(range->length - 1, UINT64_MAX - range->offset);
-    last = range->offset +
-           std::min(wanted_last - range->offset, options_.max_get_bytes - 1);
+    last = range->offset + std::min(wanted_last - range->offset, options_.max_get_bytes - 1);
     request.headers = {{"range", absl::StrCat("bytes=", range->offset, "-", last)}};
   }
   ASSIGN_OR_RETURN(HttpResponse response, Execute(request));

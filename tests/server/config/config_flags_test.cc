@@ -40,6 +40,20 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_store, std::nullopt);
     absl::SetFlag(&FLAGS_seal_bytes, std::nullopt);
     absl::SetFlag(&FLAGS_seal_age_ms, std::nullopt);
+    absl::SetFlag(&FLAGS_index_interval_s, std::nullopt);
+    absl::SetFlag(&FLAGS_upload_threads, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_endpoint, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_region, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_path_style, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_ca_file, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_profile, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_use_instance_metadata, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_imds_endpoint, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_role_arn, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_role_session_name, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_external_id, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_sts_endpoint, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_sts_region, std::nullopt);
     absl::SetFlag(&FLAGS_log_level, std::nullopt);
     absl::SetFlag(&FLAGS_connection_errors_per_second, std::nullopt);
   }
@@ -105,6 +119,20 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_store, target.store.url);
   absl::SetFlag(&FLAGS_seal_bytes, "5MiB");
   absl::SetFlag(&FLAGS_seal_age_ms, target.store.seal_age_ms);
+  absl::SetFlag(&FLAGS_index_interval_s, target.store.index_interval_s);
+  absl::SetFlag(&FLAGS_upload_threads, target.store.upload_threads);
+  absl::SetFlag(&FLAGS_s3_endpoint, target.store.endpoint);
+  absl::SetFlag(&FLAGS_s3_region, target.store.region);
+  absl::SetFlag(&FLAGS_s3_path_style, target.store.path_style);
+  absl::SetFlag(&FLAGS_s3_ca_file, target.store.ca_file);
+  absl::SetFlag(&FLAGS_s3_profile, target.store.profile);
+  absl::SetFlag(&FLAGS_s3_use_instance_metadata, target.store.use_instance_metadata);
+  absl::SetFlag(&FLAGS_s3_imds_endpoint, target.store.imds_endpoint);
+  absl::SetFlag(&FLAGS_s3_role_arn, target.store.role_arn);
+  absl::SetFlag(&FLAGS_s3_role_session_name, target.store.role_session_name);
+  absl::SetFlag(&FLAGS_s3_external_id, target.store.external_id);
+  absl::SetFlag(&FLAGS_s3_sts_endpoint, target.store.sts_endpoint);
+  absl::SetFlag(&FLAGS_s3_sts_region, target.store.sts_region);
   absl::SetFlag(&FLAGS_log_level, target.log.level);
   absl::SetFlag(&FLAGS_connection_errors_per_second, target.log.connection_errors_per_second);
 

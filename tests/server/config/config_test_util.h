@@ -43,7 +43,23 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
              .file_bytes = 128u << 20,
              .max_bytes = 3ull << 40,
              .shard_memory_bytes = 100001u << 10};
-  c.store = {.url = "s3://bucket/prefix", .seal_bytes = 5u << 20, .seal_age_ms = 20000};
+  c.store = {.url = "s3://bucket/prefix",
+             .seal_bytes = 5u << 20,
+             .seal_age_ms = 20000,
+             .index_interval_s = 300,
+             .upload_threads = 7,
+             .endpoint = "https://s3.example.net:8443",
+             .region = "eu-west-3",
+             .path_style = true,
+             .ca_file = "/etc/ingestd/s3-ca.pem",
+             .profile = "recorder",
+             .use_instance_metadata = false,
+             .imds_endpoint = "http://127.0.0.1:8111",
+             .role_arn = "arn:aws:iam::123456789012:role/zone-a-writer",
+             .role_session_name = "ingestd-zone-a",
+             .external_id = "zone-a",
+             .sts_endpoint = "https://sts.eu-west-3.amazonaws.com",
+             .sts_region = "eu-west-3"};
   c.log = {.level = "debug", .connection_errors_per_second = 0.1};
   return c;
 }

@@ -13,6 +13,18 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+// GCC's -Wmaybe-uninitialized misfires inside Beast's request parser when
+// built with the sanitizers (a boost::optional it reads only once set).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
@@ -21,13 +33,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <string>
-#include <string_view>
-#include <thread>
-#include <vector>
+#pragma GCC diagnostic pop
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
