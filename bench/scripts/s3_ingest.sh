@@ -3,8 +3,9 @@
 # signatures): upload throughput, S3 requests per camera-hour, and the time
 # from a segment's send to its ACK(persisted) at the default seal policy.
 #
-#   bench/scripts/s3_ingest.sh [cameras] [segment_bytes] [bitrate_kbps] [seconds] [extra ingestd flags...]
+#   bench/scripts/s3_ingest.sh [cameras] [segment_bytes] [bitrate_kbps|max] [seconds] [extra ingestd flags...]
 #   bench/scripts/s3_ingest.sh 200 262144 1000 60          # 200 cameras at 1 Mbit/s, 2 s segments
+#   bench/scripts/s3_ingest.sh 200 262144 max 30           # closed loop: upload throughput to the gateway
 #   bench/scripts/s3_ingest.sh 200 262144 1000 60 --seal_bytes=4MiB
 set -euo pipefail
 
@@ -18,6 +19,7 @@ shift $(($# < 4 ? $# : 4))
 bench_init s3-ingest 17613
 
 S3_DIR="${WORK}/s3"
+mkdir -p "${S3_DIR}"
 s3_cleanup() {
   stop_ingestd
   "${ROOT}/scripts/s3_test_server.sh" stop "${S3_DIR}" >/dev/null 2>&1 || true
@@ -34,14 +36,21 @@ export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDE
 start_ingestd --log-level info --stats-interval-s 2 --store s3://bench/zone-bench \
   --s3_endpoint "${S3_ENDPOINT}" --s3_region "${S3_REGION}" --s3_path_style "$@"
 "${BIN}/server/ingestd" certs --out "${WORK}/var/dev-certs" --cameras "${CAMERAS}" >/dev/null
+if [[ ${BITRATE_KBPS} == max ]]; then
+  SEGMENT_MS=2000
+  LOAD_FLAGS=(--saturate --segment_ms "${SEGMENT_MS}")
+else
+  SEGMENT_MS=$((SEGMENT_BYTES * 8 / BITRATE_KBPS))
+  LOAD_FLAGS=(--segment_ms "${SEGMENT_MS}")
+fi
 "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
-  --cameras "${CAMERAS}" --segment_bytes "${SEGMENT_BYTES}" --segment_ms "$((SEGMENT_BYTES * 8 / BITRATE_KBPS))" \
+  --cameras "${CAMERAS}" --segment_bytes "${SEGMENT_BYTES}" "${LOAD_FLAGS[@]}" \
   --duration_s "${SECONDS_TO_RUN}" --wait_for persisted --quiet --json >"${WORK}/sim.json"
 # The last stats line while streaming (every 2 s) counts the requests of the
 # run itself; shutdown then writes every camera's index at once.
 stats_while_streaming="$(grep '"event":"stats"' "${WORK}/ingestd.log" | tail -n 1)"
 stop_ingestd
-python3 - "${WORK}/sim.json" "${stats_while_streaming}" "$((SEGMENT_BYTES * 8 / BITRATE_KBPS))" <<'PY'
+python3 - "${WORK}/sim.json" "${stats_while_streaming}" "${SEGMENT_MS}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 s = json.loads(sys.argv[2])
