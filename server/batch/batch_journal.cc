@@ -73,13 +73,7 @@ std::vector<uint8_t> IntentBody(const BatchManifest& manifest) {
   w.U32(static_cast<uint32_t>(manifest.entries.size()));
   for (const SegmentLocation& e : manifest.entries) {
     w.String8(e.camera);
-    w.U64(e.seq);
-    w.I64(e.capture_start_us);
-    w.U32(e.duration_us);
-    w.U8(e.flags);
-    w.U64(e.offset);
-    w.U32(e.length);
-    w.U32(e.crc32c);
+    WriteSegmentFields(w, e);
   }
   return body;
 }
@@ -120,18 +114,12 @@ bool ApplyRecord(absl::Span<const uint8_t> body, ReplayState& state) {
       BatchManifest manifest;
       manifest.key = std::string(r.String16());
       const uint32_t count = r.U32();
-      if (!r.ok() || count > r.remaining() / 42) return false;
+      if (!r.ok() || count > r.remaining() / (1 + kSegmentFieldBytes)) return false;
       manifest.entries.resize(count);
       for (SegmentLocation& e : manifest.entries) {
         e.camera = std::string(r.String8());
         e.batch_key = manifest.key;
-        e.seq = r.U64();
-        e.capture_start_us = r.I64();
-        e.duration_us = r.U32();
-        e.flags = r.U8();
-        e.offset = r.U64();
-        e.length = r.U32();
-        e.crc32c = r.U32();
+        ReadSegmentFields(r, e);
       }
       if (!r.ok() || manifest.key.empty()) return false;
       state.committed.erase(manifest.key);

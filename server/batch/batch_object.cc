@@ -42,13 +42,7 @@ absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const Se
   w.U32(static_cast<uint32_t>(entries.size()));
   for (const SegmentLocation& e : entries) {
     w.String8(e.camera);
-    w.U64(e.seq);
-    w.I64(e.capture_start_us);
-    w.U32(e.duration_us);
-    w.U8(e.flags);
-    w.U64(e.offset);
-    w.U32(e.length);
-    w.U32(e.crc32c);
+    WriteSegmentFields(w, e);
   }
   const uint32_t index_crc = Crc32c({object.data() + index_offset, object.size() - index_offset});
   w.U64(index_offset);
@@ -85,20 +79,15 @@ absl::StatusOr<std::vector<SegmentLocation>> DecodeBatchIndex(absl::Span<const u
   }
   ByteReader r(index);
   const uint32_t count = r.U32();
-  // Each entry takes at least 42 bytes: a count the bytes cannot hold is corrupt.
-  if (count == 0 || count > kMaxBatchSegments || count > index.size() / 42) {
+  // Each entry takes at least a camera id byte and the fixed fields: a count
+  // the bytes cannot hold is corrupt.
+  if (count == 0 || count > kMaxBatchSegments || count > index.size() / (2 + kSegmentFieldBytes)) {
     return absl::DataLossError(absl::StrCat("batch index claims ", count, " segments"));
   }
   std::vector<SegmentLocation> entries(count);
   for (SegmentLocation& e : entries) {
     e.camera = std::string(r.String8());
-    e.seq = r.U64();
-    e.capture_start_us = r.I64();
-    e.duration_us = r.U32();
-    e.flags = r.U8();
-    e.offset = r.U64();
-    e.length = r.U32();
-    e.crc32c = r.U32();
+    ReadSegmentFields(r, e);
     if (!r.ok()) return absl::DataLossError("batch index truncated");
     if (e.camera.empty() || e.offset < kBatchHeaderBytes || e.offset > trailer.index_offset ||
         e.length > trailer.index_offset - e.offset) {

@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::string_view kMagic = "CIX1";
 constexpr uint16_t kVersion = 1;
-constexpr size_t kEntryBytes = 4 + 8 + 8 + 4 + 1 + 8 + 4 + 4;
+constexpr size_t kEntryBytes = 4 + kSegmentFieldBytes;  // batch number + fields
 
 absl::string_view AView(std::string_view s) { return {s.data(), s.size()}; }
 
@@ -47,13 +47,7 @@ absl::StatusOr<std::vector<uint8_t>> EncodeCameraIndex(std::string_view camera,
   w.U32(static_cast<uint32_t>(entries.size()));
   for (const SegmentLocation& e : entries) {
     w.U32(batch_number[AView(e.batch_key)]);
-    w.U64(e.seq);
-    w.I64(e.capture_start_us);
-    w.U32(e.duration_us);
-    w.U8(e.flags);
-    w.U64(e.offset);
-    w.U32(e.length);
-    w.U32(e.crc32c);
+    WriteSegmentFields(w, e);
   }
   w.U32(Crc32c({out.data(), out.size()}));
   return out;
@@ -91,13 +85,7 @@ absl::StatusOr<CameraIndex> DecodeCameraIndex(absl::Span<const uint8_t> bytes) {
     if (batch >= batch_count) return absl::DataLossError("camera index entry names no batch");
     e.camera = index.camera;
     e.batch_key = batches[batch];
-    e.seq = r.U64();
-    e.capture_start_us = r.I64();
-    e.duration_us = r.U32();
-    e.flags = r.U8();
-    e.offset = r.U64();
-    e.length = r.U32();
-    e.crc32c = r.U32();
+    ReadSegmentFields(r, e);
   }
   if (!r.ok()) return absl::DataLossError("camera index truncated");
   return index;

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/byte_codec.h"
+
 namespace ingest {
 
 struct SegmentLocation {
@@ -29,6 +31,31 @@ struct SegmentLocation {
     return capture_start_us < to_us && capture_end_us() > from_us;
   }
 };
+
+// The fixed fields every format stores per segment (after the camera id or
+// batch number): u64 seq, i64 capture_start_us, u32 duration_us, u8 flags,
+// u64 offset, u32 length, u32 crc32c — 37 bytes.
+inline constexpr size_t kSegmentFieldBytes = 8 + 8 + 4 + 1 + 8 + 4 + 4;
+
+inline void WriteSegmentFields(ByteWriter& w, const SegmentLocation& e) {
+  w.U64(e.seq);
+  w.I64(e.capture_start_us);
+  w.U32(e.duration_us);
+  w.U8(e.flags);
+  w.U64(e.offset);
+  w.U32(e.length);
+  w.U32(e.crc32c);
+}
+
+inline void ReadSegmentFields(ByteReader& r, SegmentLocation& e) {
+  e.seq = r.U64();
+  e.capture_start_us = r.I64();
+  e.duration_us = r.U32();
+  e.flags = r.U8();
+  e.offset = r.U64();
+  e.length = r.U32();
+  e.crc32c = r.U32();
+}
 
 }  // namespace ingest
 

@@ -13,22 +13,9 @@
 namespace ingest::testing {
 namespace {
 
-constexpr char kBucket[] = "recordings";
 constexpr char kPrefix[] = "zone-a";
 
-class S3EndToEndTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!S3TestServer::Available()) GTEST_SKIP() << "radosgw / AWS CLI not installed (scripts/setup.sh installs them)";
-    absl::StatusOr<std::unique_ptr<S3TestServer>> s3 = S3TestServer::Start();
-    ASSERT_TRUE(s3.ok()) << s3.status();
-    s3_ = std::move(*s3);
-    ASSERT_TRUE(s3_->CreateBucket(kBucket).ok());
-    UseS3Credentials(s3_->access_key(), s3_->secret_key());
-  }
-
-  std::unique_ptr<S3TestServer> s3_;
-};
+using S3EndToEndTest = S3IngestTest;
 
 TEST_F(S3EndToEndTest, EveryCameraReadsBackByteExactFromTheBucketAndFromTheAwsCliDownload) {
   TempDir dir;

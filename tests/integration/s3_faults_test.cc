@@ -14,20 +14,10 @@
 namespace ingest::testing {
 namespace {
 
-constexpr char kBucket[] = "recordings";
 constexpr char kPrefix[] = "zone-f";
 
-class S3FaultsTest : public ::testing::Test {
+class S3FaultsTest : public S3IngestTest {
  protected:
-  void SetUp() override {
-    if (!S3TestServer::Available()) GTEST_SKIP() << "radosgw / AWS CLI not installed (scripts/setup.sh installs them)";
-    absl::StatusOr<std::unique_ptr<S3TestServer>> s3 = S3TestServer::Start();
-    ASSERT_TRUE(s3.ok()) << s3.status();
-    s3_ = std::move(*s3);
-    ASSERT_TRUE(s3_->CreateBucket(kBucket).ok());
-    UseS3Credentials(s3_->access_key(), s3_->secret_key());
-  }
-
   void ExpectEveryCameraStoredOnce(const FleetReport& report) {
     std::unique_ptr<ObjectStore> bucket = OpenS3TestStore(*s3_, kBucket, kPrefix);
     ASSERT_NE(bucket, nullptr);
@@ -46,8 +36,6 @@ class S3FaultsTest : public ::testing::Test {
     for (const CameraReport& camera : report.cameras) recorded += camera.segments;
     EXPECT_EQ(batched, recorded);
   }
-
-  std::unique_ptr<S3TestServer> s3_;
 };
 
 TEST_F(S3FaultsTest, GatewayOutageMidStreamLosesNothingAndPersistedAcksResume) {

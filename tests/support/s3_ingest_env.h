@@ -103,6 +103,24 @@ inline std::map<std::pair<std::string, uint64_t>, int> CountBatchedSegments(Obje
   return counts;
 }
 
+// A fixture with a fresh radosgw, a bucket kBucket, and its credentials in
+// the environment; skips when radosgw is not installed.
+class S3IngestTest : public ::testing::Test {
+ protected:
+  static constexpr char kBucket[] = "recordings";
+
+  void SetUp() override {
+    if (!S3TestServer::Available()) GTEST_SKIP() << "radosgw / AWS CLI not installed (scripts/setup.sh installs them)";
+    absl::StatusOr<std::unique_ptr<S3TestServer>> s3 = S3TestServer::Start();
+    ASSERT_TRUE(s3.ok()) << s3.status();
+    s3_ = std::move(*s3);
+    ASSERT_TRUE(s3_->CreateBucket(kBucket).ok());
+    UseS3Credentials(s3_->access_key(), s3_->secret_key());
+  }
+
+  std::unique_ptr<S3TestServer> s3_;
+};
+
 }  // namespace ingest::testing
 
 #endif  // TESTS_SUPPORT_S3_INGEST_ENV_H_
