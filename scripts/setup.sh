@@ -15,6 +15,7 @@ PACKAGES=(
   ninja-build
   pkg-config
   g++
+  lld
   liburing-dev
   libboost-dev
   libabsl-dev
