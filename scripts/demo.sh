@@ -27,7 +27,7 @@ BIN="${ROOT}/build"
 mkdir -p "${STATE_DIR}"
 
 echo "== ingestd on 127.0.0.1:${PORT}, state in ${STATE_DIR} (log: ${STATE_DIR}/ingestd.log)"
-"${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${STATE_DIR}" \
+"${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --admin-listen "127.0.0.1:${ADMIN_PORT:-0}" --state-dir "${STATE_DIR}" \
   --seal-age-ms 5000 --stats-interval-s 5 >"${STATE_DIR}/ingestd.log" 2>&1 &
 SERVER_PID=$!
 stop_server() {
@@ -46,11 +46,18 @@ for _ in $(seq 1 100); do
   fi
   sleep 0.1
 done
+ADMIN="$(grep -o '"admin_port":[0-9]*' "${STATE_DIR}/ingestd.log" | head -n 1 | cut -d: -f2)"
+echo "== admin endpoints on http://127.0.0.1:${ADMIN}/ (healthz, readyz, metrics, status)"
 
 echo "== ${CAMERAS} simulated cameras, ${BITRATE_KBPS} kbit/s, ${SEGMENT_MS} ms segments, ${SECONDS_TO_RUN} s"
 "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${STATE_DIR}/dev-certs" \
   --cameras "${CAMERAS}" --bitrate_kbps "${BITRATE_KBPS}" --segment_ms "${SEGMENT_MS}" \
   --duration_s "${SECONDS_TO_RUN}" --wait_for persisted
+
+if command -v curl >/dev/null; then
+  echo "== GET /status"
+  curl -s "http://127.0.0.1:${ADMIN}/status" || true
+fi
 
 echo "== stopping ingestd (SIGTERM: GOAWAY to cameras, flush, seal)"
 stop_server

@@ -27,7 +27,7 @@ bench_init() {
 }
 
 start_ingestd() {
-  "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --state-dir "${WORK}/var" \
+  "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --admin-listen 127.0.0.1:0 --state-dir "${WORK}/var" \
     --stats-interval-s 0 "$@" >"${WORK}/ingestd.log" 2>&1 &
   server=$!
   local _

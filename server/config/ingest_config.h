@@ -31,6 +31,9 @@ struct ServerConfig {
   std::string zone = "dev";
   // Numeric "host:port": "0.0.0.0:7443", "[::1]:7443". Port 0 picks a free one.
   std::string listen = "127.0.0.1:7443";
+  // Health, readiness, metrics and status over HTTP. Loopback by default; the
+  // load balancer's health checks need a reachable address.
+  std::string admin_listen = "127.0.0.1:9090";
   int shards = 0;  // 0 until ResolveDefaults: one per online core (at most 256)
   uint32_t max_connections = 50000;
   uint32_t max_connections_per_source = 1000;  // per remote IP address

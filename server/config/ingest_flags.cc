@@ -13,6 +13,7 @@
 // [server]
 ABSL_FLAG(std::optional<std::string>, server_id, std::nullopt, "Overrides server.id: this server's name (default: hostname).");
 ABSL_FLAG(std::optional<std::string>, zone, std::nullopt, "Overrides server.zone: the zone this server records for.");
+ABSL_FLAG(std::optional<std::string>, admin_listen, std::nullopt, "Overrides server.admin_listen: the admin HTTP address.");
 ABSL_FLAG(std::optional<std::string>, listen, std::nullopt, "Overrides server.listen: \"ip:port\" or \"[ipv6]:port\" cameras connect to.");
 ABSL_FLAG(std::optional<int64_t>, shards, std::nullopt, "Overrides server.shards: event-loop threads (0 = one per core).");
 ABSL_FLAG(std::optional<int64_t>, max_connections, std::nullopt, "Overrides server.max_connections.");
@@ -125,6 +126,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_server_id, "server.id", config));
   RETURN_IF_ERROR(Override(FLAGS_zone, "server.zone", config));
   RETURN_IF_ERROR(Override(FLAGS_listen, "server.listen", config));
+  RETURN_IF_ERROR(Override(FLAGS_admin_listen, "server.admin_listen", config));
   RETURN_IF_ERROR(Override(FLAGS_shards, "server.shards", config));
   RETURN_IF_ERROR(Override(FLAGS_max_connections, "server.max_connections", config));
   RETURN_IF_ERROR(Override(FLAGS_max_connections_per_source, "server.max_connections_per_source", config));

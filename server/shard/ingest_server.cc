@@ -15,6 +15,7 @@
 #include "common/std_string_view.h"
 #include "server/config/host_port.h"
 #include "server/s3/store_from_config.h"
+#include "server/shard/admin_view.h"
 #include "server/tls/dev_certs.h"
 #include "server/tls/tls_server_context.h"
 
@@ -221,7 +222,10 @@ absl::Status IngestServer::Init() {
     }
     return absl::InternalError("a shard failed to start");
   }
+  ASSIGN_OR_RETURN(admin_, AdminServer::Start(AdminServerOptions{.listen = config_.server.admin_listen},
+                                               [this] { return AdminView(); }));
   log::Info("ingestd_serving", {{"listen", config_.server.listen},
+                                {"admin_port", admin_->port()},
                                 {"port", port_},
                                 {"shards", shard_count},
                                 {"zone", config_.server.zone},
@@ -237,6 +241,9 @@ absl::Status IngestServer::Stop() {
     if (t.joinable()) t.join();
   }
   if (sealer_ != nullptr) sealer_->Stop(/*flush_all=*/true);
+  // Readiness has reported "shutting down" since the first line; the admin
+  // endpoints stay up until everything is flushed.
+  if (admin_ != nullptr) admin_->Stop();
   IngestStats stats = Stats();
   log::Info("ingestd_stopped", {{"segments_accepted", stats.segments_accepted},
                                 {"spool_bytes_live", stats.spool_bytes_live}});
@@ -259,6 +266,25 @@ absl::Status IngestServer::Wait() {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+AdminSnapshot IngestServer::AdminView() const {
+  AdminViewInput input;
+  input.config = &config_;
+  for (const auto& shard : shards_) {
+    input.shards.push_back({.counters = &shard->counters(), .serving = shard->serving(), .last_turn = shard->last_turn()});
+  }
+  if (sealer_ != nullptr) input.sealer = sealer_->stats();
+  S3ClientStats s3;
+  if (s3_store_ != nullptr) {
+    s3 = s3_store_->stats();
+    input.s3 = &s3;
+  }
+  if (catalog_ != nullptr) input.spool_bytes_live = catalog_->total_bytes();
+  input.cameras_known = registry_.size();
+  input.stopping = stopped_.load();
+  input.started = started_;
+  return BuildAdminSnapshot(input, absl::Now());
 }
 
 IngestStats IngestServer::Stats() const {

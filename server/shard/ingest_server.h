@@ -24,6 +24,7 @@
 #include "server/session/connection_limiter.h"
 #include "server/shard/shard.h"
 #include "server/spool/spool_catalog.h"
+#include "server/admin/admin_server.h"
 #include "server/batch/batch_sealer.h"
 #include "server/s3/s3_store.h"
 #include "server/store/object_store.h"
@@ -50,6 +51,10 @@ class IngestServer {
   ~IngestServer();
 
   uint16_t port() const { return port_; }
+  // The admin HTTP port (healthz, readyz, metrics, status).
+  uint16_t admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
+  // What the admin endpoints report now.
+  AdminSnapshot AdminView() const;
   const IngestConfig& config() const { return config_; }
   IngestStats Stats() const;
   ObjectStore& store() { return *store_; }
@@ -91,6 +96,8 @@ class IngestServer {
   std::vector<absl::Status> shard_results_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> stopped_{false};
+  absl::Time started_ = absl::Now();
+  std::unique_ptr<AdminServer> admin_;
 };
 
 // Fills empty TLS file paths from the development certificates under

@@ -83,6 +83,7 @@ absl::Status Shard::Run() {
 void Shard::Loop() {
   while (fatal_.ok()) {
     absl::Time now = absl::Now();
+    last_turn_us_.store(absl::ToUnixMicros(now), std::memory_order_relaxed);
     if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) StartStopping();
     if (stopping_) {
       bool connections_gone = counters_.connections_open.load() == 0;

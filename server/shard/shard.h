@@ -87,6 +87,9 @@ class Shard final : public SessionHost {
   void RequestStop() { stop_requested_.store(true, std::memory_order_release); }
   // True once Run() has set up its ring and is serving.
   bool serving() const { return serving_.load(std::memory_order_acquire); }
+  // When the loop last turned (it turns at least every 100 ms while
+  // healthy), for the liveness check.
+  absl::Time last_turn() const { return absl::FromUnixMicros(last_turn_us_.load(std::memory_order_relaxed)); }
 
   const ShardCounters& counters() const { return counters_; }
   int index() const { return options_.index; }
@@ -179,6 +182,7 @@ class Shard final : public SessionHost {
   ShardCounters counters_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> serving_{false};
+  std::atomic<int64_t> last_turn_us_{0};
   bool stopping_ = false;
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   absl::Status fatal_;

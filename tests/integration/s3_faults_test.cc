@@ -16,6 +16,14 @@ namespace {
 
 constexpr char kPrefix[] = "zone-f";
 
+bool CheckPasses(const IngestServer& server, const std::string& name) {
+  for (const AdminCheck& check : server.AdminView().readiness) {
+    if (check.name == name) return check.ok;
+  }
+  ADD_FAILURE() << "no readiness check " << name;
+  return false;
+}
+
 class S3FaultsTest : public S3IngestTest {
  protected:
   void ExpectEveryCameraStoredOnce(const FleetReport& report) {
@@ -57,6 +65,7 @@ TEST_F(S3FaultsTest, GatewayOutageMidStreamLosesNothingAndPersistedAcksResume) {
   // During the outage cameras keep getting ACK(spooled); uploads fail.
   const IngestStats during = server->Stats();
   EXPECT_FALSE(during.sealer.store_ok);
+  EXPECT_FALSE(CheckPasses(*server, "store_writable")) << "readiness must fail while S3 is down";
   EXPECT_GT(during.sealer.store_errors + during.s3.network_errors, 0u);
   const uint64_t persisted_during = during.sealer.segments_persisted;
   absl::SleepFor(absl::Seconds(1));
@@ -68,6 +77,7 @@ TEST_F(S3FaultsTest, GatewayOutageMidStreamLosesNothingAndPersistedAcksResume) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->all_acked) << "ACK(persisted) must resume once S3 is back";
   EXPECT_TRUE(server->Stats().sealer.store_ok);
+  EXPECT_TRUE(CheckPasses(*server, "store_writable"));
   ASSERT_TRUE(server->Stop().ok());
   ExpectEveryCameraStoredOnce(*report);
 }

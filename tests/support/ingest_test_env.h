@@ -31,6 +31,7 @@ inline IngestConfig TestConfig(const std::string& state_dir,
                                const std::function<void(IngestConfig&)>& tweak = {}) {
   IngestConfig config;
   config.server.listen = "127.0.0.1:0";
+  config.server.admin_listen = "127.0.0.1:0";
   config.server.shards = 2;
   config.server.id = "test-server";
   config.server.state_dir = state_dir;

@@ -57,6 +57,7 @@ class IngestdProcess {
     std::vector<std::string> args = {INGESTD_PATH,
                                      "--dev_certs",
                                      absl::StrCat("--listen=127.0.0.1:", port_),
+                                     "--admin_listen=127.0.0.1:0",
                                      absl::StrCat("--state_dir=", state_dir_),
                                      "--shards=2",
                                      "--seal_age_ms=300",

@@ -15,6 +15,7 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_server_id, std::nullopt);
     absl::SetFlag(&FLAGS_zone, std::nullopt);
     absl::SetFlag(&FLAGS_listen, std::nullopt);
+    absl::SetFlag(&FLAGS_admin_listen, std::nullopt);
     absl::SetFlag(&FLAGS_shards, std::nullopt);
     absl::SetFlag(&FLAGS_max_connections, std::nullopt);
     absl::SetFlag(&FLAGS_max_connections_per_source, std::nullopt);
@@ -94,6 +95,7 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_server_id, target.server.id);
   absl::SetFlag(&FLAGS_zone, target.server.zone);
   absl::SetFlag(&FLAGS_listen, target.server.listen);
+  absl::SetFlag(&FLAGS_admin_listen, target.server.admin_listen);
   absl::SetFlag(&FLAGS_shards, target.server.shards);
   absl::SetFlag(&FLAGS_max_connections, target.server.max_connections);
   absl::SetFlag(&FLAGS_max_connections_per_source, target.server.max_connections_per_source);

@@ -21,6 +21,7 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
   c.server = {.id = "ingest-7",
               .zone = "eu-west-2a",
               .listen = "[::1]:0",
+              .admin_listen = "127.0.0.2:9191",
               .shards = 3,
               .max_connections = 1234,
               .max_connections_per_source = 12,

@@ -1,0 +1,426 @@
+#include "server/admin/admin_server.h"
+
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+// GCC's -Wmaybe-uninitialized misfires inside Beast's parser under the
+// sanitizers (a boost::optional it reads only once set).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#pragma GCC diagnostic pop
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/json_log.h"
+#include "common/std_string_view.h"
+
+namespace ingest {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+// GET requests carry no body; a small one is tolerated and ignored.
+constexpr uint64_t kMaxBodyBytes = 64 * 1024;
+// After an error reply the client's remaining bytes are read and dropped for
+// at most this long, so closing does not reset the connection (and lose the
+// reply) while they are still arriving.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr size_t kMaxLingerBytes = 256 * 1024;
+// Accept failures such as EMFILE persist; retrying at once would spin.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
+
+enum class Route { kUnknown, kHealthz, kReadyz, kMetrics, kStatus };
+
+Route RouteFor(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  if (target == "/healthz") return Route::kHealthz;
+  if (target == "/readyz") return Route::kReadyz;
+  if (target == "/metrics") return Route::kMetrics;
+  if (target == "/status") return Route::kStatus;
+  return Route::kUnknown;
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  *out += '"';
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        *out += "\\\"";
+        break;
+      case '\\':
+        *out += "\\\\";
+        break;
+      case '\n':
+        *out += "\\n";
+        break;
+      case '\r':
+        *out += "\\r";
+        break;
+      case '\t':
+        *out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          *out += "\\u00";
+          *out += kHex[(c >> 4) & 0xf];
+          *out += kHex[c & 0xf];
+        } else {
+          *out += c;
+        }
+    }
+  }
+  *out += '"';
+}
+
+std::string ReadinessJson(const std::vector<AdminCheck>& checks, bool ready) {
+  std::string out = absl::StrCat("{\"ready\":", ready ? "true" : "false", ",\"checks\":[");
+  std::string failed;
+  for (size_t i = 0; i < checks.size(); ++i) {
+    const AdminCheck& check = checks[i];
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    AppendJsonString(&out, check.name);
+    absl::StrAppend(&out, ",\"ok\":", check.ok ? "true" : "false", ",\"detail\":");
+    AppendJsonString(&out, check.detail);
+    out += '}';
+    if (!check.ok) {
+      if (!failed.empty()) failed += ',';
+      AppendJsonString(&failed, check.name);
+    }
+  }
+  absl::StrAppend(&out, "],\"failed\":[", failed, "]}\n");
+  return out;
+}
+
+absl::StatusOr<tcp::endpoint> ParseListen(std::string_view listen) {
+  std::string_view host;
+  std::string_view port_text;
+  if (listen.starts_with('[')) {
+    size_t close = listen.find(']');
+    if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("admin listen \"", std::string(listen), "\": expected [ipv6]:port"));
+    }
+    host = listen.substr(1, close - 1);
+    port_text = listen.substr(close + 2);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("admin listen \"", std::string(listen), "\": expected host:port"));
+    }
+    host = listen.substr(0, colon);
+    port_text = listen.substr(colon + 1);
+  }
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("admin listen \"", std::string(listen), "\": bad port"));
+  }
+  boost::system::error_code address_error;
+  asio::ip::address address = asio::ip::make_address(std::string(host), address_error);
+  if (address_error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin listen \"", std::string(listen), "\": host must be a numeric IPv4 or IPv6 address"));
+  }
+  return tcp::endpoint(address, static_cast<uint16_t>(port));
+}
+
+absl::Status ValidateOptions(const AdminServerOptions& options) {
+  if (options.max_header_bytes < 256 || options.max_header_bytes > (1 << 20)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin max_header_bytes ", options.max_header_bytes, " outside [256, 1 MiB]"));
+  }
+  if (options.request_timeout <= absl::ZeroDuration() || options.request_timeout > absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin request_timeout ", absl::FormatDuration(options.request_timeout), " outside (0, 1h]"));
+  }
+  if (options.max_connections < 1 || options.max_connections > 100000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("admin max_connections ", options.max_connections, " outside [1, 100000]"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+struct AdminServer::Impl {
+  AdminServerOptions options;
+  std::function<AdminSnapshot()> snapshot;
+  std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>(1);
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> accept_retry;
+  std::thread thread;
+  // Touched only on the admin thread (or after it has been joined).
+  int open_connections = 0;
+  log::RateLimiter reject_log{1.0, 10.0};
+
+  // Connections still in the io_context are destroyed with it, and their
+  // destructors update open_connections: so the io_context goes first.
+  ~Impl() { Destroy(); }
+
+  // Closes the listener and every connection. Only once the thread is joined.
+  void Destroy() {
+    accept_retry.reset();
+    acceptor.reset();
+    io.reset();
+  }
+
+  void Accept();
+  void LogRejected(int status, std::string_view why);
+};
+
+namespace {
+
+// One admin client connection: read a request, answer, repeat while the
+// client keeps the connection alive. Lives as long as an operation holds it.
+class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
+ public:
+  AdminConnection(tcp::socket socket, AdminServer::Impl* server)
+      : stream_(std::move(socket)),
+        buffer_(server->options.max_header_bytes + kMaxBodyBytes + 4096),
+        server_(server),
+        timeout_(absl::ToChronoMilliseconds(server->options.request_timeout)) {
+    ++server_->open_connections;
+  }
+  ~AdminConnection() { --server_->open_connections; }
+
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
+    parser_->body_limit(kMaxBodyBytes);
+    stream_.expires_after(timeout_);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::header_limit) {
+      server_->LogRejected(431, "headers too large");
+      return ReplyError(http::status::request_header_fields_too_large, "request headers too large\n");
+    }
+    if (ec == http::error::body_limit) {
+      server_->LogRejected(413, "body too large");
+      return ReplyError(http::status::payload_too_large, "request body too large\n");
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return Close();
+    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
+      server_->LogRejected(400, ToStd(absl::string_view(ec.message())));
+      return ReplyError(http::status::bad_request, "malformed request\n");
+    }
+    if (ec) return Close();  // timeout (stream already closed), reset, or Stop()
+    Handle(parser_->get());
+  }
+
+  void Handle(const http::request<http::string_body>& request) {
+    const std::string_view target(request.target().data(), request.target().size());
+    const Route route = RouteFor(target);
+    const bool keep_alive = request.keep_alive();
+    const unsigned version = request.version();
+    if (route == Route::kUnknown) {
+      return Reply(http::status::not_found, "text/plain; charset=utf-8", "not found\n", false, keep_alive, version);
+    }
+    const bool head = request.method() == http::verb::head;
+    if (!head && request.method() != http::verb::get) {
+      response_.set(http::field::allow, "GET, HEAD");
+      return Reply(http::status::method_not_allowed, "text/plain; charset=utf-8", "method not allowed\n", false,
+                   keep_alive, version);
+    }
+    AdminSnapshot snapshot;
+    try {
+      snapshot = server_->snapshot();
+    } catch (const std::exception& e) {
+      server_->LogRejected(500, e.what());
+      return Reply(http::status::internal_server_error, "text/plain; charset=utf-8", "snapshot failed\n", head,
+                   keep_alive, version);
+    } catch (...) {
+      server_->LogRejected(500, "snapshot threw");
+      return Reply(http::status::internal_server_error, "text/plain; charset=utf-8", "snapshot failed\n", head,
+                   keep_alive, version);
+    }
+    switch (route) {
+      case Route::kHealthz:
+        return Reply(snapshot.live ? http::status::ok : http::status::service_unavailable, "text/plain; charset=utf-8",
+                     snapshot.live ? "ok\n" : "unhealthy\n", head, keep_alive, version);
+      case Route::kReadyz: {
+        bool ready = true;
+        for (const AdminCheck& check : snapshot.readiness) ready = ready && check.ok;
+        return Reply(ready ? http::status::ok : http::status::service_unavailable, "application/json",
+                     ReadinessJson(snapshot.readiness, ready), head, keep_alive, version);
+      }
+      case Route::kMetrics:
+        return Reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", std::move(snapshot.metrics_text),
+                     head, keep_alive, version);
+      case Route::kStatus:
+        return Reply(http::status::ok, "application/json", std::move(snapshot.status_json), head, keep_alive, version);
+      case Route::kUnknown:
+        break;
+    }
+  }
+
+  // Answers a request that could not be parsed, then closes the connection.
+  void ReplyError(http::status status, std::string body) {
+    Reply(status, "text/plain; charset=utf-8", std::move(body), false, /*keep_alive=*/false, 11);
+  }
+
+  void Reply(http::status status, std::string_view content_type, std::string body, bool head, bool keep_alive,
+             unsigned version) {
+    response_.result(status);
+    response_.version(version);
+    response_.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+    response_.set(http::field::cache_control, "no-store");
+    // HEAD gets the headers GET would get, Content-Length included.
+    response_.content_length(body.size());
+    if (!head) response_.body() = std::move(body);
+    response_.keep_alive(keep_alive);
+    close_after_write_ = !keep_alive;
+    stream_.expires_after(timeout_);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    response_ = {};
+    if (ec) return Close();
+    if (close_after_write_) return Linger();
+    Read();
+  }
+
+  // Half-closes, then drains what the client still sends until it hangs up
+  // or kLingerTime passes, so our reply is not lost to a reset.
+  void Linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > kMaxLingerBytes) return self->Close();
+      self->DrainSome();
+    });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  AdminServer::Impl* server_;
+  std::chrono::milliseconds timeout_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  bool close_after_write_ = false;
+  std::array<char, 4096> drain_{};
+  size_t drained_ = 0;
+};
+
+}  // namespace
+
+void AdminServer::Impl::LogRejected(int status, std::string_view why) {
+  if (!reject_log.Allow(absl::Now())) return;
+  log::Warn("admin_request_rejected",
+            {{"status", status}, {"reason", why}, {"suppressed", reject_log.TakeSuppressed()}});
+}
+
+void AdminServer::Impl::Accept() {
+  acceptor->async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (ec) {
+      if (reject_log.Allow(absl::Now())) log::Warn("admin_accept_failed", {{"error", ec.message()}});
+      accept_retry->expires_after(kAcceptRetryDelay);
+      accept_retry->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) Accept();
+      });
+      return;
+    }
+    if (open_connections >= options.max_connections) {
+      // Refused: closing at once costs nothing and tells the client plainly.
+      LogRejected(503, "too many admin connections");
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<AdminConnection>(std::move(socket), this)->Read();
+    }
+    Accept();
+  });
+}
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptions options,
+                                                                std::function<AdminSnapshot()> snapshot) {
+  if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
+  if (!snapshot) return absl::InvalidArgumentError("admin server needs a snapshot callback");
+  absl::StatusOr<tcp::endpoint> endpoint = ParseListen(options.listen);
+  if (!endpoint.ok()) return endpoint.status();
+
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->snapshot = std::move(snapshot);
+  impl->acceptor.emplace(*impl->io);
+  impl->accept_retry.emplace(*impl->io);
+  tcp::acceptor& acceptor = *impl->acceptor;
+  beast::error_code ec;
+  auto fail = [&](std::string_view what) {
+    return absl::UnavailableError(
+        absl::StrCat("admin listener ", impl->options.listen, ": ", std::string(what), ": ", ec.message()));
+  };
+  if (acceptor.open(endpoint->protocol(), ec); ec) return fail("socket");
+  if (acceptor.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("SO_REUSEADDR");
+  if (acceptor.bind(*endpoint, ec); ec) return fail("bind");
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen");
+  tcp::endpoint bound = acceptor.local_endpoint(ec);
+  if (ec) return fail("local address");
+
+  Impl* raw = impl.get();
+  raw->Accept();
+  auto server = std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+  server->port_ = bound.port();
+  raw->thread = std::thread([raw] {
+    try {
+      raw->io->run();
+    } catch (const std::exception& e) {
+      log::Error("admin_server_failed", {{"error", std::string_view(e.what())}});
+    } catch (...) {
+      log::Error("admin_server_failed", {{"error", "unknown exception"}});
+    }
+  });
+  return server;
+}
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+void AdminServer::Stop() {
+  if (!impl_->thread.joinable()) return;
+  impl_->io->stop();
+  impl_->thread.join();
+  impl_->Destroy();
+}
+
+}  // namespace ingest

@@ -1,0 +1,179 @@
+#include "server/shard/admin_view.h"
+
+#include <array>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/admin/prometheus_text.h"
+
+namespace ingest {
+namespace {
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<int>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+uint64_t Total(const AdminViewInput& input, std::atomic<uint64_t> ShardCounters::*counter) {
+  uint64_t sum = 0;
+  for (const ShardView& shard : input.shards) sum += (shard.counters->*counter).load(std::memory_order_relaxed);
+  return sum;
+}
+
+std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
+  std::vector<AdminCheck> checks;
+  bool serving = !input.shards.empty();
+  for (const ShardView& shard : input.shards) serving = serving && shard.serving;
+  checks.push_back({"listening", serving, serving ? "every shard accepts cameras" : "a shard is not serving"});
+  checks.push_back({"not_draining", !input.stopping, input.stopping ? "shutting down" : "serving"});
+  const uint64_t high_water = static_cast<uint64_t>(kSpoolHighWater * static_cast<double>(input.config->spool.max_bytes));
+  checks.push_back({"spool_below_high_water", input.spool_bytes_live < high_water,
+                    absl::StrCat(input.spool_bytes_live, " of ", input.config->spool.max_bytes, " bytes")});
+  checks.push_back({"store_writable", input.sealer.store_ok,
+                    input.sealer.store_ok ? "last upload succeeded" : input.sealer.last_store_error});
+  const uint64_t open = Total(input, &ShardCounters::connections_open);
+  checks.push_back({"below_capacity", open < input.config->server.max_connections,
+                    absl::StrCat(open, " of ", input.config->server.max_connections, " connections")});
+  return checks;
+}
+
+void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
+  for (size_t i = 0; i < input.shards.size(); ++i) {
+    const ShardCounters& c = *input.shards[i].counters;
+    const PrometheusLabels shard = {{"shard", absl::StrCat(i)}};
+#define INGEST_EXPORT_COUNTER(name)                                                                  \
+  if (std::string_view(#name) == "connections_open") {                                              \
+    w.Gauge("ingest_connections_open", "Camera connections open now.",                              \
+            static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                    \
+  } else {                                                                                          \
+    w.Counter("ingest_" #name "_total", "Shard counter " #name " (see server/shard/shard_counters.h).", \
+              static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                  \
+  }
+    INGEST_SHARD_COUNTERS(INGEST_EXPORT_COUNTER)
+#undef INGEST_EXPORT_COUNTER
+    w.Gauge("ingest_shard_seconds_since_loop_turn", "Seconds since the shard's event loop last turned.",
+            absl::ToDoubleSeconds(absl::Now() - input.shards[i].last_turn), shard);
+  }
+}
+
+void SealerMetrics(const BatchSealerStats& s, PrometheusText& w) {
+  w.Counter("ingest_segments_persisted_total", "Segments in the object store (ACK persisted).",
+            static_cast<double>(s.segments_persisted));
+  w.Counter("ingest_batches_written_total", "Batch objects uploaded.", static_cast<double>(s.batches_written));
+  w.Counter("ingest_batch_bytes_written_total", "Bytes of batch objects uploaded.",
+            static_cast<double>(s.batch_bytes_written));
+  w.Counter("ingest_index_objects_written_total", "Camera index objects uploaded.",
+            static_cast<double>(s.index_objects_written));
+  w.Counter("ingest_store_errors_total", "Failed object uploads (retried).", static_cast<double>(s.store_errors));
+  w.Counter("ingest_spool_duplicates_skipped_total", "Spooled segments already in the store.",
+            static_cast<double>(s.duplicates_skipped));
+  w.Counter("ingest_spool_files_reclaimed_total", "Spool files deleted after upload.",
+            static_cast<double>(s.files_reclaimed));
+  w.Counter("ingest_corrupt_segments_total", "Spooled payloads whose CRC failed at upload time.",
+            static_cast<double>(s.corrupt_segments));
+  w.Gauge("ingest_pending_segments", "Spooled segments not yet in a batch.", static_cast<double>(s.pending_segments));
+  w.Gauge("ingest_batches_in_flight", "Batches being uploaded or waiting to retry.",
+          static_cast<double>(s.batches_in_flight));
+  w.Gauge("ingest_unindexed_segments", "Persisted segments waiting for their camera index object.",
+          static_cast<double>(s.unindexed_segments));
+  w.Gauge("ingest_oldest_pending_segment_age_seconds", "Age of the oldest spooled segment not yet uploaded.",
+          absl::ToDoubleSeconds(s.oldest_pending_age));
+  w.Gauge("ingest_store_ok", "1 if the last upload succeeded.", s.store_ok ? 1 : 0);
+}
+
+void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
+  w.Counter("ingest_s3_requests_total", "S3 HTTP attempts.", static_cast<double>(s.requests));
+  w.Counter("ingest_s3_retries_total", "S3 attempts after the first of an operation.", static_cast<double>(s.retries));
+  const std::array<std::pair<const char*, uint64_t>, 6> errors = {{{"network", s.network_errors},
+                                                                   {"throttled", s.throttled},
+                                                                   {"server", s.server_errors},
+                                                                   {"auth", s.auth_errors},
+                                                                   {"not_found", s.not_found},
+                                                                   {"client", s.client_errors}}};
+  for (const auto& [kind, value] : errors) {
+    w.Counter("ingest_s3_errors_total", "Failed S3 attempts by kind.", static_cast<double>(value), {{"kind", kind}});
+  }
+  w.Counter("ingest_s3_bytes_total", "S3 request and response bodies.", static_cast<double>(s.bytes_up),
+            {{"direction", "up"}});
+  w.Counter("ingest_s3_bytes_total", "S3 request and response bodies.", static_cast<double>(s.bytes_down),
+            {{"direction", "down"}});
+  std::vector<double> bounds;
+  std::vector<uint64_t> cumulative;
+  uint64_t running = 0;
+  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i) {
+    bounds.push_back(static_cast<double>(kS3LatencyBucketsMs[i]) / 1000.0);
+    running += s.latency_histogram[i];
+    cumulative.push_back(running);
+  }
+  const uint64_t count = running + s.latency_histogram.back();
+  // The client keeps bucket counts only; the sum is estimated from bucket bounds.
+  double sum = 0;
+  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i) sum += bounds[i] * static_cast<double>(s.latency_histogram[i]);
+  w.Histogram("ingest_s3_request_seconds", "S3 attempt latency (sum estimated from bucket bounds).", bounds,
+              cumulative, sum, count);
+}
+
+std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck>& checks, bool ready,
+                       absl::Time now) {
+  const IngestConfig& config = *input.config;
+  return absl::StrCat(
+      "{\"server_id\":", JsonString(config.server.id), ",\"zone\":", JsonString(config.server.zone),
+      ",\"uptime_s\":", absl::ToInt64Seconds(now - input.started), ",\"ready\":", ready ? "true" : "false",
+      ",\"draining\":", input.stopping ? "true" : "false",
+      ",\"cameras_connected\":", Total(input, &ShardCounters::connections_open),
+      ",\"cameras_known\":", input.cameras_known, ",\"spool_bytes\":", input.spool_bytes_live,
+      ",\"spool_max_bytes\":", config.spool.max_bytes, ",\"pending_segments\":", input.sealer.pending_segments,
+      ",\"batches_in_flight\":", input.sealer.batches_in_flight,
+      ",\"oldest_pending_age_s\":", absl::ToDoubleSeconds(input.sealer.oldest_pending_age),
+      ",\"store\":", JsonString(config.store.url), ",\"store_ok\":", input.sealer.store_ok ? "true" : "false",
+      ",\"failed_checks\":[",
+      [&] {
+        std::string failed;
+        for (const AdminCheck& check : checks) {
+          if (!check.ok) absl::StrAppend(&failed, failed.empty() ? "" : ",", JsonString(check.name));
+        }
+        return failed;
+      }(),
+      "]}\n");
+}
+
+}  // namespace
+
+AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
+  AdminSnapshot snapshot;
+  for (const ShardView& shard : input.shards) {
+    snapshot.live = snapshot.live && shard.serving && now - shard.last_turn < kShardLivenessDeadline;
+  }
+  snapshot.readiness = ReadinessChecks(input);
+  bool ready = true;
+  for (const AdminCheck& check : snapshot.readiness) ready = ready && check.ok;
+
+  PrometheusText w;
+  ShardMetrics(input, w);
+  SealerMetrics(input.sealer, w);
+  if (input.s3 != nullptr) S3Metrics(*input.s3, w);
+  w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
+  w.Gauge("ingest_cameras_known", "Cameras seen since start (or recovered).", static_cast<double>(input.cameras_known));
+  w.Gauge("ingest_ready", "1 if every readiness check passes.", ready ? 1 : 0);
+  w.Gauge("ingest_live", "1 if every shard loop turned recently.", snapshot.live ? 1 : 0);
+  w.Gauge("ingest_uptime_seconds", "Seconds since the server started.", absl::ToDoubleSeconds(now - input.started));
+  snapshot.metrics_text = w.Take();
+  snapshot.status_json = StatusJson(input, snapshot.readiness, ready, now);
+  return snapshot;
+}
+
+}  // namespace ingest

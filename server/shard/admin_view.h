@@ -1,0 +1,49 @@
+// What the admin endpoints report about a running ingestd: liveness (every
+// shard's loop turned recently), the readiness checks, the Prometheus metrics
+// and the /status document. Built on the admin server's thread from
+// lock-free counters and snapshots, so a scrape never touches a shard's loop.
+//
+//   AdminSnapshot snapshot = BuildAdminSnapshot(input, absl::Now());
+#ifndef SERVER_SHARD_ADMIN_VIEW_H_
+#define SERVER_SHARD_ADMIN_VIEW_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/admin/admin_server.h"
+#include "server/batch/batch_sealer.h"
+#include "server/config/ingest_config.h"
+#include "server/s3/s3_client.h"
+#include "server/shard/shard_counters.h"
+
+namespace ingest {
+
+// A shard loop that has not turned for this long is not alive (it turns at
+// least every 100 ms).
+inline constexpr absl::Duration kShardLivenessDeadline = absl::Seconds(5);
+// Readiness fails once the spool holds this share of spool.max_bytes.
+inline constexpr double kSpoolHighWater = 0.9;
+
+struct ShardView {
+  const ShardCounters* counters = nullptr;
+  bool serving = false;
+  absl::Time last_turn;
+};
+
+struct AdminViewInput {
+  const IngestConfig* config = nullptr;
+  std::vector<ShardView> shards;
+  BatchSealerStats sealer;
+  const S3ClientStats* s3 = nullptr;  // null unless the store is S3
+  uint64_t spool_bytes_live = 0;
+  uint64_t cameras_known = 0;
+  bool stopping = false;
+  absl::Time started;
+};
+
+AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now);
+
+}  // namespace ingest
+
+#endif  // SERVER_SHARD_ADMIN_VIEW_H_

@@ -1,0 +1,62 @@
+// A minimal blocking HTTP/1.1 GET over loopback for tests of the admin
+// endpoints: one request per connection, the whole response read until close.
+//
+//   HttpGetResult r = HttpGet(server->admin_port(), "/readyz");
+//   EXPECT_EQ(r.status, 200);
+#ifndef TESTS_SUPPORT_HTTP_GET_H_
+#define TESTS_SUPPORT_HTTP_GET_H_
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+namespace ingest::testing {
+
+struct HttpGetResult {
+  int status = 0;  // 0: no response
+  std::string body;
+};
+
+inline HttpGetResult HttpGet(uint16_t port, const std::string& path) {
+  HttpGetResult result;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return result;
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return result;
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return result;
+  }
+  std::string response;
+  char buffer[16384];
+  for (int reads = 0; reads < 10000; ++reads) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    response.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) return result;
+  result.status = std::atoi(response.substr(9, 3).c_str());
+  const size_t body = response.find("\r\n\r\n");
+  if (body != std::string::npos) result.body = response.substr(body + 4);
+  return result;
+}
+
+}  // namespace ingest::testing
+
+#endif  // TESTS_SUPPORT_HTTP_GET_H_
