@@ -50,8 +50,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void SetMinLevel(Level level) { min_level.store(static_cast<int>(level)); }
 Level MinLevel() { return static_cast<Level>(min_level.load()); }
 
-void Write(Level level, std::string_view event, std::initializer_list<Field> fields) {
-  if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) return;
+std::string FormatLine(Level level, std::string_view event, absl::Span<const Field> fields) {
   std::string line;
   line.reserve(160);
   line += "{\"ts\":\"";
@@ -80,6 +79,15 @@ void Write(Level level, std::string_view event, std::initializer_list<Field> fie
         field.value);
   }
   line += "}\n";
+  return line;
+}
+
+void Write(Level level, std::string_view event, std::initializer_list<Field> fields) {
+  if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) return;
+  WriteLine(FormatLine(level, event, absl::MakeConstSpan(fields.begin(), fields.size())));
+}
+
+void WriteLine(std::string_view line) {
   // One write(2) per line keeps lines from concurrent shards whole.
   const char* p = line.data();
   size_t left = line.size();

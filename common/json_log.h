@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace ingest::log {
 
@@ -42,6 +43,11 @@ struct Field {
 // Lines below this level are dropped. Thread-safe; default kInfo.
 void SetMinLevel(Level level);
 Level MinLevel();
+
+// The line Write() would write, newline included (for audit files).
+std::string FormatLine(Level level, std::string_view event, absl::Span<const Field> fields);
+// Writes a formatted line to stderr with one write(2), whatever the level.
+void WriteLine(std::string_view line);
 
 // Writes one line atomically (a single write(2) call, so lines from different
 // threads never interleave). Strings are JSON-escaped.

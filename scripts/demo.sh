@@ -28,7 +28,7 @@ mkdir -p "${STATE_DIR}"
 
 echo "== ingestd on 127.0.0.1:${PORT}, state in ${STATE_DIR} (log: ${STATE_DIR}/ingestd.log)"
 "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --admin-listen "127.0.0.1:${ADMIN_PORT:-0}" --state-dir "${STATE_DIR}" \
-  --seal-age-ms 5000 --stats-interval-s 5 >"${STATE_DIR}/ingestd.log" 2>&1 &
+  --seal-age-ms 5000 --stats-interval-s 5 --drain-announce-delay-ms 0 >"${STATE_DIR}/ingestd.log" 2>&1 &
 SERVER_PID=$!
 stop_server() {
   if kill -0 "${SERVER_PID}" 2>/dev/null; then
@@ -59,10 +59,12 @@ if command -v curl >/dev/null; then
   curl -s "http://127.0.0.1:${ADMIN}/status" || true
 fi
 
-echo "== stopping ingestd (SIGTERM: GOAWAY to cameras, flush, seal)"
+# No load balancer in front here, so the drain skips its announce delay.
+echo "== draining ingestd (SIGTERM: readiness fails, GOAWAY to cameras in waves, upload the spool, exit)"
 stop_server
 trap - EXIT
-tail -n 2 "${STATE_DIR}/ingestd.log"
+echo "== the drain's audit lines (${STATE_DIR}/audit.log)"
+tail -n 5 "${STATE_DIR}/audit.log"
 
 echo "== reading cam-000001 back from the store"
 "${BIN}/server/ingestctl" --store_dir "${STATE_DIR}/store" ranges --camera cam-000001

@@ -36,6 +36,12 @@ PACKAGES=(
   ceph-common
   awscli
   python3-botocore
+  # Deploy and operations tests: HAProxy health-checks ingestd's /readyz in
+  # the rolling-replacement test; Prometheus scrapes /metrics and promtool
+  # checks the alert rules; yamllint checks appspec.yml and the rules.
+  haproxy
+  prometheus
+  yamllint
 )
 
 die() {

@@ -48,7 +48,7 @@ constexpr size_t kMaxLingerBytes = 256 * 1024;
 // Accept failures such as EMFILE persist; retrying at once would spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 
-enum class Route { kUnknown, kHealthz, kReadyz, kMetrics, kStatus };
+enum class Route { kUnknown, kHealthz, kReadyz, kMetrics, kStatus, kDrain };
 
 Route RouteFor(std::string_view target) {
   target = target.substr(0, target.find('?'));
@@ -56,6 +56,7 @@ Route RouteFor(std::string_view target) {
   if (target == "/readyz") return Route::kReadyz;
   if (target == "/metrics") return Route::kMetrics;
   if (target == "/status") return Route::kStatus;
+  if (target == "/admin/drain") return Route::kDrain;
   return Route::kUnknown;
 }
 
@@ -166,6 +167,7 @@ absl::Status ValidateOptions(const AdminServerOptions& options) {
 struct AdminServer::Impl {
   AdminServerOptions options;
   std::function<AdminSnapshot()> snapshot;
+  AdminDrainHooks drain;
   std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>(1);
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> accept_retry;
@@ -237,9 +239,10 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
     const Route route = RouteFor(target);
     const bool keep_alive = request.keep_alive();
     const unsigned version = request.version();
-    if (route == Route::kUnknown) {
+    if (route == Route::kUnknown || (route == Route::kDrain && !server_->drain.state)) {
       return Reply(http::status::not_found, "text/plain; charset=utf-8", "not found\n", false, keep_alive, version);
     }
+    if (route == Route::kDrain) return HandleDrain(request, target, keep_alive, version);
     const bool head = request.method() == http::verb::head;
     if (!head && request.method() != http::verb::get) {
       response_.set(http::field::allow, "GET, HEAD");
@@ -274,8 +277,54 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       case Route::kStatus:
         return Reply(http::status::ok, "application/json", std::move(snapshot.status_json), head, keep_alive, version);
       case Route::kUnknown:
+      case Route::kDrain:
         break;
     }
+  }
+
+  void HandleDrain(const http::request<http::string_body>& request, std::string_view target, bool keep_alive,
+                   unsigned version) {
+    const bool head = request.method() == http::verb::head;
+    if (head || request.method() == http::verb::get) {
+      return Reply(http::status::ok, "application/json", server_->drain.state(), head, keep_alive, version);
+    }
+    if (request.method() != http::verb::post) {
+      response_.set(http::field::allow, "GET, HEAD, POST");
+      return Reply(http::status::method_not_allowed, "text/plain; charset=utf-8", "method not allowed\n", false,
+                   keep_alive, version);
+    }
+    if (!MayDrain(request)) {
+      server_->LogRejected(403, "drain request without loopback or token");
+      return Reply(http::status::forbidden, "text/plain; charset=utf-8",
+                   "POST /admin/drain needs a loopback client or \"Authorization: Bearer <drain token>\"\n", false,
+                   keep_alive, version);
+    }
+    const std::string_view query = target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?'));
+    const bool fast = query.find("fast=1") != std::string_view::npos;
+    log::Info("admin_drain_requested", {{"peer", PeerAddress()}, {"fast", fast}});
+    return Reply(http::status::accepted, "application/json", server_->drain.start(fast), false, keep_alive, version);
+  }
+
+  bool MayDrain(const http::request<http::string_body>& request) {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    if (server_->options.loopback_may_drain && !ec && peer.address().is_loopback()) return true;
+    const std::string& token = server_->options.drain_token;
+    auto header = request.find(http::field::authorization);
+    if (token.empty() || header == request.end()) return false;
+    const std::string expected = "Bearer " + token;
+    const std::string_view given(header->value().data(), header->value().size());
+    if (given.size() != expected.size()) return false;
+    // Constant time: the comparison must not tell how much of a guess was right.
+    unsigned char differ = 0;
+    for (size_t i = 0; i < given.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ expected[i]);
+    return differ == 0;
+  }
+
+  std::string PeerAddress() {
+    beast::error_code ec;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
+    return ec ? std::string("?") : peer.address().to_string();
   }
 
   // Answers a request that could not be parsed, then closes the connection.
@@ -372,7 +421,8 @@ void AdminServer::Impl::Accept() {
 }
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptions options,
-                                                                std::function<AdminSnapshot()> snapshot) {
+                                                                std::function<AdminSnapshot()> snapshot,
+                                                                AdminDrainHooks drain) {
   if (absl::Status valid = ValidateOptions(options); !valid.ok()) return valid;
   if (!snapshot) return absl::InvalidArgumentError("admin server needs a snapshot callback");
   absl::StatusOr<tcp::endpoint> endpoint = ParseListen(options.listen);
@@ -381,6 +431,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptio
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->snapshot = std::move(snapshot);
+  impl->drain = std::move(drain);
   impl->acceptor.emplace(*impl->io);
   impl->accept_retry.emplace(*impl->io);
   tcp::acceptor& acceptor = *impl->acceptor;

@@ -10,8 +10,9 @@
 //   // curl http://127.0.0.1:9090/readyz
 //   admin->Stop();
 //
-// Routes: GET|HEAD /healthz, /readyz, /metrics, /status. Other methods on
-// those paths get 405 (Allow: GET, HEAD); other paths 404.
+// Routes: GET|HEAD /healthz, /readyz, /metrics, /status; with drain hooks,
+// GET|HEAD|POST /admin/drain (POST only from loopback clients or with the
+// bearer token). Other methods get 405 with Allow; other paths 404.
 #ifndef SERVER_ADMIN_ADMIN_SERVER_H_
 #define SERVER_ADMIN_ADMIN_SERVER_H_
 
@@ -54,6 +55,20 @@ struct AdminServerOptions {
   absl::Duration request_timeout = absl::Seconds(5);
   // Connections open at once; further ones are closed as soon as accepted.
   int max_connections = 64;
+  // Lets non-loopback clients POST /admin/drain with "Authorization: Bearer
+  // <token>"; empty = loopback clients only.
+  std::string drain_token{};
+  // Loopback clients may POST /admin/drain without the token (the host's
+  // own deploy hooks). Tests turn it off to exercise the token.
+  bool loopback_may_drain = true;
+};
+
+// GET and POST /admin/drain. Both return the drain state as JSON; `start`
+// starts a drain (or, with fast, hurries the running one). Called on the
+// admin thread; must not block for long.
+struct AdminDrainHooks {
+  std::function<std::string()> state;
+  std::function<std::string(bool fast)> start;
 };
 
 class AdminServer {
@@ -62,8 +77,10 @@ class AdminServer {
   // (Unavailable if the address cannot be bound), and starts the admin
   // thread. `snapshot` is called on that thread, one request at a time; if it
   // throws, the request gets 500.
+  // Without drain hooks /admin/drain is 404.
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(AdminServerOptions options,
-                                                            std::function<AdminSnapshot()> snapshot);
+                                                            std::function<AdminSnapshot()> snapshot,
+                                                            AdminDrainHooks drain = {});
 
   // Stops the server (see Stop()).
   ~AdminServer();

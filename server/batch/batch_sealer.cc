@@ -115,11 +115,11 @@ void BatchSealer::Loop() {
   }
 }
 
-void BatchSealer::Stop(bool flush_all) {
+bool BatchSealer::Stop(bool flush_all, absl::Time deadline) {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (thread_.joinable()) thread_.join();
-  if (!flush_all || pool_ == nullptr) return;
-  const absl::Time deadline = absl::Now() + options_.flush_deadline;
+  if (!flush_all || pool_ == nullptr) return true;
+  deadline = std::min(deadline, absl::Now() + options_.flush_deadline);
   absl::Status last;
   while (absl::Now() < deadline) {
     last = RunOnce(/*flush_all=*/true, options_.poll_interval);
@@ -133,7 +133,9 @@ void BatchSealer::Stop(bool flush_all) {
                                           {"batches_in_flight", s.batches_in_flight},
                                           {"unindexed_segments", s.unindexed_segments},
                                           {"error", View(last.ok() ? synced.message() : last.message())}});
+    return false;
   }
+  return true;
 }
 
 bool BatchSealer::Idle() const {

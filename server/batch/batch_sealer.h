@@ -124,9 +124,10 @@ class BatchSealer {
 
   // Stops the thread after its current pass. With flush_all, then keeps
   // passing with every durable record eligible until everything is uploaded
-  // and indexed, or flush_deadline passes; the shards must have stopped
-  // writing by then.
-  void Stop(bool flush_all);
+  // and indexed, or flush_deadline (or `deadline`, if sooner) passes; the
+  // shards must have stopped writing by then. Returns false if something
+  // was left to upload (it stays in the spool and journal for the next start).
+  bool Stop(bool flush_all, absl::Time deadline = absl::InfiniteFuture());
 
   // One pass on the caller's thread (tests), waiting up to `wait` for upload
   // results first. Returns the first error of the pass.

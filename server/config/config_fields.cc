@@ -226,6 +226,23 @@ const ConfigField kFields[] = {
      .check_string = CheckEndpointUrl},
     {INGEST_FIELD(store.sts_region) = FieldKind::kString, .ref = INGEST_REF(store.sts_region),
      .help = "STS region, used for signing AssumeRole.", .check_string = CheckNotEmpty},
+    // [drain]
+    {INGEST_FIELD(drain.announce_delay_ms) = FieldKind::kInteger, .ref = INGEST_REF(drain.announce_delay_ms),
+     .help = "Draining: readiness fails but cameras are still served this long, so the load balancer notices.",
+     .min = 0, .max = 3'600'000},
+    {INGEST_FIELD(drain.goaway_per_second) = FieldKind::kInteger, .ref = INGEST_REF(drain.goaway_per_second),
+     .help = "Draining: cameras told GOAWAY per second (in waves every 100 ms).", .min = 1, .max = 1'000'000},
+    {INGEST_FIELD(drain.reconnect_after_min_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(drain.reconnect_after_min_ms),
+     .help = "Draining: least reconnect-after a GOAWAY carries (each is jittered up to the max).",
+     .min = 0, .max = 3'600'000},
+    {INGEST_FIELD(drain.reconnect_after_max_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(drain.reconnect_after_max_ms),
+     .help = "Draining: greatest reconnect-after a GOAWAY carries.", .min = 0, .max = 3'600'000},
+    {INGEST_FIELD(drain.deadline_ms) = FieldKind::kInteger, .ref = INGEST_REF(drain.deadline_ms),
+     .help = "Draining: trigger to exit, upload of the spool included.", .min = 1000, .max = 86'400'000},
+    {INGEST_FIELD(drain.token_file) = FieldKind::kString, .ref = INGEST_REF(drain.token_file),
+     .help = "File with a bearer token for POST /admin/drain from non-loopback clients; empty = loopback only."},
     // [log]
     {INGEST_FIELD(log.level) = FieldKind::kString, .ref = INGEST_REF(log.level),
      .help = "Lowest level written: debug, info, warn or error.", .check_string = CheckLogLevel},
@@ -238,8 +255,8 @@ const ConfigField kFields[] = {
 #undef INGEST_FIELD
 #undef INGEST_REF
 
-constexpr std::array<std::string_view, 6> kSections = {"server", "tls", "protocol",
-                                                       "spool", "store", "log"};
+constexpr std::array<std::string_view, 7> kSections = {"server", "tls",   "protocol", "spool",
+                                                       "store",  "drain", "log"};
 
 std::string_view KindName(FieldKind kind) {
   switch (kind) {

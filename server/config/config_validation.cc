@@ -105,6 +105,18 @@ absl::Status ValidateConfig(const IngestConfig& config) {
                               protocol.idle_timeout_ms, "), got ", protocol.keepalive_interval_ms));
   }
 
+  const DrainConfig& drain = config.drain;
+  if (drain.reconnect_after_min_ms > drain.reconnect_after_max_ms) {
+    problems.Add(absl::StrCat("drain.reconnect_after_min_ms: must be at most drain.reconnect_after_max_ms (",
+                              drain.reconnect_after_max_ms, "), got ", drain.reconnect_after_min_ms));
+  }
+  // The announce delay is spent before any camera is moved; leave the rest
+  // of the deadline for moving and flushing.
+  if (drain.announce_delay_ms >= drain.deadline_ms) {
+    problems.Add(absl::StrCat("drain.announce_delay_ms: must be less than drain.deadline_ms (", drain.deadline_ms,
+                              "), got ", drain.announce_delay_ms));
+  }
+
   const SpoolConfig& spool = config.spool;
   if (spool.shard_memory_bytes < protocol.max_segment_bytes) {
     problems.Add(absl::StrCat("spool.shard_memory_bytes: must be at least protocol.max_segment_bytes (",

@@ -111,6 +111,28 @@ struct StoreConfig {
   friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
 };
 
+// [drain]: leaving without losing anything and without a reconnect storm
+// (SIGTERM or POST /admin/drain; docs/runbook.md walks through the phases).
+struct DrainConfig {
+  // Readiness fails at once, but cameras are served this long so the load
+  // balancer stops sending new ones (NLB: health-check interval 10 s x
+  // unhealthy threshold 2).
+  uint32_t announce_delay_ms = 20000;
+  uint32_t goaway_per_second = 500;  // cameras told to leave per second, in 100 ms waves
+  // Each GOAWAY carries a reconnect-after drawn uniformly from this range, so
+  // the peers see the cameras arrive spread out.
+  uint32_t reconnect_after_min_ms = 1000;
+  uint32_t reconnect_after_max_ms = 10000;
+  // Trigger to exit, flush included; shorter than systemd's TimeoutStopSec,
+  // CodeDeploy's ApplicationStop timeout and the ASG lifecycle-hook timeout.
+  uint32_t deadline_ms = 120000;
+  // File holding a bearer token that lets non-loopback clients POST
+  // /admin/drain; empty = loopback only.
+  std::string token_file{};
+
+  friend bool operator==(const DrainConfig&, const DrainConfig&) = default;
+};
+
 // [log]
 struct LogConfig {
   std::string level = "info";  // debug, info, warn or error
@@ -125,6 +147,7 @@ struct IngestConfig {
   ProtocolConfig protocol;
   SpoolConfig spool;
   StoreConfig store;
+  DrainConfig drain;
   LogConfig log;
 
   friend bool operator==(const IngestConfig&, const IngestConfig&) = default;

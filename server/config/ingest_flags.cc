@@ -59,6 +59,12 @@ ABSL_FLAG(std::optional<std::string>, s3_external_id, std::nullopt, "Overrides s
 ABSL_FLAG(std::optional<std::string>, s3_sts_endpoint, std::nullopt, "Overrides store.sts_endpoint.");
 ABSL_FLAG(std::optional<std::string>, s3_sts_region, std::nullopt, "Overrides store.sts_region.");
 // [log]
+ABSL_FLAG(std::optional<int64_t>, drain_announce_delay_ms, std::nullopt, "Overrides drain.announce_delay_ms.");
+ABSL_FLAG(std::optional<int64_t>, drain_goaway_per_second, std::nullopt, "Overrides drain.goaway_per_second.");
+ABSL_FLAG(std::optional<int64_t>, drain_reconnect_after_min_ms, std::nullopt, "Overrides drain.reconnect_after_min_ms.");
+ABSL_FLAG(std::optional<int64_t>, drain_reconnect_after_max_ms, std::nullopt, "Overrides drain.reconnect_after_max_ms.");
+ABSL_FLAG(std::optional<int64_t>, drain_deadline_ms, std::nullopt, "Overrides drain.deadline_ms.");
+ABSL_FLAG(std::optional<std::string>, drain_token_file, std::nullopt, "Overrides drain.token_file.");
 ABSL_FLAG(std::optional<std::string>, log_level, std::nullopt, "Overrides log.level: debug, info, warn or error.");
 ABSL_FLAG(std::optional<double>, connection_errors_per_second, std::nullopt, "Overrides log.connection_errors_per_second.");
 
@@ -166,6 +172,12 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_s3_external_id, "store.external_id", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_sts_endpoint, "store.sts_endpoint", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_sts_region, "store.sts_region", config));
+  RETURN_IF_ERROR(Override(FLAGS_drain_announce_delay_ms, "drain.announce_delay_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_drain_goaway_per_second, "drain.goaway_per_second", config));
+  RETURN_IF_ERROR(Override(FLAGS_drain_reconnect_after_min_ms, "drain.reconnect_after_min_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_drain_reconnect_after_max_ms, "drain.reconnect_after_max_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_drain_deadline_ms, "drain.deadline_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_drain_token_file, "drain.token_file", config));
   RETURN_IF_ERROR(Override(FLAGS_log_level, "log.level", config));
   RETURN_IF_ERROR(Override(FLAGS_connection_errors_per_second, "log.connection_errors_per_second", config));
   return absl::OkStatus();

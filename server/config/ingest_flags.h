@@ -67,6 +67,13 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, s3_role_session_name);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_external_id);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_sts_endpoint);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_sts_region);
+// [drain]
+ABSL_DECLARE_FLAG(std::optional<int64_t>, drain_announce_delay_ms);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, drain_goaway_per_second);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, drain_reconnect_after_min_ms);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, drain_reconnect_after_max_ms);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, drain_deadline_ms);
+ABSL_DECLARE_FLAG(std::optional<std::string>, drain_token_file);
 // [log]
 ABSL_DECLARE_FLAG(std::optional<std::string>, log_level);
 ABSL_DECLARE_FLAG(std::optional<double>, connection_errors_per_second);

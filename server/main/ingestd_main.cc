@@ -6,7 +6,11 @@
 //   ingestd certs --out DIR --cameras N               # development CA and certificates
 //
 // Flags may be spelled with dashes or underscores (--max-connections).
-// SIGTERM/SIGINT: GOAWAY to cameras, flush the spool, seal, exit 0.
+// SIGTERM (or POST /admin/drain): graceful drain — readiness fails, cameras
+// are moved to peers in waves, the spool is uploaded, exit 0 (1 if the
+// drain deadline came first; nothing is lost, the spool keeps it). A second
+// SIGTERM hurries the drain. SIGINT (Ctrl-C) drains fast from the start.
+// SIGHUP re-reads the session-ticket keys.
 #include <malloc.h>
 #include <signal.h>
 
@@ -132,14 +136,17 @@ int RunServer() {
     log::Error("ingestd_start_failed", {{"error", server.status().ToString()}});
     return 1;
   }
-  int interval = absl::GetFlag(FLAGS_stats_interval_s);
-  int seconds = 0;
-  while (!(*server)->failed()) {
-    timespec one_second{1, 0};
-    int sig = sigtimedwait(&signals, nullptr, &one_second);
+  const absl::Duration interval = absl::Seconds(absl::GetFlag(FLAGS_stats_interval_s));
+  absl::Time next_stats = absl::Now() + interval;
+  absl::Time next_trim = absl::Now() + absl::Seconds(5);
+  while (!(*server)->failed() && !(*server)->drain().done()) {
+    // Short waits: the process exits soon after a drain finishes.
+    timespec quarter_second{0, 250'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &quarter_second);
     if (sig == SIGTERM || sig == SIGINT) {
-      log::Info("ingestd_stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-      break;
+      const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+      log::Info("ingestd_signal", {{"signal", name}});
+      (*server)->Drain(name, /*fast=*/sig == SIGINT);
     }
     if (sig == SIGHUP) {
       absl::Status reloaded = (*server)->ReloadTicketKeys();
@@ -149,12 +156,18 @@ int RunServer() {
         log::Warn("ticket_keys_reload_failed", {{"error", reloaded.ToString()}});
       }
     }
-    ++seconds;
-    if (interval > 0 && seconds % interval == 0) LogStats(**server);
+    const absl::Time now = absl::Now();
+    if (interval > absl::ZeroDuration() && now >= next_stats) {
+      LogStats(**server);
+      next_stats = now + interval;
+    }
     // Handshake storms leave freed memory scattered through the shards'
     // malloc arenas; hand it back to the kernel so RSS follows the cameras
     // actually connected. Off the shard threads, a few ms every 5 s.
-    if (seconds % 5 == 0) malloc_trim(0);
+    if (now >= next_trim) {
+      malloc_trim(0);
+      next_trim = now + absl::Seconds(5);
+    }
   }
   absl::Status stopped = (*server)->Stop();
   LogStats(**server);
@@ -162,7 +175,8 @@ int RunServer() {
     log::Error("ingestd_failed", {{"error", stopped.ToString()}});
     return 1;
   }
-  return 0;
+  const DrainProgress drain = (*server)->drain().Progress();
+  return drain.phase == DrainPhase::kDone ? drain.exit_code : 0;
 }
 
 }  // namespace

@@ -45,14 +45,15 @@ void CameraSession::FailWith(const absl::Status& status) {
   state_ = State::kClosing;
 }
 
-void CameraSession::SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms,
+bool CameraSession::SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms,
                                std::string_view message) {
-  if (state_ == State::kClosing || goaway_sent_) return;
+  if (state_ == State::kClosing || goaway_sent_) return false;
   goaway_sent_ = true;
   camproto::AppendFrame(camproto::Goaway{.reason = reason,
                                          .reconnect_after_ms = reconnect_after_ms,
                                          .message = std::string(message)},
                         outbox_);
+  return true;
 }
 
 void CameraSession::Reject(camproto::RejectCode code, std::string_view reason,
@@ -128,9 +129,11 @@ bool CameraSession::Superseded() const {
 
 std::optional<absl::Span<uint8_t>> CameraSession::OnSegmentBegin(
     const camproto::SegmentHeader& header) {
-  if (state_ != State::kStreaming || goaway_sent_) {
-    error_ = ProtocolError(camproto::ErrorCode::kUnexpectedFrame,
-                           goaway_sent_ ? "SEGMENT after GOAWAY" : "SEGMENT before WELCOME");
+  // Segments after our GOAWAY are welcome: the camera sent them before it
+  // read the GOAWAY, and stores and ACKs them here rather than re-sending
+  // them to a peer (which would store them twice).
+  if (state_ != State::kStreaming) {
+    error_ = ProtocolError(camproto::ErrorCode::kUnexpectedFrame, "SEGMENT before WELCOME");
     return std::nullopt;
   }
   if (unacked_bytes_ + header.payload_bytes > limits_.ack_window_bytes &&

@@ -57,6 +57,7 @@ class CameraSession final : public camproto::FrameHandler {
 
   camproto::FrameDecoder& decoder() { return decoder_; }
   State state() const { return state_; }
+  bool goaway_sent() const { return goaway_sent_; }
   const std::string& camera_id() const { return camera_id_; }
   uint64_t session_id() const { return session_id_; }
   // An opaque value the host attaches (the shard: connection id and generation).
@@ -69,8 +70,10 @@ class CameraSession final : public camproto::FrameHandler {
 
   // Queues an ERROR frame for a decoder/protocol failure and enters kClosing.
   void FailWith(const absl::Status& status);
-  // Queues a GOAWAY (drain) and stops accepting new segments.
-  void SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms,
+  // Queues a GOAWAY (drain). Segments the camera sent before reading it are
+  // still stored and acknowledged; the camera leaves once they are. Returns
+  // false if the session is closing or was already told.
+  bool SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms,
                   std::string_view message);
 
   // The host's group commit made `seq` durable.

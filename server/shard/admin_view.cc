@@ -36,10 +36,18 @@ uint64_t Total(const AdminViewInput& input, std::atomic<uint64_t> ShardCounters:
 
 std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
   std::vector<AdminCheck> checks;
+  // Start-up mirrors the drain: ready only once the spool is recovered, the
+  // store checked and the listeners up.
+  checks.push_back({"started", input.started_up, input.started_up ? "serving" : input.startup_step});
+  if (!input.started_up) return checks;
   bool serving = !input.shards.empty();
   for (const ShardView& shard : input.shards) serving = serving && shard.serving;
   checks.push_back({"listening", serving, serving ? "every shard accepts cameras" : "a shard is not serving"});
-  checks.push_back({"not_draining", !input.stopping, input.stopping ? "shutting down" : "serving"});
+  const bool draining = input.stopping || input.drain.phase != DrainPhase::kServing;
+  checks.push_back({"not_draining", !draining,
+                    input.drain.phase != DrainPhase::kServing
+                        ? absl::StrCat("drain ", DrainPhaseName(input.drain.phase), " (", input.drain.trigger, ")")
+                        : std::string(input.stopping ? "shutting down" : "serving")});
   const uint64_t high_water = static_cast<uint64_t>(kSpoolHighWater * static_cast<double>(input.config->spool.max_bytes));
   checks.push_back({"spool_below_high_water", input.spool_bytes_live < high_water,
                     absl::StrCat(input.spool_bytes_live, " of ", input.config->spool.max_bytes, " bytes")});
@@ -49,6 +57,20 @@ std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
   checks.push_back({"below_capacity", open < input.config->server.max_connections,
                     absl::StrCat(open, " of ", input.config->server.max_connections, " connections")});
   return checks;
+}
+
+void LoopTurnHistogram(const ShardCounters& c, const PrometheusLabels& shard, PrometheusText& w) {
+  std::array<double, kLoopTurnBucketsUs.size()> bounds;
+  std::array<uint64_t, kLoopTurnBucketsUs.size()> cumulative;
+  uint64_t running = 0;
+  for (size_t b = 0; b < kLoopTurnBucketsUs.size(); ++b) {
+    bounds[b] = static_cast<double>(kLoopTurnBucketsUs[b]) / 1e6;
+    running += c.loop_turn_buckets[b].load(std::memory_order_relaxed);
+    cumulative[b] = running;
+  }
+  const uint64_t count = running + c.loop_turn_buckets.back().load(std::memory_order_relaxed);
+  w.Histogram("ingest_loop_turn_seconds", "Work done per event-loop turn (between two waits).", bounds, cumulative,
+              static_cast<double>(c.loop_turn_us_sum.load(std::memory_order_relaxed)) / 1e6, count, shard);
 }
 
 void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
@@ -67,6 +89,16 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
 #undef INGEST_EXPORT_COUNTER
     w.Gauge("ingest_shard_seconds_since_loop_turn", "Seconds since the shard's event loop last turned.",
             absl::ToDoubleSeconds(absl::Now() - input.shards[i].last_turn), shard);
+    for (size_t p = 0; p < kConnectionPhaseNames.size(); ++p) {
+      w.Gauge("ingest_connections", "Connections by phase (recounted every 100 ms).",
+              static_cast<double>(c.connections_by_phase[p].load(std::memory_order_relaxed)),
+              {{"shard", absl::StrCat(i)}, {"state", kConnectionPhaseNames[p]}});
+    }
+    w.Gauge("ingest_sessions_streaming", "Cameras welcomed and streaming (recounted every 100 ms).",
+            static_cast<double>(
+                c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(std::memory_order_relaxed)),
+            shard);
+    LoopTurnHistogram(c, shard, w);
   }
 }
 
@@ -133,7 +165,12 @@ std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck
   return absl::StrCat(
       "{\"server_id\":", JsonString(config.server.id), ",\"zone\":", JsonString(config.server.zone),
       ",\"uptime_s\":", absl::ToInt64Seconds(now - input.started), ",\"ready\":", ready ? "true" : "false",
-      ",\"draining\":", input.stopping ? "true" : "false",
+      ",\"draining\":", input.stopping || input.drain.phase != DrainPhase::kServing ? "true" : "false",
+      ",\"drain\":", [&] {
+        std::string drain = input.drain.ToJson();
+        drain.pop_back();  // newline
+        return drain;
+      }(),
       ",\"cameras_connected\":", Total(input, &ShardCounters::connections_open),
       ",\"cameras_known\":", input.cameras_known, ",\"spool_bytes\":", input.spool_bytes_live,
       ",\"spool_max_bytes\":", config.spool.max_bytes, ",\"pending_segments\":", input.sealer.pending_segments,
@@ -155,6 +192,20 @@ std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck
 
 AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   AdminSnapshot snapshot;
+  if (!input.started_up) {
+    snapshot.readiness = ReadinessChecks(input);
+    PrometheusText w;
+    w.Gauge("ingest_ready", "1 if every readiness check passes.", 0);
+    w.Gauge("ingest_live", "1 if every shard loop turned recently.", 1);
+    w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 1);
+    w.Gauge("ingest_uptime_seconds", "Seconds since the server started.", absl::ToDoubleSeconds(now - input.started));
+    snapshot.metrics_text = w.Take();
+    snapshot.status_json = absl::StrCat("{\"server_id\":", JsonString(input.config->server.id),
+                                        ",\"zone\":", JsonString(input.config->server.zone),
+                                        ",\"uptime_s\":", absl::ToInt64Seconds(now - input.started),
+                                        ",\"ready\":false,\"starting\":", JsonString(input.startup_step), "}\n");
+    return snapshot;
+  }
   for (const ShardView& shard : input.shards) {
     snapshot.live = snapshot.live && shard.serving && now - shard.last_turn < kShardLivenessDeadline;
   }
@@ -167,6 +218,11 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   SealerMetrics(input.sealer, w);
   if (input.s3 != nullptr) S3Metrics(*input.s3, w);
   w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
+  w.Gauge("ingest_spool_max_bytes", "Spool capacity (spool.max_bytes).", static_cast<double>(input.config->spool.max_bytes));
+  w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 0);
+  w.Gauge("ingest_draining", "1 once a drain has started.", input.drain.phase != DrainPhase::kServing ? 1 : 0);
+  w.Gauge("ingest_drain_phase", "0 serving, 1 announced, 2 moving cameras, 3 flushing, 4 done.",
+          static_cast<double>(static_cast<int>(input.drain.phase)));
   w.Gauge("ingest_cameras_known", "Cameras seen since start (or recovered).", static_cast<double>(input.cameras_known));
   w.Gauge("ingest_ready", "1 if every readiness check passes.", ready ? 1 : 0);
   w.Gauge("ingest_live", "1 if every shard loop turned recently.", snapshot.live ? 1 : 0);

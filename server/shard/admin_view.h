@@ -14,6 +14,7 @@
 #include "server/admin/admin_server.h"
 #include "server/batch/batch_sealer.h"
 #include "server/config/ingest_config.h"
+#include "server/drain/drain_controller.h"
 #include "server/s3/s3_client.h"
 #include "server/shard/shard_counters.h"
 
@@ -40,6 +41,11 @@ struct AdminViewInput {
   uint64_t cameras_known = 0;
   bool stopping = false;
   absl::Time started;
+  // False while the server is still starting: then only startup_step is set
+  // and every other field is empty.
+  bool started_up = false;
+  std::string startup_step;
+  DrainProgress drain;
 };
 
 AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now);

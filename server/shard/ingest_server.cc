@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -112,7 +113,44 @@ absl::Status IngestServer::OpenListeners() {
   return absl::OkStatus();
 }
 
+void IngestServer::SetStartupStep(std::string_view step) {
+  absl::MutexLock lock(&startup_mu_);
+  startup_step_ = std::string(step);
+}
+
+absl::Status IngestServer::StartAdmin() {
+  std::string token;
+  if (!config_.drain.token_file.empty()) {
+    std::ifstream in(config_.drain.token_file);
+    if (!in) return absl::InvalidArgumentError(absl::StrCat("drain.token_file ", config_.drain.token_file, ": cannot read"));
+    std::getline(in, token);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\r' || token.back() == '\t')) token.pop_back();
+    if (token.size() < 16) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("drain.token_file ", config_.drain.token_file, ": the token's first line must hold at least 16 characters"));
+    }
+  }
+  audit_ = std::make_unique<AuditLog>(config_.server.state_dir + "/audit.log", config_.server.id, config_.server.zone);
+  drain_ = std::make_unique<DrainController>(config_.drain, *this, *audit_);
+  ASSIGN_OR_RETURN(admin_, AdminServer::Start(AdminServerOptions{.listen = config_.server.admin_listen, .drain_token = token},
+                                               [this] { return AdminView(); },
+                                               AdminDrainHooks{.state = [this] { return drain_->Progress().ToJson(); },
+                                                               .start =
+                                                                   [this](bool fast) {
+                                                                     if (!started_up_.load()) {
+                                                                       return std::string("{\"state\":\"starting\"}\n");
+                                                                     }
+                                                                     drain_->Trigger("api", fast);
+                                                                     return drain_->Progress().ToJson();
+                                                                   }}));
+  return absl::OkStatus();
+}
+
 absl::Status IngestServer::Init() {
+  // The admin port comes up first, so a long spool recovery is visible as
+  // live-but-not-ready instead of a refused health check.
+  RETURN_IF_ERROR(StartAdmin());
+  SetStartupStep("loading TLS certificates");
   RETURN_IF_ERROR(PrepareDevCertificates(config_));
   ASSIGN_OR_RETURN(tls_, CreateServerContext(TlsServerOptions{
                              .cert_file = config_.tls.cert_file,
@@ -120,6 +158,7 @@ absl::Status IngestServer::Init() {
                              .camera_ca_file = config_.tls.camera_ca_file,
                              .ticket_keys_file = config_.tls.ticket_keys_file,
                              .allow_tls12 = config_.tls.allow_tls12}));
+  SetStartupStep("recovering the spool");
   ASSIGN_OR_RETURN(catalog_, SpoolCatalog::Open(
                                  SpoolCatalogOptions{.dir = config_.spool.dir,
                                                      .shard_count = config_.server.shards,
@@ -133,6 +172,7 @@ absl::Status IngestServer::Init() {
                                 {"valid_bytes", recovery_.valid_bytes},
                                 {"truncated_bytes", recovery_.truncated_bytes},
                                 {"cameras", recovery_.max_seq_by_camera.size()}});
+  SetStartupStep("checking the store");
   ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config_.store));
   RETURN_IF_ERROR(CheckStoreAtStart(opened));
   store_description_ = opened.description;
@@ -148,6 +188,7 @@ absl::Status IngestServer::Init() {
                          .upload_threads = static_cast<int>(config_.store.upload_threads),
                          .max_batches_in_flight = 2 * static_cast<int>(config_.store.upload_threads)},
       catalog_.get(), store_.get());
+  SetStartupStep("reading the batch journal");
   RETURN_IF_ERROR(sealer_->Open());
   // What the store holds according to the journal is persisted (and durable).
   for (const auto& [camera, seq] : sealer_->recovered_committed()) {
@@ -161,6 +202,7 @@ absl::Status IngestServer::Init() {
   sealer_->Start();
   limiter_ = std::make_unique<ConnectionLimiter>(config_.server.max_connections,
                                                  config_.server.max_connections_per_source);
+  SetStartupStep("opening camera listeners");
   RETURN_IF_ERROR(OpenListeners());
 
   const int shard_count = config_.server.shards;
@@ -190,6 +232,8 @@ absl::Status IngestServer::Init() {
                                      .commit_bytes = config_.spool.commit_bytes,
                                      .file_bytes = config_.spool.file_bytes},
         .connection_errors_per_second = config_.log.connection_errors_per_second,
+        .reconnect_after_min = absl::Milliseconds(config_.drain.reconnect_after_min_ms),
+        .reconnect_after_max = absl::Milliseconds(config_.drain.reconnect_after_max_ms),
     };
     shards_.push_back(std::make_unique<Shard>(
         options, ShardShared{.catalog = catalog_.get(),
@@ -222,8 +266,8 @@ absl::Status IngestServer::Init() {
     }
     return absl::InternalError("a shard failed to start");
   }
-  ASSIGN_OR_RETURN(admin_, AdminServer::Start(AdminServerOptions{.listen = config_.server.admin_listen},
-                                               [this] { return AdminView(); }));
+  started_up_.store(true, std::memory_order_release);
+  SetStartupStep("serving");
   log::Info("ingestd_serving", {{"listen", config_.server.listen},
                                 {"admin_port", admin_->port()},
                                 {"port", port_},
@@ -236,11 +280,11 @@ absl::Status IngestServer::Init() {
 
 absl::Status IngestServer::Stop() {
   if (stopped_.exchange(true)) return absl::OkStatus();
-  for (auto& shard : shards_) shard->RequestStop();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+  // A drain in progress runs to its end (it is bounded by its deadline).
+  if (drain_ != nullptr && drain_->draining()) {
+    while (!drain_->done()) usleep(20 * 1000);
   }
-  if (sealer_ != nullptr) sealer_->Stop(/*flush_all=*/true);
+  StopAndFlush(absl::InfiniteFuture());
   // Readiness has reported "shutting down" since the first line; the admin
   // endpoints stay up until everything is flushed.
   if (admin_ != nullptr) admin_->Stop();
@@ -251,6 +295,62 @@ absl::Status IngestServer::Stop() {
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+DrainFlushResult IngestServer::StopAndFlush(absl::Time deadline) {
+  absl::MutexLock lock(&flush_mu_);
+  DrainFlushResult result;
+  if (flushed_) return result;
+  flushed_ = true;
+  for (auto& shard : shards_) shard->RequestStop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  if (sealer_ == nullptr) return result;
+  const BatchSealerStats before = sealer_->stats();
+  result.complete = sealer_->Stop(/*flush_all=*/true, deadline);
+  const BatchSealerStats after = sealer_->stats();
+  result.bytes_flushed = after.batch_bytes_written - before.batch_bytes_written;
+  result.segments_flushed = after.segments_persisted - before.segments_persisted;
+  result.segments_left = after.pending_segments + after.unindexed_segments;
+  return result;
+}
+
+uint64_t IngestServer::SumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const {
+  uint64_t sum = 0;
+  for (const auto& shard : shards_) sum += (shard->counters().*counter).load(std::memory_order_relaxed);
+  return sum;
+}
+
+uint64_t IngestServer::CamerasConnected() const {
+  return started_up_.load(std::memory_order_acquire) ? SumOverShards(&ShardCounters::connections_open) : 0;
+}
+
+uint64_t IngestServer::GoawaysSent() const {
+  return started_up_.load(std::memory_order_acquire) ? SumOverShards(&ShardCounters::goaways_sent) : 0;
+}
+
+uint64_t IngestServer::AcceptedWhileDraining() const {
+  return started_up_.load(std::memory_order_acquire) ? SumOverShards(&ShardCounters::connections_accepted_while_draining) : 0;
+}
+
+void IngestServer::MarkDraining() {
+  for (auto& shard : shards_) shard->MarkDraining();
+}
+
+void IngestServer::CloseListeners() {
+  for (auto& shard : shards_) shard->StopAccepting();
+  // Shutting a listening socket down ends the accept armed on it and resets
+  // the connections waiting in its backlog; the port stays bound (nothing
+  // else can take it) until the process exits.
+  for (int fd : listen_fds_) ::shutdown(fd, SHUT_RDWR);
+  log::Info("listeners_closed", {{"port", port_}});
+}
+
+void IngestServer::RequestGoaways(uint32_t cameras) {
+  if (shards_.empty()) return;
+  const uint32_t per_shard = std::max<uint32_t>(1, cameras / static_cast<uint32_t>(shards_.size()));
+  for (auto& shard : shards_) shard->RequestGoaways(per_shard);
 }
 
 absl::Status IngestServer::ReloadTicketKeys() {
@@ -271,6 +371,14 @@ absl::Status IngestServer::Wait() {
 AdminSnapshot IngestServer::AdminView() const {
   AdminViewInput input;
   input.config = &config_;
+  input.started = started_;
+  if (!started_up_.load(std::memory_order_acquire)) {
+    absl::MutexLock lock(&startup_mu_);
+    input.startup_step = startup_step_;
+    return BuildAdminSnapshot(input, absl::Now());
+  }
+  input.started_up = true;
+  input.drain = drain_->Progress();
   for (const auto& shard : shards_) {
     input.shards.push_back({.counters = &shard->counters(), .serving = shard->serving(), .last_turn = shard->last_turn()});
   }
@@ -283,7 +391,6 @@ AdminSnapshot IngestServer::AdminView() const {
   if (catalog_ != nullptr) input.spool_bytes_live = catalog_->total_bytes();
   input.cameras_known = registry_.size();
   input.stopping = stopped_.load();
-  input.started = started_;
   return BuildAdminSnapshot(input, absl::Now());
 }
 

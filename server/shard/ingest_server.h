@@ -24,7 +24,10 @@
 #include "server/session/connection_limiter.h"
 #include "server/shard/shard.h"
 #include "server/spool/spool_catalog.h"
+#include "absl/synchronization/mutex.h"
 #include "server/admin/admin_server.h"
+#include "server/drain/audit_log.h"
+#include "server/drain/drain_controller.h"
 #include "server/batch/batch_sealer.h"
 #include "server/s3/s3_store.h"
 #include "server/store/object_store.h"
@@ -42,13 +45,13 @@ struct IngestStats {
   uint64_t cameras_known = 0;
 };
 
-class IngestServer {
+class IngestServer final : public DrainTarget {
  public:
   // `config` must have gone through ResolveDefaults and ValidateConfig.
   // Recovers the spool, binds the listeners and returns once every shard is
   // serving.
   static absl::StatusOr<std::unique_ptr<IngestServer>> Start(const IngestConfig& config);
-  ~IngestServer();
+  ~IngestServer() override;
 
   uint16_t port() const { return port_; }
   // The admin HTTP port (healthz, readyz, metrics, status).
@@ -61,9 +64,24 @@ class IngestServer {
   const BatchSealer& sealer() const { return *sealer_; }
   const RecoveryReport& recovery() const { return recovery_; }
 
-  // Asks shards to say GOAWAY and flush, joins them, then seals everything
-  // durable into the store. Idempotent. Returns the first shard error.
+  // Starts a graceful drain (see DrainController), or hurries the running
+  // one. Thread-safe; returns at once.
+  void Drain(std::string_view trigger, bool fast = false) { drain_->Trigger(trigger, fast); }
+  const DrainController& drain() const { return *drain_; }
+
+  // Stops now: waits for a running drain to finish; otherwise asks shards to
+  // say GOAWAY and flush, joins them, then seals everything durable into the
+  // store. Idempotent. Returns the first shard error.
   absl::Status Stop();
+
+  // DrainTarget
+  uint64_t CamerasConnected() const override;
+  uint64_t GoawaysSent() const override;
+  uint64_t AcceptedWhileDraining() const override;
+  void MarkDraining() override;
+  void CloseListeners() override;
+  void RequestGoaways(uint32_t cameras) override;
+  DrainFlushResult StopAndFlush(absl::Time deadline) override;
   // Re-reads the session-ticket keys file (rotation on SIGHUP); on error the
   // old keys stay in use.
   absl::Status ReloadTicketKeys();
@@ -75,7 +93,10 @@ class IngestServer {
  private:
   explicit IngestServer(const IngestConfig& config);
   absl::Status Init();
+  absl::Status StartAdmin();
   absl::Status OpenListeners();
+  void SetStartupStep(std::string_view step);
+  uint64_t SumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
 
   IngestConfig config_;
   camproto::SslCtxPtr tls_;
@@ -97,6 +118,15 @@ class IngestServer {
   std::atomic<bool> failed_{false};
   std::atomic<bool> stopped_{false};
   absl::Time started_ = absl::Now();
+  // Until set, the admin endpoints report only the start-up step: the shards,
+  // sealer and store are still being built on the starting thread.
+  std::atomic<bool> started_up_{false};
+  mutable absl::Mutex startup_mu_;
+  std::string startup_step_ ABSL_GUARDED_BY(startup_mu_) = "starting";
+  absl::Mutex flush_mu_;
+  bool flushed_ ABSL_GUARDED_BY(flush_mu_) = false;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<DrainController> drain_;
   std::unique_ptr<AdminServer> admin_;
 };
 

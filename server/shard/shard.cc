@@ -47,6 +47,7 @@ std::string FormatAddress(const sockaddr_storage& addr) {
 Shard::Shard(const ShardOptions& options, const ShardShared& shared)
     : options_(options),
       shared_(shared),
+      goaway_rng_(static_cast<uint32_t>(options.index * 7919 + 17)),
       pool_(options.memory_budget_bytes),
       error_log_limiter_(options.connection_errors_per_second,
                          std::max(1.0, options.connection_errors_per_second)) {}
@@ -95,6 +96,10 @@ void Shard::Loop() {
       fatal_ = s;
       break;
     }
+    const absl::Time turn_start = absl::Now();
+    if (uint64_t budget = goaway_budget_.exchange(0, std::memory_order_relaxed); budget > 0) {
+      SendGoawayWave(budget);
+    }
     recycled_this_turn_ = false;
     ring_->ForEachCompletion([this](const io_uring_cqe& cqe) { Dispatch(cqe); });
     if (recycled_this_turn_) RearmStarved();
@@ -122,6 +127,7 @@ void Shard::Loop() {
       Flush(conn);
     }
     dirty_.clear();
+    RecordTurn(absl::Now() - turn_start);
   }
   // Whatever is still open when the loop ends (stop deadline, fatal error)
   // goes away with the ring; nothing unacknowledged was promised.
@@ -130,19 +136,77 @@ void Shard::Loop() {
 void Shard::StartStopping() {
   stopping_ = true;
   stop_deadline_ = absl::Now() + options_.stop_grace;
-  // Cameras reconnect to a peer; jitter spreads their return.
-  std::minstd_rand rng(static_cast<uint32_t>(options_.index * 7919 + 17));
   for (auto& c : connections_) {
     Connection& conn = *c;
     if (conn.phase == Phase::kSession && conn.session != nullptr &&
         conn.session->state() == CameraSession::State::kStreaming) {
-      conn.session->SendGoaway(camproto::GoawayReason::kDraining, 1000 + rng() % 4000,
-                               "server shutting down");
-      MarkDirty(conn);
+      // Told already by a drain wave: it is finishing its in-flight segments.
+      if (!conn.session->goaway_sent()) SendGoaway(conn);
     } else if (conn.phase == Phase::kHandshake || conn.phase == Phase::kPeerLookup ||
                conn.phase == Phase::kSession) {
       BeginClose(conn);
     }
+  }
+}
+
+bool Shard::SendGoaway(Connection& conn) {
+  // Cameras reconnect to a peer; jitter spreads their arrival there.
+  const int64_t min_ms = absl::ToInt64Milliseconds(options_.reconnect_after_min);
+  const int64_t max_ms = std::max(min_ms, absl::ToInt64Milliseconds(options_.reconnect_after_max));
+  std::uniform_int_distribution<int64_t> reconnect_after(min_ms, max_ms);
+  if (!conn.session->SendGoaway(camproto::GoawayReason::kDraining,
+                                static_cast<uint32_t>(reconnect_after(goaway_rng_)), "server draining")) {
+    return false;
+  }
+  Bump(counters_.goaways_sent);
+  MarkDirty(conn);
+  return true;
+}
+
+void Shard::SendGoawayWave(uint64_t budget) {
+  for (auto& c : connections_) {
+    if (budget == 0) return;
+    Connection& conn = *c;
+    if (conn.phase != Phase::kSession || conn.session == nullptr ||
+        conn.session->state() != CameraSession::State::kStreaming || conn.session->goaway_sent()) {
+      continue;
+    }
+    if (SendGoaway(conn)) --budget;
+  }
+}
+
+void Shard::RecordTurn(absl::Duration turn) {
+  const int64_t us = absl::ToInt64Microseconds(turn);
+  size_t bucket = 0;
+  while (bucket < kLoopTurnBucketsUs.size() && us > kLoopTurnBucketsUs[bucket]) ++bucket;
+  counters_.loop_turn_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+  counters_.loop_turn_us_sum.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
+}
+
+void Shard::CountPhases() {
+  std::array<uint32_t, kConnectionPhaseNames.size()> counts{};
+  for (const auto& c : connections_) {
+    const Connection& conn = *c;
+    switch (conn.phase) {
+      case Phase::kFree:
+        continue;
+      case Phase::kPeerLookup:
+        ++counts[static_cast<size_t>(ConnectionPhase::kPeerLookup)];
+        continue;
+      case Phase::kHandshake:
+        ++counts[static_cast<size_t>(ConnectionPhase::kHandshake)];
+        continue;
+      case Phase::kClosing:
+        ++counts[static_cast<size_t>(ConnectionPhase::kClosing)];
+        continue;
+      case Phase::kSession:
+        break;
+    }
+    const bool streaming = conn.session != nullptr && conn.session->state() == CameraSession::State::kStreaming;
+    ++counts[static_cast<size_t>(streaming ? ConnectionPhase::kStreaming : ConnectionPhase::kAwaitingHello)];
+  }
+  for (size_t i = 0; i < counts.size(); ++i) {
+    counters_.connections_by_phase[i].store(counts[i], std::memory_order_relaxed);
   }
 }
 
@@ -228,7 +292,7 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
 }
 
 void Shard::ArmAccept() {
-  if (accept_armed_ || stopping_) return;
+  if (accept_armed_ || stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
   io_uring_sqe* sqe = ring_->GetSqe();
   // Accepted sockets go straight into the ring's direct-descriptor table: they
   // never occupy a process file descriptor.
@@ -242,11 +306,13 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
   if (cqe.res < 0) {
     // ENFILE: the direct-descriptor table is full. The accept is re-armed on
     // the next tick rather than spinning.
-    if (cqe.res != -ECANCELED) Bump(counters_.accept_errors);
+    // A drain shut the listener down: the accept ends with an error, as meant.
+    if (cqe.res != -ECANCELED && !accept_stopped_.load(std::memory_order_acquire)) Bump(counters_.accept_errors);
     return;
   }
   Bump(counters_.connections_accepted);
   Bump(counters_.connections_open);
+  if (draining_.load(std::memory_order_relaxed)) Bump(counters_.connections_accepted_while_draining);
   Connection& conn = NewConnection();
   conn.file_index = cqe.res;
   conn.phase = Phase::kPeerLookup;
@@ -691,6 +757,7 @@ void Shard::Tick(absl::Time now) {
   counters_.ring_cq_overflows.store(ring.cq_overflows, std::memory_order_relaxed);
   if (!accept_armed_) ArmAccept();
   if (!blocked_.empty()) RetryBlocked();
+  CountPhases();
   for (auto& c : connections_) {
     Connection& conn = *c;
     if (conn.phase == Phase::kSession && conn.session != nullptr && conn.session->needs_poll()) {

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,9 @@ struct ShardOptions {
   double connection_errors_per_second = 20;
   // Longest a shard waits on stop for commits and last sends.
   absl::Duration stop_grace = absl::Seconds(5);
+  // Every GOAWAY carries a reconnect-after drawn uniformly from this range.
+  absl::Duration reconnect_after_min = absl::Seconds(1);
+  absl::Duration reconnect_after_max = absl::Seconds(5);
 };
 
 // Process-wide objects the shards share (all thread-safe).
@@ -85,6 +89,16 @@ class Shard final : public SessionHost {
   absl::Status Run();
   // Thread-safe. The loop notices within its tick (100 ms).
   void RequestStop() { stop_requested_.store(true, std::memory_order_release); }
+
+  // Drain controls, thread-safe; the loop acts on them within a turn.
+  // From now on accepted connections are counted as connections_accepted_while_draining.
+  void MarkDraining() { draining_.store(true, std::memory_order_relaxed); }
+  // No accept is armed again; the owner then shuts the listening socket down,
+  // which ends the armed one and refuses what waits in the backlog.
+  void StopAccepting() { accept_stopped_.store(true, std::memory_order_release); }
+  // Tells up to `cameras` more streaming cameras GOAWAY (one wave).
+  void RequestGoaways(uint32_t cameras) { goaway_budget_.fetch_add(cameras, std::memory_order_relaxed); }
+
   // True once Run() has set up its ring and is serving.
   bool serving() const { return serving_.load(std::memory_order_acquire); }
   // When the loop last turned (it turns at least every 100 ms while
@@ -171,6 +185,11 @@ class Shard final : public SessionHost {
   void RearmStarved();
   void Tick(absl::Time now);
   void StartStopping();
+  // Sends GOAWAY to up to `budget` streaming sessions not yet told.
+  void SendGoawayWave(uint64_t budget);
+  bool SendGoaway(Connection& conn);
+  void CountPhases();
+  void RecordTurn(absl::Duration turn);
   void LogConnectionError(std::string_view event, const Connection& conn,
                           std::string_view detail);
   Connection* Lookup(const UserData& ud);
@@ -183,6 +202,10 @@ class Shard final : public SessionHost {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> serving_{false};
   std::atomic<int64_t> last_turn_us_{0};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> accept_stopped_{false};
+  std::atomic<uint64_t> goaway_budget_{0};  // 64 bits: "everyone" requests add up
+  std::minstd_rand goaway_rng_;
   bool stopping_ = false;
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   absl::Status fatal_;

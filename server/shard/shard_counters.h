@@ -4,6 +4,7 @@
 #ifndef SERVER_SHARD_SHARD_COUNTERS_H_
 #define SERVER_SHARD_SHARD_COUNTERS_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 
@@ -47,12 +48,27 @@ namespace ingest {
   X(ring_sq_full_flushes)     /* SQ full: submitted early to make room */              \
   X(ring_submit_busy)         /* -EBUSY on submit: reaped completions first */         \
   X(ring_cq_overflows)        /* completions the kernel held back (CQ full) */          \
-  X(closes_with_cancel)       /* connections closed via cancel-all + close_direct */
+  X(closes_with_cancel)       /* connections closed via cancel-all + close_direct */    \
+  X(goaways_sent)             /* GOAWAY frames queued (drain or stop) */              \
+  X(connections_accepted_while_draining) /* handed to us by the kernel after a drain began */
+
+// Upper bounds (microseconds) of the loop turn-time histogram buckets; one
+// more bucket counts the rest. A turn is the work between two waits.
+inline constexpr std::array<uint32_t, 11> kLoopTurnBucketsUs = {50,   100,   250,   500,    1000,  2500,
+                                                                5000, 10000, 25000, 50000, 100000};
+
+// Connections by phase of their life, recounted every tick (100 ms).
+enum class ConnectionPhase : uint8_t { kPeerLookup, kHandshake, kAwaitingHello, kStreaming, kClosing };
+inline constexpr std::array<const char*, 5> kConnectionPhaseNames = {"peer_lookup", "handshake", "awaiting_hello",
+                                                                     "streaming", "closing"};
 
 struct ShardCounters {
 #define INGEST_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
   INGEST_SHARD_COUNTERS(INGEST_DECLARE_COUNTER)
 #undef INGEST_DECLARE_COUNTER
+  std::array<std::atomic<uint64_t>, kLoopTurnBucketsUs.size() + 1> loop_turn_buckets{};
+  std::atomic<uint64_t> loop_turn_us_sum{0};
+  std::array<std::atomic<uint32_t>, kConnectionPhaseNames.size()> connections_by_phase{};
 };
 
 inline void Bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {

@@ -62,7 +62,9 @@ class IngestdProcess {
                                      "--shards=2",
                                      "--seal_age_ms=300",
                                      "--log_level=warn",
-                                     "--stats_interval_s=0"};
+                                     "--stats_interval_s=0",
+                                     // No load balancer to notice a drain here.
+                                     "--drain_announce_delay_ms=0"};
     args.insert(args.end(), extra_.begin(), extra_.end());
     pid_ = fork();
     if (pid_ == 0) {
