@@ -2,6 +2,7 @@
 // fails), Prometheus metrics that move with camera traffic, and /status.
 #include "gtest/gtest.h"
 #include "tests/support/http_get.h"
+#include "server/shard/admin_view.h"
 #include "tests/support/ingest_test_env.h"
 
 namespace ingest::testing {
@@ -54,6 +55,42 @@ TEST(AdminEndpointsTest, ReadinessFailsAtOnceWhenStoppingAndNamesTheCheck) {
     if (check.name == "not_draining") draining_reported = !check.ok;
   }
   EXPECT_TRUE(draining_reported);
+}
+
+TEST(AdminEndpointsTest, WhileStartingOnlyTheStartedCheckIsReportedAndItFails) {
+  IngestConfig config = TestConfig("unused-state-dir");
+  AdminViewInput input;
+  input.config = &config;
+  input.started = absl::Now() - absl::Seconds(3);
+  input.startup_step = "recovering the spool";
+  AdminSnapshot snapshot = BuildAdminSnapshot(input, absl::Now());
+  EXPECT_TRUE(snapshot.live);
+  ASSERT_EQ(snapshot.readiness.size(), 1u);
+  EXPECT_EQ(snapshot.readiness[0].name, "started");
+  EXPECT_FALSE(snapshot.readiness[0].ok);
+  EXPECT_EQ(snapshot.readiness[0].detail, "recovering the spool");
+  EXPECT_NE(snapshot.metrics_text.find("ingest_starting 1"), std::string::npos) << snapshot.metrics_text;
+  EXPECT_NE(snapshot.metrics_text.find("ingest_ready 0"), std::string::npos);
+  EXPECT_NE(snapshot.status_json.find("\"starting\":\"recovering the spool\""), std::string::npos)
+      << snapshot.status_json;
+}
+
+TEST(AdminEndpointsTest, MetricsCoverDrainLoopTurnsAndConnectionPhases) {
+  TempDir dir;
+  auto server = StartTestServer(dir.path());
+  ASSERT_NE(server, nullptr);
+  FleetOptions fleet = TestFleet(*server, dir.path(), /*cameras=*/3);
+  absl::StatusOr<FleetReport> report = RunCameraFleet(fleet);
+  ASSERT_TRUE(report.ok()) << report.status();
+  const std::string metrics = HttpGet(server->admin_port(), "/metrics").body;
+  for (const char* expected :
+       {"ingest_draining 0\n", "ingest_drain_phase 0\n", "ingest_starting 0\n", "# TYPE ingest_loop_turn_seconds histogram",
+        "ingest_loop_turn_seconds_bucket{shard=\"0\",le=\"+Inf\"}", "ingest_connections{shard=\"1\",state=\"streaming\"}",
+        "ingest_sessions_streaming{shard=\"0\"}", "ingest_spool_max_bytes ", "ingest_goaways_sent_total{shard=\"0\"} 0",
+        "ingest_connections_accepted_while_draining_total{shard=\"0\"} 0"}) {
+    EXPECT_NE(metrics.find(expected), std::string::npos) << expected;
+  }
+  EXPECT_NE(HttpGet(server->admin_port(), "/status").body.find("\"drain\":{\"state\":\"serving\""), std::string::npos);
 }
 
 }  // namespace
