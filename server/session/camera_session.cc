@@ -217,19 +217,23 @@ void CameraSession::Poll() {
   }
 }
 
-void CameraSession::FlushAcks() {
-  if (state_ != State::kStreaming) return;
+CameraSession::AcksQueued CameraSession::FlushAcks() {
+  AcksQueued queued;
+  if (state_ != State::kStreaming) return queued;
   if (ack_ready_ > ack_sent_) {
     ack_sent_ = ack_ready_;
     camproto::AppendFrame(
         camproto::Ack{.seq = ack_sent_, .level = camproto::DurabilityLevel::kSpooled}, outbox_);
+    queued.spooled = true;
   }
   uint64_t persisted = std::min(camera_->persisted(), ack_sent_);
   if (persisted > persisted_sent_) {
     persisted_sent_ = persisted;
     camproto::AppendFrame(
         camproto::Ack{.seq = persisted, .level = camproto::DurabilityLevel::kPersisted}, outbox_);
+    queued.persisted = true;
   }
+  return queued;
 }
 
 }  // namespace ingest

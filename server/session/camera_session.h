@@ -86,8 +86,12 @@ class CameraSession final : public camproto::FrameHandler {
   void Poll();
   bool needs_poll() const;
 
-  // Appends ACK frames for progress not yet acknowledged.
-  void FlushAcks();
+  // Appends ACK frames for progress not yet acknowledged; says which levels.
+  struct AcksQueued {
+    bool spooled = false;
+    bool persisted = false;
+  };
+  AcksQueued FlushAcks();
 
   // Bytes of accepted segments not yet acknowledged spooled.
   uint64_t unacked_bytes() const { return unacked_bytes_; }

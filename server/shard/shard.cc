@@ -550,9 +550,9 @@ void Shard::Flush(Connection& conn) {
   if (conn.session != nullptr) {
     CameraSession& session = *conn.session;
     bool was_welcomed = session.state() == CameraSession::State::kStreaming;
-    uint64_t acks_before = session.outbox().size();
-    session.FlushAcks();
-    if (session.outbox().size() != acks_before) Bump(counters_.acks_sent);
+    const CameraSession::AcksQueued acks = session.FlushAcks();
+    if (acks.spooled) Bump(counters_.acks_spooled);
+    if (acks.persisted) Bump(counters_.acks_persisted);
     if (!session.outbox().empty() && conn.tls->handshake_done()) {
       absl::Status s = conn.tls->WritePlaintext(
           {reinterpret_cast<const uint8_t*>(session.outbox().data()), session.outbox().size()});

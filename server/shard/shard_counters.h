@@ -36,7 +36,8 @@ namespace ingest {
   X(segments_accepted)                                                                 \
   X(segments_duplicate)       /* re-sent after resume: acked, not stored again */      \
   X(payload_bytes_accepted)                                                            \
-  X(acks_sent)                                                                         \
+  X(acks_spooled)             /* ACK frames at level spooled */                        \
+  X(acks_persisted)           /* ACK frames at level persisted (in the object store) */ \
   X(spool_commits)                                                                     \
   X(spool_records)                                                                     \
   X(spool_bytes)                                                                       \

@@ -87,7 +87,8 @@ TEST(AdminEndpointsTest, MetricsCoverDrainLoopTurnsAndConnectionPhases) {
        {"ingest_draining 0\n", "ingest_drain_phase 0\n", "ingest_starting 0\n", "# TYPE ingest_loop_turn_seconds histogram",
         "ingest_loop_turn_seconds_bucket{shard=\"0\",le=\"+Inf\"}", "ingest_connections{shard=\"1\",state=\"streaming\"}",
         "ingest_sessions_streaming{shard=\"0\"}", "ingest_spool_max_bytes ", "ingest_goaways_sent_total{shard=\"0\"} 0",
-        "ingest_connections_accepted_while_draining_total{shard=\"0\"} 0"}) {
+        "ingest_connections_accepted_while_draining_total{shard=\"0\"} 0", "ingest_acks_spooled_total{shard=",
+        "ingest_acks_persisted_total{shard="}) {
     EXPECT_NE(metrics.find(expected), std::string::npos) << expected;
   }
   EXPECT_NE(HttpGet(server->admin_port(), "/status").body.find("\"drain\":{\"state\":\"serving\""), std::string::npos);
