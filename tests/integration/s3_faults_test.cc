@@ -2,8 +2,11 @@
 //  - the gateway stops mid-stream and comes back: the spool absorbs the
 //    outage, nothing acknowledged is lost, ACK(persisted) resumes;
 //  - ingestd is killed with SIGKILL mid-stream and restarted: everything
-//    acknowledged ends up in S3 exactly once per (camera, seq).
+//    acknowledged ends up in S3 exactly once per (camera, seq);
+//  - a drain while S3 is down cannot flush: it exits 1 at its deadline, says
+//    so in the audit, and the next start uploads everything.
 #include <atomic>
+#include <fstream>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -113,6 +116,44 @@ TEST_F(S3FaultsTest, KillNineMidStreamThenRestartStoresEverythingOnce) {
   const int status = server.Kill(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   for (const CameraReport& camera : report->cameras) EXPECT_GE(camera.connections, 2u) << camera.id;
+  ExpectEveryCameraStoredOnce(*report);
+}
+
+TEST_F(S3FaultsTest, DrainDuringAnOutageExitsOneAtTheDeadlineAndTheNextStartUploadsEverything) {
+  TempDir dir;
+  const uint16_t port = PickFreePort();
+  std::vector<std::string> flags = S3StoreFlags(*s3_, kBucket, kPrefix);
+  flags.push_back("--seal_bytes=256KiB");
+  flags.push_back("--seal_age_ms=60000");  // nothing is uploaded before the drain
+  flags.push_back("--drain_deadline_ms=4000");
+  IngestdProcess server(dir.path(), port, flags);
+  ASSERT_TRUE(server.Start());
+
+  FleetOptions fleet;
+  fleet.port = port;
+  fleet.certs_dir = dir.path() + "/dev-certs";
+  fleet.cameras = 8;
+  fleet.segment_bytes = 8 * 1024;
+  fleet.segment_duration = absl::Milliseconds(100);
+  fleet.record_for = absl::Seconds(1);
+  fleet.report_interval = absl::ZeroDuration();
+  absl::StatusOr<FleetReport> report = RunCameraFleet(fleet);
+  ASSERT_TRUE(report.ok()) << report.status();
+  ASSERT_TRUE(report->all_acked);
+
+  ASSERT_TRUE(s3_->StopGateway().ok());
+  const absl::Time drain_started = absl::Now();
+  const int status = server.Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_LT(absl::Now() - drain_started, absl::Seconds(20));
+  std::ifstream audit_file(dir.path() + "/audit.log");
+  const std::string audit(std::istreambuf_iterator<char>(audit_file), {});
+  EXPECT_NE(audit.find("\"outcome\":\"deadline_exceeded\""), std::string::npos) << audit;
+
+  ASSERT_TRUE(s3_->StartGateway().ok());
+  ASSERT_TRUE(server.Start());
+  const int second = server.Kill(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(second) && WEXITSTATUS(second) == 0) << second;
   ExpectEveryCameraStoredOnce(*report);
 }
 
