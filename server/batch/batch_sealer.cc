@@ -108,11 +108,33 @@ void BatchSealer::Start() {
 }
 
 void BatchSealer::Loop() {
+  absl::Time next_probe = absl::Now();
   while (!stop_.HasBeenNotified()) {
     // Errors are counted and logged in the pass; waiting on the pool wakes
     // the loop as soon as an upload finishes.
     RunOnce(/*flush_all=*/false, options_.poll_interval).IgnoreError();
+    if (options_.probe_store && absl::Now() >= next_probe) {
+      next_probe = absl::Now() + options_.probe_interval;
+      ProbeStoreIfIdleAndFailing();
+    }
   }
+}
+
+void BatchSealer::ProbeStoreIfIdleAndFailing() {
+  const BatchSealerStats s = stats();
+  // Uploads in flight will tell soon enough.
+  if (s.store_ok || s.batches_in_flight > 0) return;
+  absl::Status reachable = options_.probe_store();
+  if (!reachable.ok()) {
+    NoteStoreError(reachable);
+    return;
+  }
+  {
+    absl::MutexLock stats_lock(&stats_mu_);
+    stats_.store_ok = true;
+    stats_.last_store_error.clear();
+  }
+  log::Info("store_reachable", {{"after_error", View(s.last_store_error)}});
 }
 
 bool BatchSealer::Stop(bool flush_all, absl::Time deadline) {

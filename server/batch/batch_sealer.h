@@ -77,6 +77,11 @@ struct BatchSealerOptions {
   // Stop(flush_all) gives up after this and leaves the rest in the spool.
   absl::Duration flush_deadline = absl::Seconds(60);
   uint64_t journal_rotate_bytes = 64 << 20;
+  // While the store is not known to be writable and nothing is uploading,
+  // this is called every probe_interval on the sealer thread, so an idle
+  // server's readiness recovers with the store. Empty: never.
+  std::function<absl::Status()> probe_store;
+  absl::Duration probe_interval = absl::Seconds(5);
 };
 
 struct BatchSealerStats {
@@ -93,7 +98,7 @@ struct BatchSealerStats {
   uint64_t batches_in_flight = 0;
   uint64_t unindexed_segments = 0;
   absl::Duration oldest_pending_age = absl::ZeroDuration();
-  // False from a failed PUT until the next successful one.
+  // False from a failed PUT (or probe) until the next successful one.
   bool store_ok = true;
   std::string last_store_error;
 };
@@ -128,6 +133,10 @@ class BatchSealer {
   // shards must have stopped writing by then. Returns false if something
   // was left to upload (it stays in the spool and journal for the next start).
   bool Stop(bool flush_all, absl::Time deadline = absl::InfiniteFuture());
+
+  // The store could not be reached (e.g. at start): readiness reports it
+  // until an upload or a probe succeeds.
+  void ReportStoreUnreachable(const absl::Status& status) { NoteStoreError(status); }
 
   // One pass on the caller's thread (tests), waiting up to `wait` for upload
   // results first. Returns the first error of the pass.
@@ -212,7 +221,8 @@ class BatchSealer {
   void MaybeRotateJournal(absl::Status& first_error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void NoteError(std::string_view event, const absl::Status& status, absl::Status& first_error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  void NoteStoreError(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
+  void NoteStoreError(const absl::Status& status);
+  void ProbeStoreIfIdleAndFailing();
   absl::Duration RetryDelay(int attempts) const;
 
   const BatchSealerOptions options_;

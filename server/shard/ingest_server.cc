@@ -26,12 +26,14 @@ namespace {
 // Wrong credentials or a missing bucket are configuration mistakes: refuse to
 // start, loudly. An unreachable store is an outage: serve anyway, the spool
 // absorbs it.
-absl::Status CheckStoreAtStart(const OpenedStore& opened) {
+// Returns the outage (or OK) for readiness to report; an error only for
+// mistakes that must stop the start.
+absl::StatusOr<absl::Status> CheckStoreAtStart(const OpenedStore& opened) {
   absl::Status access = opened.CheckAccess();
   if (access.ok()) return access;
   if (absl::IsUnavailable(access) || absl::IsDeadlineExceeded(access)) {
     log::Error("store_unreachable_at_start", {{"store", opened.description}, {"error", ToStd(access.message())}});
-    return absl::OkStatus();
+    return access;
   }
   return absl::Status(access.code(), absl::StrCat("store ", opened.description, ": ", access.message()));
 }
@@ -174,7 +176,7 @@ absl::Status IngestServer::Init() {
                                 {"cameras", recovery_.max_seq_by_camera.size()}});
   SetStartupStep("checking the store");
   ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config_.store));
-  RETURN_IF_ERROR(CheckStoreAtStart(opened));
+  ASSIGN_OR_RETURN(absl::Status outage, CheckStoreAtStart(opened));
   store_description_ = opened.description;
   s3_store_ = opened.s3;
   store_ = std::move(opened.store);
@@ -186,8 +188,10 @@ absl::Status IngestServer::Init() {
                          .batch_age = absl::Milliseconds(config_.store.seal_age_ms),
                          .index_interval = absl::Seconds(config_.store.index_interval_s),
                          .upload_threads = static_cast<int>(config_.store.upload_threads),
-                         .max_batches_in_flight = 2 * static_cast<int>(config_.store.upload_threads)},
+                         .max_batches_in_flight = 2 * static_cast<int>(config_.store.upload_threads),
+                         .probe_store = [s3 = s3_store_] { return s3 != nullptr ? s3->CheckAccess() : absl::OkStatus(); }},
       catalog_.get(), store_.get());
+  if (!outage.ok()) sealer_->ReportStoreUnreachable(outage);
   SetStartupStep("reading the batch journal");
   RETURN_IF_ERROR(sealer_->Open());
   // What the store holds according to the journal is persisted (and durable).

@@ -3,6 +3,7 @@
 //    outage, nothing acknowledged is lost, ACK(persisted) resumes;
 //  - ingestd is killed with SIGKILL mid-stream and restarted: everything
 //    acknowledged ends up in S3 exactly once per (camera, seq);
+//  - started while S3 is down, an idle server is not ready until S3 is back;
 //  - a drain while S3 is down cannot flush: it exits 1 at its deadline, says
 //    so in the audit, and the next start uploads everything.
 #include <atomic>
@@ -117,6 +118,23 @@ TEST_F(S3FaultsTest, KillNineMidStreamThenRestartStoresEverythingOnce) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   for (const CameraReport& camera : report->cameras) EXPECT_GE(camera.connections, 2u) << camera.id;
   ExpectEveryCameraStoredOnce(*report);
+}
+
+TEST_F(S3FaultsTest, StartedDuringAnOutageAnIdleServerBecomesReadyWhenTheStoreReturns) {
+  TempDir dir;
+  ASSERT_TRUE(s3_->StopGateway().ok());
+  auto server = StartTestServer(dir.path(), S3StoreSettings(*s3_, kBucket, kPrefix));
+  ASSERT_NE(server, nullptr) << "an unreachable store must not stop the start";
+  EXPECT_FALSE(CheckPasses(*server, "store_writable"));
+  ASSERT_TRUE(s3_->StartGateway().ok());
+  // No camera sends anything: the sealer's probe brings readiness back.
+  bool writable = false;
+  for (int i = 0; i < 150 && !writable; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    writable = CheckPasses(*server, "store_writable");
+  }
+  EXPECT_TRUE(writable);
+  ASSERT_TRUE(server->Stop().ok());
 }
 
 TEST_F(S3FaultsTest, DrainDuringAnOutageExitsOneAtTheDeadlineAndTheNextStartUploadsEverything) {
