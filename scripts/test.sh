@@ -3,7 +3,7 @@
 #   1. install missing packages (scripts/setup.sh)
 #   2. build the normal tree and run its tests
 #   3. build the ASan+UBSan tree and run the same tests there
-#   4. shellcheck every script
+#   4. shellcheck every script, then check deploy/ (scripts/check_deploy.sh)
 # A failing stage does not stop the later ones (except set-up and a failed
 # build, which skips that tree's tests), so one run shows everything broken.
 # Prints one line per stage with its duration; exits non-zero if any failed.
@@ -81,6 +81,7 @@ main() {
   fi
 
   run_stage shellcheck run_shellcheck || true
+  run_stage deploy-checks scripts/check_deploy.sh || true
 
   print_summary
   if [[ ${FAILED} -ne 0 ]]; then

@@ -57,7 +57,10 @@ DrainController::~DrainController() {
 void DrainController::Trigger(std::string_view trigger, bool fast) {
   absl::MutexLock lock(&mu_);
   if (progress_.phase != DrainPhase::kServing) {
-    if (!progress_.fast && progress_.phase != DrainPhase::kDone) {
+    // The same signal twice means "hurry"; a SIGTERM from the service
+    // manager after a drain begun over HTTP (or a retried POST) does not.
+    const bool hurry = fast || (trigger == progress_.trigger && trigger != kApiTrigger);
+    if (hurry && !progress_.fast && progress_.phase != DrainPhase::kDone) {
       progress_.fast = true;
       audit_.Write("drain_hurried", {{"trigger", trigger}, {"phase", DrainPhaseName(progress_.phase)},
                                      {"elapsed_ms", Ms(absl::Now() - progress_.started)}});

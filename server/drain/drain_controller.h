@@ -92,7 +92,11 @@ class DrainController {
   DrainController(const DrainController&) = delete;
   DrainController& operator=(const DrainController&) = delete;
 
-  // Starts a drain on its own thread; if one is running, makes it fast.
+  static constexpr std::string_view kApiTrigger = "api";
+
+  // Starts a drain on its own thread. If one is running, makes it fast when
+  // `fast` is set or the same signal arrives again (not for kApiTrigger, so a
+  // retried POST or the service manager's SIGTERM after a POST only waits).
   // Thread-safe. `trigger` names the cause in the audit ("SIGTERM", "api").
   void Trigger(std::string_view trigger, bool fast = false);
 

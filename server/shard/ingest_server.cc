@@ -142,7 +142,7 @@ absl::Status IngestServer::StartAdmin() {
                                                                      if (!started_up_.load()) {
                                                                        return std::string("{\"state\":\"starting\"}\n");
                                                                      }
-                                                                     drain_->Trigger("api", fast);
+                                                                     drain_->Trigger(DrainController::kApiTrigger, fast);
                                                                      return drain_->Progress().ToJson();
                                                                    }}));
   return absl::OkStatus();

@@ -152,6 +152,22 @@ TEST(DrainControllerTest, SecondTriggerSkipsTheAnnounceDelayAndToldEveryoneAtOnc
   EXPECT_EQ(drain.Progress().exit_code, 0);
 }
 
+TEST(DrainControllerTest, ASignalAfterAnApiDrainOrARetriedPostDoesNotHurry) {
+  testing::TempDir dir;
+  AuditLog audit(dir.path() + "/audit.log", "a", "z");
+  ScriptedServer server(/*cameras=*/5);
+  DrainController drain(DrainConfig{.announce_delay_ms = 400, .goaway_per_second = 100, .deadline_ms = 120000},
+                        server, audit);
+  drain.Trigger(DrainController::kApiTrigger);
+  drain.Trigger(DrainController::kApiTrigger);
+  drain.Trigger("SIGTERM");
+  EXPECT_FALSE(drain.Progress().fast);
+  EXPECT_EQ(drain.phase(), DrainPhase::kAnnounced);
+  drain.Trigger(DrainController::kApiTrigger, /*fast=*/true);
+  EXPECT_TRUE(drain.Progress().fast);
+  ASSERT_TRUE(WaitDone(drain, absl::Seconds(10)));
+}
+
 TEST(DrainControllerTest, CamerasThatNeverLeaveAreLeftToTheFlushAtThreeQuartersOfTheDeadline) {
   testing::TempDir dir;
   AuditLog audit(dir.path() + "/audit.log", "a", "z");

@@ -1,0 +1,193 @@
+# One recording zone of ingestd: an NLB, an Auto Scaling group of servers in
+# one Availability Zone, and the CodeDeploy group that ships releases to them.
+# README.md in this folder explains how the pieces fit.
+
+variable "region" {
+  description = "AWS region of the zone, e.g. \"eu-west-1\"."
+  type        = string
+}
+
+variable "zone" {
+  description = "Recording zone name: ingestd's server.zone, the first part of every object key, and part of every resource name. Usually the Availability Zone, e.g. \"eu-west-1a\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9-]{1,32}$", var.zone))
+    error_message = "zone must be 1-32 lowercase letters, digits or dashes."
+  }
+}
+
+variable "vpc_id" {
+  description = "VPC that holds the zone's subnets."
+  type        = string
+}
+
+variable "vpc_cidr" {
+  description = "CIDR of the VPC. The admin port (health checks, Prometheus) is open to this range only."
+  type        = string
+}
+
+variable "instance_subnet_ids" {
+  description = "Private subnets of the zone's Availability Zone for the servers. They need a route to S3, STS and SSM on 443 (NAT gateway or VPC endpoints)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.instance_subnet_ids) > 0
+    error_message = "At least one instance subnet is needed."
+  }
+}
+
+variable "nlb_subnet_id" {
+  description = "Public subnet in the same Availability Zone for the Network Load Balancer (an NLB takes one subnet per Availability Zone)."
+  type        = string
+}
+
+variable "camera_cidrs" {
+  description = "Source ranges allowed to reach the camera port. The NLB preserves client addresses, so this filters the cameras themselves."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "camera_port" {
+  description = "TCP port cameras connect to (mutual TLS passes through the NLB to ingestd); server.listen's port. Above 1024: the service has no capabilities."
+  type        = number
+  default     = 7443
+}
+
+variable "admin_port" {
+  description = "ingestd's admin HTTP port (server.admin_listen, bound to 0.0.0.0 on EC2): /readyz for the NLB health check, /metrics for Prometheus. POST /admin/drain from off the host needs drain.token_file."
+  type        = number
+  default     = 9090
+}
+
+variable "ami_id" {
+  description = "AMI for the servers: the SSM agent, the CodeDeploy agent and the ingestd systemd units (deploy/systemd) installed; see README.md."
+  type        = string
+}
+
+variable "instance_type" {
+  description = "EC2 instance type. Network and EBS throughput bound a server's camera count; see bench/README.md."
+  type        = string
+  default     = "c6in.2xlarge"
+}
+
+variable "root_volume_gb" {
+  description = "Size of the root volume in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "spool_volume_gb" {
+  description = "Size of the gp3 spool volume mounted at /var/lib/ingestd, in GiB. Leave room above spool.max_bytes for the journal, the audit log and file-system overhead."
+  type        = number
+  default     = 200
+}
+
+variable "spool_volume_iops" {
+  description = "Provisioned IOPS of the spool volume (gp3: 3000 included, up to 16000). Each group commit is one write plus one fdatasync per shard."
+  type        = number
+  default     = 6000
+}
+
+variable "spool_volume_throughput_mibps" {
+  description = "Provisioned throughput of the spool volume in MiB/s (gp3: 125 included, up to 1000). Every camera byte is written once and read once."
+  type        = number
+  default     = 500
+}
+
+variable "asg_min_size" {
+  description = "Fewest servers in the zone."
+  type        = number
+  default     = 2
+}
+
+variable "asg_max_size" {
+  description = "Most servers in the zone. One more than the steady count lets an instance refresh launch before it terminates."
+  type        = number
+  default     = 6
+}
+
+variable "asg_desired_capacity" {
+  description = "Servers at creation; afterwards scaling policies or operators own the count (Terraform ignores later drift)."
+  type        = number
+  default     = 3
+}
+
+variable "asg_health_check_type" {
+  description = "\"ELB\": an instance failing /readyz through the target group is replaced. Use \"EC2\" only to bootstrap a new zone until the first CodeDeploy deployment has succeeded (README.md, \"Launch pitfall\")."
+  type        = string
+  default     = "ELB"
+
+  validation {
+    condition     = contains(["ELB", "EC2"], var.asg_health_check_type)
+    error_message = "asg_health_check_type must be \"ELB\" or \"EC2\"."
+  }
+}
+
+variable "health_check_grace_period_s" {
+  description = "Seconds after InService before the ASG acts on a failed health check. Starts after CodeDeploy's launch hook has finished; covers spool recovery and the first two /readyz checks."
+  type        = number
+  default     = 300
+}
+
+variable "instance_refresh_min_healthy_percentage" {
+  description = "Share of the group kept in service during an instance refresh (new AMI or launch template)."
+  type        = number
+  default     = 90
+}
+
+variable "drain_deadline_s" {
+  description = "ingestd's drain.deadline_ms in seconds. Everything that waits for a drain is derived from it: the NLB deregistration delay, the lifecycle-hook heartbeat. It must also stay below the systemd unit's TimeoutStopSec (150 s) and the appspec's ApplicationStop timeout."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.drain_deadline_s >= 30 && var.drain_deadline_s < 150
+    error_message = "drain_deadline_s must be at least 30 and below the systemd TimeoutStopSec of 150."
+  }
+}
+
+variable "store_bucket" {
+  description = "S3 bucket of the recordings (ingestd's store.url is s3://<store_bucket>/<store_prefix>)."
+  type        = string
+}
+
+variable "store_prefix" {
+  description = "Key prefix inside the bucket, without slashes at either end; objects of this zone live under <store_prefix>/<zone>/. ingestd checks access at start by listing one key under <store_prefix>/."
+  type        = string
+  default     = "recordings"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", var.store_prefix))
+    error_message = "store_prefix must be non-empty, without leading or trailing slashes."
+  }
+}
+
+variable "store_kms_key_arn" {
+  description = "KMS key of the bucket's default SSE-KMS encryption; empty when the bucket uses SSE-S3."
+  type        = string
+  default     = ""
+}
+
+variable "cross_account_role_arn" {
+  description = "Role ingestd assumes (store.role_arn) when the bucket lives in another account; empty: no AssumeRole permission is granted."
+  type        = string
+  default     = ""
+}
+
+variable "codedeploy_revision_bucket" {
+  description = "S3 bucket holding CodeDeploy revisions; the CodeDeploy agent downloads them with the instance role."
+  type        = string
+}
+
+variable "codedeploy_revision_prefix" {
+  description = "Key prefix of this application's revisions in codedeploy_revision_bucket."
+  type        = string
+  default     = "ingestd"
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
