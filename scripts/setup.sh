@@ -42,6 +42,7 @@ PACKAGES=(
   haproxy
   prometheus
   yamllint
+  python3-yaml
 )
 
 die() {

@@ -57,6 +57,10 @@ struct SimCamera {
   absl::Time connect_started;
   absl::Time next_ping = absl::InfiniteFuture();
   absl::Duration reconnect_delay = absl::ZeroDuration();
+  absl::Time goaway_at = absl::InfiniteFuture();  // GOAWAY received on this connection
+  // Lost a welcomed connection at this time and not welcomed since: the
+  // camera cannot deliver anything until the next WELCOME.
+  absl::Time lost_at = absl::InfiniteFuture();
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha{nullptr, &EVP_MD_CTX_free};
   // Segments waiting for their ACKs, with the time each was first written to
   // the connection (InfiniteFuture until then): latency is measured from the
@@ -88,6 +92,10 @@ class Fleet {
   void StartSend(SimCamera& cam);
   void ArmRecv(SimCamera& cam);
   void Close(SimCamera& cam, absl::Duration reconnect_after);
+  // The reconnect delay after the server closed or broke the connection: what
+  // its GOAWAY asked for, if it sent one, else `otherwise`.
+  absl::Duration ReconnectDelayAfterLoss(const SimCamera& cam, absl::Duration otherwise) const;
+  void NoteGapEnded(SimCamera& cam, absl::Time now);
   void MaybeFinishClose(SimCamera& cam);
   void MarkDirty(SimCamera& cam);
   void NoteError(const SimCamera& cam, std::string_view what, const absl::Status& status);
@@ -235,6 +243,7 @@ void Fleet::StartConnect(SimCamera& cam, absl::Time now) {
   cam.connect_started = now;
   cam.welcomed = false;
   cam.client_connected = false;
+  cam.goaway_at = absl::InfiniteFuture();
   io_uring_sqe* sqe = ring_->GetSqe();
   io_uring_prep_connect(sqe, cam.fd, reinterpret_cast<const sockaddr*>(&server_addr_),
                         sizeof(server_addr_));
@@ -300,7 +309,7 @@ void Fleet::OnRecv(SimCamera& cam, const io_uring_cqe& cqe) {
   if (cqe.res == -ENOBUFS) {
     cam.recv_starved = true;
   } else if (cqe.res <= 0) {
-    Close(cam, absl::Milliseconds(500));
+    Close(cam, ReconnectDelayAfterLoss(cam, absl::Milliseconds(500)));
     return;
   }
   if (!cam.recv_armed) ArmRecv(cam);
@@ -330,7 +339,7 @@ void Fleet::Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext) {
     absl::StatusOr<size_t> n = cam.tls->ReadPlaintext(absl::MakeSpan(plaintext_));
     if (!n.ok()) {
       cam.tls->ReleaseLentCiphertext();
-      Close(cam, absl::Milliseconds(500));
+      Close(cam, ReconnectDelayAfterLoss(cam, absl::Milliseconds(500)));
       return;
     }
     if (*n == 0) break;
@@ -355,6 +364,7 @@ void Fleet::AfterInput(SimCamera& cam) {
         cam.next_ping = now + absl::Milliseconds(welcome != nullptr ? welcome->keepalive_interval_ms
                                                                      : 15000);
         cam.reconnect_delay = absl::ZeroDuration();
+        NoteGapEnded(cam, now);
         if (!cam.recording && !options_.idle && recording_) {
           // Cameras start recording once connected (steady state is what is
           // measured), staggered so segments do not arrive in lockstep.
@@ -372,7 +382,16 @@ void Fleet::AfterInput(SimCamera& cam) {
       }
       break;
     case CameraClient::State::kGoaway: {
-      ++report_.goaways;
+      if (cam.goaway_at == absl::InfiniteFuture()) {
+        ++report_.goaways;
+        cam.goaway_at = now;
+        // No new segments from here on: the gap starts now, not at the close.
+        if (cam.welcomed && cam.lost_at == absl::InfiniteFuture()) cam.lost_at = now;
+      }
+      // Stay for the ACKs of what is in flight (pings still answered): the
+      // server spooled those segments, and leaving before their ACKs would
+      // make the camera send them again to the next server, a duplicate.
+      if (cam.client->in_flight_bytes() > 0) break;
       Flush(cam);
       Close(cam, absl::Milliseconds(cam.client->goaway()->reconnect_after_ms));
       return;
@@ -481,11 +500,29 @@ void Fleet::OnSend(SimCamera& cam, int res) {
 void Fleet::Close(SimCamera& cam, absl::Duration reconnect_after) {
   if (cam.phase == SimCamera::Phase::kIdle || cam.phase == SimCamera::Phase::kClosing) return;
   if (cam.phase == SimCamera::Phase::kOpen) --connected_;
+  if (cam.welcomed && cam.lost_at == absl::InfiniteFuture()) cam.lost_at = absl::Now();
   cam.phase = SimCamera::Phase::kClosing;
   cam.reconnect_delay = reconnect_after;
   // shutdown() makes the pending recv/send complete; the fd is closed after.
   ::shutdown(cam.fd, SHUT_RDWR);
   MaybeFinishClose(cam);
+}
+
+absl::Duration Fleet::ReconnectDelayAfterLoss(const SimCamera& cam,
+                                              absl::Duration otherwise) const {
+  if (cam.goaway_at != absl::InfiniteFuture() && cam.client->goaway()) {
+    return absl::Milliseconds(cam.client->goaway()->reconnect_after_ms);
+  }
+  return otherwise;
+}
+
+void Fleet::NoteGapEnded(SimCamera& cam, absl::Time now) {
+  if (cam.lost_at == absl::InfiniteFuture()) return;  // the camera's first WELCOME
+  absl::Duration gap = now - cam.lost_at;
+  report_.gaps.Record(gap);
+  cam.report.longest_gap = std::max(cam.report.longest_gap, gap);
+  ++cam.report.reconnects;
+  cam.lost_at = absl::InfiniteFuture();
 }
 
 void Fleet::MaybeFinishClose(SimCamera& cam) {
@@ -570,6 +607,10 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       for (auto& cam : cameras_) Close(*cam, absl::Milliseconds(100));
     }
     for (auto& cam : cameras_) {
+      if (cam->phase == SimCamera::Phase::kOpen && now - cam->goaway_at >= options_.goaway_ack_timeout) {
+        Close(*cam, ReconnectDelayAfterLoss(*cam, absl::Seconds(1)));
+        continue;
+      }
       if (cam->phase == SimCamera::Phase::kOpen && now >= cam->next_ping && cam->welcomed) {
         cam->client->QueuePing(static_cast<uint64_t>(absl::ToUnixMicros(now)));
         const camproto::Welcome* welcome = cam->client->welcome();
@@ -625,8 +666,17 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       }
     }
   }
-  report_.elapsed = absl::Now() - start_;
+  const absl::Time end = absl::Now();
+  report_.elapsed = end - start_;
   report_.all_acked = AllAcked();
+  for (auto& cam : cameras_) {
+    if (cam->lost_at != absl::InfiniteFuture()) {
+      ++report_.open_gaps;
+      cam->report.longest_gap = std::max(cam->report.longest_gap, end - cam->lost_at);
+    }
+    report_.reconnects += cam->report.reconnects;
+    report_.longest_gap = std::max(report_.longest_gap, cam->report.longest_gap);
+  }
   for (auto& cam : cameras_) {
     if (cam->phase == SimCamera::Phase::kOpen) {
       cam->tls->SendCloseNotify();

@@ -65,6 +65,10 @@ struct FleetOptions {
   const std::atomic<bool>* stop = nullptr;        // ends recording early when set
   // Drop every camera's connection once, this long after start (resume tests).
   absl::Duration disconnect_all_after = absl::InfiniteDuration();
+  // After a GOAWAY a camera keeps its connection until every segment it sent
+  // is acknowledged (so nothing the server spooled is sent twice), but no
+  // longer than this: a server that never answers must not hold it forever.
+  absl::Duration goaway_ack_timeout = absl::Seconds(15);
 };
 
 struct CameraReport {
@@ -76,6 +80,12 @@ struct CameraReport {
   uint64_t acked_persisted = 0;
   uint64_t resent = 0;
   uint64_t connections = 0;
+  // Welcomed connections after the first one.
+  uint64_t reconnects = 0;
+  // Longest time without a usable connection: from losing a welcomed
+  // connection (GOAWAY received, or the connection dropped) to the next
+  // WELCOME. A camera still without one when the run ends counts up to then.
+  absl::Duration longest_gap = absl::ZeroDuration();
   int64_t first_capture_us = 0;
   int64_t end_capture_us = 0;
 };
@@ -92,10 +102,16 @@ struct FleetReport {
   uint64_t protocol_errors = 0;
   uint64_t goaways = 0;
   uint64_t storage_full_drops = 0;
+  uint64_t reconnects = 0;  // sum of CameraReport::reconnects
+  absl::Duration longest_gap = absl::ZeroDuration();
+  // Cameras that lost a welcomed connection and had no new WELCOME when the
+  // run ended (their gap is in longest_gap, not in `gaps`).
+  uint64_t open_gaps = 0;
   bool all_acked = false;  // every recorded segment acked at wait_for
   LatencyHistogram ack_spooled;    // segment recorded -> ACK spooled
   LatencyHistogram ack_persisted;  // segment recorded -> ACK persisted
   LatencyHistogram handshake;      // connect -> WELCOME
+  LatencyHistogram gaps;           // connection lost -> next WELCOME, every camera
 };
 
 absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options);

@@ -5,6 +5,12 @@
 //
 // Prints a live line per second and a final report (--json for tools, with
 // per-camera SHA-256 of everything recorded when --per_camera is set).
+// SIGTERM or SIGINT ends the recording early: the cameras still wait for the
+// acknowledgements of what they recorded, then the report is printed (a
+// second signal kills at once).
+#include <signal.h>
+
+#include <atomic>
 #include <cstdio>
 #include <string>
 
@@ -42,6 +48,20 @@ namespace {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
 
+std::atomic<bool> stop_requested{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
+void RequestStop(int) { stop_requested.store(true); }
+
+void StopOnSignals() {
+  struct sigaction action = {};
+  action.sa_handler = RequestStop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;  // the second signal is not caught: it kills
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,6 +98,8 @@ int main(int argc, char** argv) {
   options.wait_for = wait_for == "spooled" ? camproto::DurabilityLevel::kSpooled
                                            : camproto::DurabilityLevel::kPersisted;
   options.resume_tls = absl::GetFlag(FLAGS_resume);
+  options.stop = &stop_requested;
+  StopOnSignals();
   if (options.cameras <= 0 || options.cameras > 100000) {
     std::fprintf(stderr, "camera-sim: --cameras must be 1..100000\n");
     return 2;
@@ -114,6 +136,9 @@ int main(int argc, char** argv) {
         ",\"handshakes_full\":", r.handshakes_full, ",\"handshakes_resumed\":", r.handshakes_resumed,
         ",\"connect_failures\":", r.connect_failures, ",\"protocol_errors\":", r.protocol_errors,
         ",\"goaways\":", r.goaways, ",\"storage_full_drops\":", r.storage_full_drops,
+        ",\"reconnects\":", r.reconnects, ",\"longest_gap_ms\":", Ms(r.longest_gap),
+        ",\"gap_p50_ms\":", Ms(r.gaps.Quantile(0.5)), ",\"gap_p99_ms\":", Ms(r.gaps.Quantile(0.99)),
+        ",\"open_gaps\":", r.open_gaps,
         ",\"ack_spooled_ms\":{\"p50\":", Ms(r.ack_spooled.Quantile(0.5)),
         ",\"p90\":", Ms(r.ack_spooled.Quantile(0.9)), ",\"p99\":", Ms(r.ack_spooled.Quantile(0.99)),
         ",\"max\":", Ms(r.ack_spooled.max()), "}",
@@ -129,6 +154,8 @@ int main(int argc, char** argv) {
                         ",\"bytes\":", c.bytes, ",\"sha256\":\"", c.sha256_hex,
                         "\",\"acked_spooled\":", c.acked_spooled,
                         ",\"acked_persisted\":", c.acked_persisted, ",\"resent\":", c.resent,
+                        ",\"connections\":", c.connections, ",\"reconnects\":", c.reconnects,
+                        ",\"longest_gap_ms\":", Ms(c.longest_gap),
                         ",\"first_capture_us\":", c.first_capture_us,
                         ",\"end_capture_us\":", c.end_capture_us, "}");
       }
@@ -143,7 +170,9 @@ int main(int argc, char** argv) {
         "ack(spooled) p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n"
         "ack(persisted) p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms (%llu segments)\n"
         "handshakes: %llu full, %llu resumed; connect failures %llu; protocol errors %llu; "
-        "goaways %llu\n",
+        "goaways %llu\n"
+        "reconnects %llu; gap (connection lost -> next WELCOME) p50 %.1f ms  p99 %.1f ms  "
+        "longest %.1f ms; %llu cameras without a connection at the end\n",
         r.cameras.size(), seconds, static_cast<unsigned long long>(r.segments_recorded),
         static_cast<unsigned long long>(r.segments_acked), r.all_acked ? "yes" : "no",
         static_cast<double>(bytes) / 1e6, static_cast<double>(r.segments_acked) / seconds,
@@ -155,7 +184,9 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(r.handshakes_resumed),
         static_cast<unsigned long long>(r.connect_failures),
         static_cast<unsigned long long>(r.protocol_errors),
-        static_cast<unsigned long long>(r.goaways));
+        static_cast<unsigned long long>(r.goaways), static_cast<unsigned long long>(r.reconnects),
+        Ms(r.gaps.Quantile(0.5)), Ms(r.gaps.Quantile(0.99)), Ms(r.longest_gap),
+        static_cast<unsigned long long>(r.open_gaps));
   }
   return r.all_acked ? 0 : 3;
 }
