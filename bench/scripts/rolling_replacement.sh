@@ -5,7 +5,9 @@
 # driver is tests/deploy/rolling_replacement.py, which also checks that
 # nothing acknowledged was lost or stored twice).
 #
-#   bench/scripts/rolling_replacement.sh [CAMERAS]       # default 1000
+#   bench/scripts/rolling_replacement.sh [CAMERAS [DRIVER FLAGS...]]   # default 1000
+#   bench/scripts/rolling_replacement.sh 2000 --goaway_per_second 100000 --reconnect_min_ms 0 --reconnect_max_ms 100
+#                                          # everyone at once: the reconnect storm the waves avoid
 #
 # Drain settings are production's (deploy/ingestd.example.toml) except the
 # announce delay: HAProxy notices a failing /readyz within about a second,
@@ -17,6 +19,7 @@ set -euo pipefail
 # shellcheck source=bench/scripts/bench_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 CAMERAS="${1:-1000}"
+shift || true
 # A BUILD_DIR from the environment wins over the default build tree.
 BIN="${BUILD_DIR:-${BIN}}"
 bench_init rolling-replacement 0
@@ -25,7 +28,7 @@ status=0
 python3 "${ROOT}/tests/deploy/rolling_replacement.py" --build_dir "${BIN}" \
   --cameras "${CAMERAS}" --shards 0 --segment_ms 2000 --segment_bytes 32768 \
   --announce_ms 2000 --goaway_per_second 500 --reconnect_min_ms 1000 --reconnect_max_ms 10000 \
-  --deadline_ms 120000 --warmup_s 10 --between_s 12 >"${WORK}/figures.json" || status=$?
+  --deadline_ms 120000 --warmup_s 10 --between_s 12 "$@" >"${WORK}/figures.json" || status=$?
 if [[ -s ${WORK}/figures.json ]]; then
   python3 - "${WORK}/figures.json" <<'PY'
 import json, sys
