@@ -48,6 +48,11 @@ absl::Status CheckZone(std::string_view value) {
   return CheckIdentifier(value, 64);
 }
 
+absl::Status CheckSubnetCheck(std::string_view value) {
+  if (value == "warn" || value == "refuse") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("\"", S(value), "\" must be \"warn\" or \"refuse\""));
+}
+
 absl::Status CheckNotEmpty(std::string_view value) {
   if (value.empty()) return absl::InvalidArgumentError("must not be empty");
   return absl::OkStatus();
@@ -112,6 +117,11 @@ const ConfigField kFields[] = {
     {INGEST_FIELD(server.admin_listen) = FieldKind::kString, .ref = INGEST_REF(server.admin_listen),
      .help = "Admin HTTP (healthz, readyz, metrics, status): \"ip:port\"; port 0 = any free port.",
      .check_string = CheckListen},
+    {INGEST_FIELD(server.zone_map) = FieldKind::kString, .ref = INGEST_REF(server.zone_map),
+     .help = "Zone map file (docs/zones.md); empty = no map, every camera is admitted."},
+    {INGEST_FIELD(server.zone_subnet_check) = FieldKind::kString, .ref = INGEST_REF(server.zone_subnet_check),
+     .help = "If no address of this host is in the zone's subnets: \"warn\" or \"refuse\" to start.",
+     .check_string = CheckSubnetCheck},
     {INGEST_FIELD(server.shards) = FieldKind::kInteger, .ref = INGEST_REF(server.shards),
      .help = "Event-loop threads, each with its own listener and io_uring; 0 = one per online core.",
      .min = 0, .max = 256},

@@ -38,6 +38,14 @@ struct ServerConfig {
   uint32_t max_connections = 50000;
   uint32_t max_connections_per_source = 1000;  // per remote IP address
   std::string state_dir = "var";  // spool and embedded store live under it unless set
+  // Zone map file (docs/zones.md); empty = no map: every camera is admitted.
+  // With a map, `zone` must be one of its zones; cameras of other zones are
+  // redirected, unknown cameras rejected, and SIGHUP or a change of the file
+  // reloads it.
+  std::string zone_map{};
+  // What to do when none of this host's addresses lies in the zone's
+  // subnets: "warn" or "refuse" (to start).
+  std::string zone_subnet_check = "warn";
 
   friend bool operator==(const ServerConfig&, const ServerConfig&) = default;
 };

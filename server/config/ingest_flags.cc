@@ -13,6 +13,8 @@
 // [server]
 ABSL_FLAG(std::optional<std::string>, server_id, std::nullopt, "Overrides server.id: this server's name (default: hostname).");
 ABSL_FLAG(std::optional<std::string>, zone, std::nullopt, "Overrides server.zone: the zone this server records for.");
+ABSL_FLAG(std::optional<std::string>, zone_map, std::nullopt, "Overrides server.zone_map: the zone map file.");
+ABSL_FLAG(std::optional<std::string>, zone_subnet_check, std::nullopt, "Overrides server.zone_subnet_check: warn or refuse.");
 ABSL_FLAG(std::optional<std::string>, admin_listen, std::nullopt, "Overrides server.admin_listen: the admin HTTP address.");
 ABSL_FLAG(std::optional<std::string>, listen, std::nullopt, "Overrides server.listen: \"ip:port\" or \"[ipv6]:port\" cameras connect to.");
 ABSL_FLAG(std::optional<int64_t>, shards, std::nullopt, "Overrides server.shards: event-loop threads (0 = one per core).");
@@ -133,6 +135,8 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_zone, "server.zone", config));
   RETURN_IF_ERROR(Override(FLAGS_listen, "server.listen", config));
   RETURN_IF_ERROR(Override(FLAGS_admin_listen, "server.admin_listen", config));
+  RETURN_IF_ERROR(Override(FLAGS_zone_map, "server.zone_map", config));
+  RETURN_IF_ERROR(Override(FLAGS_zone_subnet_check, "server.zone_subnet_check", config));
   RETURN_IF_ERROR(Override(FLAGS_shards, "server.shards", config));
   RETURN_IF_ERROR(Override(FLAGS_max_connections, "server.max_connections", config));
   RETURN_IF_ERROR(Override(FLAGS_max_connections_per_source, "server.max_connections_per_source", config));

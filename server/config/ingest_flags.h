@@ -23,6 +23,8 @@
 ABSL_DECLARE_FLAG(std::optional<std::string>, server_id);
 ABSL_DECLARE_FLAG(std::optional<std::string>, zone);
 ABSL_DECLARE_FLAG(std::optional<std::string>, admin_listen);
+ABSL_DECLARE_FLAG(std::optional<std::string>, zone_map);
+ABSL_DECLARE_FLAG(std::optional<std::string>, zone_subnet_check);
 ABSL_DECLARE_FLAG(std::optional<std::string>, listen);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, shards);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, max_connections);

@@ -10,7 +10,8 @@
 // are moved to peers in waves, the spool is uploaded, exit 0 (1 if the
 // drain deadline came first; nothing is lost, the spool keeps it). A second
 // SIGTERM hurries the drain. SIGINT (Ctrl-C) drains fast from the start.
-// SIGHUP re-reads the session-ticket keys.
+// SIGHUP re-reads the session-ticket keys and the zone map (which is also
+// re-read when its file changes).
 #include <malloc.h>
 #include <signal.h>
 
@@ -30,6 +31,7 @@
 #include "server/config/ingest_config.h"
 #include "server/config/ingest_flags.h"
 #include "server/shard/ingest_server.h"
+#include "server/shard/zone_setup.h"
 #include "server/tls/dev_certs.h"
 
 ABSL_FLAG(std::string, config, "", "TOML configuration file (flags override its values)");
@@ -55,6 +57,11 @@ absl::StatusOr<IngestConfig> BuildConfig() {
     ASSIGN_OR_RETURN(config, LoadConfigFile(path));
   }
   RETURN_IF_ERROR(ApplyFlagOverrides(config));
+  if (!config.server.zone_map.empty()) {
+    // The zone map says where the zone's recordings go unless [store] does.
+    ASSIGN_OR_RETURN(std::shared_ptr<const zones::ZoneMap> map, LoadZoneMapFor(config));
+    ApplyZoneStore(*map->Find(config.server.zone), config.store);
+  }
   RETURN_IF_ERROR(ResolveDefaults(config));
   RETURN_IF_ERROR(ValidateConfig(config));
   return config;
@@ -139,6 +146,7 @@ int RunServer() {
   const absl::Duration interval = absl::Seconds(absl::GetFlag(FLAGS_stats_interval_s));
   absl::Time next_stats = absl::Now() + interval;
   absl::Time next_trim = absl::Now() + absl::Seconds(5);
+  absl::Time next_zone_check = absl::Now() + absl::Seconds(1);
   while (!(*server)->failed() && !(*server)->drain().done()) {
     // Short waits: the process exits soon after a drain finishes.
     timespec quarter_second{0, 250'000'000};
@@ -155,8 +163,16 @@ int RunServer() {
       } else {
         log::Warn("ticket_keys_reload_failed", {{"error", reloaded.ToString()}});
       }
+      if (!config->server.zone_map.empty()) {
+        absl::Status zones = (*server)->ReloadZoneMap();
+        if (!zones.ok()) log::Error("zone_map_reload_failed", {{"error", zones.ToString()}});
+      }
     }
     const absl::Time now = absl::Now();
+    if (now >= next_zone_check) {
+      (*server)->ReloadZoneMapIfChanged();
+      next_zone_check = now + absl::Seconds(1);
+    }
     if (interval > absl::ZeroDuration() && now >= next_stats) {
       LogStats(**server);
       next_stats = now + interval;

@@ -99,6 +99,21 @@ absl::Status CameraSession::OnHello(const camproto::Hello& hello) {
            SessionOutcome::kRejectedIdMismatch);
     return absl::OkStatus();
   }
+  if (const ZoneAdmission* admission = host_.admission()) {
+    AdmissionDecision decision = admission->Decide(camera_id_);
+    if (decision.kind == AdmissionDecision::Kind::kRedirect) {
+      outcome_ = SessionOutcome::kRedirected;
+      camproto::AppendFrame(camproto::Redirect{.endpoint = std::move(decision.endpoint),
+                                               .zone_id = std::move(decision.zone_id)},
+                            outbox_);
+      state_ = State::kClosing;
+      return absl::OkStatus();
+    }
+    if (decision.kind == AdmissionDecision::Kind::kReject) {
+      Reject(camproto::RejectCode::kUnknownCamera, decision.reason, SessionOutcome::kRejectedUnknownCamera);
+      return absl::OkStatus();
+    }
+  }
   camera_ = &host_.registry().Get(camera_id_);
   owner_token_ = camera_->Claim();
   session_id_ = host_.NextSessionId();

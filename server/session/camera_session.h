@@ -17,6 +17,7 @@
 #ifndef SERVER_SESSION_CAMERA_SESSION_H_
 #define SERVER_SESSION_CAMERA_SESSION_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -44,6 +45,8 @@ enum class SessionOutcome {
   kProtocolError,
   kWindowExceeded,
   kSuperseded,
+  kRedirected,             // belongs to another zone: REDIRECT there
+  kRejectedUnknownCamera,  // no zone map rule places it
 };
 
 class CameraSession final : public camproto::FrameHandler {
@@ -58,6 +61,15 @@ class CameraSession final : public camproto::FrameHandler {
   camproto::FrameDecoder& decoder() { return decoder_; }
   State state() const { return state_; }
   bool goaway_sent() const { return goaway_sent_; }
+  // Re-zoning: the first call notes how far this camera's segments have been
+  // accepted; true once that much is in the store (a moved camera's spooled
+  // data goes up with its old zone before it leaves). Segments that arrive
+  // meanwhile follow with the next batch.
+  bool PersistedUpToMoveMark() {
+    if (camera_ == nullptr) return false;
+    if (move_mark_ == 0) move_mark_ = std::max<uint64_t>(camera_->accepted(), 1);
+    return camera_->persisted() >= move_mark_ || camera_->accepted() == 0;
+  }
   const std::string& camera_id() const { return camera_id_; }
   uint64_t session_id() const { return session_id_; }
   // An opaque value the host attaches (the shard: connection id and generation).
@@ -130,6 +142,7 @@ class CameraSession final : public camproto::FrameHandler {
   uint64_t session_id_ = 0;
   uint64_t host_tag_ = 0;
   bool goaway_sent_ = false;
+  uint64_t move_mark_ = 0;  // see PersistedUpToMoveMark
 
   // The segment being received.
   camproto::SegmentHeader segment_;

@@ -7,6 +7,7 @@
 
 #include "server/session/camera_registry.h"
 #include "server/session/segment_buffer_pool.h"
+#include "server/session/zone_admission.h"
 
 namespace ingest {
 
@@ -31,6 +32,8 @@ class SessionHost {
 
   virtual CameraRegistry& registry() = 0;
   virtual uint64_t NextSessionId() = 0;
+  // Which cameras this server takes (zone map); null admits everyone.
+  virtual const ZoneAdmission* admission() const { return nullptr; }
 };
 
 }  // namespace ingest

@@ -172,7 +172,8 @@ std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck
         return drain;
       }(),
       ",\"cameras_connected\":", Total(input, &ShardCounters::connections_open),
-      ",\"cameras_known\":", input.cameras_known, ",\"spool_bytes\":", input.spool_bytes_live,
+      ",\"cameras_known\":", input.cameras_known, ",\"zone_map\":", JsonString(input.zone_map_digest),
+      ",\"misplaced_sessions\":", input.misplaced_sessions, ",\"spool_bytes\":", input.spool_bytes_live,
       ",\"spool_max_bytes\":", config.spool.max_bytes, ",\"pending_segments\":", input.sealer.pending_segments,
       ",\"batches_in_flight\":", input.sealer.batches_in_flight,
       ",\"oldest_pending_age_s\":", absl::ToDoubleSeconds(input.sealer.oldest_pending_age),
@@ -218,6 +219,12 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   SealerMetrics(input.sealer, w);
   if (input.s3 != nullptr) S3Metrics(*input.s3, w);
   w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
+  w.Gauge("ingest_info", "Always 1; labels say which server, zone and zone map this is.", 1,
+          {{"server_id", input.config->server.id},
+           {"zone", input.config->server.zone},
+           {"zone_map", input.zone_map_digest.substr(0, 12)}});
+  w.Gauge("ingest_misplaced_sessions", "Cameras connected here that a reloaded zone map places elsewhere.",
+          static_cast<double>(input.misplaced_sessions));
   w.Gauge("ingest_spool_max_bytes", "Spool capacity (spool.max_bytes).", static_cast<double>(input.config->spool.max_bytes));
   w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 0);
   w.Gauge("ingest_draining", "1 once a drain has started.", input.drain.phase != DrainPhase::kServing ? 1 : 0);

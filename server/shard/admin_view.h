@@ -46,6 +46,8 @@ struct AdminViewInput {
   bool started_up = false;
   std::string startup_step;
   DrainProgress drain;
+  std::string zone_map_digest;  // empty without a zone map
+  uint64_t misplaced_sessions = 0;
 };
 
 AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now);

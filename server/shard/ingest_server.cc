@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,7 @@
 #include "server/config/host_port.h"
 #include "server/s3/store_from_config.h"
 #include "server/shard/admin_view.h"
+#include "server/shard/zone_setup.h"
 #include "server/tls/dev_certs.h"
 #include "server/tls/tls_server_context.h"
 
@@ -148,10 +150,102 @@ absl::Status IngestServer::StartAdmin() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Identifies a version of a file cheaply: a rename over it or a rewrite
+// changes one of these.
+std::string FileStamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_ino, ":", st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec);
+}
+
+}  // namespace
+
+absl::Status IngestServer::SetUpZone() {
+  if (config_.server.zone_map.empty()) return absl::OkStatus();
+  const std::string stamp = FileStamp(config_.server.zone_map);
+  ASSIGN_OR_RETURN(std::shared_ptr<const zones::ZoneMap> map, LoadZoneMapFor(config_));
+  const zones::Zone& zone = *map->Find(config_.server.zone);
+  absl::Status placed = CheckAddressesInZone(zone, HostAddresses(config_.server.listen));
+  if (!placed.ok()) {
+    if (config_.server.zone_subnet_check == "refuse") return placed;
+    log::Warn("zone_subnet_mismatch", {{"zone", zone.id}, {"error", ToStd(placed.message())}});
+  }
+  {
+    absl::MutexLock lock(&zone_mu_);
+    zone_map_stamp_ = stamp;
+  }
+  log::Info("zone_map_loaded", {{"file", config_.server.zone_map}, {"digest", map->digest()},
+                                {"zones", map->zones().size()}, {"zone", zone.id}, {"endpoint", zone.endpoint}});
+  admission_ = std::make_unique<ZoneAdmission>(config_.server.zone, std::move(map));
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::ReloadZoneMap() {
+  if (admission_ == nullptr) return absl::FailedPreconditionError("no server.zone_map configured");
+  absl::MutexLock lock(&zone_mu_);
+  zone_map_stamp_ = FileStamp(config_.server.zone_map);
+  absl::StatusOr<std::shared_ptr<const zones::ZoneMap>> map = LoadZoneMapFor(config_);
+  if (!map.ok()) {
+    audit_->Write("zone_map_reload_refused", {{"file", config_.server.zone_map}, {"error", ToStd(map.status().message())}});
+    return map.status();
+  }
+  const std::string old_digest = admission_->map()->digest();
+  if ((*map)->digest() == old_digest) return absl::OkStatus();
+  const std::string new_digest = (*map)->digest();
+  admission_->Replace(*std::move(map));
+  audit_->Write("zone_map_reloaded", {{"file", config_.server.zone_map}, {"old_digest", old_digest},
+                                      {"new_digest", new_digest}});
+  // One mover at a time; a running one already consults the new map.
+  if (!started_up_.load() || rezone_running_.exchange(true)) return absl::OkStatus();
+  if (rezone_thread_.joinable()) rezone_thread_.join();
+  rezone_thread_ = std::thread([this, new_digest] { RunRezone(new_digest); });
+  return absl::OkStatus();
+}
+
+void IngestServer::ReloadZoneMapIfChanged() {
+  if (admission_ == nullptr) return;
+  {
+    absl::MutexLock lock(&zone_mu_);
+    if (FileStamp(config_.server.zone_map) == zone_map_stamp_) return;
+  }
+  absl::Status reloaded = ReloadZoneMap();
+  if (!reloaded.ok()) log::Error("zone_map_reload_failed", {{"error", reloaded.ToString()}});
+}
+
+uint64_t IngestServer::MisplacedSessions() const {
+  uint64_t sum = 0;
+  for (const auto& shard : shards_) sum += shard->misplaced_sessions();
+  return sum;
+}
+
+void IngestServer::RunRezone(std::string map_digest) {
+  const absl::Time started = absl::Now();
+  const uint64_t told_before = SumOverShards(&ShardCounters::rezone_goaways);
+  const uint32_t wave = std::max<uint32_t>(1, config_.drain.goaway_per_second / 10 / static_cast<uint32_t>(shards_.size()));
+  audit_->Write("rezone_started", {{"digest", map_digest}});
+  // Two quiet waves in a row (nobody misplaced) end it; a drain or a stop
+  // ends it too, since they move every camera anyway.
+  int quiet_waves = 0;
+  while (quiet_waves < 2 && !stopped_.load() && !drain_->draining()) {
+    for (auto& shard : shards_) shard->RequestRezoneGoaways(wave);
+    absl::SleepFor(DrainController::kWave);
+    quiet_waves = MisplacedSessions() == 0 ? quiet_waves + 1 : 0;
+  }
+  audit_->Write("rezone_finished", {{"digest", map_digest},
+                                    {"cameras_moved", SumOverShards(&ShardCounters::rezone_goaways) - told_before},
+                                    {"cameras_left", MisplacedSessions()},
+                                    {"elapsed_ms", absl::ToInt64Milliseconds(absl::Now() - started)}});
+  rezone_running_.store(false);
+}
+
 absl::Status IngestServer::Init() {
   // The admin port comes up first, so a long spool recovery is visible as
   // live-but-not-ready instead of a refused health check.
   RETURN_IF_ERROR(StartAdmin());
+  SetStartupStep("loading the zone map");
+  RETURN_IF_ERROR(SetUpZone());
   SetStartupStep("loading TLS certificates");
   RETURN_IF_ERROR(PrepareDevCertificates(config_));
   ASSIGN_OR_RETURN(tls_, CreateServerContext(TlsServerOptions{
@@ -243,7 +337,8 @@ absl::Status IngestServer::Init() {
         options, ShardShared{.catalog = catalog_.get(),
                              .registry = &registry_,
                              .limiter = limiter_.get(),
-                             .next_session_id = &next_session_id_}));
+                             .next_session_id = &next_session_id_,
+                             .admission = admission_.get()}));
   }
   for (int i = 0; i < shard_count; ++i) {
     threads_.emplace_back([this, i] {
@@ -288,6 +383,7 @@ absl::Status IngestServer::Stop() {
   if (drain_ != nullptr && drain_->draining()) {
     while (!drain_->done()) usleep(20 * 1000);
   }
+  if (rezone_thread_.joinable()) rezone_thread_.join();
   StopAndFlush(absl::InfiniteFuture());
   // Readiness has reported "shutting down" since the first line; the admin
   // endpoints stay up until everything is flushed.
@@ -395,6 +491,10 @@ AdminSnapshot IngestServer::AdminView() const {
   if (catalog_ != nullptr) input.spool_bytes_live = catalog_->total_bytes();
   input.cameras_known = registry_.size();
   input.stopping = stopped_.load();
+  if (admission_ != nullptr) {
+    input.zone_map_digest = admission_->map()->digest();
+    input.misplaced_sessions = MisplacedSessions();
+  }
   return BuildAdminSnapshot(input, absl::Now());
 }
 

@@ -28,6 +28,7 @@
 #include "server/admin/admin_server.h"
 #include "server/drain/audit_log.h"
 #include "server/drain/drain_controller.h"
+#include "server/session/zone_admission.h"
 #include "server/batch/batch_sealer.h"
 #include "server/s3/s3_store.h"
 #include "server/store/object_store.h"
@@ -85,6 +86,17 @@ class IngestServer final : public DrainTarget {
   // Re-reads the session-ticket keys file (rotation on SIGHUP); on error the
   // old keys stay in use.
   absl::Status ReloadTicketKeys();
+  // Re-reads server.zone_map (SIGHUP, or a change of the file): a bad map is
+  // refused and the old one stays. Cameras that now belong to another zone
+  // are moved in waves (drain.goaway_per_second), each once its spooled data
+  // is in the store: GOAWAY (rezoned), and their next HELLO is redirected.
+  // FailedPrecondition without a zone map.
+  absl::Status ReloadZoneMap();
+  // Reloads if the zone map file changed since it was last read (called
+  // every second by ingestd). Errors are logged, the old map kept.
+  void ReloadZoneMapIfChanged();
+  // Sessions that no longer belong to this zone and are not yet told.
+  uint64_t MisplacedSessions() const;
   // Blocks until a shard fails or Stop() is called from another thread.
   absl::Status Wait();
   // True once any shard has stopped on its own (fatal error).
@@ -96,6 +108,8 @@ class IngestServer final : public DrainTarget {
   absl::Status StartAdmin();
   absl::Status OpenListeners();
   void SetStartupStep(std::string_view step);
+  absl::Status SetUpZone();
+  void RunRezone(std::string map_digest);
   uint64_t SumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
 
   IngestConfig config_;
@@ -126,6 +140,11 @@ class IngestServer final : public DrainTarget {
   absl::Mutex flush_mu_;
   bool flushed_ ABSL_GUARDED_BY(flush_mu_) = false;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<ZoneAdmission> admission_;  // null without a zone map
+  absl::Mutex zone_mu_;
+  std::string zone_map_stamp_ ABSL_GUARDED_BY(zone_mu_);  // inode, size, mtime when last read
+  std::thread rezone_thread_;
+  std::atomic<bool> rezone_running_{false};
   std::unique_ptr<DrainController> drain_;
   std::unique_ptr<AdminServer> admin_;
 };

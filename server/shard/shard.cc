@@ -100,6 +100,9 @@ void Shard::Loop() {
     if (uint64_t budget = goaway_budget_.exchange(0, std::memory_order_relaxed); budget > 0) {
       SendGoawayWave(budget);
     }
+    if (uint64_t budget = rezone_budget_.exchange(0, std::memory_order_relaxed); budget > 0) {
+      SendRezoneWave(budget);
+    }
     recycled_this_turn_ = false;
     ring_->ForEachCompletion([this](const io_uring_cqe& cqe) { Dispatch(cqe); });
     if (recycled_this_turn_) RearmStarved();
@@ -149,16 +152,18 @@ void Shard::StartStopping() {
   }
 }
 
-bool Shard::SendGoaway(Connection& conn) {
+bool Shard::SendGoaway(Connection& conn, camproto::GoawayReason reason) {
   // Cameras reconnect to a peer; jitter spreads their arrival there.
   const int64_t min_ms = absl::ToInt64Milliseconds(options_.reconnect_after_min);
   const int64_t max_ms = std::max(min_ms, absl::ToInt64Milliseconds(options_.reconnect_after_max));
   std::uniform_int_distribution<int64_t> reconnect_after(min_ms, max_ms);
-  if (!conn.session->SendGoaway(camproto::GoawayReason::kDraining,
-                                static_cast<uint32_t>(reconnect_after(goaway_rng_)), "server draining")) {
+  const bool rezoned = reason == camproto::GoawayReason::kRezoned;
+  if (!conn.session->SendGoaway(reason, static_cast<uint32_t>(reconnect_after(goaway_rng_)),
+                                rezoned ? "camera moved to another zone" : "server draining")) {
     return false;
   }
   Bump(counters_.goaways_sent);
+  if (rezoned) Bump(counters_.rezone_goaways);
   MarkDirty(conn);
   return true;
 }
@@ -173,6 +178,25 @@ void Shard::SendGoawayWave(uint64_t budget) {
     }
     if (SendGoaway(conn)) --budget;
   }
+}
+
+void Shard::SendRezoneWave(uint64_t budget) {
+  if (shared_.admission == nullptr) return;
+  uint64_t misplaced = 0;
+  for (auto& c : connections_) {
+    Connection& conn = *c;
+    if (conn.phase != Phase::kSession || conn.session == nullptr ||
+        conn.session->state() != CameraSession::State::kStreaming || conn.session->goaway_sent() ||
+        shared_.admission->BelongsHere(conn.session->camera_id())) {
+      continue;
+    }
+    ++misplaced;
+    // Its data goes up with this zone's recordings first; the sealer does
+    // that within the batch age, and a later wave moves the camera.
+    if (!conn.session->PersistedUpToMoveMark() || budget == 0) continue;
+    if (SendGoaway(conn, camproto::GoawayReason::kRezoned)) --budget;
+  }
+  misplaced_sessions_.store(misplaced, std::memory_order_relaxed);
 }
 
 void Shard::RecordTurn(absl::Duration turn) {
@@ -573,9 +597,13 @@ void Shard::Flush(Connection& conn) {
         case SessionOutcome::kRejectedIdMismatch: Bump(counters_.rejected_id_mismatch); break;
         case SessionOutcome::kWindowExceeded: Bump(counters_.window_exceeded); break;
         case SessionOutcome::kSuperseded: Bump(counters_.superseded); break;
+        case SessionOutcome::kRedirected: Bump(counters_.admission_redirected); break;
+        case SessionOutcome::kRejectedUnknownCamera: Bump(counters_.admission_rejected_unknown); break;
         default: Bump(counters_.protocol_errors); break;
       }
-      LogConnectionError("session_closed", conn, "protocol error or rejection");
+      if (session.outcome() != SessionOutcome::kRedirected) {
+        LogConnectionError("session_closed", conn, "protocol error or rejection");
+      }
       BeginClose(conn);
       return;
     }

@@ -76,6 +76,7 @@ struct ShardShared {
   CameraRegistry* registry = nullptr;
   ConnectionLimiter* limiter = nullptr;
   std::atomic<uint64_t>* next_session_id = nullptr;
+  const ZoneAdmission* admission = nullptr;  // null: every camera is admitted
 };
 
 class Shard final : public SessionHost {
@@ -98,6 +99,11 @@ class Shard final : public SessionHost {
   void StopAccepting() { accept_stopped_.store(true, std::memory_order_release); }
   // Tells up to `cameras` more streaming cameras GOAWAY (one wave).
   void RequestGoaways(uint32_t cameras) { goaway_budget_.fetch_add(cameras, std::memory_order_relaxed); }
+  // After a zone map reload: tells up to `cameras` more streaming cameras
+  // that no longer belong to this zone GOAWAY (rezoned), each once its
+  // spooled data is in the store. misplaced_sessions() counts the ones left.
+  void RequestRezoneGoaways(uint32_t cameras) { rezone_budget_.fetch_add(cameras, std::memory_order_relaxed); }
+  uint64_t misplaced_sessions() const { return misplaced_sessions_.load(std::memory_order_relaxed); }
 
   // True once Run() has set up its ring and is serving.
   bool serving() const { return serving_.load(std::memory_order_acquire); }
@@ -117,6 +123,7 @@ class Shard final : public SessionHost {
   uint64_t NextSessionId() override {
     return shared_.next_session_id->fetch_add(1, std::memory_order_relaxed);
   }
+  const ZoneAdmission* admission() const override { return shared_.admission; }
 
  private:
   struct RecvChunk {
@@ -187,7 +194,8 @@ class Shard final : public SessionHost {
   void StartStopping();
   // Sends GOAWAY to up to `budget` streaming sessions not yet told.
   void SendGoawayWave(uint64_t budget);
-  bool SendGoaway(Connection& conn);
+  void SendRezoneWave(uint64_t budget);
+  bool SendGoaway(Connection& conn, camproto::GoawayReason reason = camproto::GoawayReason::kDraining);
   void CountPhases();
   void RecordTurn(absl::Duration turn);
   void LogConnectionError(std::string_view event, const Connection& conn,
@@ -205,6 +213,8 @@ class Shard final : public SessionHost {
   std::atomic<bool> draining_{false};
   std::atomic<bool> accept_stopped_{false};
   std::atomic<uint64_t> goaway_budget_{0};  // 64 bits: "everyone" requests add up
+  std::atomic<uint64_t> rezone_budget_{0};
+  std::atomic<uint64_t> misplaced_sessions_{0};
   std::minstd_rand goaway_rng_;
   bool stopping_ = false;
   absl::Time stop_deadline_ = absl::InfiniteFuture();

@@ -33,6 +33,9 @@ namespace ingest {
   X(superseded)               /* an older connection replaced by a newer one */        \
   X(slow_readers)             /* closed: too much unsent data */                        \
   X(sessions_welcomed)                                                                 \
+  X(admission_redirected)     /* HELLO from another zone's camera: REDIRECT */          \
+  X(admission_rejected_unknown) /* HELLO from a camera no zone rule places: REJECT */   \
+  X(rezone_goaways)           /* GOAWAY (rezoned) after a zone map reload */            \
   X(segments_accepted)                                                                 \
   X(segments_duplicate)       /* re-sent after resume: acked, not stored again */      \
   X(payload_bytes_accepted)                                                            \

@@ -1,0 +1,272 @@
+// The planner's arithmetic against hand-computed cases: the request figures
+// docs/storage-layout.md and bench/README.md publish, each capacity bound,
+// and the headroom requirements at their boundaries.
+#include "zones/plan/capacity_plan.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ingest::zones {
+namespace {
+
+using ::testing::HasSubstr;
+
+BenchResult Bench() {
+  BenchResult b;
+  b.date = "2026-11-22";
+  b.machine = "test";
+  b.machine_cores = 2;
+  b.commands = {"bench/scripts/ingest_throughput.sh 1000 262144 1000 30"};
+  b.cameras = 1000;
+  b.bitrate_kbps = 1000;
+  b.segment_bytes = 262144;
+  b.throughput_mb_per_s = 117.9;
+  b.server_cpu_cores = 0.45;
+  b.idle_kb_per_camera = 34.2;
+  b.closed_loop_mb_per_s = 211;
+  b.closed_loop_cpu_cores = 1.0;
+  b.upload_cpu_ms_per_put = 34;
+  b.upload_put_bytes = 16 << 20;
+  return b;
+}
+
+PlanOptions Options(uint64_t cameras, double kbps = 1000) {
+  PlanOptions o;
+  o.cameras = cameras;
+  o.mix.entries = {{.kbps = kbps, .share = 1}};
+  return o;
+}
+
+TEST(CapacityPlanTest, PublishedRequestsAndCostAt180000CamerasOneMbit) {
+  PlanOptions o = Options(180'000);
+  absl::StatusOr<CapacityPlan> plan = ComputePlan(o, Bench(), EvenZones(o.cameras, o.cameras_per_zone));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  // 450 MB per camera-hour / 16 MiB = 26.82 batch PUTs + 6 index PUTs; we
+  // published 32.7 (measured: 26.7 + 6) and $21,500 per month.
+  EXPECT_NEAR(plan->puts_per_camera_hour, 32.7, 32.7 * 0.03);
+  EXPECT_NEAR(plan->puts_per_camera_hour, 450e6 / (16 << 20) + 6, 1e-6);
+  EXPECT_NEAR(plan->monthly_put_cost_usd, 21'500, 21'500 * 0.03);
+  EXPECT_NEAR(plan->index_puts_per_s, 180'000 * 6 / 3600.0, 1e-9);
+  EXPECT_DOUBLE_EQ(plan->ingest_bytes_per_s, 180'000 * 125'000.0);
+  EXPECT_EQ(plan->nlb_connections, 180'000u);
+  EXPECT_EQ(plan->zones.size(), 14u);  // ceil(180,000 / 13,000)
+}
+
+TEST(CapacityPlanTest, OnePutPerSegmentWouldCostWhatWePublished) {
+  // docs/storage-layout.md: one PUT per 2 s segment = 1,800 per camera-hour,
+  // $1,182,600 a month at 180,000 cameras. The same price arithmetic:
+  StoreSettings s;
+  double cost = 1800.0 * 180'000 * s.hours_per_month * s.put_price_per_1000 / 1000;
+  EXPECT_NEAR(cost, 1'182'600, 1);
+}
+
+TEST(CapacityPlanTest, QuietServersSealOnAgeNotSize) {
+  // 10 cameras at 1 Mbit/s on one server: 1.25 MB/s fills 16 MiB in 13 s,
+  // so the 10 s age seals first: 0.1 batch PUT/s.
+  PlanOptions o = Options(10);
+  o.azs = 1;
+  absl::StatusOr<CapacityPlan> plan = ComputePlan(o, Bench(), {{.id = "z", .cameras = 10, .capacity_per_server = {}}});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->zones[0].servers, 2u);  // N+1
+  EXPECT_DOUBLE_EQ(plan->batch_puts_per_s, 2 * 0.1);
+}
+
+TEST(CapacityPlanTest, IndexPutsAtLeastOnePerCameraHour) {
+  PlanOptions o = Options(3600);
+  o.store.index_interval_s = 7200;
+  absl::StatusOr<CapacityPlan> plan = ComputePlan(o, Bench(), EvenZones(o.cameras, o.cameras_per_zone));
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_DOUBLE_EQ(plan->index_puts_per_s, 1.0);
+}
+
+TEST(CapacityPlanTest, ServerCapacityBoundsByHand) {
+  PlanOptions o = Options(1);
+  absl::StatusOr<ServerCapacity> c = DeriveServerCapacity(o, Bench());
+  ASSERT_TRUE(c.ok()) << c.status();
+  double cores_per_camera = (1.0 / 211 + 0.034 / 16.777216) * 0.125;
+  EXPECT_EQ(c->by_cpu, static_cast<uint64_t>(8 / cores_per_camera));
+  // 500 MiB/s for a write and a read of 125,000 B/s per camera.
+  EXPECT_EQ(c->by_spool_disk, static_cast<uint64_t>(500.0 * 1048576 / 250'000));  // 2,097
+  EXPECT_EQ(c->by_network, 5'000u);                                               // 5 Gbit/s = 625 MB/s each way
+  double reserve = 8 * (256.0 + 32) * 1048576 + 4 * 16.0 * 1048576 + 1073741824.0;
+  EXPECT_DOUBLE_EQ(c->memory_reserve_bytes, reserve);
+  EXPECT_EQ(c->by_memory, static_cast<uint64_t>((16.0 * 1073741824 - reserve) / 34'200));
+  // 50,000 / 8 shards = 6,250 + 64 slack per table.
+  EXPECT_EQ(c->descriptor_table_per_shard, 6'314u);
+  EXPECT_EQ(c->by_connections, 50'000u);
+  EXPECT_EQ(c->cameras, 2'097u);
+  EXPECT_EQ(c->bound, CapacityBound::kSpoolDisk);
+}
+
+TEST(CapacityPlanTest, EachResourceCanBindTheServer) {
+  PlanOptions o = Options(1);
+  o.instance.spool_disk_mib_per_s = 100'000;
+  o.instance.network_gbps = 1'000;
+  EXPECT_EQ(DeriveServerCapacity(o, Bench())->bound, CapacityBound::kCpu);
+  o.instance.cores = 64;
+  o.instance.memory_gib = 4;
+  o.instance.shard_memory_bytes = 1 << 20;
+  EXPECT_EQ(DeriveServerCapacity(o, Bench())->bound, CapacityBound::kMemory);
+  o.instance.memory_gib = 512;
+  o.instance.network_gbps = 1;
+  EXPECT_EQ(DeriveServerCapacity(o, Bench())->bound, CapacityBound::kNetwork);
+  o.instance.network_gbps = 1'000;
+  o = Options(1, 10);  // 10 kbit/s cameras: connections run out first
+  EXPECT_EQ(DeriveServerCapacity(o, Bench())->bound, CapacityBound::kConnections);
+  o.instance.nofile = 1'000;  // tables capped at RLIMIT_NOFILE: 8 x 1,000
+  absl::StatusOr<ServerCapacity> capped = DeriveServerCapacity(o, Bench());
+  EXPECT_EQ(capped->by_connections, 8'000u);
+  BenchResult capped_bench = Bench();
+  capped_bench.max_cameras_per_server = 500;
+  EXPECT_EQ(DeriveServerCapacity(o, capped_bench)->bound, CapacityBound::kBenchCap);
+  EXPECT_EQ(DeriveServerCapacity(o, capped_bench)->cameras, 500u);
+}
+
+TEST(CapacityPlanTest, HeadroomAtTheBoundaries) {
+  // 800 cameras per server at the target.
+  HeadroomServers exact = ServersForHeadroom(8'000, 800, 3);
+  EXPECT_EQ(exact.all_up, 10u);
+  EXPECT_EQ(exact.n_plus_1, 11u);
+  EXPECT_EQ(*exact.az_loss, 15u);  // 15 - ceil(15/3) = 10 left; 14 - 5 = 9 would not do
+  HeadroomServers one_more = ServersForHeadroom(8'001, 800, 3);
+  EXPECT_EQ(one_more.all_up, 11u);
+  EXPECT_EQ(one_more.n_plus_1, 12u);
+  EXPECT_EQ(*one_more.az_loss, 17u);  // 17 - 6 = 11 left; 16 - 6 = 10 would not do
+  HeadroomServers two_azs = ServersForHeadroom(8'000, 800, 2);
+  EXPECT_EQ(*two_azs.az_loss, 20u);  // a full copy in each AZ
+  HeadroomServers one_az = ServersForHeadroom(8'000, 800, 1);
+  EXPECT_FALSE(one_az.az_loss.has_value());
+  HeadroomServers tiny = ServersForHeadroom(1, 800, 3);
+  EXPECT_EQ(tiny.all_up, 1u);
+  EXPECT_EQ(tiny.n_plus_1, 2u);
+  EXPECT_EQ(*tiny.az_loss, 2u);  // two servers in two AZs: losing one leaves one
+  HeadroomServers none = ServersForHeadroom(0, 800, 3);
+  EXPECT_EQ(none.n_plus_1, 0u);
+}
+
+TEST(CapacityPlanTest, ZoneTakesTheLargestRequirementAndReportsUtilisation) {
+  // A zone-map cap of 1,000 cameras per server at 80 %: 800 per server.
+  PlanOptions o = Options(8'000);
+  absl::StatusOr<CapacityPlan> plan =
+      ComputePlan(o, Bench(), {{.id = "z1", .cameras = 8'000, .capacity_per_server = 1'000}});
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  const ZonePlan& z = plan->zones[0];
+  EXPECT_EQ(z.bound, CapacityBound::kZoneMapCap);
+  EXPECT_EQ(z.cameras_per_server_at_target, 800u);
+  EXPECT_EQ(z.servers_all_up, 10u);
+  EXPECT_EQ(z.servers_n_plus_1, 11u);
+  EXPECT_EQ(*z.servers_az_loss, 15u);
+  EXPECT_EQ(z.servers, 15u);
+  EXPECT_EQ(z.servers_in_largest_az, 5u);
+  EXPECT_DOUBLE_EQ(z.utilisation_all_up, 8'000.0 / 15'000);
+  EXPECT_DOUBLE_EQ(z.utilisation_one_server_lost, 8'000.0 / 14'000);
+  EXPECT_DOUBLE_EQ(*z.utilisation_one_az_lost, 0.8);
+
+  o.azs = 1;
+  plan = ComputePlan(o, Bench(), {{.id = "z1", .cameras = 8'000, .capacity_per_server = 1'000}});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->zones[0].servers, 11u);  // N+1 alone
+  EXPECT_DOUBLE_EQ(plan->zones[0].utilisation_one_server_lost, 0.8);
+}
+
+TEST(CapacityPlanTest, ZoneMapPromisingMoreThanTheBenchIsWarnedAndCapped) {
+  PlanOptions o = Options(8'000);
+  absl::StatusOr<CapacityPlan> plan =
+      ComputePlan(o, Bench(), {{.id = "z1", .cameras = 8'000, .capacity_per_server = 20'000}});
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->zones[0].capacity_per_server, 2'097u);
+  ASSERT_FALSE(plan->warnings.empty());
+  EXPECT_THAT(plan->warnings[0], HasSubstr("capacity_per_server 20000 exceeds the 2097 cameras"));
+}
+
+TEST(CapacityPlanTest, SpoolForAnOutage) {
+  PlanOptions o = Options(8'000);
+  absl::StatusOr<CapacityPlan> plan =
+      ComputePlan(o, Bench(), {{.id = "z1", .cameras = 8'000, .capacity_per_server = 1'000}});
+  ASSERT_TRUE(plan.ok());
+  const ZonePlan& z = plan->zones[0];
+  double per_server = 8'000 * 125'000.0 / 15;
+  EXPECT_DOUBLE_EQ(z.bytes_per_s_per_server, per_server);
+  EXPECT_DOUBLE_EQ(z.spool_bytes_for_outage, per_server * 3600);
+  EXPECT_DOUBLE_EQ(z.spool_max_covers_s, 8.0 * (1 << 30) / per_server);
+  bool warned = false;
+  for (const std::string& w : plan->warnings) warned |= w.find("spool.max_bytes") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST(CapacityPlanTest, EvenZonesSpreadCamerasWithinOne) {
+  std::vector<ZoneDemand> zones = EvenZones(180'000, 13'000);
+  ASSERT_EQ(zones.size(), 14u);
+  uint64_t sum = 0;
+  for (const ZoneDemand& z : zones) {
+    sum += z.cameras;
+    EXPECT_TRUE(z.cameras == 12'857 || z.cameras == 12'858) << z.cameras;
+  }
+  EXPECT_EQ(sum, 180'000u);
+  EXPECT_EQ(EvenZones(13'000, 13'000).size(), 1u);
+  EXPECT_EQ(EvenZones(13'001, 13'000).size(), 2u);
+}
+
+TEST(CapacityPlanTest, QuotaWarnings) {
+  PlanOptions o = Options(51 * 100);
+  o.cameras_per_zone = 100;
+  absl::StatusOr<CapacityPlan> plan = ComputePlan(o, Bench(), EvenZones(o.cameras, o.cameras_per_zone));
+  ASSERT_TRUE(plan.ok());
+  bool nlbs = false;
+  for (const std::string& w : plan->warnings) nlbs |= w.find("50 NLBs per Region") != std::string::npos;
+  EXPECT_TRUE(nlbs);
+
+  PlanOptions big = Options(2'000'000);
+  big.cameras_per_zone = 2'000'000;
+  plan = ComputePlan(big, Bench(), EvenZones(big.cameras, big.cameras_per_zone));
+  ASSERT_TRUE(plan.ok());
+  bool targets = false;
+  for (const std::string& w : plan->warnings) targets |= w.find("targets per AZ") != std::string::npos;
+  EXPECT_TRUE(targets);
+}
+
+TEST(CapacityPlanTest, OptionsOutOfRangeNameTheFlag) {
+  struct Case {
+    void (*change)(PlanOptions*);
+    const char* error;
+  };
+  const Case cases[] = {
+      {[](PlanOptions* o) { o->cameras = 0; }, "--cameras must be in [1, 1000000000]"},
+      {[](PlanOptions* o) { o->mix.entries.clear(); }, "--bitrate_mix is empty"},
+      {[](PlanOptions* o) { o->cameras_per_zone = 0; }, "--cameras_per_zone must be at least 1"},
+      {[](PlanOptions* o) { o->instance.cores = 0.5; }, "--instance_cores must be at least 1"},
+      {[](PlanOptions* o) { o->instance.cores = -8; }, "--instance_cores must be in (0, 1024]"},
+      {[](PlanOptions* o) { o->instance.memory_gib = 0; }, "--instance_memory_gib must be in"},
+      {[](PlanOptions* o) { o->instance.network_gbps = -1; }, "--instance_network_gbps must be in"},
+      {[](PlanOptions* o) { o->instance.spool_disk_mib_per_s = 0; }, "--spool_disk_mib_per_s must be in"},
+      {[](PlanOptions* o) { o->instance.max_connections = 0; }, "--max_connections must be at least 1"},
+      {[](PlanOptions* o) { o->instance.nofile = 0; }, "--nofile must be at least 1"},
+      {[](PlanOptions* o) { o->store.seal_bytes = 1000; }, "--seal_bytes must be in [1 MiB, 5 GiB]"},
+      {[](PlanOptions* o) { o->store.seal_age_ms = 0; }, "--seal_age_ms must be in"},
+      {[](PlanOptions* o) { o->store.index_interval_s = -600; }, "--index_interval_s must be in"},
+      {[](PlanOptions* o) { o->store.upload_threads = 0; }, "--upload_threads must be at least 1"},
+      {[](PlanOptions* o) { o->store.put_price_per_1000 = -0.005; }, "--put_price_per_1000 must be in [0, 1000]"},
+      {[](PlanOptions* o) { o->store.hours_per_month = 1000; }, "--hours_per_month must be in (0, 744]"},
+      {[](PlanOptions* o) { o->target_utilisation = 1.5; }, "--target_utilisation must be in (0, 1]"},
+      {[](PlanOptions* o) { o->target_utilisation = 0; }, "--target_utilisation must be in (0, 1]"},
+      {[](PlanOptions* o) { o->azs = 0; }, "--azs must be in [1, 32]"},
+      {[](PlanOptions* o) { o->outage_s = -1; }, "--outage_s must be in [0, 2592000]"},
+      {[](PlanOptions* o) { o->spool_max_bytes = 0; }, "--spool_max_bytes must be at least 1"},
+  };
+  for (const Case& c : cases) {
+    PlanOptions o = Options(1000);
+    c.change(&o);
+    absl::Status status = ValidatePlanOptions(o);
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.error));
+  }
+  PlanOptions small = Options(1000);
+  small.instance.memory_gib = 2;  // less than the 3.3 GiB fixed reserve
+  absl::StatusOr<ServerCapacity> c = DeriveServerCapacity(small, Bench());
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("leaves nothing for cameras"));
+}
+
+}  // namespace
+}  // namespace ingest::zones
