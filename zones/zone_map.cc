@@ -1,9 +1,6 @@
 #include "zones/zone_map.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -11,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/bounded_file.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "zones/rendezvous_hash.h"
@@ -122,28 +120,9 @@ absl::StatusOr<ZoneMap> ZoneMap::Parse(std::string_view toml, std::string_view s
 }
 
 absl::StatusOr<ZoneMap> ZoneMap::Load(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open zone map ", path));
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error, absl::StrCat("cannot read zone map ", path));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxZoneMapBytes) {
-      close(fd);
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": larger than ", kMaxZoneMapBytes, " bytes; is this the right file?"));
-    }
-  }
-  close(fd);
-  return Parse(text, path);
+  absl::StatusOr<std::string> text = ReadBoundedFile(path, kMaxZoneMapBytes, "zone map");
+  if (!text.ok()) return text.status();
+  return Parse(*text, path);
 }
 
 const Zone* ZoneMap::Find(std::string_view zone_id) const {

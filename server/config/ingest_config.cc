@@ -2,10 +2,6 @@
 // ranges come from the field table in config_fields.h.
 #include "server/config/ingest_config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -15,6 +11,7 @@
 // the throwing parser, so TOML_EXCEPTIONS stays on and parse_error is caught
 // right at the call in ParseConfigToml; nothing else in toml++ we use throws.
 #include "toml++/toml.h"
+#include "common/bounded_file.h"
 #include "common/status_macros.h"
 #include "server/config/config_fields.h"
 
@@ -150,27 +147,7 @@ absl::StatusOr<IngestConfig> ParseConfigToml(std::string_view text, std::string_
 }
 
 absl::StatusOr<IngestConfig> LoadConfigFile(const std::string& path) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("cannot open config file ", path));
-  std::string text;
-  char buffer[16384];
-  for (;;) {
-    ssize_t n = read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error, absl::StrCat("cannot read config file ", path));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > kMaxConfigFileBytes) {
-      close(fd);
-      return absl::InvalidArgumentError(absl::StrCat(path, ": larger than ", kMaxConfigFileBytes,
-                                                     " bytes; is this the right file?"));
-    }
-  }
-  close(fd);
+  ASSIGN_OR_RETURN(std::string text, ReadBoundedFile(path, kMaxConfigFileBytes, "config file"));
   return ParseConfigToml(text, path);
 }
 

@@ -23,8 +23,17 @@ struct HttpGetResult {
   std::string body;
 };
 
-inline HttpGetResult HttpGet(uint16_t port, const std::string& path) {
-  HttpGetResult result;
+// Sends `request` (a whole HTTP/1.1 request, "Connection: close") and reads
+// the response until the server closes. `response` keeps the status line and
+// headers too.
+struct HttpExchangeResult {
+  int status = 0;  // 0: no response
+  std::string response;
+  std::string body;
+};
+
+inline HttpExchangeResult HttpExchange(uint16_t port, const std::string& request) {
+  HttpExchangeResult result;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return result;
   timeval timeout{.tv_sec = 5, .tv_usec = 0};
@@ -37,24 +46,28 @@ inline HttpGetResult HttpGet(uint16_t port, const std::string& path) {
     close(fd);
     return result;
   }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     close(fd);
     return result;
   }
-  std::string response;
   char buffer[16384];
   for (int reads = 0; reads < 10000; ++reads) {
     const ssize_t n = read(fd, buffer, sizeof(buffer));
     if (n <= 0) break;
-    response.append(buffer, static_cast<size_t>(n));
+    result.response.append(buffer, static_cast<size_t>(n));
   }
   close(fd);
-  if (response.rfind("HTTP/1.1 ", 0) != 0 || response.size() < 12) return result;
-  result.status = std::atoi(response.substr(9, 3).c_str());
-  const size_t body = response.find("\r\n\r\n");
-  if (body != std::string::npos) result.body = response.substr(body + 4);
+  if (result.response.rfind("HTTP/1.1 ", 0) != 0 || result.response.size() < 12) return result;
+  result.status = std::atoi(result.response.substr(9, 3).c_str());
+  const size_t body = result.response.find("\r\n\r\n");
+  if (body != std::string::npos) result.body = result.response.substr(body + 4);
   return result;
+}
+
+inline HttpGetResult HttpGet(uint16_t port, const std::string& path) {
+  HttpExchangeResult exchanged =
+      HttpExchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  return HttpGetResult{.status = exchanged.status, .body = std::move(exchanged.body)};
 }
 
 }  // namespace ingest::testing

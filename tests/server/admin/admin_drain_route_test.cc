@@ -1,11 +1,6 @@
 // POST/GET /admin/drain on the admin server: who may start a drain (loopback
 // clients, or anyone with the bearer token), what the replies say, and that
 // the route is absent without drain hooks.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <string>
@@ -14,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/admin/admin_server.h"
+#include "tests/support/http_get.h"
 
 namespace ingest {
 namespace {
@@ -25,26 +21,9 @@ struct Reply {
   std::string text;  // status line, headers and body
 };
 
-// One request per connection over loopback; reads until the server closes.
 Reply Exchange(uint16_t port, const std::string& request) {
-  Reply reply;
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  timeval timeout{.tv_sec = 5, .tv_usec = 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return reply;
-  }
-  char buffer[4096];
-  for (ssize_t n; (n = recv(fd, buffer, sizeof(buffer), 0)) > 0;) reply.text.append(buffer, static_cast<size_t>(n));
-  close(fd);
-  if (reply.text.size() > 12) reply.status = std::atoi(reply.text.substr(9, 3).c_str());
-  return reply;
+  testing::HttpExchangeResult exchanged = testing::HttpExchange(port, request);
+  return Reply{.status = exchanged.status, .text = std::move(exchanged.response)};
 }
 
 std::string Request(std::string_view method, std::string_view path, std::string_view extra_headers = "") {
