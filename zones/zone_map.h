@@ -42,12 +42,12 @@ struct CameraRange {
 
 struct Zone {
   std::string id;
-  std::vector<Cidr> subnets;          // where the zone's servers live
-  std::string endpoint;               // camera-facing "host:port" (its load balancer)
+  std::vector<Cidr> subnets;  // where the zone's servers live
+  std::string endpoint;       // camera-facing "host:port" (its load balancer)
   ZoneStore store;
-  uint32_t capacity_per_server = 0;   // cameras one server of this zone takes
-  bool hash = true;                   // takes part in the default rule
-  double weight = 1.0;                // share of hashed cameras relative to other zones
+  uint32_t capacity_per_server = 0;  // cameras one server of this zone takes
+  bool hash = true;                  // takes part in the default rule
+  double weight = 1.0;               // share of hashed cameras relative to other zones
   std::vector<std::string> camera_ids;
   std::vector<CameraRange> camera_ranges;
   std::vector<std::string> camera_prefixes;
@@ -67,7 +67,7 @@ const char* PlacementRuleName(PlacementRule rule);
 struct Placement {
   const Zone* zone = nullptr;  // null: no rule matches (the camera is unknown)
   PlacementRule rule = PlacementRule::kNone;
-  std::string reason;          // e.g. "id range cam-000100..cam-000199 of zone z1"
+  std::string reason;  // e.g. "id range cam-000100..cam-000199 of zone z1"
 };
 
 // Immutable once parsed: any number of threads may call Place() on one map

@@ -5,7 +5,8 @@
 //
 //   AuditLog audit(state_dir + "/audit.log", server_id, zone);
 //   audit.Write("drain_started", {{"trigger", "SIGTERM"}, {"cameras", 1000}});
-//   -> {"ts":"...","level":"info","event":"drain_started","server_id":"a","zone":"z1","trigger":"SIGTERM","cameras":1000}
+//   ->
+//   {"ts":"...","level":"info","event":"drain_started","server_id":"a","zone":"z1","trigger":"SIGTERM","cameras":1000}
 #ifndef SERVER_DRAIN_AUDIT_LOG_H_
 #define SERVER_DRAIN_AUDIT_LOG_H_
 

@@ -24,11 +24,16 @@ int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
 const char* DrainPhaseName(DrainPhase phase) {
   switch (phase) {
-    case DrainPhase::kServing: return "serving";
-    case DrainPhase::kAnnounced: return "announced";
-    case DrainPhase::kMoving: return "moving";
-    case DrainPhase::kFlushing: return "flushing";
-    case DrainPhase::kDone: return "done";
+    case DrainPhase::kServing:
+      return "serving";
+    case DrainPhase::kAnnounced:
+      return "announced";
+    case DrainPhase::kMoving:
+      return "moving";
+    case DrainPhase::kFlushing:
+      return "flushing";
+    case DrainPhase::kDone:
+      return "done";
   }
   return "?";
 }
@@ -62,7 +67,8 @@ void DrainController::Trigger(std::string_view trigger, bool fast) {
     const bool hurry = fast || (trigger == progress_.trigger && trigger != kApiTrigger);
     if (hurry && !progress_.fast && progress_.phase != DrainPhase::kDone) {
       progress_.fast = true;
-      audit_.Write("drain_hurried", {{"trigger", trigger}, {"phase", DrainPhaseName(progress_.phase)},
+      audit_.Write("drain_hurried", {{"trigger", trigger},
+                                     {"phase", DrainPhaseName(progress_.phase)},
                                      {"elapsed_ms", Ms(absl::Now() - progress_.started)}});
     }
     return;
@@ -174,9 +180,8 @@ void DrainController::Run() {
     progress_.outcome = outcome;
     progress_.exit_code = exit_code;
   }
-  audit_.Write("drain_finished", {{"outcome", outcome},
-                                  {"duration_ms", Ms(absl::Now() - start.started)},
-                                  {"exit_code", exit_code}});
+  audit_.Write("drain_finished",
+               {{"outcome", outcome}, {"duration_ms", Ms(absl::Now() - start.started)}, {"exit_code", exit_code}});
   SetPhase(DrainPhase::kDone);
 }
 

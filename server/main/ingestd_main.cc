@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_log.h"
@@ -69,9 +69,8 @@ absl::StatusOr<IngestConfig> BuildConfig() {
 
 void LogStats(const IngestServer& server) {
   IngestStats s = server.Stats();
-  double ack_ms = s.ack_latency_count == 0
-                      ? 0.0
-                      : static_cast<double>(s.ack_latency_us_sum) / s.ack_latency_count / 1000.0;
+  double ack_ms =
+      s.ack_latency_count == 0 ? 0.0 : static_cast<double>(s.ack_latency_us_sum) / s.ack_latency_count / 1000.0;
   log::Info("stats", {{"connections_open", s.connections_open},
                       {"sessions_welcomed", s.sessions_welcomed},
                       {"segments_accepted", s.segments_accepted},
@@ -105,22 +104,19 @@ int RunCerts() {
     std::fprintf(stderr, "ingestd certs: --out DIR is required\n");
     return 2;
   }
-  absl::Status s =
-      MakeDevCertificates(DevCertOptions{.out_dir = out, .camera_count = absl::GetFlag(FLAGS_cameras)});
+  absl::Status s = MakeDevCertificates(DevCertOptions{.out_dir = out, .camera_count = absl::GetFlag(FLAGS_cameras)});
   if (!s.ok()) {
     std::fprintf(stderr, "ingestd certs: %s\n", s.ToString().c_str());
     return 1;
   }
-  std::printf("development certificates in %s (%d cameras)\n", out.c_str(),
-              absl::GetFlag(FLAGS_cameras));
+  std::printf("development certificates in %s (%d cameras)\n", out.c_str(), absl::GetFlag(FLAGS_cameras));
   return 0;
 }
 
 int RunServer() {
   absl::StatusOr<IngestConfig> config = BuildConfig();
   if (!config.ok()) {
-    std::fprintf(stderr, "ingestd: configuration error: %s\n",
-                 std::string(config.status().message()).c_str());
+    std::fprintf(stderr, "ingestd: configuration error: %s\n", std::string(config.status().message()).c_str());
     return 2;
   }
   if (absl::GetFlag(FLAGS_print_config)) {

@@ -25,8 +25,8 @@ AdmissionDecision ZoneAdmission::Decide(std::string_view camera_id) const {
   zones::Placement placement = map->Place(camera_id);
   if (placement.zone == nullptr) {
     decision.kind = AdmissionDecision::Kind::kReject;
-    decision.reason = placement.reason.empty() ? std::string("no zone map rule places this camera")
-                                               : std::move(placement.reason);
+    decision.reason =
+        placement.reason.empty() ? std::string("no zone map rule places this camera") : std::move(placement.reason);
     return decision;
   }
   if (placement.zone->id == my_zone_) return decision;

@@ -14,9 +14,15 @@ std::string JsonString(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += absl::StrFormat("\\u%04x", static_cast<int>(c));
@@ -48,7 +54,8 @@ std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
                     input.drain.phase != DrainPhase::kServing
                         ? absl::StrCat("drain ", DrainPhaseName(input.drain.phase), " (", input.drain.trigger, ")")
                         : std::string(input.stopping ? "shutting down" : "serving")});
-  const uint64_t high_water = static_cast<uint64_t>(kSpoolHighWater * static_cast<double>(input.config->spool.max_bytes));
+  const uint64_t high_water =
+      static_cast<uint64_t>(kSpoolHighWater * static_cast<double>(input.config->spool.max_bytes));
   checks.push_back({"spool_below_high_water", input.spool_bytes_live < high_water,
                     absl::StrCat(input.spool_bytes_live, " of ", input.config->spool.max_bytes, " bytes")});
   checks.push_back({"store_writable", input.sealer.store_ok,
@@ -77,13 +84,13 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
   for (size_t i = 0; i < input.shards.size(); ++i) {
     const ShardCounters& c = *input.shards[i].counters;
     const PrometheusLabels shard = {{"shard", absl::StrCat(i)}};
-#define INGEST_EXPORT_COUNTER(name)                                                                  \
-  if (std::string_view(#name) == "connections_open") {                                              \
-    w.Gauge("ingest_connections_open", "Camera connections open now.",                              \
-            static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                    \
-  } else {                                                                                          \
+#define INGEST_EXPORT_COUNTER(name)                                                                     \
+  if (std::string_view(#name) == "connections_open") {                                                  \
+    w.Gauge("ingest_connections_open", "Camera connections open now.",                                  \
+            static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                        \
+  } else {                                                                                              \
     w.Counter("ingest_" #name "_total", "Shard counter " #name " (see server/shard/shard_counters.h).", \
-              static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                  \
+              static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                      \
   }
     INGEST_SHARD_COUNTERS(INGEST_EXPORT_COUNTER)
 #undef INGEST_EXPORT_COUNTER
@@ -95,8 +102,8 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
               {{"shard", absl::StrCat(i)}, {"state", kConnectionPhaseNames[p]}});
     }
     w.Gauge("ingest_sessions_streaming", "Cameras welcomed and streaming (recounted every 100 ms).",
-            static_cast<double>(
-                c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(std::memory_order_relaxed)),
+            static_cast<double>(c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(
+                std::memory_order_relaxed)),
             shard);
     LoopTurnHistogram(c, shard, w);
   }
@@ -154,19 +161,19 @@ void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
   const uint64_t count = running + s.latency_histogram.back();
   // The client keeps bucket counts only; the sum is estimated from bucket bounds.
   double sum = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i) sum += bounds[i] * static_cast<double>(s.latency_histogram[i]);
-  w.Histogram("ingest_s3_request_seconds", "S3 attempt latency (sum estimated from bucket bounds).", bounds,
-              cumulative, sum, count);
+  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i)
+    sum += bounds[i] * static_cast<double>(s.latency_histogram[i]);
+  w.Histogram("ingest_s3_request_seconds", "S3 attempt latency (sum estimated from bucket bounds).", bounds, cumulative,
+              sum, count);
 }
 
-std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck>& checks, bool ready,
-                       absl::Time now) {
+std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck>& checks, bool ready, absl::Time now) {
   const IngestConfig& config = *input.config;
   return absl::StrCat(
       "{\"server_id\":", JsonString(config.server.id), ",\"zone\":", JsonString(config.server.zone),
       ",\"uptime_s\":", absl::ToInt64Seconds(now - input.started), ",\"ready\":", ready ? "true" : "false",
-      ",\"draining\":", input.stopping || input.drain.phase != DrainPhase::kServing ? "true" : "false",
-      ",\"drain\":", [&] {
+      ",\"draining\":", input.stopping || input.drain.phase != DrainPhase::kServing ? "true" : "false", ",\"drain\":",
+      [&] {
         std::string drain = input.drain.ToJson();
         drain.pop_back();  // newline
         return drain;
@@ -225,7 +232,8 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
            {"zone_map", input.zone_map_digest.substr(0, 12)}});
   w.Gauge("ingest_misplaced_sessions", "Cameras connected here that a reloaded zone map places elsewhere.",
           static_cast<double>(input.misplaced_sessions));
-  w.Gauge("ingest_spool_max_bytes", "Spool capacity (spool.max_bytes).", static_cast<double>(input.config->spool.max_bytes));
+  w.Gauge("ingest_spool_max_bytes", "Spool capacity (spool.max_bytes).",
+          static_cast<double>(input.config->spool.max_bytes));
   w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 0);
   w.Gauge("ingest_draining", "1 once a drain has started.", input.drain.phase != DrainPhase::kServing ? 1 : 0);
   w.Gauge("ingest_drain_phase", "0 serving, 1 announced, 2 moving cameras, 3 flushing, 4 done.",

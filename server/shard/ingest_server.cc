@@ -58,6 +58,8 @@ IngestServer::IngestServer(const IngestConfig& config) : config_(config) {}
 
 IngestServer::~IngestServer() {
   (void)Stop();
+  // A reload racing with Stop() may have started one more (short) mover.
+  if (rezone_thread_.joinable()) rezone_thread_.join();
   for (int fd : listen_fds_) ::close(fd);
 }
 
@@ -75,8 +77,7 @@ absl::Status IngestServer::OpenListeners() {
   addrinfo* found = nullptr;
   int rc = getaddrinfo(listen.host.c_str(), nullptr, &hints, &found);
   if (rc != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("server.listen '", config_.server.listen, "': ", gai_strerror(rc)));
+    return absl::InvalidArgumentError(absl::StrCat("server.listen '", config_.server.listen, "': ", gai_strerror(rc)));
   }
   sockaddr_storage addr{};
   std::memcpy(&addr, found->ai_addr, found->ai_addrlen);
@@ -99,8 +100,7 @@ absl::Status IngestServer::OpenListeners() {
       reinterpret_cast<sockaddr_in&>(addr).sin_port = htons(port);
     }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
-      return absl::UnavailableError(absl::StrCat("bind ", config_.server.listen, ": ",
-                                                 std::strerror(errno)));
+      return absl::UnavailableError(absl::StrCat("bind ", config_.server.listen, ": ", std::strerror(errno)));
     }
     if (::listen(fd, 4096) != 0) {
       return absl::UnavailableError(absl::StrCat("listen: ", std::strerror(errno)));
@@ -126,27 +126,29 @@ absl::Status IngestServer::StartAdmin() {
   std::string token;
   if (!config_.drain.token_file.empty()) {
     std::ifstream in(config_.drain.token_file);
-    if (!in) return absl::InvalidArgumentError(absl::StrCat("drain.token_file ", config_.drain.token_file, ": cannot read"));
+    if (!in)
+      return absl::InvalidArgumentError(absl::StrCat("drain.token_file ", config_.drain.token_file, ": cannot read"));
     std::getline(in, token);
     while (!token.empty() && (token.back() == ' ' || token.back() == '\r' || token.back() == '\t')) token.pop_back();
     if (token.size() < 16) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("drain.token_file ", config_.drain.token_file, ": the token's first line must hold at least 16 characters"));
+      return absl::InvalidArgumentError(absl::StrCat("drain.token_file ", config_.drain.token_file,
+                                                     ": the token's first line must hold at least 16 characters"));
     }
   }
   audit_ = std::make_unique<AuditLog>(config_.server.state_dir + "/audit.log", config_.server.id, config_.server.zone);
   drain_ = std::make_unique<DrainController>(config_.drain, *this, *audit_);
-  ASSIGN_OR_RETURN(admin_, AdminServer::Start(AdminServerOptions{.listen = config_.server.admin_listen, .drain_token = token},
-                                               [this] { return AdminView(); },
-                                               AdminDrainHooks{.state = [this] { return drain_->Progress().ToJson(); },
-                                                               .start =
-                                                                   [this](bool fast) {
-                                                                     if (!started_up_.load()) {
-                                                                       return std::string("{\"state\":\"starting\"}\n");
-                                                                     }
-                                                                     drain_->Trigger(DrainController::kApiTrigger, fast);
-                                                                     return drain_->Progress().ToJson();
-                                                                   }}));
+  ASSIGN_OR_RETURN(admin_, AdminServer::Start(
+                               AdminServerOptions{.listen = config_.server.admin_listen, .drain_token = token},
+                               [this] { return AdminView(); },
+                               AdminDrainHooks{.state = [this] { return drain_->Progress().ToJson(); },
+                                               .start =
+                                                   [this](bool fast) {
+                                                     if (!started_up_.load()) {
+                                                       return std::string("{\"state\":\"starting\"}\n");
+                                                     }
+                                                     drain_->Trigger(DrainController::kApiTrigger, fast);
+                                                     return drain_->Progress().ToJson();
+                                                   }}));
   return absl::OkStatus();
 }
 
@@ -176,8 +178,11 @@ absl::Status IngestServer::SetUpZone() {
     absl::MutexLock lock(&zone_mu_);
     zone_map_stamp_ = stamp;
   }
-  log::Info("zone_map_loaded", {{"file", config_.server.zone_map}, {"digest", map->digest()},
-                                {"zones", map->zones().size()}, {"zone", zone.id}, {"endpoint", zone.endpoint}});
+  log::Info("zone_map_loaded", {{"file", config_.server.zone_map},
+                                {"digest", map->digest()},
+                                {"zones", map->zones().size()},
+                                {"zone", zone.id},
+                                {"endpoint", zone.endpoint}});
   admission_ = std::make_unique<ZoneAdmission>(config_.server.zone, std::move(map));
   return absl::OkStatus();
 }
@@ -188,17 +193,18 @@ absl::Status IngestServer::ReloadZoneMap() {
   zone_map_stamp_ = FileStamp(config_.server.zone_map);
   absl::StatusOr<std::shared_ptr<const zones::ZoneMap>> map = LoadZoneMapFor(config_);
   if (!map.ok()) {
-    audit_->Write("zone_map_reload_refused", {{"file", config_.server.zone_map}, {"error", ToStd(map.status().message())}});
+    audit_->Write("zone_map_reload_refused",
+                  {{"file", config_.server.zone_map}, {"error", ToStd(map.status().message())}});
     return map.status();
   }
   const std::string old_digest = admission_->map()->digest();
   if ((*map)->digest() == old_digest) return absl::OkStatus();
   const std::string new_digest = (*map)->digest();
   admission_->Replace(*std::move(map));
-  audit_->Write("zone_map_reloaded", {{"file", config_.server.zone_map}, {"old_digest", old_digest},
-                                      {"new_digest", new_digest}});
+  audit_->Write("zone_map_reloaded",
+                {{"file", config_.server.zone_map}, {"old_digest", old_digest}, {"new_digest", new_digest}});
   // One mover at a time; a running one already consults the new map.
-  if (!started_up_.load() || rezone_running_.exchange(true)) return absl::OkStatus();
+  if (!started_up_.load() || stopped_.load() || rezone_running_.exchange(true)) return absl::OkStatus();
   if (rezone_thread_.joinable()) rezone_thread_.join();
   rezone_thread_ = std::thread([this, new_digest] { RunRezone(new_digest); });
   return absl::OkStatus();
@@ -223,7 +229,8 @@ uint64_t IngestServer::MisplacedSessions() const {
 void IngestServer::RunRezone(std::string map_digest) {
   const absl::Time started = absl::Now();
   const uint64_t told_before = SumOverShards(&ShardCounters::rezone_goaways);
-  const uint32_t wave = std::max<uint32_t>(1, config_.drain.goaway_per_second / 10 / static_cast<uint32_t>(shards_.size()));
+  const uint32_t wave =
+      std::max<uint32_t>(1, config_.drain.goaway_per_second / 10 / static_cast<uint32_t>(shards_.size()));
   audit_->Write("rezone_started", {{"digest", map_digest}});
   // Two quiet waves in a row (nobody misplaced) end it; a drain or a stop
   // ends it too, since they move every camera anyway.
@@ -248,18 +255,16 @@ absl::Status IngestServer::Init() {
   RETURN_IF_ERROR(SetUpZone());
   SetStartupStep("loading TLS certificates");
   RETURN_IF_ERROR(PrepareDevCertificates(config_));
-  ASSIGN_OR_RETURN(tls_, CreateServerContext(TlsServerOptions{
-                             .cert_file = config_.tls.cert_file,
-                             .key_file = config_.tls.key_file,
-                             .camera_ca_file = config_.tls.camera_ca_file,
-                             .ticket_keys_file = config_.tls.ticket_keys_file,
-                             .allow_tls12 = config_.tls.allow_tls12}));
+  ASSIGN_OR_RETURN(tls_, CreateServerContext(TlsServerOptions{.cert_file = config_.tls.cert_file,
+                                                              .key_file = config_.tls.key_file,
+                                                              .camera_ca_file = config_.tls.camera_ca_file,
+                                                              .ticket_keys_file = config_.tls.ticket_keys_file,
+                                                              .allow_tls12 = config_.tls.allow_tls12}));
   SetStartupStep("recovering the spool");
-  ASSIGN_OR_RETURN(catalog_, SpoolCatalog::Open(
-                                 SpoolCatalogOptions{.dir = config_.spool.dir,
-                                                     .shard_count = config_.server.shards,
-                                                     .file_bytes = config_.spool.file_bytes},
-                                 &recovery_));
+  ASSIGN_OR_RETURN(catalog_, SpoolCatalog::Open(SpoolCatalogOptions{.dir = config_.spool.dir,
+                                                                    .shard_count = config_.server.shards,
+                                                                    .file_bytes = config_.spool.file_bytes},
+                                                &recovery_));
   // What the previous run made durable is durable now: re-sent segments are
   // recognised as duplicates, and cameras are told where to resume.
   for (const auto& [camera, seq] : recovery_.max_seq_by_camera) registry_.Get(camera).SeedDurable(seq);
@@ -275,15 +280,16 @@ absl::Status IngestServer::Init() {
   s3_store_ = opened.s3;
   store_ = std::move(opened.store);
   sealer_ = std::make_unique<BatchSealer>(
-      BatchSealerOptions{.zone = config_.server.zone,
-                         .instance = "",
-                         .journal_dir = config_.spool.dir + "/journal",
-                         .batch_bytes = config_.store.seal_bytes,
-                         .batch_age = absl::Milliseconds(config_.store.seal_age_ms),
-                         .index_interval = absl::Seconds(config_.store.index_interval_s),
-                         .upload_threads = static_cast<int>(config_.store.upload_threads),
-                         .max_batches_in_flight = 2 * static_cast<int>(config_.store.upload_threads),
-                         .probe_store = [s3 = s3_store_] { return s3 != nullptr ? s3->CheckAccess() : absl::OkStatus(); }},
+      BatchSealerOptions{
+          .zone = config_.server.zone,
+          .instance = "",
+          .journal_dir = config_.spool.dir + "/journal",
+          .batch_bytes = config_.store.seal_bytes,
+          .batch_age = absl::Milliseconds(config_.store.seal_age_ms),
+          .index_interval = absl::Seconds(config_.store.index_interval_s),
+          .upload_threads = static_cast<int>(config_.store.upload_threads),
+          .max_batches_in_flight = 2 * static_cast<int>(config_.store.upload_threads),
+          .probe_store = [s3 = s3_store_] { return s3 != nullptr ? s3->CheckAccess() : absl::OkStatus(); }},
       catalog_.get(), store_.get());
   if (!outage.ok()) sealer_->ReportStoreUnreachable(outage);
   SetStartupStep("reading the batch journal");
@@ -294,12 +300,11 @@ absl::Status IngestServer::Init() {
     state.SeedDurable(seq);
     state.RaisePersisted(seq);
   }
-  sealer_->set_on_persisted([this](const std::string& camera, uint64_t seq) {
-    registry_.Get(camera).RaisePersisted(seq);
-  });
+  sealer_->set_on_persisted(
+      [this](const std::string& camera, uint64_t seq) { registry_.Get(camera).RaisePersisted(seq); });
   sealer_->Start();
-  limiter_ = std::make_unique<ConnectionLimiter>(config_.server.max_connections,
-                                                 config_.server.max_connections_per_source);
+  limiter_ =
+      std::make_unique<ConnectionLimiter>(config_.server.max_connections, config_.server.max_connections_per_source);
   SetStartupStep("opening camera listeners");
   RETURN_IF_ERROR(OpenListeners());
 
@@ -325,20 +330,18 @@ absl::Status IngestServer::Init() {
         .idle_timeout = absl::Milliseconds(config_.protocol.idle_timeout_ms),
         .memory_budget_bytes = config_.spool.shard_memory_bytes,
         .spool_max_bytes = config_.spool.max_bytes,
-        .writer = SpoolWriterOptions{.commit_interval =
-                                         absl::Milliseconds(config_.spool.commit_interval_ms),
+        .writer = SpoolWriterOptions{.commit_interval = absl::Milliseconds(config_.spool.commit_interval_ms),
                                      .commit_bytes = config_.spool.commit_bytes,
                                      .file_bytes = config_.spool.file_bytes},
         .connection_errors_per_second = config_.log.connection_errors_per_second,
         .reconnect_after_min = absl::Milliseconds(config_.drain.reconnect_after_min_ms),
         .reconnect_after_max = absl::Milliseconds(config_.drain.reconnect_after_max_ms),
     };
-    shards_.push_back(std::make_unique<Shard>(
-        options, ShardShared{.catalog = catalog_.get(),
-                             .registry = &registry_,
-                             .limiter = limiter_.get(),
-                             .next_session_id = &next_session_id_,
-                             .admission = admission_.get()}));
+    shards_.push_back(std::make_unique<Shard>(options, ShardShared{.catalog = catalog_.get(),
+                                                                   .registry = &registry_,
+                                                                   .limiter = limiter_.get(),
+                                                                   .next_session_id = &next_session_id_,
+                                                                   .admission = admission_.get()}));
   }
   for (int i = 0; i < shard_count; ++i) {
     threads_.emplace_back([this, i] {
@@ -389,8 +392,8 @@ absl::Status IngestServer::Stop() {
   // endpoints stay up until everything is flushed.
   if (admin_ != nullptr) admin_->Stop();
   IngestStats stats = Stats();
-  log::Info("ingestd_stopped", {{"segments_accepted", stats.segments_accepted},
-                                {"spool_bytes_live", stats.spool_bytes_live}});
+  log::Info("ingestd_stopped",
+            {{"segments_accepted", stats.segments_accepted}, {"spool_bytes_live", stats.spool_bytes_live}});
   for (auto& s : shard_results_) {
     if (!s.ok()) return s;
   }
@@ -431,7 +434,9 @@ uint64_t IngestServer::GoawaysSent() const {
 }
 
 uint64_t IngestServer::AcceptedWhileDraining() const {
-  return started_up_.load(std::memory_order_acquire) ? SumOverShards(&ShardCounters::connections_accepted_while_draining) : 0;
+  return started_up_.load(std::memory_order_acquire)
+             ? SumOverShards(&ShardCounters::connections_accepted_while_draining)
+             : 0;
 }
 
 void IngestServer::MarkDraining() {
@@ -480,7 +485,8 @@ AdminSnapshot IngestServer::AdminView() const {
   input.started_up = true;
   input.drain = drain_->Progress();
   for (const auto& shard : shards_) {
-    input.shards.push_back({.counters = &shard->counters(), .serving = shard->serving(), .last_turn = shard->last_turn()});
+    input.shards.push_back(
+        {.counters = &shard->counters(), .serving = shard->serving(), .last_turn = shard->last_turn()});
   }
   if (sealer_ != nullptr) input.sealer = sealer_->stats();
   S3ClientStats s3;

@@ -18,19 +18,19 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/ssl_ptr.h"
-#include "server/config/ingest_config.h"
-#include "server/session/camera_registry.h"
-#include "server/session/connection_limiter.h"
-#include "server/shard/shard.h"
-#include "server/spool/spool_catalog.h"
 #include "absl/synchronization/mutex.h"
+#include "proto/ssl_ptr.h"
 #include "server/admin/admin_server.h"
+#include "server/batch/batch_sealer.h"
+#include "server/config/ingest_config.h"
 #include "server/drain/audit_log.h"
 #include "server/drain/drain_controller.h"
-#include "server/session/zone_admission.h"
-#include "server/batch/batch_sealer.h"
 #include "server/s3/s3_store.h"
+#include "server/session/camera_registry.h"
+#include "server/session/connection_limiter.h"
+#include "server/session/zone_admission.h"
+#include "server/shard/shard.h"
+#include "server/spool/spool_catalog.h"
 #include "server/store/object_store.h"
 
 namespace ingest {

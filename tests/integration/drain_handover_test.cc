@@ -94,8 +94,8 @@ TEST(DrainHandoverTest, CamerasMoveToThePeerAndEverySegmentIsStoredOnce) {
   }
 
   const std::string audit = ReadAll(dir.path() + "/a/audit.log");
-  for (const char* event : {"drain_started", "drain_listeners_closed", "drain_cameras_moved", "drain_flushed",
-                            "drain_finished"}) {
+  for (const char* event :
+       {"drain_started", "drain_listeners_closed", "drain_cameras_moved", "drain_flushed", "drain_finished"}) {
     EXPECT_THAT(audit, HasSubstr(absl::StrCat("\"event\":\"", event, "\""))) << audit;
   }
   EXPECT_THAT(audit, HasSubstr("\"server_id\":\"server-a\""));

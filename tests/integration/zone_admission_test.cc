@@ -37,26 +37,30 @@ default = "none"
 [[zone]]
 id = "zone-a"
 subnets = ["127.0.0.0/24"]
-endpoint = "127.0.0.1:)", port_a, R"("
+endpoint = "127.0.0.1:)",
+                      port_a, R"("
 capacity_per_server = 1000
 [zone.store]
 bucket = "recordings"
 prefix = "zone-a"
 region = "us-east-1"
 [zone.cameras]
-ranges = [["cam-000001", ")", a_last, R"("]]
+ranges = [["cam-000001", ")",
+                      a_last, R"("]]
 
 [[zone]]
 id = "zone-b"
 subnets = ["127.0.1.0/24"]
-endpoint = "127.0.1.1:)", port_b, R"("
+endpoint = "127.0.1.1:)",
+                      port_b, R"("
 capacity_per_server = 1000
 [zone.store]
 bucket = "recordings"
 prefix = "zone-b"
 region = "us-east-1"
 [zone.cameras]
-ranges = [[")", b_first, R"(", "cam-000008"]]
+ranges = [[")",
+                      b_first, R"(", "cam-000008"]]
 )");
 }
 
@@ -110,14 +114,15 @@ class ZoneAdmissionTest : public ::testing::Test {
   }
 
   std::unique_ptr<BlockingCameraClient> Camera(const std::string& id) {
-    auto client = BlockingCameraClient::Create({.host = "127.0.0.1",
-                                                .port = port_a_,
-                                                .tls = {.ca_file = certs_.server_ca_cert, .cert_file = certs_.CameraPem(id)},
-                                                .client = {.camera_id = id},
-                                                .connect_timeout = absl::Seconds(5),
-                                                .io_timeout = absl::Seconds(10),
-                                                .reconnect_backoff_min = absl::Milliseconds(50),
-                                                .reconnect_backoff_max = absl::Milliseconds(500)});
+    auto client =
+        BlockingCameraClient::Create({.host = "127.0.0.1",
+                                      .port = port_a_,
+                                      .tls = {.ca_file = certs_.server_ca_cert, .cert_file = certs_.CameraPem(id)},
+                                      .client = {.camera_id = id},
+                                      .connect_timeout = absl::Seconds(5),
+                                      .io_timeout = absl::Seconds(10),
+                                      .reconnect_backoff_min = absl::Milliseconds(50),
+                                      .reconnect_backoff_max = absl::Milliseconds(500)});
     EXPECT_TRUE(client.ok()) << client.status();
     return client.ok() ? std::move(*client) : nullptr;
   }
@@ -140,9 +145,8 @@ class ZoneAdmissionTest : public ::testing::Test {
 };
 
 void Record(BlockingCameraClient& camera, uint64_t seq) {
-  absl::StatusOr<uint64_t> added = camera.AddSegment(static_cast<int64_t>(seq) * kSegmentDurationUs,
-                                                     kSegmentDurationUs, seq % 8 == 1,
-                                                     MakeSegmentPayload(1, seq, kSegmentBytes));
+  absl::StatusOr<uint64_t> added = camera.AddSegment(static_cast<int64_t>(seq) * kSegmentDurationUs, kSegmentDurationUs,
+                                                     seq % 8 == 1, MakeSegmentPayload(1, seq, kSegmentBytes));
   ASSERT_TRUE(added.ok()) << added.status();
 }
 
@@ -238,11 +242,13 @@ TEST(ZoneStartupTest, RefusesToStartOutsideItsZonesSubnetsWhenAskedTo) {
   TempDir dir;
   const uint16_t port = PickFreePort();
   std::ofstream(dir.path() + "/zones.toml") << ZoneMapToml(port, port + 1, "cam-000004", "cam-000005");
-  IngestdProcess refused(dir.path(), port, {"--zone=zone-b", "--zone_map=" + dir.path() + "/zones.toml",
-                                            "--zone_subnet_check=refuse", "--store=dir:" + dir.path() + "/store"});
+  IngestdProcess refused(dir.path(), port,
+                         {"--zone=zone-b", "--zone_map=" + dir.path() + "/zones.toml", "--zone_subnet_check=refuse",
+                          "--store=dir:" + dir.path() + "/store"});
   EXPECT_FALSE(refused.Start());
-  IngestdProcess warned(dir.path(), port, {"--zone=zone-b", "--zone_map=" + dir.path() + "/zones.toml",
-                                           "--store=dir:" + dir.path() + "/store"});
+  IngestdProcess warned(
+      dir.path(), port,
+      {"--zone=zone-b", "--zone_map=" + dir.path() + "/zones.toml", "--store=dir:" + dir.path() + "/store"});
   EXPECT_TRUE(warned.Start());
 }
 

@@ -44,7 +44,8 @@ class AdminDrainRouteTest : public ::testing::Test {
         return std::string("{\"state\":\"announced\"}\n");
       };
     }
-    auto server = AdminServer::Start(options, [] { return AdminSnapshot{}; }, hooks);
+    auto server = AdminServer::Start(
+        options, [] { return AdminSnapshot{}; }, hooks);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }

@@ -44,7 +44,10 @@ class ScriptedServer : public DrainTarget {
   }
   DrainFlushResult StopAndFlush(absl::Time deadline) override {
     flush_deadline_ms_ = absl::ToUnixMillis(deadline);
-    return {.complete = flush_complete, .bytes_flushed = 1234, .segments_flushed = 7, .segments_left = flush_complete ? 0u : 5u};
+    return {.complete = flush_complete,
+            .bytes_flushed = 1234,
+            .segments_flushed = 7,
+            .segments_left = flush_complete ? 0u : 5u};
   }
 
   std::vector<uint32_t> waves() {
@@ -56,7 +59,7 @@ class ScriptedServer : public DrainTarget {
   bool flush_complete = true;
   const absl::Time created_ = absl::Now();
   std::atomic<bool> marked_{false};
-  std::atomic<int64_t> closed_after_{-1};  // ms after construction
+  std::atomic<int64_t> closed_after_{-1};      // ms after construction
   std::atomic<int64_t> flush_deadline_ms_{0};  // Unix ms
 
  private:
@@ -137,8 +140,8 @@ TEST(DrainControllerTest, SecondTriggerSkipsTheAnnounceDelayAndToldEveryoneAtOnc
   testing::TempDir dir;
   AuditLog audit(dir.path() + "/audit.log", "a", "z");
   ScriptedServer server(/*cameras=*/500);
-  DrainController drain(DrainConfig{.announce_delay_ms = 60000, .goaway_per_second = 10, .deadline_ms = 120000},
-                        server, audit);
+  DrainController drain(DrainConfig{.announce_delay_ms = 60000, .goaway_per_second = 10, .deadline_ms = 120000}, server,
+                        audit);
   drain.Trigger("SIGTERM");
   absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(drain.phase(), DrainPhase::kAnnounced);
@@ -156,8 +159,8 @@ TEST(DrainControllerTest, ASignalAfterAnApiDrainOrARetriedPostDoesNotHurry) {
   testing::TempDir dir;
   AuditLog audit(dir.path() + "/audit.log", "a", "z");
   ScriptedServer server(/*cameras=*/5);
-  DrainController drain(DrainConfig{.announce_delay_ms = 400, .goaway_per_second = 100, .deadline_ms = 120000},
-                        server, audit);
+  DrainController drain(DrainConfig{.announce_delay_ms = 400, .goaway_per_second = 100, .deadline_ms = 120000}, server,
+                        audit);
   drain.Trigger(DrainController::kApiTrigger);
   drain.Trigger(DrainController::kApiTrigger);
   drain.Trigger("SIGTERM");
