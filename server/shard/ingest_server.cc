@@ -25,17 +25,16 @@
 namespace ingest {
 namespace {
 
-// Wrong credentials or a missing bucket are configuration mistakes: refuse to
-// start, loudly. An unreachable store is an outage: serve anyway, the spool
-// absorbs it.
-// Returns the outage (or OK) for readiness to report; an error only for
-// mistakes that must stop the start.
-absl::StatusOr<absl::Status> CheckStoreAtStart(const OpenedStore& opened) {
+// Wrong credentials or a missing bucket are configuration mistakes: an error
+// that refuses the start, loudly. An unreachable store is an outage: OK to
+// serve (the spool absorbs it), with `outage` set for readiness to report.
+absl::Status CheckStoreAtStart(const OpenedStore& opened, absl::Status& outage) {
   absl::Status access = opened.CheckAccess();
   if (access.ok()) return access;
   if (absl::IsUnavailable(access) || absl::IsDeadlineExceeded(access)) {
     log::Error("store_unreachable_at_start", {{"store", opened.description}, {"error", ToStd(access.message())}});
-    return access;
+    outage = access;
+    return absl::OkStatus();
   }
   return absl::Status(access.code(), absl::StrCat("store ", opened.description, ": ", access.message()));
 }
@@ -275,7 +274,8 @@ absl::Status IngestServer::Init() {
                                 {"cameras", recovery_.max_seq_by_camera.size()}});
   SetStartupStep("checking the store");
   ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config_.store));
-  ASSIGN_OR_RETURN(absl::Status outage, CheckStoreAtStart(opened));
+  absl::Status outage;
+  RETURN_IF_ERROR(CheckStoreAtStart(opened, outage));
   store_description_ = opened.description;
   s3_store_ = opened.s3;
   store_ = std::move(opened.store);
