@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/build_info.h"
 #include "server/admin/prometheus_text.h"
 
 namespace ingest {
@@ -170,7 +171,8 @@ void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
 std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck>& checks, bool ready, absl::Time now) {
   const IngestConfig& config = *input.config;
   return absl::StrCat(
-      "{\"server_id\":", JsonString(config.server.id), ",\"zone\":", JsonString(config.server.zone),
+      "{\"server_id\":", JsonString(config.server.id), ",\"version\":", JsonString(BuildVersion()),
+      ",\"commit\":", JsonString(BuildCommit()), ",\"zone\":", JsonString(config.server.zone),
       ",\"uptime_s\":", absl::ToInt64Seconds(now - input.started), ",\"ready\":", ready ? "true" : "false",
       ",\"draining\":", input.stopping || input.drain.phase != DrainPhase::kServing ? "true" : "false", ",\"drain\":",
       [&] {
@@ -226,9 +228,11 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   SealerMetrics(input.sealer, w);
   if (input.s3 != nullptr) S3Metrics(*input.s3, w);
   w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
-  w.Gauge("ingest_info", "Always 1; labels say which server, zone and zone map this is.", 1,
+  w.Gauge("ingest_info", "Always 1; labels say which server, build, zone and zone map this is.", 1,
           {{"server_id", input.config->server.id},
            {"zone", input.config->server.zone},
+           {"version", BuildVersion()},
+           {"commit", BuildCommit()},
            {"zone_map", input.zone_map_digest.substr(0, 12)}});
   w.Gauge("ingest_misplaced_sessions", "Cameras connected here that a reloaded zone map places elsewhere.",
           static_cast<double>(input.misplaced_sessions));

@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 #include "common/json_log.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
@@ -370,7 +371,9 @@ absl::Status IngestServer::Init() {
   }
   started_up_.store(true, std::memory_order_release);
   SetStartupStep("serving");
-  log::Info("ingestd_serving", {{"listen", config_.server.listen},
+  log::Info("ingestd_serving", {{"version", BuildVersion()},
+                                {"commit", BuildCommit()},
+                                {"listen", config_.server.listen},
                                 {"admin_port", admin_->port()},
                                 {"port", port_},
                                 {"shards", shard_count},

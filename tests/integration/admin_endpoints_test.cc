@@ -2,6 +2,7 @@
 // fails), Prometheus metrics that move with camera traffic, and /status.
 #include "gtest/gtest.h"
 #include "tests/support/http_get.h"
+#include "common/build_info.h"
 #include "server/shard/admin_view.h"
 #include "tests/support/ingest_test_env.h"
 
@@ -37,6 +38,8 @@ TEST(AdminEndpointsTest, HealthReadinessMetricsAndStatusOfAServingServer) {
   HttpGetResult status = HttpGet(server->admin_port(), "/status");
   ASSERT_EQ(status.status, 200);
   EXPECT_NE(status.body.find("\"zone\":\"eu-test-1a\""), std::string::npos) << status.body;
+  EXPECT_NE(status.body.find(absl::StrCat("\"version\":\"", BuildVersion(), "\"")), std::string::npos) << status.body;
+  EXPECT_NE(metrics.body.find("ingest_info{server_id="), std::string::npos);
   EXPECT_NE(status.body.find("\"draining\":false"), std::string::npos) << status.body;
 
   EXPECT_EQ(HttpGet(server->admin_port(), "/no-such-path").status, 404);
