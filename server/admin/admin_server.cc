@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json_log.h"
+#include "common/json_string.h"
 #include "common/std_string_view.h"
 
 namespace ingest {
@@ -60,39 +61,6 @@ Route RouteFor(std::string_view target) {
   return Route::kUnknown;
 }
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  *out += '"';
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        *out += "\\\"";
-        break;
-      case '\\':
-        *out += "\\\\";
-        break;
-      case '\n':
-        *out += "\\n";
-        break;
-      case '\r':
-        *out += "\\r";
-        break;
-      case '\t':
-        *out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          *out += "\\u00";
-          *out += kHex[(c >> 4) & 0xf];
-          *out += kHex[c & 0xf];
-        } else {
-          *out += c;
-        }
-    }
-  }
-  *out += '"';
-}
-
 std::string ReadinessJson(const std::vector<AdminCheck>& checks, bool ready) {
   std::string out = absl::StrCat("{\"ready\":", ready ? "true" : "false", ",\"checks\":[");
   std::string failed;
@@ -100,13 +68,13 @@ std::string ReadinessJson(const std::vector<AdminCheck>& checks, bool ready) {
     const AdminCheck& check = checks[i];
     if (i > 0) out += ',';
     out += "{\"name\":";
-    AppendJsonString(&out, check.name);
+    AppendJsonString(out, check.name);
     absl::StrAppend(&out, ",\"ok\":", check.ok ? "true" : "false", ",\"detail\":");
-    AppendJsonString(&out, check.detail);
+    AppendJsonString(out, check.detail);
     out += '}';
     if (!check.ok) {
       if (!failed.empty()) failed += ',';
-      AppendJsonString(&failed, check.name);
+      AppendJsonString(failed, check.name);
     }
   }
   absl::StrAppend(&out, "],\"failed\":[", failed, "]}\n");

@@ -5,18 +5,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/json_string.h"
 
 namespace ingest {
 namespace {
-
-std::string JsonQuoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
-  }
-  return out + "\"";
-}
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
@@ -39,15 +31,15 @@ const char* DrainPhaseName(DrainPhase phase) {
 }
 
 std::string DrainProgress::ToJson() const {
-  std::string json = absl::StrCat("{\"state\":", JsonQuoted(DrainPhaseName(phase)));
+  std::string json = absl::StrCat("{\"state\":", JsonString(DrainPhaseName(phase)));
   if (phase != DrainPhase::kServing) {
-    absl::StrAppend(&json, ",\"trigger\":", JsonQuoted(trigger), ",\"fast\":", fast ? "true" : "false",
-                    ",\"started\":", JsonQuoted(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", started, absl::UTCTimeZone())),
+    absl::StrAppend(&json, ",\"trigger\":", JsonString(trigger), ",\"fast\":", fast ? "true" : "false",
+                    ",\"started\":", JsonString(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", started, absl::UTCTimeZone())),
                     ",\"elapsed_ms\":", Ms(elapsed), ",\"cameras_at_start\":", cameras_at_start);
   }
   absl::StrAppend(&json, ",\"cameras_connected\":", cameras_connected, ",\"goaways_sent\":", goaways_sent);
   if (phase == DrainPhase::kDone) {
-    absl::StrAppend(&json, ",\"outcome\":", JsonQuoted(outcome), ",\"exit_code\":", exit_code);
+    absl::StrAppend(&json, ",\"outcome\":", JsonString(outcome), ",\"exit_code\":", exit_code);
   }
   return json + "}\n";
 }

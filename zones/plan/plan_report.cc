@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/json_string.h"
 
 namespace ingest::zones {
 namespace {
@@ -69,33 +70,6 @@ std::string RowName(const ZoneRow& row) {
   if (row.count == 1) return row.first->id;
   if (row.count == 2) return absl::StrCat(row.first->id, ", ", row.last->id);
   return absl::StrCat(row.first->id, " .. ", row.last->id, " (", row.count, ")");
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out + "\"";
 }
 
 std::string JsonNumber(double v) {
