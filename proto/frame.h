@@ -82,14 +82,19 @@ struct Redirect {
 };
 
 inline constexpr uint8_t kSegmentFlagKeyframe = 0x01;
+// The camera gives up every seq between its previous segment and this one.
+inline constexpr uint8_t kSegmentFlagSkip = 0x02;
+inline constexpr uint8_t kSegmentFlagsDefined = kSegmentFlagKeyframe | kSegmentFlagSkip;
+// Longest segment a camera may declare (10 minutes).
+inline constexpr uint32_t kMaxSegmentDurationUs = 600'000'000;
 
 // Camera -> server: one recorded segment. The payload is not part of this
 // struct: decoders hand it to the receiver's own memory (see FrameHandler).
 struct SegmentHeader {
-  uint64_t seq = 0;               // starts at 1, strictly increasing per camera
+  uint64_t seq = 0;               // starts at 1; see proto/README.md "Sequence numbers"
   int64_t capture_start_us = 0;   // unix time, microseconds
   uint32_t duration_us = 0;
-  uint8_t flags = 0;              // kSegmentFlagKeyframe
+  uint8_t flags = 0;              // kSegmentFlagKeyframe | kSegmentFlagSkip
   uint32_t payload_bytes = 0;     // derived from the frame length on decode
 };
 
@@ -129,6 +134,10 @@ enum class ErrorCode : uint16_t {
   kWindowExceeded = 5,
   kTimeout = 6,
   kInternal = 7,
+  kBadSequence = 8,      // a seq that jumps without SKIP, or one the server cannot show it holds
+  kSegmentMismatch = 9,  // a re-sent seq whose contents differ from the stored segment
+  kInvalidField = 10,    // a SEGMENT field outside its documented range
+  kSuperseded = 11,      // a newer connection of the same camera took over
 };
 
 // Either side: a protocol error; the sender closes after it.
