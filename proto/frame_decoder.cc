@@ -451,6 +451,14 @@ const char* ErrorCodeName(ErrorCode code) {
       return "TIMEOUT";
     case ErrorCode::kInternal:
       return "INTERNAL";
+    case ErrorCode::kBadSequence:
+      return "BAD_SEQUENCE";
+    case ErrorCode::kSegmentMismatch:
+      return "SEGMENT_MISMATCH";
+    case ErrorCode::kInvalidField:
+      return "INVALID_FIELD";
+    case ErrorCode::kSuperseded:
+      return "SUPERSEDED";
   }
   return "?";
 }
