@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -59,7 +60,10 @@ absl::Status ValidatePlanOptions(const PlanOptions& o) {
     return Bad("seal_bytes", absl::StrCat("must be in [1 MiB, 5 GiB] (one PUT), got ", s.seal_bytes));
   }
   RETURN_IF_ERROR(CheckRange("seal_age_ms", s.seal_age_ms, 0, 86'400'000));
-  RETURN_IF_ERROR(CheckRange("index_interval_s", s.index_interval_s, 0, 86'400));
+  if (s.index_interval_s < 1 || s.index_interval_s > 86'400) {
+    return Bad("index_interval_s",
+               absl::StrCat("must be in [1, 86400] s (store.index_interval_s), got ", s.index_interval_s));
+  }
   if (s.upload_threads == 0) return Bad("upload_threads", "must be at least 1");
   if (!std::isfinite(s.put_price_per_1000) || s.put_price_per_1000 < 0 || s.put_price_per_1000 > 1000) {
     return Bad("put_price_per_1000", absl::StrCat("must be in [0, 1000] USD, got ", s.put_price_per_1000));
@@ -83,10 +87,32 @@ uint64_t FloorCameras(double x) {
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
 
-double IndexPutsPerCameraHour(double index_interval_s) {
-  // An index object is also written when the hour it covers ends, so a
-  // camera-hour never has fewer than one.
-  return std::max(1.0, 3600 / index_interval_s);
+// The index trade-off: the planned interval and kIndexIntervalsCompared,
+// each priced for the plan's cameras; batch PUTs stay as planned.
+std::vector<IndexIntervalCost> CompareIndexIntervals(const CapacityPlan& plan) {
+  const StoreSettings& store = plan.options.store;
+  std::vector<uint32_t> intervals(std::begin(kIndexIntervalsCompared), std::end(kIndexIntervalsCompared));
+  if (std::find(intervals.begin(), intervals.end(), store.index_interval_s) == intervals.end()) {
+    intervals.insert(std::upper_bound(intervals.begin(), intervals.end(), store.index_interval_s),
+                     store.index_interval_s);
+  }
+  const double price_per_put = store.put_price_per_1000 / 1000;
+  const double batch_puts_per_month = plan.batch_puts_per_s * 3600 * store.hours_per_month;
+  const double largest_zone_cameras = static_cast<double>(plan.zones[plan.largest_zone].cameras);
+  std::vector<IndexIntervalCost> rows;
+  for (uint32_t interval : intervals) {
+    IndexIntervalCost row;
+    row.per_camera = ModelIndexWrites(interval);
+    row.planned = interval == store.index_interval_s;
+    row.puts_per_camera_month = row.per_camera.puts_per_camera_hour * store.hours_per_month;
+    row.largest_zone_puts_per_month = row.puts_per_camera_month * largest_zone_cameras;
+    row.largest_zone_cost_usd_per_month = row.largest_zone_puts_per_month * price_per_put;
+    row.puts_per_month = row.puts_per_camera_month * static_cast<double>(plan.cameras);
+    row.cost_usd_per_month = row.puts_per_month * price_per_put;
+    row.all_puts_cost_usd_per_month = (batch_puts_per_month + row.puts_per_month) * price_per_put;
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 }  // namespace
@@ -208,6 +234,7 @@ absl::StatusOr<CapacityPlan> ComputePlan(const PlanOptions& options, const Bench
   const StoreSettings& store = options.store;
   double seal_bytes = static_cast<double>(store.seal_bytes);
   double min_seals_per_s = 1000 / store.seal_age_ms;
+  plan.index = ModelIndexWrites(store.index_interval_s);
 
   for (const ZoneDemand& demand : zones) {
     ZonePlan z;
@@ -258,7 +285,7 @@ absl::StatusOr<CapacityPlan> ComputePlan(const PlanOptions& options, const Bench
       z.spool_bytes_for_outage = z.bytes_per_s_per_server * options.outage_s;
       z.spool_max_covers_s = static_cast<double>(options.spool_max_bytes) / z.bytes_per_s_per_server;
     }
-    z.index_puts_per_s = z.cameras * IndexPutsPerCameraHour(store.index_interval_s) / 3600;
+    z.index_puts_per_s = z.cameras * plan.index.puts_per_camera_hour / 3600;
 
     plan.cameras += z.cameras;
     plan.servers += z.servers;
@@ -292,6 +319,11 @@ absl::StatusOr<CapacityPlan> ComputePlan(const PlanOptions& options, const Bench
   plan.puts_per_s = plan.batch_puts_per_s + plan.index_puts_per_s;
   plan.puts_per_camera_hour = plan.cameras > 0 ? plan.puts_per_s * 3600 / plan.cameras : 0;
   plan.monthly_put_cost_usd = plan.puts_per_s * 3600 * store.hours_per_month * store.put_price_per_1000 / 1000;
+  plan.largest_zone =
+      static_cast<size_t>(std::max_element(plan.zones.begin(), plan.zones.end(),
+                                           [](const ZonePlan& a, const ZonePlan& b) { return a.cameras < b.cameras; }) -
+                          plan.zones.begin());
+  plan.index_intervals = CompareIndexIntervals(plan);
 
   if (zones.size() > kNlbsPerRegion) {
     plan.warnings.push_back(absl::StrCat(zones.size(), " zones need ", zones.size(),

@@ -8,7 +8,8 @@
 //   options.cameras = 180'000;
 //   options.mix = *ParseBitrateMix("1000:1");
 //   ASSIGN_OR_RETURN(CapacityPlan plan, ComputePlan(options, bench, EvenZones(180'000, 13'000)));
-//   plan.monthly_put_cost_usd;  // ~21,500
+//   plan.monthly_put_cost_usd;  // ~22,200
+//   plan.index_intervals;       // index PUTs and their cost against the wait, per interval
 //
 // The model, every figure of which the report shows:
 // - A camera sends its mean bitrate; a server's bytes come in once (cameras),
@@ -25,8 +26,11 @@
 //   lost (N+1); one availability zone lost, servers spread evenly over the
 //   AZs (the largest AZ holds ceil(n / azs)).
 // - One batch PUT per server per seal_bytes or seal_age, whichever comes
-//   first; one index PUT per camera per index_interval (at least one per
-//   camera-hour).
+//   first; index PUTs per camera-hour as the sealer writes them
+//   (index_freshness.h: 7 at the default 600 s), for every camera.
+// - The index trade-off: for the planned index interval and a few others,
+//   index PUTs and their cost against how long a persisted segment waits
+//   before it can be found by time range.
 #ifndef ZONES_PLAN_CAPACITY_PLAN_H_
 #define ZONES_PLAN_CAPACITY_PLAN_H_
 
@@ -38,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "zones/plan/bench_result.h"
 #include "zones/plan/bitrate_mix.h"
+#include "zones/plan/index_freshness.h"
 
 namespace ingest::zones {
 
@@ -58,7 +63,7 @@ struct InstanceSpec {
 struct StoreSettings {
   uint64_t seal_bytes = uint64_t{16} << 20;  // store.seal_bytes
   double seal_age_ms = 10'000;               // store.seal_age_ms
-  double index_interval_s = 600;             // store.index_interval_s
+  uint32_t index_interval_s = 600;           // store.index_interval_s (the server's default)
   uint32_t upload_threads = 4;               // store.upload_threads
   double put_price_per_1000 = 0.005;         // USD per 1,000 PUT requests
   double hours_per_month = 730;
@@ -134,10 +139,27 @@ struct ZonePlan {
   double spool_max_covers_s = 0;      // how long spool.max_bytes lasts at that rate
 };
 
+// Index intervals the plan compares with the planned one.
+inline constexpr uint32_t kIndexIntervalsCompared[] = {60, 300, 600, 1800, 3600};
+
+// One interval of the index trade-off, priced for this plan. Batch PUTs do
+// not depend on the interval.
+struct IndexIntervalCost {
+  IndexFreshness per_camera;
+  bool planned = false;  // options.store.index_interval_s
+  double puts_per_camera_month = 0;
+  double largest_zone_puts_per_month = 0;
+  double largest_zone_cost_usd_per_month = 0;
+  double puts_per_month = 0;               // all zones
+  double cost_usd_per_month = 0;           // all zones, index PUTs only
+  double all_puts_cost_usd_per_month = 0;  // all zones, batch plus index PUTs
+};
+
 struct CapacityPlan {
   PlanOptions options;
   ServerCapacity capacity;
   std::vector<ZonePlan> zones;
+  size_t largest_zone = 0;  // index into zones: the first with the most cameras
 
   uint64_t cameras = 0;
   uint64_t servers = 0;
@@ -148,7 +170,9 @@ struct CapacityPlan {
   double puts_per_s = 0;
   double puts_per_camera_hour = 0;
   double monthly_put_cost_usd = 0;
-  std::vector<std::string> warnings;  // limits the plan runs into, in plain words
+  IndexFreshness index;                            // at the planned interval
+  std::vector<IndexIntervalCost> index_intervals;  // kIndexIntervalsCompared and the planned one, ascending
+  std::vector<std::string> warnings;               // limits the plan runs into, in plain words
 };
 
 // InvalidArgument naming the flag ("--target_utilisation must be in (0, 1],

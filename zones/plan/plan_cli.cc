@@ -41,7 +41,9 @@ constexpr char kUsage[] =
     "  --shard_memory_bytes SIZE   spool.shard_memory_bytes (default 256MiB)\n"
     "  --seal_bytes SIZE           store.seal_bytes (default 16MiB)\n"
     "  --seal_age_ms N             store.seal_age_ms (default 10000)\n"
-    "  --index_interval_s N        store.index_interval_s (default 600)\n"
+    "  --index_interval_s N        store.index_interval_s, whole seconds: the index interval planned; the\n"
+    "                              index table compares it with 60, 300, 600, 1800 and 3600 (default 600,\n"
+    "                              the server's default)\n"
     "  --upload_threads N          store.upload_threads (default 4)\n"
     "  --put_price_per_1000 USD    S3 PUT price per 1,000 requests (default 0.005)\n"
     "  --hours_per_month N         (default 730)\n"
@@ -181,7 +183,7 @@ const std::vector<FlagSpec>& FlagSpecs() {
        [](auto v, PlanFlags* f) { return Store(ParseDouble("seal_age_ms", v), &f->options.store.seal_age_ms); }},
       {"index_interval_s", false,
        [](auto v, PlanFlags* f) {
-         return Store(ParseDouble("index_interval_s", v), &f->options.store.index_interval_s);
+         return StoreNarrow(ParseUnsigned("index_interval_s", v, 86'400), &f->options.store.index_interval_s);
        }},
       {"upload_threads", false,
        [](auto v, PlanFlags* f) {

@@ -41,6 +41,61 @@ std::string Duration(double s) {
   return absl::StrFormat("%.3g s", s);
 }
 
+// Request counts: whole and grouped, in millions from ten million up.
+std::string Requests(double n) { return n >= 1e7 ? absl::StrCat(Amount(n / 1e6), "M") : Count(n); }
+
+std::string Dollars(double usd) { return absl::StrCat("$", usd >= 10 ? Count(usd) : absl::StrFormat("%.3g", usd)); }
+
+// The index freshness/cost table: how soon a persisted segment can be found
+// by time range against the index PUTs that buys, per interval.
+void WriteIndexTradeOff(const CapacityPlan& plan, std::ostream& out) {
+  const StoreSettings& store = plan.options.store;
+  const ZonePlan& zone = plan.zones[plan.largest_zone];
+  const std::string grace = Duration(kIndexHourGraceS);
+  out << "Index: how soon a persisted segment can be found by time range, and what that costs\n"
+      << "  ACK PERSISTED means the segment is in a batch object; ranges and export find it only through its "
+         "camera's\n"
+      << "  index objects. A camera's new entries are written once the oldest has waited store.index_interval_s, "
+         "or\n"
+      << "  " << grace
+      << " after the capture hour it belongs to ended, whichever comes first (and at drain or shutdown). Each\n"
+      << "  write puts one new object per capture hour it touches, holding only the entries since the camera's "
+         "last\n"
+      << "  write (nothing is rewritten); a camera with no new segments writes nothing.\n";
+  // Columns in five groups: PUTs per camera, PUTs per month, their cost,
+  // the cost of every PUT, and the wait.
+  const char* row_format = "  %1s %7s  %7s %10s  %8s %10s  %8s %10s  %10s  %9s %9s\n";
+  out << absl::StrFormat("  %9s  %18s  %19s  %19s  %10s  %19s\n", "", "index PUT per", "index PUT per month",
+                         "index $ per month", "all PUT $", "findable after ACK");
+  out << absl::StrFormat(row_format, "", "interval", "cam-h", "cam-month", "zone", "all zones", "zone", "all zones",
+                         "per month", "worst", "typical");
+  for (const IndexIntervalCost& row : plan.index_intervals) {
+    const IndexFreshness& f = row.per_camera;
+    out << absl::StrFormat(row_format, row.planned ? "*" : "", absl::StrCat(f.interval_s, " s"),
+                           absl::StrFormat("%.1f", f.puts_per_camera_hour), Count(row.puts_per_camera_month),
+                           Requests(row.largest_zone_puts_per_month), Requests(row.puts_per_month),
+                           Dollars(row.largest_zone_cost_usd_per_month), Dollars(row.cost_usd_per_month),
+                           Dollars(row.all_puts_cost_usd_per_month), Duration(f.worst_delay_s),
+                           Duration(f.typical_delay_s));
+  }
+  out << "  * planned (--index_interval_s). zone: " << zone.id << ", the largest (" << FormatCount(zone.cameras)
+      << " cameras). $" << absl::StrFormat("%g", store.put_price_per_1000) << " per 1,000 PUT, "
+      << absl::StrFormat("%g", store.hours_per_month) << " h a month.\n"
+      << "  worst: the longest wait from ACK PERSISTED until the index object is written; typical: the mean over "
+         "segments;\n"
+      << "  add up to " << absl::StrFormat("%g", kSealerPassS)
+      << " s for the sealer's next pass and the index PUT's own latency. Reading one camera-hour back takes\n"
+      << "  1 LIST and one GET per index object (the PUTs per camera-hour).\n"
+      << "  Model: every camera records without pause; a segment is ACKed PERSISTED about "
+      << absl::StrFormat("%g", kAssumedPersistLagS) << " s after its capture\n"
+      << "  starts. Each hour's end falls inside one write, which puts two objects, so a camera-hour costs one "
+         "PUT\n"
+      << "  more than it has writes. Counts are an upper bound: the server starts each interval when the previous\n"
+      << "  write returns, or with the next segment persisted after that, so its windows run slightly longer (a few\n"
+      << "  per cent fewer PUTs at 60 s). A camera that sends one segment and stops waits the full interval, or\n"
+      << "  until " << grace << " after its hour ends. Failed and retried PUTs and restarts are not counted.\n\n";
+}
+
 // Consecutive zones with the same figures print as one row.
 struct ZoneRow {
   const ZonePlan* first;
@@ -165,8 +220,7 @@ void WritePlanText(const CapacityPlan& plan, const PlanSources& sources, std::os
   }
   out << "  Servers in total: " << FormatCount(plan.servers) << "\n\n";
 
-  const ZonePlan& largest = *std::max_element(
-      plan.zones.begin(), plan.zones.end(), [](const ZonePlan& a, const ZonePlan& b) { return a.cameras < b.cameras; });
+  const ZonePlan& largest = plan.zones[plan.largest_zone];
   out << "Load balancers: one NLB per zone (TCP, TLS passes through): " << FormatCount(plan.zones.size()) << " NLBs; "
       << FormatCount(largest.nlb_connections) << " camera connections in the largest zone, "
       << FormatCount(plan.nlb_connections) << " in total (plus a reconnect wave while servers drain).\n"
@@ -175,12 +229,14 @@ void WritePlanText(const CapacityPlan& plan, const PlanSources& sources, std::os
   out << "S3 requests: " << Count(plan.puts_per_s) << " PUT/s = " << Count(plan.batch_puts_per_s) << " batch (one per "
       << absl::StrFormat("%g", static_cast<double>(store.seal_bytes) / kMiB) << " MiB or "
       << absl::StrFormat("%g", store.seal_age_ms / 1000) << " s per server, whichever first) + "
-      << Count(plan.index_puts_per_s) << " index (one per camera per " << absl::StrFormat("%g", store.index_interval_s)
-      << " s, at least one per camera-hour)\n"
+      << Count(plan.index_puts_per_s) << " index (" << absl::StrFormat("%.1f", plan.index.puts_per_camera_hour)
+      << " per camera-hour at store.index_interval_s " << store.index_interval_s << " s; see Index below)\n"
       << "  " << absl::StrFormat("%.1f", plan.puts_per_camera_hour) << " PUT per camera-hour; $"
       << Count(plan.monthly_put_cost_usd) << " per month at $" << absl::StrFormat("%g", store.put_price_per_1000)
       << " per 1,000 PUT and " << absl::StrFormat("%g", store.hours_per_month)
       << " h (requests only: no storage, GET, LIST or transfer)\n\n";
+
+  WriteIndexTradeOff(plan, out);
 
   out << "Upload to S3: " << Mb(plan.ingest_bytes_per_s) << " MB/s in total ("
       << absl::StrFormat("%.3g", plan.ingest_bytes_per_s * 8 / 1e9) << " Gbit/s); " << Mb(largest.ingest_bytes_per_s)
@@ -212,8 +268,7 @@ void WritePlanJson(const CapacityPlan& plan, const PlanSources& sources, std::os
       << ", \"spool_disk_mib_per_s\": " << JsonNumber(inst.spool_disk_mib_per_s)
       << ", \"max_connections\": " << inst.max_connections << ", \"nofile\": " << inst.nofile
       << ", \"shard_memory_bytes\": " << inst.shard_memory_bytes << ", \"seal_bytes\": " << store.seal_bytes
-      << ", \"seal_age_ms\": " << JsonNumber(store.seal_age_ms)
-      << ", \"index_interval_s\": " << JsonNumber(store.index_interval_s)
+      << ", \"seal_age_ms\": " << JsonNumber(store.seal_age_ms) << ", \"index_interval_s\": " << store.index_interval_s
       << ", \"upload_threads\": " << store.upload_threads
       << ", \"put_price_per_1000\": " << JsonNumber(store.put_price_per_1000)
       << ", \"hours_per_month\": " << JsonNumber(store.hours_per_month)
@@ -265,7 +320,30 @@ void WritePlanJson(const CapacityPlan& plan, const PlanSources& sources, std::os
       << ", \"index_puts_per_s\": " << JsonNumber(plan.index_puts_per_s)
       << ", \"puts_per_s\": " << JsonNumber(plan.puts_per_s)
       << ", \"puts_per_camera_hour\": " << JsonNumber(plan.puts_per_camera_hour)
+      << ", \"index_puts_per_camera_hour\": " << JsonNumber(plan.index.puts_per_camera_hour)
       << ", \"monthly_put_cost_usd\": " << JsonNumber(plan.monthly_put_cost_usd) << "},\n";
+  const ZonePlan& zone = plan.zones[plan.largest_zone];
+  out << "  \"index\": {\"planned_interval_s\": " << store.index_interval_s
+      << ", \"hour_grace_s\": " << JsonNumber(kIndexHourGraceS) << ", \"sealer_pass_s\": " << JsonNumber(kSealerPassS)
+      << ", \"assumed_persist_lag_s\": " << JsonNumber(kAssumedPersistLagS) << ", \"zone\": " << JsonString(zone.id)
+      << ", \"zone_cameras\": " << zone.cameras << ", \"intervals\": [";
+  for (size_t i = 0; i < plan.index_intervals.size(); ++i) {
+    const IndexIntervalCost& row = plan.index_intervals[i];
+    const IndexFreshness& f = row.per_camera;
+    out << (i == 0 ? "\n" : ",\n") << "    {\"interval_s\": " << f.interval_s
+        << ", \"planned\": " << (row.planned ? "true" : "false")
+        << ", \"writes_per_camera_hour\": " << JsonNumber(f.writes_per_camera_hour)
+        << ", \"puts_per_camera_hour\": " << JsonNumber(f.puts_per_camera_hour)
+        << ", \"puts_per_camera_month\": " << JsonNumber(row.puts_per_camera_month)
+        << ", \"zone_puts_per_month\": " << JsonNumber(row.largest_zone_puts_per_month)
+        << ", \"zone_cost_usd_per_month\": " << JsonNumber(row.largest_zone_cost_usd_per_month)
+        << ", \"puts_per_month\": " << JsonNumber(row.puts_per_month)
+        << ", \"cost_usd_per_month\": " << JsonNumber(row.cost_usd_per_month)
+        << ", \"all_puts_cost_usd_per_month\": " << JsonNumber(row.all_puts_cost_usd_per_month)
+        << ", \"worst_delay_s\": " << JsonNumber(f.worst_delay_s)
+        << ", \"typical_delay_s\": " << JsonNumber(f.typical_delay_s) << "}";
+  }
+  out << "\n  ]},\n";
   out << "  \"warnings\": [";
   for (size_t i = 0; i < plan.warnings.size(); ++i) out << (i == 0 ? "" : ", ") << JsonString(plan.warnings[i]);
   out << "]\n}\n";

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,7 +51,8 @@ TEST(PlanCommandTest, PrintsThePlanWithItsAssumptions) {
   EXPECT_THAT(r.out, HasSubstr("=> 2,097 cameras per server, bound by spool disk"));
   EXPECT_THAT(r.out, HasSubstr("Zones: 14"));
   EXPECT_THAT(r.out, HasSubstr("Servers in total: 168"));
-  EXPECT_THAT(r.out, HasSubstr("32.8 PUT per camera-hour; $21,564 per month"));
+  EXPECT_THAT(r.out, HasSubstr("+ 350 index (7.0 per camera-hour at store.index_interval_s 600 s"));
+  EXPECT_THAT(r.out, HasSubstr("33.8 PUT per camera-hour; $22,221 per month"));
   EXPECT_THAT(r.out, HasSubstr("500 targets per AZ per NLB"));
   EXPECT_THAT(r.out, HasSubstr("io_uring direct descriptors"));
   EXPECT_THAT(r.out, HasSubstr("Spool for a 1 h S3 outage"));
@@ -80,6 +82,58 @@ TEST(PlanCommandTest, FlagsChangeThePlan) {
   EXPECT_THAT(r.out, HasSubstr("no AZ requirement: --azs 1"));
   EXPECT_THAT(r.out, HasSubstr("one per 32 MiB"));
   EXPECT_THAT(r.out, HasSubstr("at or under 50%"));
+}
+
+TEST(PlanCommandTest, IndexTradeOffTable) {
+  PlanRun r = Plan({"--cameras", "180000", "--bench", BenchPath()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Index: how soon a persisted segment can be found by time range"));
+  // interval, PUT per camera-hour and camera-month, per month in the largest
+  // zone and all zones, the same in dollars, all PUTs in dollars, waits.
+  EXPECT_THAT(r.out, HasSubstr("       60 s     61.0     44,530      573M     8,015M    $2,863    $40,077     $57,699"
+                               "      1 min      30 s\n"));
+  EXPECT_THAT(r.out, HasSubstr("  *   600 s      7.0      5,110     65.7M       920M      $329     $4,599     $22,221"
+                               "     10 min     5 min\n"));
+  EXPECT_THAT(r.out, HasSubstr("     3600 s      2.0      1,460     18.8M       263M       $94     $1,314     $18,936"
+                               "        1 h    30 min\n"));
+  EXPECT_THAT(r.out, HasSubstr("zone: zone-1, the largest (12,858 cameras)"));
+  EXPECT_THAT(r.out, HasSubstr("Model: every camera records without pause"));
+}
+
+TEST(PlanCommandTest, IndexIntervalFlagPlansAndMarksThatInterval) {
+  PlanRun text = Plan({"--cameras", "180000", "--bench", BenchPath(), "--index-interval-s", "900"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("+ 250 index (5.0 per camera-hour at store.index_interval_s 900 s"));
+  EXPECT_THAT(text.out, HasSubstr("  *   900 s      5.0"));
+  EXPECT_THAT(text.out, HasSubstr("\n      600 s      7.0"));  // no longer marked
+
+  // The JSON carries the same rows and marks the same one.
+  PlanRun json = Plan({"--cameras", "180000", "--bench", BenchPath(), "--index_interval_s=900", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  absl::StatusOr<JsonValue> doc = ParseJson(json.out);
+  ASSERT_TRUE(doc.ok()) << doc.status();
+  EXPECT_EQ(doc->Find("assumptions")->Find("index_interval_s")->number(), 900);
+  const JsonValue* index = doc->Find("index");
+  ASSERT_NE(index, nullptr);
+  EXPECT_EQ(index->Find("planned_interval_s")->number(), 900);
+  EXPECT_EQ(index->Find("zone")->string(), "zone-1");
+  EXPECT_EQ(index->Find("zone_cameras")->number(), 12'858);
+  EXPECT_EQ(index->Find("hour_grace_s")->number(), 120);
+  const std::vector<JsonValue>& rows = index->Find("intervals")->items();
+  const double expected_s[] = {60, 300, 600, 900, 1800, 3600};
+  ASSERT_EQ(rows.size(), std::size(expected_s));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i].Find("interval_s")->number(), expected_s[i]);
+    EXPECT_EQ(rows[i].Find("planned")->boolean(), expected_s[i] == 900);
+  }
+  const JsonValue& planned = rows[3];
+  EXPECT_EQ(planned.Find("writes_per_camera_hour")->number(), 4);
+  EXPECT_EQ(planned.Find("puts_per_camera_hour")->number(), 5);
+  EXPECT_EQ(planned.Find("worst_delay_s")->number(), 900);
+  EXPECT_EQ(planned.Find("typical_delay_s")->number(), 450);
+  EXPECT_EQ(doc->Find("totals")->Find("index_puts_per_camera_hour")->number(), 5);
+  EXPECT_NEAR(planned.Find("all_puts_cost_usd_per_month")->number(),
+              doc->Find("totals")->Find("monthly_put_cost_usd")->number(), 1e-6);
 }
 
 TEST(PlanCommandTest, HelpExitsZero) {
@@ -118,6 +172,11 @@ TEST(PlanCommandTest, UsageErrorsExitTwoWithTheReason) {
       {{"--cameras", "1000", "--bench", bench, "--instance_cores", "-8"}, "--instance_cores must be in (0, 1024]"},
       {{"--cameras", "1000", "--bench", bench, "--put_price_per_1000", "-1"}, "--put_price_per_1000 must be in"},
       {{"--cameras", "1000", "--bench", bench, "--json=maybe"}, "--json: \"maybe\" is not true or false"},
+      {{"--cameras", "1000", "--bench", bench, "--index_interval_s", "0"}, "--index_interval_s must be in [1, 86400]"},
+      {{"--cameras", "1000", "--bench", bench, "--index_interval_s", "1.5"},
+       "--index_interval_s: \"1.5\" is not a whole number"},
+      {{"--cameras", "1000", "--bench", bench, "--index_interval_s", "86401"},
+       "--index_interval_s: 86401 is more than 86400"},
       {{"--cameras", "1000", "--bench", bench, "--zone_map="}, "--zone_map: needs a file"},
   };
   for (const Case& c : cases) {
