@@ -321,7 +321,13 @@ void CameraClient::SendSegments(std::string& out) {
       continue;
     }
     if (in_flight_bytes_ > 0 && in_flight_bytes_ + size > welcome.ack_window_bytes) break;
-    AppendSegment(segment.header, Bytes(segment.payload), out);
+    // New seqs must go up by one on a connection (proto/README.md, "Sequence
+    // numbers"); after a dropped segment the next one says SKIP, so the
+    // server knows the gap is given up rather than sent out of order.
+    const uint64_t previous = conn_sent_seq_ != 0 ? conn_sent_seq_ : std::max(released_seq_, welcome.durable_seq);
+    SegmentHeader header = segment.header;
+    if (header.seq != previous + 1) header.flags |= kSegmentFlagSkip;
+    AppendSegment(header, Bytes(segment.payload), out);
     if (segment.ever_sent) ++counters_.segments_resent;
     segment.ever_sent = true;
     ++counters_.segments_sent;

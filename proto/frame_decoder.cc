@@ -393,7 +393,7 @@ ErrorCode ErrorCodeOf(const absl::Status& status) {
   int code = 0;
   if (payload.has_value() && absl::SimpleAtoi(std::string(*payload), &code) &&
       code >= static_cast<int>(ErrorCode::kMalformedFrame) &&
-      code <= static_cast<int>(ErrorCode::kInternal)) {
+      code <= static_cast<int>(ErrorCode::kSuperseded)) {
     return static_cast<ErrorCode>(code);
   }
   return ErrorCode::kMalformedFrame;

@@ -52,6 +52,9 @@ absl::Status ResolveDefaults(IngestConfig& config) {
     int cores = static_cast<int>(std::thread::hardware_concurrency());
     config.server.shards = std::clamp(cores, 1, kMaxShards);
   }
+  if (config.server.max_connections_per_source == 0) {
+    config.server.max_connections_per_source = std::min<uint32_t>(1000, config.server.max_connections);
+  }
   if (config.spool.dir.empty()) config.spool.dir = absl::StrCat(config.server.state_dir, "/spool");
   if (config.store.url.empty()) config.store.url = absl::StrCat("dir:", config.server.state_dir, "/store");
   return absl::OkStatus();
@@ -71,6 +74,9 @@ absl::Status ValidateConfig(const IngestConfig& config) {
   }
   if (config.spool.dir.empty()) problems.Add("spool.dir: must not be empty (ResolveDefaults sets <state_dir>/spool)");
   if (config.store.url.empty()) problems.Add("store.url: must not be empty (ResolveDefaults sets dir:<state_dir>/store)");
+  if (config.server.max_connections_per_source == 0) {
+    problems.Add("server.max_connections_per_source: must not be 0 (ResolveDefaults sets min(1000, max_connections))");
+  }
 
   const ServerConfig& server = config.server;
   if (server.max_connections_per_source > server.max_connections) {

@@ -36,7 +36,9 @@ struct ServerConfig {
   std::string admin_listen = "127.0.0.1:9090";
   int shards = 0;  // 0 until ResolveDefaults: one per online core (at most 256)
   uint32_t max_connections = 50000;
-  uint32_t max_connections_per_source = 1000;  // per remote IP address
+  // Per remote IP address. 0 until ResolveDefaults: the smaller of 1000 and
+  // max_connections, so lowering max_connections alone is enough.
+  uint32_t max_connections_per_source = 0;
   std::string state_dir = "var";  // spool and embedded store live under it unless set
   // Zone map file (docs/zones.md); empty = no map: every camera is admitted.
   // With a map, `zone` must be one of its zones; cameras of other zones are
@@ -73,6 +75,11 @@ struct ProtocolConfig {
   uint32_t keepalive_interval_ms = 15000;
   uint32_t max_segment_bytes = 4 << 20;
   uint32_t ack_window_bytes = 8 << 20;
+  // The capture window: a SEGMENT's capture_start_us may lie at most this far
+  // before the server's clock (what a camera holds through an outage) and at
+  // most this far after it (clock drift); anything else is INVALID_FIELD.
+  uint32_t max_capture_age_s = 30 * 86400;
+  uint32_t max_capture_lead_s = 86400;
 
   friend bool operator==(const ProtocolConfig&, const ProtocolConfig&) = default;
 };

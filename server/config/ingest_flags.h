@@ -44,6 +44,8 @@ ABSL_DECLARE_FLAG(std::optional<int64_t>, idle_timeout_ms);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, keepalive_interval_ms);
 ABSL_DECLARE_FLAG(std::optional<std::string>, max_segment_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, ack_window_bytes);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, max_capture_age_s);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, max_capture_lead_s);
 // [spool]
 ABSL_DECLARE_FLAG(std::optional<std::string>, spool_dir);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, commit_interval_ms);

@@ -12,14 +12,21 @@
 //   uint64_t token = cam.Claim();            // on HELLO
 //   if (cam.accepted() > cam.durable()) ...  // predecessor still committing
 //
+// It also remembers what the last kRememberedSegments segments of each
+// camera were (a fingerprint of their contents), so a re-sent segment can be
+// told from a different one with the same seq (proto/README.md, "Re-sends").
+//
 // Thread-safe. Entries are never removed while the process runs (one small
-// entry per camera ever seen, ~100 bytes).
+// entry per camera ever seen, ~100 bytes, plus ~0.5 KiB once it sent a
+// segment).
 #ifndef SERVER_SESSION_CAMERA_REGISTRY_H_
 #define SERVER_SESSION_CAMERA_REGISTRY_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +34,22 @@
 #include "absl/synchronization/mutex.h"
 
 namespace ingest {
+
+// What identifies a segment's contents: its payload CRC-32C and size, and the
+// header fields a re-send must repeat (capture time, duration, keyframe).
+struct SegmentFingerprint {
+  uint32_t payload_crc = 0;
+  uint32_t payload_bytes = 0;
+  int64_t capture_start_us = 0;
+  uint32_t duration_us = 0;
+  bool keyframe = false;
+
+  friend bool operator==(const SegmentFingerprint&, const SegmentFingerprint&) = default;
+};
+
+// How many of a camera's most recent segments the server can compare a
+// re-send against (proto/README.md promises this number).
+inline constexpr size_t kRememberedSegments = 32;
 
 class CameraState {
  public:
@@ -54,6 +77,12 @@ class CameraState {
     RaiseTo(durable_, seq);
   }
 
+  // Notes the contents of an accepted (or recovered) seq; keeps the last
+  // kRememberedSegments by seq.
+  void Remember(uint64_t seq, const SegmentFingerprint& fingerprint);
+  // The contents of `seq` if it is among the remembered ones.
+  std::optional<SegmentFingerprint> Recall(uint64_t seq) const;
+
   uint64_t accepted() const { return accepted_.load(std::memory_order_acquire); }
   uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
   uint64_t persisted() const { return persisted_.load(std::memory_order_acquire); }
@@ -61,12 +90,21 @@ class CameraState {
  private:
   static void RaiseTo(std::atomic<uint64_t>& value, uint64_t seq) {
     uint64_t current = value.load(std::memory_order_relaxed);
-    while (seq > current &&
-           !value.compare_exchange_weak(current, seq, std::memory_order_acq_rel)) {
+    while (seq > current && !value.compare_exchange_weak(current, seq, std::memory_order_acq_rel)) {
     }
   }
 
+  struct RememberedSegment {
+    uint64_t seq = 0;  // 0: empty slot
+    SegmentFingerprint fingerprint;
+  };
+
   const std::string id_;
+  // Touched once per segment by the camera's owner; a mutex because an old
+  // owner may still be finishing a segment when a new connection takes over.
+  mutable absl::Mutex remembered_mu_;
+  // Slot seq % kRememberedSegments; allocated with the first segment.
+  std::unique_ptr<std::array<RememberedSegment, kRememberedSegments>> remembered_ ABSL_GUARDED_BY(remembered_mu_);
   std::atomic<uint64_t> owner_{0};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> durable_{0};

@@ -1,8 +1,12 @@
 // The camera protocol v1 state machine for one connection, after TLS: it
 // checks HELLO against the certificate, welcomes the camera (telling it where
-// to resume), turns SEGMENT frames into spool records written straight from
-// the decrypted payload buffer, and acknowledges segments cumulatively once
-// they are durable (ACK spooled) and once they are in the store (ACK persisted).
+// to resume), checks every SEGMENT against the sequence rules and field
+// ranges of proto/README.md, turns new ones into spool records written
+// straight from the decrypted payload buffer, compares re-sent ones with what
+// was stored, and acknowledges segments cumulatively once they are durable
+// (ACK spooled) and once they are in the store (ACK persisted). It upholds the
+// invariants of proto/README.md: no ACK or WELCOME ever covers a seq the
+// camera has not released that is not stored.
 //
 // It does no I/O: bytes come in through decoder() (the shard decrypts straight
 // into decoder().WritableSpan()), frames to send accumulate in outbox(), and
@@ -34,6 +38,9 @@ struct SessionLimits {
   uint32_t max_segment_bytes = 4 << 20;
   uint32_t ack_window_bytes = 8 << 20;
   uint32_t keepalive_interval_ms = 15000;
+  // The capture window around the server's clock (protocol.max_capture_*).
+  int64_t max_capture_age_us = int64_t{30} * 86400 * 1'000'000;
+  int64_t max_capture_lead_us = int64_t{86400} * 1'000'000;
 };
 
 // Why a session ended or refused a camera; one counter each.
@@ -47,6 +54,9 @@ enum class SessionOutcome {
   kSuperseded,
   kRedirected,             // belongs to another zone: REDIRECT there
   kRejectedUnknownCamera,  // no zone map rule places it
+  kRejectedServerFull,     // over a connection limit
+  kRefusedSegment,         // BAD_SEQUENCE, SEGMENT_MISMATCH or INVALID_FIELD
+  kCameraError,            // the camera sent ERROR
 };
 
 class CameraSession final : public camproto::FrameHandler {
@@ -76,6 +86,23 @@ class CameraSession final : public camproto::FrameHandler {
   void set_host_tag(uint64_t tag) { host_tag_ = tag; }
   uint64_t host_tag() const { return host_tag_; }
   SessionOutcome outcome() const { return outcome_; }
+  // True once WELCOME was queued (even if the session closed right after).
+  bool welcomed() const { return welcomed_; }
+  const std::string& firmware_version() const { return firmware_version_; }
+  // HELLO last_durable_seq, and the connection's base: max(that, WELCOME durable_seq).
+  uint64_t hello_last_durable_seq() const { return hello_last_durable_seq_; }
+  uint64_t base_seq() const { return base_seq_; }
+  // The message of the ERROR/REJECT that ended the session, for the close log.
+  const std::string& close_reason() const { return close_reason_; }
+
+  // The connection is over a connection limit: answer its HELLO with REJECT
+  // SERVER_FULL (`reason` says which limit) instead of admitting it.
+  void RefuseAsFull(std::string reason) { refuse_full_reason_ = std::move(reason); }
+  // A newer connection of this camera took over: queues ERROR SUPERSEDED and
+  // enters kClosing. Returns false if the session was not superseded or is
+  // already closing. The shard calls it every tick, so an old connection
+  // leaves within a tick even if it never sends again.
+  bool CloseIfSuperseded();
 
   // Frames waiting to be encrypted and sent. The caller moves them out.
   std::string& outbox() { return outbox_; }
@@ -85,8 +112,7 @@ class CameraSession final : public camproto::FrameHandler {
   // Queues a GOAWAY (drain). Segments the camera sent before reading it are
   // still stored and acknowledged; the camera leaves once they are. Returns
   // false if the session is closing or was already told.
-  bool SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms,
-                  std::string_view message);
+  bool SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms, std::string_view message);
 
   // The host's group commit made `seq` durable.
   void OnDurable(uint64_t seq, uint32_t payload_bytes);
@@ -123,7 +149,14 @@ class CameraSession final : public camproto::FrameHandler {
   absl::Status OnSegmentEnd() override;
 
  private:
+  // What the segment being received is, decided from its header.
+  enum class SegmentKind { kNew, kResend };
+
   absl::Status OnHello(const camproto::Hello& hello);
+  // Field ranges and sequence rules for a SEGMENT header; sets segment_kind_
+  // and, for a re-send, resend_original_. An error names the seq and why.
+  absl::Status CheckSegmentHeader(const camproto::SegmentHeader& header);
+  absl::Status Refuse(SessionEvent event, camproto::ErrorCode code, std::string message);
   void Reject(camproto::RejectCode code, std::string_view reason, SessionOutcome outcome);
   void SendWelcome();
   bool Superseded() const;
@@ -149,10 +182,21 @@ class CameraSession final : public camproto::FrameHandler {
   SegmentBuffer segment_buffer_;
   size_t segment_header_bytes_ = 0;
 
+  SegmentKind segment_kind_ = SegmentKind::kNew;
+  SegmentFingerprint resend_original_;
+
+  std::string firmware_version_;
+  std::string refuse_full_reason_;
+  std::string close_reason_;
+  bool welcomed_ = false;
+  uint64_t hello_last_durable_seq_ = 0;
+  uint64_t base_seq_ = 0;      // max(HELLO last_durable_seq, WELCOME durable_seq)
+  uint64_t last_new_seq_ = 0;  // highest new seq accepted on this connection (base_seq_ before any)
+
   uint64_t unacked_bytes_ = 0;
-  uint64_t ack_ready_ = 0;       // highest seq known durable for this session
+  uint64_t ack_ready_ = 0;  // highest seq known durable for this session
   uint64_t ack_sent_ = 0;
-  uint64_t duplicate_wait_ = 0;  // a re-sent seq that waits for its original to be durable
+  uint64_t reack_seq_ = 0;  // highest re-sent seq owed an ACK again (0: none)
   uint64_t persisted_sent_ = 0;
 
   uint64_t segments_accepted_ = 0;

@@ -268,6 +268,17 @@ absl::Status IngestServer::Init() {
   // What the previous run made durable is durable now: re-sent segments are
   // recognised as duplicates, and cameras are told where to resume.
   for (const auto& [camera, seq] : recovery_.max_seq_by_camera) registry_.Get(camera).SeedDurable(seq);
+  // ... and a re-send can still be compared with what was stored.
+  for (const auto& [camera, recent] : recovery_.recent_by_camera) {
+    CameraState& state = registry_.Get(camera);
+    for (const SpoolSegmentSummary& s : recent) {
+      state.Remember(s.seq, SegmentFingerprint{.payload_crc = s.payload_crc,
+                                               .payload_bytes = s.payload_bytes,
+                                               .capture_start_us = s.capture_start_us,
+                                               .duration_us = s.duration_us,
+                                               .keyframe = (s.flags & camproto::kSegmentFlagKeyframe) != 0});
+    }
+  }
   log::Info("spool_recovered", {{"files", recovery_.files},
                                 {"records", recovery_.records},
                                 {"valid_bytes", recovery_.valid_bytes},
@@ -324,7 +335,9 @@ absl::Status IngestServer::Init() {
         .session = SessionLimits{.server_id = config_.server.id,
                                  .max_segment_bytes = config_.protocol.max_segment_bytes,
                                  .ack_window_bytes = config_.protocol.ack_window_bytes,
-                                 .keepalive_interval_ms = config_.protocol.keepalive_interval_ms},
+                                 .keepalive_interval_ms = config_.protocol.keepalive_interval_ms,
+                                 .max_capture_age_us = int64_t{config_.protocol.max_capture_age_s} * 1'000'000,
+                                 .max_capture_lead_us = int64_t{config_.protocol.max_capture_lead_s} * 1'000'000},
         .registered_files = table,
         .handshake_timeout = absl::Milliseconds(config_.tls.handshake_timeout_ms),
         .hello_timeout = absl::Milliseconds(config_.protocol.hello_timeout_ms),

@@ -374,15 +374,14 @@ void Shard::OnPeerName(Connection& conn, int res) {
       break;
     case Admission::kOverTotal:
       Bump(counters_.refused_total_limit);
-      LogConnectionError("connection_refused", conn, "over max_connections");
-      BeginClose(conn);
-      return;
+      RefuseOverLimit(conn, "max_connections");
+      break;
     case Admission::kOverPerSource:
       Bump(counters_.refused_source_limit);
-      LogConnectionError("connection_refused", conn, "over max_connections_per_source");
-      BeginClose(conn);
-      return;
+      RefuseOverLimit(conn, "max_connections_per_source");
+      break;
   }
+  if (conn.phase == Phase::kClosing) return;
   auto tls = camproto::TlsChannel::CreateServer(options_.tls);
   if (!tls.ok()) {
     LogConnectionError("tls_setup_failed", conn, ToStd(tls.status().message()));
@@ -392,6 +391,18 @@ void Shard::OnPeerName(Connection& conn, int res) {
   conn.tls = std::move(*tls);
   conn.phase = Phase::kHandshake;
   ArmRecv(conn);
+}
+
+void Shard::RefuseOverLimit(Connection& conn, const char* limit) {
+  if (refusals_in_progress_ >= options_.max_refusals_in_progress) {
+    Bump(counters_.refused_at_accept);
+    LogConnectionError("connection_refused", conn, absl::StrCat("over ", limit, "; closed at accept"));
+    BeginClose(conn);
+    return;
+  }
+  ++refusals_in_progress_;
+  conn.refusing = true;
+  LogConnectionError("connection_refused", conn, absl::StrCat("over ", limit, "; REJECT SERVER_FULL"));
 }
 
 void Shard::ArmRecv(Connection& conn) {
@@ -558,6 +569,7 @@ bool Shard::FinishHandshake(Connection& conn) {
   Bump(conn.tls->session_resumed() ? counters_.handshakes_resumed : counters_.handshakes_full);
   conn.session = std::make_unique<CameraSession>(*this, options_.session, std::move(*camera_id));
   conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
+  if (conn.refusing) conn.session->RefuseAsFull("server at its connection limit; try another server or later");
   conn.phase = Phase::kSession;
   conn.deadline = absl::Now() + options_.hello_timeout;
   return true;
@@ -573,7 +585,6 @@ void Shard::Flush(Connection& conn) {
   if (conn.phase == Phase::kFree) return;
   if (conn.session != nullptr) {
     CameraSession& session = *conn.session;
-    bool was_welcomed = session.state() == CameraSession::State::kStreaming;
     const CameraSession::AcksQueued acks = session.FlushAcks();
     if (acks.spooled) Bump(counters_.acks_spooled);
     if (acks.persisted) Bump(counters_.acks_persisted);
@@ -586,10 +597,13 @@ void Shard::Flush(Connection& conn) {
         return;
       }
     }
-    if (was_welcomed && !conn.welcomed) {
+    // Counted from the session's own flag: a HELLO and a bad frame in one
+    // read welcome and close the session within the same turn.
+    if (session.welcomed() && !conn.welcomed) {
       conn.welcomed = true;
       if (conn.phase == Phase::kSession) conn.deadline = absl::InfiniteFuture();
       Bump(counters_.sessions_welcomed);
+      LogSessionOpen(conn);
     }
     if (session.state() == CameraSession::State::kClosing && conn.phase != Phase::kClosing) {
       switch (session.outcome()) {
@@ -599,10 +613,14 @@ void Shard::Flush(Connection& conn) {
         case SessionOutcome::kSuperseded: Bump(counters_.superseded); break;
         case SessionOutcome::kRedirected: Bump(counters_.admission_redirected); break;
         case SessionOutcome::kRejectedUnknownCamera: Bump(counters_.admission_rejected_unknown); break;
+        case SessionOutcome::kRejectedServerFull: Bump(counters_.server_full_rejects); break;
+        case SessionOutcome::kCameraError: break;
+        case SessionOutcome::kRefusedSegment: break;  // counted by reason in Count()
         default: Bump(counters_.protocol_errors); break;
       }
-      if (session.outcome() != SessionOutcome::kRedirected) {
-        LogConnectionError("session_closed", conn, "protocol error or rejection");
+      // A welcomed session says why it ended in its session_close line.
+      if (session.outcome() != SessionOutcome::kRedirected && !conn.open_logged) {
+        LogConnectionError("session_refused", conn, session.close_reason());
       }
       BeginClose(conn);
       return;
@@ -661,6 +679,10 @@ void Shard::BeginClose(Connection& conn) {
                                     conn.session->outbox().size()});
     conn.session->outbox().clear();
   }
+  // End the TLS session cleanly after our last words (REJECT, REDIRECT,
+  // ERROR, the last ACKs of a drain): strict TLS stacks report a bare TCP
+  // close as an unexpected EOF. No-op before the handshake finished.
+  if (conn.tls != nullptr && !conn.peer_closed) conn.tls->SendCloseNotify();
   conn.close_after_send = true;
   // A peer that never reads would keep that last send pending forever.
   conn.deadline = absl::Now() + kCloseGrace;
@@ -695,6 +717,8 @@ void Shard::MaybeFree(Connection& conn) {
     recycled_this_turn_ = true;
   }
   if (conn.admitted) shared_.limiter->Release(conn.source);
+  if (conn.refusing) --refusals_in_progress_;
+  if (conn.open_logged) LogSessionClose(conn);
   conn.session.reset();
   conn.tls.reset();
   conn.phase = Phase::kFree;
@@ -788,7 +812,14 @@ void Shard::Tick(absl::Time now) {
   CountPhases();
   for (auto& c : connections_) {
     Connection& conn = *c;
-    if (conn.phase == Phase::kSession && conn.session != nullptr && conn.session->needs_poll()) {
+    if (conn.phase != Phase::kSession || conn.session == nullptr) continue;
+    // An older connection of a camera that reconnected elsewhere (often a
+    // half-open one nobody reads) leaves now rather than at its next SEGMENT.
+    if (conn.session->CloseIfSuperseded()) {
+      MarkDirty(conn);
+      continue;
+    }
+    if (conn.session->needs_poll()) {
       conn.session->Poll();
       MarkDirty(conn);
     }
@@ -831,6 +862,44 @@ void Shard::Tick(absl::Time now) {
       BeginClose(conn);
     }
   }
+}
+
+void Shard::Count(SessionEvent event) {
+  switch (event) {
+    case SessionEvent::kDuplicate: Bump(counters_.segments_duplicate); return;
+    case SessionEvent::kRefusedBadSequence: Bump(counters_.segments_refused_bad_sequence); return;
+    case SessionEvent::kRefusedMismatch: Bump(counters_.segments_refused_mismatch); return;
+    case SessionEvent::kRefusedInvalidField: Bump(counters_.segments_refused_invalid_field); return;
+  }
+}
+
+void Shard::LogSessionOpen(Connection& conn) {
+  const CameraSession& session = *conn.session;
+  conn.open_logged = true;
+  conn.opened = absl::Now();
+  log::Info("session_open", {{"shard", options_.index},
+                             {"camera", session.camera_id()},
+                             {"session", session.session_id()},
+                             {"peer", conn.source},
+                             {"firmware", session.firmware_version()},
+                             {"tls_resumed", conn.tls->session_resumed()},
+                             {"hello_last_durable_seq", session.hello_last_durable_seq()},
+                             {"base_seq", session.base_seq()}});
+}
+
+void Shard::LogSessionClose(const Connection& conn) {
+  const CameraSession& session = *conn.session;
+  log::Info("session_close", {{"shard", options_.index},
+                              {"camera", session.camera_id()},
+                              {"session", session.session_id()},
+                              {"seconds", absl::ToDoubleSeconds(absl::Now() - conn.opened)},
+                              {"segments", session.segments_accepted()},
+                              {"duplicates", session.segments_duplicate()},
+                              {"payload_bytes", session.payload_bytes_accepted()},
+                              {"goaway", session.goaway_sent()},
+                              {"reason", session.close_reason().empty()
+                                             ? std::string_view(conn.peer_closed ? "camera closed" : "server closed")
+                                             : std::string_view(session.close_reason())}});
 }
 
 void Shard::LogConnectionError(std::string_view event, const Connection& conn,

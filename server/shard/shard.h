@@ -68,6 +68,10 @@ struct ShardOptions {
   // Every GOAWAY carries a reconnect-after drawn uniformly from this range.
   absl::Duration reconnect_after_min = absl::Seconds(1);
   absl::Duration reconnect_after_max = absl::Seconds(5);
+  // Connections over a limit that may be handshaking at once to be told
+  // REJECT SERVER_FULL; beyond that they are closed at accept, so a flood
+  // cannot make the shard spend its CPU on handshakes it will refuse.
+  uint32_t max_refusals_in_progress = 32;
 };
 
 // Process-wide objects the shards share (all thread-safe).
@@ -124,6 +128,7 @@ class Shard final : public SessionHost {
     return shared_.next_session_id->fetch_add(1, std::memory_order_relaxed);
   }
   const ZoneAdmission* admission() const override { return shared_.admission; }
+  void Count(SessionEvent event) override;
 
  private:
   struct RecvChunk {
@@ -142,6 +147,9 @@ class Shard final : public SessionHost {
     sockaddr_storage peer{};
     std::string source;           // peer address, for the per-source limit
     bool admitted = false;
+    bool refusing = false;        // over a limit: handshake, then REJECT SERVER_FULL
+    bool open_logged = false;     // session_open logged (session_close is due)
+    absl::Time opened;
     std::unique_ptr<camproto::TlsChannel> tls;
     std::unique_ptr<CameraSession> session;
     absl::InlinedVector<RecvChunk, 4> chunks;  // received, not yet decrypted
@@ -200,6 +208,13 @@ class Shard final : public SessionHost {
   void RecordTurn(absl::Duration turn);
   void LogConnectionError(std::string_view event, const Connection& conn,
                           std::string_view detail);
+  // One line per welcomed session at its start and at its end, so an SRE can
+  // follow a camera's connections (firmware, resume point, why it ended).
+  void LogSessionOpen(Connection& conn);
+  void LogSessionClose(const Connection& conn);
+  // Over a connection limit: refuse politely (REJECT after HELLO) while few
+  // refusals are in progress, else close at once.
+  void RefuseOverLimit(Connection& conn, const char* limit);
   Connection* Lookup(const UserData& ud);
   Connection& NewConnection();
   bool AcceptingSegments() const;
@@ -232,6 +247,7 @@ class Shard final : public SessionHost {
   std::vector<uint32_t> blocked_;
   std::vector<uint32_t> starved_;      // recv ended on ENOBUFS; re-armed as buffers return
   std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
+  uint32_t refusals_in_progress_ = 0;
   bool accept_armed_ = false;
   bool recycled_this_turn_ = false;
   absl::Time last_tick_;

@@ -37,7 +37,12 @@ namespace ingest {
   X(admission_rejected_unknown) /* HELLO from a camera no zone rule places: REJECT */   \
   X(rezone_goaways)           /* GOAWAY (rezoned) after a zone map reload */            \
   X(segments_accepted)                                                                 \
-  X(segments_duplicate)       /* re-sent after resume: acked, not stored again */      \
+  X(segments_duplicate)       /* re-sent, same contents: acked again, not stored again */ \
+  X(segments_refused_bad_sequence)  /* jumped without SKIP, or a re-send not held here */ \
+  X(segments_refused_mismatch)      /* re-sent seq with other contents */             \
+  X(segments_refused_invalid_field) /* capture time, duration or flags out of range */ \
+  X(server_full_rejects)      /* over a connection limit: REJECT SERVER_FULL after HELLO */ \
+  X(refused_at_accept)        /* over a limit with too many refusals in progress: closed */ \
   X(payload_bytes_accepted)                                                            \
   X(acks_spooled)             /* ACK frames at level spooled */                        \
   X(acks_persisted)           /* ACK frames at level persisted (in the object store) */ \

@@ -162,6 +162,10 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
       uint64_t& max_seq = rep.max_seq_by_camera[camera];
       max_seq = std::max(max_seq, seq);
     }
+    for (const auto& [camera, recent] : recovered.recent_by_camera) {
+      std::vector<SpoolSegmentSummary>& kept = rep.recent_by_camera[camera];
+      for (const SpoolSegmentSummary& summary : recent) KeepRecentSegment(kept, summary);
+    }
     catalog->files_[{name.shard, name.file_seq}] =
         File{name.path, -1, recovered.valid_bytes, true, recovered.valid_bytes};
     total += recovered.valid_bytes;

@@ -27,6 +27,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/spool/spool_file_reader.h"
 
 namespace ingest {
 
@@ -50,6 +51,8 @@ struct RecoveryReport {
   uint64_t valid_bytes = 0;
   uint64_t truncated_bytes = 0;
   std::map<std::string, uint64_t> max_seq_by_camera;  // highest spooled seq per camera
+  // Summaries of (up to about) each camera's kRecoveredSegmentsPerCamera highest seqs.
+  std::map<std::string, std::vector<SpoolSegmentSummary>> recent_by_camera;
 };
 
 // One live spool file as the sealer sees it.

@@ -89,6 +89,15 @@ absl::StatusOr<std::optional<SpoolRecord>> SpoolFileReader::Next() {
   return std::optional<SpoolRecord>(*std::move(record));
 }
 
+void KeepRecentSegment(std::vector<SpoolSegmentSummary>& recent, const SpoolSegmentSummary& summary) {
+  recent.push_back(summary);
+  if (recent.size() < 2 * kRecoveredSegmentsPerCamera) return;
+  // Trim in batches so a long spool costs O(records), not a sort per record.
+  std::nth_element(recent.begin(), recent.begin() + kRecoveredSegmentsPerCamera, recent.end(),
+                   [](const SpoolSegmentSummary& a, const SpoolSegmentSummary& b) { return a.seq > b.seq; });
+  recent.resize(kRecoveredSegmentsPerCamera);
+}
+
 absl::StatusOr<SpoolFileRecovery> RecoverSpoolFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return ErrnoError("open", path);
@@ -113,6 +122,13 @@ absl::StatusOr<SpoolFileRecovery> RecoverSpoolFile(const std::string& path) {
     ++result.record_count;
     uint64_t& max_seq = result.max_seq_by_camera[r.camera_id];
     max_seq = std::max(max_seq, r.seq);
+    KeepRecentSegment(result.recent_by_camera[r.camera_id],
+                      SpoolSegmentSummary{.seq = r.seq,
+                                          .payload_crc = r.payload_crc,
+                                          .payload_bytes = r.payload_bytes,
+                                          .capture_start_us = r.capture_start_us,
+                                          .duration_us = r.duration_us,
+                                          .flags = r.flags});
   }
   result.valid_bytes = reader.offset();
   result.truncated_bytes = file_size - result.valid_bytes;

@@ -58,12 +58,31 @@ class SpoolFileReader {
   size_t buffer_len_ = 0;       // valid bytes in buffer_
 };
 
+// What a spooled segment was, for telling a re-sent segment from a
+// different one with the same seq after a restart (the session compares them).
+struct SpoolSegmentSummary {
+  uint64_t seq = 0;
+  uint32_t payload_crc = 0;
+  uint32_t payload_bytes = 0;
+  int64_t capture_start_us = 0;
+  uint32_t duration_us = 0;
+  uint8_t flags = 0;
+};
+
+// How many of each camera's highest seqs recovery keeps summaries of.
+inline constexpr size_t kRecoveredSegmentsPerCamera = 32;
+
+// Adds `summary` to `recent`, keeping only the kRecoveredSegmentsPerCamera
+// highest seqs (in no particular order).
+void KeepRecentSegment(std::vector<SpoolSegmentSummary>& recent, const SpoolSegmentSummary& summary);
+
 // What recovering one spool file found.
 struct SpoolFileRecovery {
   uint64_t valid_bytes = 0;      // the file's size after recovery
   uint64_t record_count = 0;
   uint64_t truncated_bytes = 0;  // torn tail cut off
   std::map<std::string, uint64_t> max_seq_by_camera;
+  std::map<std::string, std::vector<SpoolSegmentSummary>> recent_by_camera;
 };
 
 // Scans the whole file at `path`. The first record that is truncated or has a

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/sim/segment_payload.h"
 #include "common/status_macros.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/frame_encoder.h"
 #include "server/tls/dev_certs.h"
@@ -32,6 +33,8 @@ using camproto::DurabilityLevel;
 
 constexpr size_t kSegmentBytes = 16 * 1024;
 constexpr uint32_t kSegmentDurationUs = 250'000;
+// Capture times near the server's clock: it refuses any outside its capture window.
+const int64_t kCaptureBaseUs = absl::ToUnixMicros(absl::Now());
 
 DevCertPaths CameraCertificates(const std::string& state_dir) {
   absl::Status s =
@@ -66,7 +69,7 @@ class Recorder {
       std::string payload = MakeSegmentPayload(1, seq, kSegmentBytes);
       EVP_DigestUpdate(sha_.get(), payload.data(), payload.size());
       absl::StatusOr<uint64_t> added =
-          client.AddSegment(static_cast<int64_t>(seq) * kSegmentDurationUs, kSegmentDurationUs,
+          client.AddSegment(kCaptureBaseUs + static_cast<int64_t>(seq) * kSegmentDurationUs, kSegmentDurationUs,
                             seq % 8 == 1, std::move(payload));
       ASSERT_TRUE(added.ok()) << added.status();
       EXPECT_EQ(*added, seq);

@@ -1,12 +1,16 @@
 // Admission limits: connections over server.max_connections, or over
-// server.max_connections_per_source from one address, are closed right after
-// accept and counted; the limit is per source address, not per server; and
-// once an admitted connection closes, a new one is admitted again.
+// server.max_connections_per_source from one address, complete the handshake
+// and get REJECT SERVER_FULL for their HELLO, then a TLS close_notify, and are
+// counted; the limit is per source address, not per server; once an admitted
+// connection closes, a new one is admitted again; and with more refusals in
+// progress than a shard allows, the rest are closed at accept.
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "proto/frame.h"
 #include "tests/support/bad_input_checks.h"
 #include "tests/support/ingest_test_env.h"
 #include "tests/support/raw_camera_connection.h"
@@ -45,13 +49,18 @@ class ConnectionLimitsTest : public ::testing::Test {
     return s.ok() ? std::move(conn) : nullptr;
   }
 
-  // A connection the server refuses: closed without a TLS handshake.
+  // A connection the server refuses: REJECT SERVER_FULL, then close_notify.
   void ExpectRefused(int n, const std::string& source = "") {
     std::unique_ptr<RawCameraConnection> conn = Open(n, source);
     ASSERT_NE(conn, nullptr);
-    absl::StatusOr<std::string> received = conn->ReadRawUntilClose(absl::Seconds(5));
-    ASSERT_TRUE(received.ok()) << "connection " << n << " over the limit: " << received.status();
-    EXPECT_TRUE(received->empty()) << "the server answered a refused connection";
+    ASSERT_TRUE(conn->Handshake().ok()) << "connection " << n << " over the limit: no handshake";
+    ASSERT_TRUE(conn->SendPlain(HelloFrame("cam-0000" + std::to_string(n))).ok());
+    absl::StatusOr<camproto::ControlFrame> frame = conn->ReadFrame();
+    ASSERT_TRUE(frame.ok()) << frame.status();
+    ASSERT_TRUE(std::holds_alternative<camproto::Reject>(*frame));
+    EXPECT_EQ(std::get<camproto::Reject>(*frame).code, camproto::RejectCode::kServerFull);
+    absl::StatusOr<camproto::ControlFrame> after = conn->ReadFrame();
+    EXPECT_TRUE(absl::IsCancelled(after.status())) << "expected a TLS close_notify, got " << after.status();
   }
 
   TempDir dir_;
@@ -70,6 +79,7 @@ TEST_F(ConnectionLimitsTest, ConnectionsOverTheTotalLimitAreRefusedUntilOneClose
   ASSERT_NO_FATAL_FAILURE(ExpectRefused(20));
   ASSERT_NO_FATAL_FAILURE(ExpectRefused(21));
   EXPECT_EQ(WaitForStat(*server_, &IngestStats::refused_total_limit, 2), 2u);
+  EXPECT_EQ(WaitForStat(*server_, &IngestStats::server_full_rejects, 2), 2u);
   EXPECT_EQ(server_->Stats().refused_source_limit, 0u);
   // The refused connections are gone on the server side too.
   EXPECT_EQ(WaitForStatAtMost(*server_, &IngestStats::connections_open, kMax), kMax);

@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "bench/sim/segment_payload.h"
 #include "gmock/gmock.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "proto/blocking_camera_client.h"
 #include "server/tls/dev_certs.h"
@@ -27,6 +28,8 @@ using ::testing::HasSubstr;
 
 constexpr size_t kSegmentBytes = 8 * 1024;
 constexpr uint32_t kSegmentDurationUs = 100'000;
+// Capture times near the server's clock: it refuses any outside its capture window.
+const int64_t kCaptureBaseUs = absl::ToUnixMicros(absl::Now());
 
 // zone-a pins cameras [a_first, a_last], zone-b [b_first, b_last]; nothing else
 // is placed (default "none").
@@ -145,7 +148,7 @@ class ZoneAdmissionTest : public ::testing::Test {
 };
 
 void Record(BlockingCameraClient& camera, uint64_t seq) {
-  absl::StatusOr<uint64_t> added = camera.AddSegment(static_cast<int64_t>(seq) * kSegmentDurationUs, kSegmentDurationUs,
+  absl::StatusOr<uint64_t> added = camera.AddSegment(kCaptureBaseUs + static_cast<int64_t>(seq) * kSegmentDurationUs, kSegmentDurationUs,
                                                      seq % 8 == 1, MakeSegmentPayload(1, seq, kSegmentBytes));
   ASSERT_TRUE(added.ok()) << added.status();
 }

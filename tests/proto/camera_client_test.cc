@@ -501,6 +501,9 @@ TEST(CameraClientTest, SegmentLargerThanTheServerAcceptsIsDroppedAndCounted) {
   Connect(client, server, MakeWelcome(0, /*window=*/1 << 20, /*max_segment=*/100));
   server.Pump(client);
   EXPECT_EQ(server.SegmentSeqs(), (std::vector<uint64_t>{1, 3}));
+  // Seq 3 tells the server that 2 is given up, not sent out of order.
+  EXPECT_EQ(server.segments[0].header.flags & kSegmentFlagSkip, 0);
+  EXPECT_EQ(server.segments[1].header.flags & kSegmentFlagSkip, kSegmentFlagSkip);
   EXPECT_EQ(client.counters().segments_dropped_too_large, 1u);
   server.Send(client, Spooled(3));
   EXPECT_EQ(client.buffered_segments(), 0u);

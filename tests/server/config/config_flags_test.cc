@@ -32,6 +32,8 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_keepalive_interval_ms, std::nullopt);
     absl::SetFlag(&FLAGS_max_segment_bytes, std::nullopt);
     absl::SetFlag(&FLAGS_ack_window_bytes, std::nullopt);
+    absl::SetFlag(&FLAGS_max_capture_age_s, std::nullopt);
+    absl::SetFlag(&FLAGS_max_capture_lead_s, std::nullopt);
     absl::SetFlag(&FLAGS_spool_dir, std::nullopt);
     absl::SetFlag(&FLAGS_commit_interval_ms, std::nullopt);
     absl::SetFlag(&FLAGS_commit_bytes, std::nullopt);
@@ -112,6 +114,8 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_keepalive_interval_ms, target.protocol.keepalive_interval_ms);
   absl::SetFlag(&FLAGS_max_segment_bytes, std::to_string(target.protocol.max_segment_bytes));
   absl::SetFlag(&FLAGS_ack_window_bytes, "16MiB");
+  absl::SetFlag(&FLAGS_max_capture_age_s, target.protocol.max_capture_age_s);
+  absl::SetFlag(&FLAGS_max_capture_lead_s, target.protocol.max_capture_lead_s);
   absl::SetFlag(&FLAGS_spool_dir, target.spool.dir);
   absl::SetFlag(&FLAGS_commit_interval_ms, target.spool.commit_interval_ms);
   absl::SetFlag(&FLAGS_commit_bytes, "512KiB");

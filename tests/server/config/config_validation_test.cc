@@ -36,6 +36,26 @@ TEST(ConfigValidationTest, ResolveDefaultsFillsDerivedValues) {
   EXPECT_EQ(config.store.url, "dir:/srv/ingest/store");
 }
 
+TEST(ConfigValidationTest, PerSourceLimitFollowsALowerTotalUnlessSet) {
+  // `--max-connections 500` alone must start, not trip over the per-source default.
+  IngestConfig config;
+  config.tls.dev_certs = true;
+  config.server.max_connections = 500;
+  ASSERT_TRUE(ResolveDefaults(config).ok());
+  EXPECT_EQ(config.server.max_connections_per_source, 500u);
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+
+  IngestConfig roomy = ResolvedDevConfig();
+  EXPECT_EQ(roomy.server.max_connections_per_source, 1000u);
+
+  IngestConfig explicit_limit;
+  explicit_limit.tls.dev_certs = true;
+  explicit_limit.server.max_connections = 500;
+  explicit_limit.server.max_connections_per_source = 600;
+  ASSERT_TRUE(ResolveDefaults(explicit_limit).ok());
+  EXPECT_TRUE(HasError(ValidateConfig(explicit_limit), "", "server.max_connections_per_source: must not exceed"));
+}
+
 TEST(ConfigValidationTest, ResolveDefaultsKeepsWhatIsSet) {
   IngestConfig config = ConfigWithEveryFieldChanged();
   IngestConfig before = config;
