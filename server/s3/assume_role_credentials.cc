@@ -103,6 +103,57 @@ absl::StatusCode StsErrorCode(int http_status, std::string_view code) {
 
 }  // namespace
 
+absl::StatusOr<AwsCredentials> ParseAssumeRoleResponse(int http_status, std::string_view xml) {
+  absl::StatusOr<StsAnswer> answer = ParseStsAnswer(xml);
+  if (http_status != 200) {
+    // A proxy's HTML error page is not XML; the HTTP status still says enough.
+    const std::string code = answer.ok() ? answer->error_code.value_or("") : "";
+    std::string what = absl::StrCat("STS answered HTTP ", http_status);
+    if (!code.empty()) absl::StrAppend(&what, " ", Quote(code));
+    if (answer.ok() && answer->error_message && !answer->error_message->empty()) {
+      absl::StrAppend(&what, ": ", Quote(*answer->error_message));
+    }
+    return absl::Status(StsErrorCode(http_status, code), what);
+  }
+  if (!answer.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed AssumeRole answer: ", answer.status().message()));
+  }
+
+  AwsCredentials credentials;
+  absl::Status status;
+  for (auto [name, value, field] :
+       {std::tuple{"AccessKeyId", &answer->access_key_id, &credentials.access_key_id},
+        std::tuple{"SecretAccessKey", &answer->secret_access_key, &credentials.secret_access_key},
+        std::tuple{"SessionToken", &answer->session_token, &credentials.session_token}}) {
+    if (!*value) {
+      status = absl::InvalidArgumentError(absl::StrCat("no Credentials/", name));
+      break;
+    }
+    *field = **value;
+  }
+  if (status.ok() && !answer->expiration) {
+    status = absl::InvalidArgumentError("no Credentials/Expiration");
+  }
+  if (status.ok()) {
+    absl::StatusOr<absl::Time> expires = ParseAwsTimestamp(*answer->expiration);
+    if (expires.ok()) {
+      credentials.expiration = *expires;
+    } else {
+      status = expires.status();
+    }
+  }
+  if (status.ok() && credentials.session_token.empty()) {
+    status = absl::InvalidArgumentError("empty SessionToken");
+  }
+  if (status.ok()) status = CheckCredentials("credentials", credentials);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed AssumeRole answer: ", status.message()));
+  }
+  return credentials;
+}
+
 absl::StatusOr<std::unique_ptr<AssumeRoleCredentialsProvider>>
 AssumeRoleCredentialsProvider::Create(std::shared_ptr<CredentialsProvider> base,
                                       AssumeRoleOptions options) {
@@ -227,56 +278,7 @@ absl::StatusOr<AwsCredentials> AssumeRoleCredentialsProvider::Fetch() {
         response.status().code(),
         absl::StrCat("STS ", client_.endpoint().HostHeader(), ": ", response.status().message()));
   }
-  const std::string_view xml = response->BodyText();
-
-  absl::StatusOr<StsAnswer> answer = ParseStsAnswer(xml);
-  if (response->status != 200) {
-    // A proxy's HTML error page is not XML; the HTTP status still says enough.
-    const std::string code = answer.ok() ? answer->error_code.value_or("") : "";
-    std::string what = absl::StrCat("STS answered HTTP ", response->status);
-    if (!code.empty()) absl::StrAppend(&what, " ", Quote(code));
-    if (answer.ok() && answer->error_message && !answer->error_message->empty()) {
-      absl::StrAppend(&what, ": ", Quote(*answer->error_message));
-    }
-    return absl::Status(StsErrorCode(response->status, code), what);
-  }
-  if (!answer.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed AssumeRole answer: ", answer.status().message()));
-  }
-
-  AwsCredentials credentials;
-  absl::Status status;
-  for (auto [name, value, field] :
-       {std::tuple{"AccessKeyId", &answer->access_key_id, &credentials.access_key_id},
-        std::tuple{"SecretAccessKey", &answer->secret_access_key, &credentials.secret_access_key},
-        std::tuple{"SessionToken", &answer->session_token, &credentials.session_token}}) {
-    if (!*value) {
-      status = absl::InvalidArgumentError(absl::StrCat("no Credentials/", name));
-      break;
-    }
-    *field = **value;
-  }
-  if (status.ok() && !answer->expiration) {
-    status = absl::InvalidArgumentError("no Credentials/Expiration");
-  }
-  if (status.ok()) {
-    absl::StatusOr<absl::Time> expires = ParseAwsTimestamp(*answer->expiration);
-    if (expires.ok()) {
-      credentials.expiration = *expires;
-    } else {
-      status = expires.status();
-    }
-  }
-  if (status.ok() && credentials.session_token.empty()) {
-    status = absl::InvalidArgumentError("empty SessionToken");
-  }
-  if (status.ok()) status = CheckCredentials("credentials", credentials);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("malformed AssumeRole answer: ", status.message()));
-  }
-  return credentials;
+  return ParseAssumeRoleResponse(response->status, response->BodyText());
 }
 
 }  // namespace ingest

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -77,6 +78,12 @@ class AssumeRoleCredentialsProvider : public CredentialsProvider {
   std::atomic<uint64_t> sts_requests_{0};
   RefreshingCredentials cache_;
 };
+
+// The provider's reading of STS's answer to AssumeRole, on its own (tests and
+// the fuzz target call it without a service): the credentials of a 200
+// AssumeRoleResponse, or the error Get() describes for any other status or a
+// malformed answer, without the "assume role ARN" prefix.
+absl::StatusOr<AwsCredentials> ParseAssumeRoleResponse(int http_status, std::string_view xml);
 
 }  // namespace ingest
 

@@ -63,6 +63,73 @@ HttpRequest Request(std::string method, std::string target, std::string header, 
 
 }  // namespace
 
+absl::StatusOr<std::string> ParseImdsToken(std::string_view body) {
+  const std::string_view token = TrimLine(body);
+  absl::Status valid = CheckCredentialText("the session token", token, kMaxTokenBytes);
+  if (!valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("token answer: ", valid.message()));
+  }
+  return std::string(token);
+}
+
+absl::StatusOr<std::string> ParseImdsRoleName(std::string_view body) {
+  std::string_view role = TrimLine(body);
+  role = TrimLine(role.substr(0, role.find('\n')));
+  if (role.empty() || role.size() > kMaxRoleNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the role listing holds no valid role name (", role.size(), " bytes)"));
+  }
+  for (char c : role) {
+    if (!IsRoleNameChar(c)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the role listing holds no valid role name: \"", Quote(role), "\""));
+    }
+  }
+  return std::string(role);
+}
+
+absl::StatusOr<AwsCredentials> ParseImdsCredentials(const std::string& role_name, std::string_view body) {
+  absl::StatusOr<FlatJsonObject> json = ParseFlatJsonObject(body);
+  if (!json.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("credentials for role ", role_name, ": ", json.status().message()));
+  }
+  if (const std::string* code = json->Find("Code"); code != nullptr && *code != "Success") {
+    const std::string* message = json->Find("Message");
+    return absl::UnavailableError(absl::StrCat(
+        "credentials for role ", role_name, " not available: Code \"", Quote(*code), "\"",
+        message != nullptr ? absl::StrCat(", Message \"", Quote(*message), "\"") : ""));
+  }
+  AwsCredentials credentials;
+  for (auto [name, field] : {std::pair{"AccessKeyId", &credentials.access_key_id},
+                             std::pair{"SecretAccessKey", &credentials.secret_access_key},
+                             std::pair{"Token", &credentials.session_token}}) {
+    const std::string* value = json->Find(name);
+    if (value == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("credentials for role ", role_name, " lack ", name));
+    }
+    *field = *value;
+  }
+  const std::string* expiration = json->Find("Expiration");
+  if (expiration == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("credentials for role ", role_name, " lack Expiration"));
+  }
+  absl::StatusOr<absl::Time> expires = ParseAwsTimestamp(*expiration);
+  if (!expires.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("credentials for role ", role_name,
+                                                   ": Expiration: ", expires.status().message()));
+  }
+  credentials.expiration = *expires;
+  if (credentials.session_token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("credentials for role ", role_name, " have an empty Token"));
+  }
+  RETURN_IF_ERROR(CheckCredentials(absl::StrCat("credentials for role ", role_name), credentials));
+  return credentials;
+}
+
 absl::StatusOr<std::unique_ptr<InstanceMetadataCredentialsProvider>>
 InstanceMetadataCredentialsProvider::Create(InstanceMetadataOptions options) {
   absl::StatusOr<HttpEndpoint> endpoint = ParseHttpEndpoint(options.endpoint);
@@ -132,12 +199,7 @@ absl::Status InstanceMetadataCredentialsProvider::FetchToken() {
   ASSIGN_OR_RETURN(HttpResponse response, client_.Send(request));
   token_fetches_.fetch_add(1, std::memory_order_relaxed);
   if (response.status != 200) return UnexpectedStatus("the token request", response);
-  const std::string_view token = TrimLine(response.BodyText());
-  absl::Status valid = CheckCredentialText("the session token", token, kMaxTokenBytes);
-  if (!valid.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("token answer: ", valid.message()));
-  }
-  token_ = std::string(token);
+  ASSIGN_OR_RETURN(token_, ParseImdsToken(response.BodyText()));
   // Renew a little early so a token never expires between check and use.
   token_expires_ = sent + options_.token_ttl - options_.token_ttl / 10;
   return absl::OkStatus();
@@ -165,19 +227,7 @@ absl::StatusOr<AwsCredentials> InstanceMetadataCredentialsProvider::Fetch() {
     return absl::NotFoundError("no IAM role is attached to this instance");
   }
   if (listing.status != 200) return UnexpectedStatus("the role listing", listing);
-  std::string_view role = TrimLine(listing.BodyText());
-  role = TrimLine(role.substr(0, role.find('\n')));
-  if (role.empty() || role.size() > kMaxRoleNameBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the role listing holds no valid role name (", role.size(), " bytes)"));
-  }
-  for (char c : role) {
-    if (!IsRoleNameChar(c)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("the role listing holds no valid role name: \"", Quote(role), "\""));
-    }
-  }
-  const std::string role_name(role);
+  ASSIGN_OR_RETURN(const std::string role_name, ParseImdsRoleName(listing.BodyText()));
 
   ASSIGN_OR_RETURN(HttpResponse answer,
                    GetWithToken(absl::StrCat(ToAbsl(kCredentialsTarget), role_name)));
@@ -187,44 +237,7 @@ absl::StatusOr<AwsCredentials> InstanceMetadataCredentialsProvider::Fetch() {
   if (answer.status != 200) {
     return UnexpectedStatus(absl::StrCat("the credentials request for role ", role_name), answer);
   }
-  absl::StatusOr<FlatJsonObject> json = ParseFlatJsonObject(answer.BodyText());
-  if (!json.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("credentials for role ", role_name, ": ", json.status().message()));
-  }
-  if (const std::string* code = json->Find("Code"); code != nullptr && *code != "Success") {
-    const std::string* message = json->Find("Message");
-    return absl::UnavailableError(absl::StrCat(
-        "credentials for role ", role_name, " not available: Code \"", Quote(*code), "\"",
-        message != nullptr ? absl::StrCat(", Message \"", Quote(*message), "\"") : ""));
-  }
-  AwsCredentials credentials;
-  for (auto [name, field] : {std::pair{"AccessKeyId", &credentials.access_key_id},
-                             std::pair{"SecretAccessKey", &credentials.secret_access_key},
-                             std::pair{"Token", &credentials.session_token}}) {
-    const std::string* value = json->Find(name);
-    if (value == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("credentials for role ", role_name, " lack ", name));
-    }
-    *field = *value;
-  }
-  const std::string* expiration = json->Find("Expiration");
-  if (expiration == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("credentials for role ", role_name, " lack Expiration"));
-  }
-  absl::StatusOr<absl::Time> expires = ParseAwsTimestamp(*expiration);
-  if (!expires.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("credentials for role ", role_name,
-                                                   ": Expiration: ", expires.status().message()));
-  }
-  credentials.expiration = *expires;
-  if (credentials.session_token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("credentials for role ", role_name, " have an empty Token"));
-  }
-  RETURN_IF_ERROR(CheckCredentials(absl::StrCat("credentials for role ", role_name), credentials));
+  ASSIGN_OR_RETURN(AwsCredentials credentials, ParseImdsCredentials(role_name, answer.BodyText()));
   {
     absl::MutexLock lock(&mu_);
     role_ = role_name;

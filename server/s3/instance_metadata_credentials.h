@@ -88,6 +88,18 @@ class InstanceMetadataCredentialsProvider : public CredentialsProvider {
   std::string role_ ABSL_GUARDED_BY(mu_);
 };
 
+// The provider's reading of IMDS's answers, on their own (tests and the fuzz
+// target call them without a service). Errors are InvalidArgument naming
+// what is wrong, never echoing a secret; a credentials answer whose Code is
+// not "Success" is Unavailable.
+//
+// The session token: the body of PUT /latest/api/token, trimmed.
+absl::StatusOr<std::string> ParseImdsToken(std::string_view body);
+// The role name: the first line of GET .../security-credentials/.
+absl::StatusOr<std::string> ParseImdsRoleName(std::string_view body);
+// The credentials: the JSON body of GET .../security-credentials/ROLE.
+absl::StatusOr<AwsCredentials> ParseImdsCredentials(const std::string& role_name, std::string_view body);
+
 }  // namespace ingest
 
 #endif  // SERVER_S3_INSTANCE_METADATA_CREDENTIALS_H_
