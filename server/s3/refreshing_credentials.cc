@@ -49,6 +49,12 @@ absl::StatusOr<absl::Time> ParseAwsTimestamp(std::string_view text) {
     return absl::InvalidArgumentError(
         absl::StrCat("timestamp \"", ToAbsl(text), "\" is not ISO 8601: ", error));
   }
+  // absl::ParseTime also takes the words "infinite-future" and
+  // "infinite-past"; an Expiration of either would make credentials that are
+  // never refreshed (or always stale), and no AWS service writes them.
+  if (time == absl::InfiniteFuture() || time == absl::InfinitePast()) {
+    return absl::InvalidArgumentError(absl::StrCat("timestamp \"", ToAbsl(text), "\" is not ISO 8601"));
+  }
   return time;
 }
 
