@@ -116,12 +116,18 @@ bool ApplyRecord(absl::Span<const uint8_t> body, ReplayState& state) {
       const uint32_t count = r.U32();
       if (!r.ok() || count > r.remaining() / (1 + kSegmentFieldBytes)) return false;
       manifest.entries.resize(count);
+      bool cameras_named = true;
       for (SegmentLocation& e : manifest.entries) {
         e.camera = std::string(r.String8());
+        cameras_named = cameras_named && !e.camera.empty();
         e.batch_key = manifest.key;
         ReadSegmentFields(r, e);
       }
-      if (!r.ok() || manifest.key.empty()) return false;
+      // An entry without a camera is corrupt, as in indexed and high records:
+      // the writer never makes one, and accepting it would make Rotate write
+      // a high record for camera "" that the next replay stops at, dropping
+      // every record after it.
+      if (!r.ok() || manifest.key.empty() || !cameras_named) return false;
       state.committed.erase(manifest.key);
       auto [it, inserted] = state.intents.try_emplace(manifest.key);
       if (inserted) state.intent_order.push_back(manifest.key);
@@ -232,6 +238,16 @@ absl::StatusOr<std::map<uint64_t, std::string>> ListJournalFiles(const std::stri
   return files;
 }
 
+// Replay refuses a record naming no camera, and a camera id is stored with
+// a one-byte length: so the writer refuses both rather than write a record
+// that would end every replay there.
+absl::Status CheckJournalCamera(std::string_view camera) {
+  if (camera.empty() || camera.size() > 0xff) {
+    return absl::InvalidArgumentError(absl::StrCat("bad camera id of ", camera.size(), " bytes for the journal"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<JournalRecovery> ReadJournal(const std::string& dir) {
@@ -315,6 +331,7 @@ absl::Status BatchJournal::Append(const std::vector<uint8_t>& body, bool sync) {
 
 absl::Status BatchJournal::AppendIntent(const BatchManifest& manifest) {
   if (manifest.key.empty() || manifest.key.size() > 0xffff) return absl::InvalidArgumentError("bad batch key");
+  for (const SegmentLocation& e : manifest.entries) RETURN_IF_ERROR(CheckJournalCamera(e.camera));
   return Append(IntentBody(manifest), /*sync=*/true);
 }
 
@@ -323,6 +340,7 @@ absl::Status BatchJournal::AppendCommit(std::string_view batch_key) {
 }
 
 absl::Status BatchJournal::AppendIndexed(std::string_view camera, uint64_t through_seq) {
+  RETURN_IF_ERROR(CheckJournalCamera(camera));
   return Append(CameraSeqBody(kIndexed, camera, through_seq), /*sync=*/false);
 }
 
