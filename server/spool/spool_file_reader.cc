@@ -110,7 +110,9 @@ absl::StatusOr<SpoolFileRecovery> RecoverSpoolFile(const std::string& path) {
   const uint64_t file_size = static_cast<uint64_t>(st.st_size);
 
   SpoolFileRecovery result;
-  SpoolFileReader reader(fd, path, 0, file_size);
+  // No bigger a buffer than the file: start-up recovers every spool file the
+  // last run left, and a small one need not cost a whole megabyte.
+  SpoolFileReader reader(fd, path, 0, file_size, static_cast<size_t>(std::min<uint64_t>(file_size, 1 << 20)));
   while (true) {
     absl::StatusOr<std::optional<SpoolRecord>> next = reader.Next();
     if (!next.ok()) {
