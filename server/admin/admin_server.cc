@@ -28,8 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json_log.h"
-#include "common/json_string.h"
-#include "common/std_string_view.h"
+#include "server/admin/admin_request.h"
 
 namespace ingest {
 namespace {
@@ -39,8 +38,6 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = boost::asio::ip::tcp;
 
-// GET requests carry no body; a small one is tolerated and ignored.
-constexpr uint64_t kMaxBodyBytes = 64 * 1024;
 // After an error reply the client's remaining bytes are read and dropped for
 // at most this long, so closing does not reset the connection (and lose the
 // reply) while they are still arriving.
@@ -48,38 +45,6 @@ constexpr auto kLingerTime = std::chrono::seconds(1);
 constexpr size_t kMaxLingerBytes = 256 * 1024;
 // Accept failures such as EMFILE persist; retrying at once would spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
-
-enum class Route { kUnknown, kHealthz, kReadyz, kMetrics, kStatus, kDrain };
-
-Route RouteFor(std::string_view target) {
-  target = target.substr(0, target.find('?'));
-  if (target == "/healthz") return Route::kHealthz;
-  if (target == "/readyz") return Route::kReadyz;
-  if (target == "/metrics") return Route::kMetrics;
-  if (target == "/status") return Route::kStatus;
-  if (target == "/admin/drain") return Route::kDrain;
-  return Route::kUnknown;
-}
-
-std::string ReadinessJson(const std::vector<AdminCheck>& checks, bool ready) {
-  std::string out = absl::StrCat("{\"ready\":", ready ? "true" : "false", ",\"checks\":[");
-  std::string failed;
-  for (size_t i = 0; i < checks.size(); ++i) {
-    const AdminCheck& check = checks[i];
-    if (i > 0) out += ',';
-    out += "{\"name\":";
-    AppendJsonString(out, check.name);
-    absl::StrAppend(&out, ",\"ok\":", check.ok ? "true" : "false", ",\"detail\":");
-    AppendJsonString(out, check.detail);
-    out += '}';
-    if (!check.ok) {
-      if (!failed.empty()) failed += ',';
-      AppendJsonString(failed, check.name);
-    }
-  }
-  absl::StrAppend(&out, "],\"failed\":[", failed, "]}\n");
-  return out;
-}
 
 absl::StatusOr<tcp::endpoint> ParseListen(std::string_view listen) {
   std::string_view host;
@@ -167,7 +132,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
  public:
   AdminConnection(tcp::socket socket, AdminServer::Impl* server)
       : stream_(std::move(socket)),
-        buffer_(server->options.max_header_bytes + kMaxBodyBytes + 4096),
+        buffer_(server->options.max_header_bytes + kMaxAdminBodyBytes + 4096),
         server_(server),
         timeout_(absl::ToChronoMilliseconds(server->options.request_timeout)) {
     ++server_->open_connections;
@@ -177,7 +142,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   void Read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
-    parser_->body_limit(kMaxBodyBytes);
+    parser_->body_limit(kMaxAdminBodyBytes);
     stream_.expires_after(timeout_);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
@@ -185,132 +150,33 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
  private:
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::header_limit) {
-      server_->LogRejected(431, "headers too large");
-      return ReplyError(http::status::request_header_fields_too_large, "request headers too large\n");
+    if (ec) {
+      std::optional<AdminReply> reply = AnswerAdminReadError(ec);
+      if (!reply) return Close();
+      return Reply(*std::move(reply));
     }
-    if (ec == http::error::body_limit) {
-      server_->LogRejected(413, "body too large");
-      return ReplyError(http::status::payload_too_large, "request body too large\n");
-    }
-    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return Close();
-    if (ec && ec.category() == http::make_error_code(http::error::bad_method).category()) {
-      server_->LogRejected(400, ToStd(absl::string_view(ec.message())));
-      return ReplyError(http::status::bad_request, "malformed request\n");
-    }
-    if (ec) return Close();  // timeout (stream already closed), reset, or Stop()
-    Handle(parser_->get());
+    beast::error_code peer_error;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_error);
+    const AdminRequestContext context{.options = server_->options,
+                                      .snapshot = server_->snapshot,
+                                      .drain = server_->drain,
+                                      .peer_is_loopback = !peer_error && peer.address().is_loopback(),
+                                      .peer_address = peer_error ? std::string("?") : peer.address().to_string()};
+    Reply(AnswerAdminRequest(parser_->get(), context));
   }
 
-  void Handle(const http::request<http::string_body>& request) {
-    const std::string_view target(request.target().data(), request.target().size());
-    const Route route = RouteFor(target);
-    const bool keep_alive = request.keep_alive();
-    const unsigned version = request.version();
-    if (route == Route::kUnknown || (route == Route::kDrain && !server_->drain.state)) {
-      return Reply(http::status::not_found, "text/plain; charset=utf-8", "not found\n", false, keep_alive, version);
-    }
-    if (route == Route::kDrain) return HandleDrain(request, target, keep_alive, version);
-    const bool head = request.method() == http::verb::head;
-    if (!head && request.method() != http::verb::get) {
-      response_.set(http::field::allow, "GET, HEAD");
-      return Reply(http::status::method_not_allowed, "text/plain; charset=utf-8", "method not allowed\n", false,
-                   keep_alive, version);
-    }
-    AdminSnapshot snapshot;
-    try {
-      snapshot = server_->snapshot();
-    } catch (const std::exception& e) {
-      server_->LogRejected(500, e.what());
-      return Reply(http::status::internal_server_error, "text/plain; charset=utf-8", "snapshot failed\n", head,
-                   keep_alive, version);
-    } catch (...) {
-      server_->LogRejected(500, "snapshot threw");
-      return Reply(http::status::internal_server_error, "text/plain; charset=utf-8", "snapshot failed\n", head,
-                   keep_alive, version);
-    }
-    switch (route) {
-      case Route::kHealthz:
-        return Reply(snapshot.live ? http::status::ok : http::status::service_unavailable, "text/plain; charset=utf-8",
-                     snapshot.live ? "ok\n" : "unhealthy\n", head, keep_alive, version);
-      case Route::kReadyz: {
-        bool ready = true;
-        for (const AdminCheck& check : snapshot.readiness) ready = ready && check.ok;
-        return Reply(ready ? http::status::ok : http::status::service_unavailable, "application/json",
-                     ReadinessJson(snapshot.readiness, ready), head, keep_alive, version);
-      }
-      case Route::kMetrics:
-        return Reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", std::move(snapshot.metrics_text),
-                     head, keep_alive, version);
-      case Route::kStatus:
-        return Reply(http::status::ok, "application/json", std::move(snapshot.status_json), head, keep_alive, version);
-      case Route::kUnknown:
-      case Route::kDrain:
-        break;
-    }
-  }
-
-  void HandleDrain(const http::request<http::string_body>& request, std::string_view target, bool keep_alive,
-                   unsigned version) {
-    const bool head = request.method() == http::verb::head;
-    if (head || request.method() == http::verb::get) {
-      return Reply(http::status::ok, "application/json", server_->drain.state(), head, keep_alive, version);
-    }
-    if (request.method() != http::verb::post) {
-      response_.set(http::field::allow, "GET, HEAD, POST");
-      return Reply(http::status::method_not_allowed, "text/plain; charset=utf-8", "method not allowed\n", false,
-                   keep_alive, version);
-    }
-    if (!MayDrain(request)) {
-      server_->LogRejected(403, "drain request without loopback or token");
-      return Reply(http::status::forbidden, "text/plain; charset=utf-8",
-                   "POST /admin/drain needs a loopback client or \"Authorization: Bearer <drain token>\"\n", false,
-                   keep_alive, version);
-    }
-    const std::string_view query = target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?'));
-    const bool fast = query.find("fast=1") != std::string_view::npos;
-    log::Info("admin_drain_requested", {{"peer", PeerAddress()}, {"fast", fast}});
-    return Reply(http::status::accepted, "application/json", server_->drain.start(fast), false, keep_alive, version);
-  }
-
-  bool MayDrain(const http::request<http::string_body>& request) {
-    beast::error_code ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    if (server_->options.loopback_may_drain && !ec && peer.address().is_loopback()) return true;
-    const std::string& token = server_->options.drain_token;
-    auto header = request.find(http::field::authorization);
-    if (token.empty() || header == request.end()) return false;
-    const std::string expected = "Bearer " + token;
-    const std::string_view given(header->value().data(), header->value().size());
-    if (given.size() != expected.size()) return false;
-    // Constant time: the comparison must not tell how much of a guess was right.
-    unsigned char differ = 0;
-    for (size_t i = 0; i < given.size(); ++i) differ |= static_cast<unsigned char>(given[i] ^ expected[i]);
-    return differ == 0;
-  }
-
-  std::string PeerAddress() {
-    beast::error_code ec;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(ec);
-    return ec ? std::string("?") : peer.address().to_string();
-  }
-
-  // Answers a request that could not be parsed, then closes the connection.
-  void ReplyError(http::status status, std::string body) {
-    Reply(status, "text/plain; charset=utf-8", std::move(body), false, /*keep_alive=*/false, 11);
-  }
-
-  void Reply(http::status status, std::string_view content_type, std::string body, bool head, bool keep_alive,
-             unsigned version) {
-    response_.result(status);
-    response_.version(version);
-    response_.set(http::field::content_type, beast::string_view(content_type.data(), content_type.size()));
+  void Reply(AdminReply reply) {
+    if (!reply.rejected.empty()) server_->LogRejected(static_cast<int>(reply.status), reply.rejected);
+    response_.result(static_cast<http::status>(reply.status));
+    response_.version(reply.version);
+    response_.set(http::field::content_type, reply.content_type);
     response_.set(http::field::cache_control, "no-store");
+    if (!reply.allow.empty()) response_.set(http::field::allow, reply.allow);
     // HEAD gets the headers GET would get, Content-Length included.
-    response_.content_length(body.size());
-    if (!head) response_.body() = std::move(body);
-    response_.keep_alive(keep_alive);
-    close_after_write_ = !keep_alive;
+    response_.content_length(reply.body.size());
+    if (!reply.head) response_.body() = std::move(reply.body);
+    response_.keep_alive(reply.keep_alive);
+    close_after_write_ = !reply.keep_alive;
     stream_.expires_after(timeout_);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
