@@ -43,6 +43,10 @@ PACKAGES=(
   prometheus
   yamllint
   python3-yaml
+  # Fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and the sanitizer
+  # runtimes it links.
+  clang-14
+  libclang-rt-14-dev
 )
 
 die() {

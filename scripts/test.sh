@@ -79,6 +79,7 @@ main() {
   else
     skip_stage tests-asan
   fi
+  run_stage fuzz scripts/fuzz.sh --seconds 20 || true
 
   run_stage shellcheck run_shellcheck || true
   run_stage deploy-checks scripts/check_deploy.sh || true
