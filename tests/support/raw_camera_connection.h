@@ -252,6 +252,34 @@ class RawCameraConnection final : public camproto::FrameHandler {
   // Half-closes: the server sees end of stream, this side can still read.
   void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
 
+  // Encrypts `plaintext` but sends only the first `ciphertext_bytes` of the
+  // resulting TLS records (all of them if there are fewer), as a camera that
+  // loses power mid-write would: the server sees a frame, or even a TLS
+  // record, cut off. The connection is unusable for TLS afterwards; close or
+  // Abort it. Returns how many ciphertext bytes were sent.
+  absl::StatusOr<size_t> SendPlainCutAt(std::string_view plaintext, size_t ciphertext_bytes) {
+    absl::Status s = tls_->WritePlaintext(
+        {reinterpret_cast<const uint8_t*>(plaintext.data()), plaintext.size()});
+    if (!s.ok()) return s;
+    std::string out;
+    tls_->TakeCiphertext(out);
+    out.resize(std::min(out.size(), ciphertext_bytes));
+    s = SendAll(out);
+    if (!s.ok()) return s;
+    return out.size();
+  }
+
+  // Closes the socket with a TCP reset (SO_LINGER 0) instead of a FIN, as a
+  // camera whose network vanished; later calls see the connection closed.
+  void Abort() {
+    if (fd_ < 0) return;
+    linger hard{.l_onoff = 1, .l_linger = 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    ::close(fd_);
+    fd_ = -1;
+    Closed(absl::CancelledError("closed by this side (reset)")).IgnoreError();
+  }
+
   // How the connection ended; OK while it has not.
   const absl::Status& close_reason() const { return close_reason_; }
   bool handshake_done() const { return tls_->handshake_done(); }
