@@ -66,7 +66,13 @@ absl::StatusOr<int64_t> ParseIndexHourFolders(std::string_view day, std::string_
       !absl::ParseTime("%Y-%m-%d %H", text, absl::UTCTimeZone(), &t, &error)) {
     return absl::InvalidArgumentError(absl::StrCat("not an index hour folder: ", text));
   }
-  return absl::ToUnixMicros(t);
+  // Only the folders our layout writes: inside the key clamp, spelled the one
+  // way FormatUtc spells them (the parser is laxer, e.g. about signs).
+  const int64_t us = absl::ToUnixMicros(t);
+  if (us != IndexKeyTimeUs(us) || FormatUtc("%Y-%m-%d %H", us) != text) {
+    return absl::InvalidArgumentError(absl::StrCat("not an index hour folder: ", text));
+  }
+  return us;
 }
 
 }  // namespace ingest

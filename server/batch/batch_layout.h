@@ -29,7 +29,11 @@ std::string NewInstanceId();
 
 std::string BatchKey(std::string_view zone, std::string_view instance, uint64_t batch_seq, absl::Time sealed_at);
 
-// The capture time an index is filed by: clamped to [1970, end of 9999].
+// The capture time an index is filed by: clamped to [1970, end of 9999], so
+// any i64 (a broken clock, hostile data) gives a valid key without overflow.
+// Readers accept a narrower window as real capture times
+// (CaptureStartInBounds in segment_location.h); what lies outside it is still
+// filed, under the first or last hour, where readers find and report it.
 int64_t IndexKeyTimeUs(int64_t capture_start_us);
 // Start of the UTC hour (of IndexKeyTimeUs) a segment is indexed under.
 int64_t IndexHourStartUs(int64_t capture_start_us);
@@ -43,7 +47,8 @@ std::string CameraIndexHourPrefix(std::string_view zone, std::string_view camera
 std::string CameraIndexKey(std::string_view zone, std::string_view camera, int64_t hour_start_us,
                            uint64_t first_seq, uint64_t last_seq, std::string_view instance);
 
-// The hour start a folder pair "YYYY-MM-DD/HH/" names. InvalidArgument otherwise.
+// The hour start a folder pair "YYYY-MM-DD/HH/" names, exactly as
+// CameraIndexHourPrefix writes it. InvalidArgument otherwise.
 absl::StatusOr<int64_t> ParseIndexHourFolders(std::string_view day, std::string_view hour);
 
 }  // namespace ingest

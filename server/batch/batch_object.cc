@@ -60,7 +60,9 @@ absl::StatusOr<BatchTrailer> DecodeBatchTrailer(absl::Span<const uint8_t> traile
   t.index_offset = LoadLittleEndian<uint64_t>(trailer.data());
   t.index_crc32c = LoadLittleEndian<uint32_t>(trailer.data() + 8);
   const uint64_t index_end = object_size - kBatchTrailerBytes;
-  if (t.index_offset < kBatchHeaderBytes || t.index_offset + 4 > index_end) {
+  // Compared without adding to index_offset: a hostile offset near 2^64
+  // would wrap around and pass.
+  if (t.index_offset < kBatchHeaderBytes || t.index_offset > index_end || index_end - t.index_offset < 4) {
     return absl::DataLossError(absl::StrCat("batch trailer points outside the object: index at ", t.index_offset,
                                             " of ", object_size, " bytes"));
   }

@@ -26,18 +26,24 @@ namespace ingest {
 
 inline constexpr uint32_t kMaxCameraIndexEntries = 1 << 20;
 inline constexpr size_t kMaxCameraIndexBytes = 64 << 20;
+// Decoding copies the camera id and batch key into every entry; their total
+// is bounded (a real hour: a few thousand entries of ~80 bytes).
+inline constexpr uint64_t kMaxCameraIndexDecodedBytes = 256 << 20;
 
 struct CameraIndex {
   std::string camera;
   std::vector<SegmentLocation> entries;  // camera and batch_key filled in
 };
 
-// Encodes `entries` (1..kMaxCameraIndexEntries, each with batch_key set;
-// their camera field is ignored) of `camera`.
+// Encodes `entries` (1..kMaxCameraIndexEntries, each with a batch_key of
+// 1..kMaxObjectKeyBytes; their camera field is ignored) of `camera`.
 absl::StatusOr<std::vector<uint8_t>> EncodeCameraIndex(std::string_view camera,
                                                        absl::Span<const SegmentLocation> entries);
 
-// DataLoss for anything that is not a whole, intact CIX1 object.
+// DataLoss for anything that is not a whole, intact CIX1 object. Safe on any
+// bytes: allocations are bounded by the input's size (and
+// kMaxCameraIndexDecodedBytes), never by a count it claims. Entry values
+// (times, offsets, batch keys) are returned as stored; readers judge them.
 absl::StatusOr<CameraIndex> DecodeCameraIndex(absl::Span<const uint8_t> bytes);
 
 }  // namespace ingest

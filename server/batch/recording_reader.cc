@@ -6,8 +6,10 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/crc32c.h"
 #include "common/status_macros.h"
@@ -33,14 +35,45 @@ constexpr uint64_t kMaxCoalescedGapBytes = 256 << 10;
 // Bounds on what a CRC-valid but wrong index may make us read or allocate.
 constexpr uint64_t kMaxBatchIndexBytes = 64 << 20;
 constexpr uint64_t kMaxBatchOffset = uint64_t{1} << 48;
-// Far past year 9999, far enough from INT64_MAX that end times and gap sums
-// never overflow.
-constexpr int64_t kMaxCaptureStartUs = int64_t{1} << 62;
 constexpr std::string_view kIndexSuffix = ".cix";
+// Untrusted strings quoted in a problem are cut to this many bytes.
+constexpr size_t kMaxQuotedBytes = 200;
 
 absl::Status WithContext(const absl::Status& status, std::string_view context) {
   return absl::Status(status.code(), absl::StrCat(ToAbsl(context), ": ", status.message()));
 }
+
+// Bytes read from the store (a camera id in an index, a batch key, a listed
+// name) as printable ASCII of at most about kMaxQuotedBytes: a problem report
+// must not carry control characters, invalid UTF-8 or 64 KiB of garbage to a
+// terminal or into JSON. Anything else becomes \xNN.
+std::string Printable(std::string_view untrusted) {
+  std::string out;
+  for (const char ch : untrusted) {
+    if (out.size() >= kMaxQuotedBytes) {
+      absl::StrAppend(&out, "...(", untrusted.size(), " bytes)");
+      break;
+    }
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(ch);
+    } else {
+      absl::StrAppendFormat(&out, "\\x%02x", c);
+    }
+  }
+  return out;
+}
+
+// "YYYY-MM-DD" of a time inside the accepted capture times.
+std::string DayUtc(int64_t us) { return absl::FormatTime("%Y-%m-%d", absl::FromUnixMicros(us), absl::UTCTimeZone()); }
+
+// A problem with one segment: "camera C seq N: <what>".
+ReadProblem SegmentProblem(std::string_view key, const SegmentLocation& e, std::string_view what) {
+  const std::string camera = Printable(e.camera);
+  return {Printable(key), camera, e.seq, absl::StrCat("camera ", camera, " seq ", e.seq, ": ", ToAbsl(what))};
+}
+
+absl::Status FirstProblemIsDataLoss(ReadProblem problem) { return absl::DataLossError(ProblemText(problem)); }
 
 bool IsDataError(const absl::Status& status) {
   return absl::IsDataLoss(status) || absl::IsNotFound(status) || absl::IsInvalidArgument(status) ||
@@ -73,12 +106,19 @@ bool IsIndexObjectKey(std::string_view hour_folder, std::string_view key) {
   return name.size() > kIndexSuffix.size() && name.ends_with(kIndexSuffix) && name.find('/') == std::string_view::npos;
 }
 
+template <typename Entry>
+bool SeqLess(const Entry& a, const Entry& b) {
+  return a.seq < b.seq;
+}
+
 // Stable-sorts `entries` by seq and keeps the first copy of each seq. A seal
 // retried after a crash indexes a segment twice with the same bytes; copies
-// whose length or CRC differ are counted as conflicts too.
+// whose length or CRC differ are counted as conflicts too. The other copies
+// go to `later_copies` (if given), still sorted by seq.
 template <typename Entry>
-void KeepFirstCopyOfEachSeq(std::vector<Entry>& entries, uint64_t& duplicates, uint64_t& conflicts) {
-  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.seq < b.seq; });
+void KeepFirstCopyOfEachSeq(std::vector<Entry>& entries, uint64_t& duplicates, uint64_t& conflicts,
+                            std::vector<Entry>* later_copies = nullptr) {
+  std::stable_sort(entries.begin(), entries.end(), SeqLess<Entry>);
   size_t kept = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (kept > 0 && entries[kept - 1].seq == entries[i].seq) {
@@ -86,6 +126,7 @@ void KeepFirstCopyOfEachSeq(std::vector<Entry>& entries, uint64_t& duplicates, u
       if (entries[kept - 1].length != entries[i].length || entries[kept - 1].crc32c != entries[i].crc32c) {
         ++conflicts;
       }
+      if (later_copies != nullptr) later_copies->push_back(std::move(entries[i]));
       continue;
     }
     if (kept != i) entries[kept] = std::move(entries[i]);
@@ -95,10 +136,13 @@ void KeepFirstCopyOfEachSeq(std::vector<Entry>& entries, uint64_t& duplicates, u
 }
 
 using PayloadVisitor = absl::FunctionRef<absl::Status(const SegmentLocation&, absl::Span<const uint8_t>)>;
+// An entry whose payload cannot be read, and why (its batch object is
+// missing, or the payload lies past the object's end).
+using UnreadableVisitor = absl::FunctionRef<absl::Status(const SegmentLocation&, std::string_view why)>;
 
 // Where the run of entries starting at `begin` ends: the following entries of
 // the same batch that lie at or after the run's end, close enough, within the
-// read cap.
+// read cap. Offsets grow along a run.
 size_t RunEnd(absl::Span<const SegmentLocation> entries, size_t begin) {
   const SegmentLocation& first = entries[begin];
   uint64_t end = first.offset + first.length;
@@ -114,27 +158,41 @@ size_t RunEnd(absl::Span<const SegmentLocation> entries, size_t begin) {
   return i;
 }
 
-// Reads the payloads of `entries` (offsets validated) and hands each to
-// `visit` in the given order, with one range read per run of RunEnd.
-absl::Status ReadPayloads(ObjectStore& store, absl::Span<const SegmentLocation> entries, PayloadVisitor visit) {
+// Reads the payloads of `entries` (offsets validated: at most
+// kMaxBatchOffset, so no sum here overflows) and hands each to `visit`, or to
+// `unreadable`, in the given order, with one range read per run of RunEnd.
+// A read returns what the object holds of the range, so every allocation is
+// bounded by the real object, whatever length an entry claims.
+absl::Status ReadPayloads(ObjectStore& store, absl::Span<const SegmentLocation> entries, PayloadVisitor visit,
+                          UnreadableVisitor unreadable) {
+  absl::flat_hash_set<std::string> missing;  // batch objects already found missing: not asked again
   for (size_t begin = 0; begin < entries.size();) {
     const size_t end = RunEnd(entries, begin);
     const SegmentLocation& first = entries[begin];
     const SegmentLocation& last = entries[end - 1];
     const uint64_t length = last.offset + last.length - first.offset;
-    absl::StatusOr<std::vector<uint8_t>> bytes = store.GetRange(first.batch_key, first.offset, length);
-    if (absl::IsNotFound(bytes.status())) {
-      return absl::DataLossError(absl::StrCat("batch object ", first.batch_key, " is missing (camera ", first.camera,
-                                              " seq ", first.seq, ")"));
+    absl::StatusOr<std::vector<uint8_t>> bytes = missing.contains(first.batch_key)
+                                                     ? absl::NotFoundError("missing")
+                                                     : store.GetRange(first.batch_key, first.offset, length);
+    // OutOfRange: the run starts past the object's end; a short read: it
+    // ends past it. Either way only entries past the end are lost.
+    if (!bytes.ok() && !absl::IsNotFound(bytes.status()) && !absl::IsOutOfRange(bytes.status())) {
+      return WithContext(bytes.status(), first.batch_key);
     }
-    if (!bytes.ok() && !absl::IsOutOfRange(bytes.status())) return WithContext(bytes.status(), first.batch_key);
-    if (!bytes.ok() || bytes->size() != length) {
-      return absl::DataLossError(absl::StrCat(first.batch_key, ": short read of payloads for camera ", first.camera,
-                                              " seq ", first.seq, "..", last.seq));
-    }
+    if (absl::IsNotFound(bytes.status())) missing.insert(first.batch_key);
     for (size_t i = begin; i < end; ++i) {
       const SegmentLocation& e = entries[i];
-      RETURN_IF_ERROR(visit(e, absl::Span<const uint8_t>(bytes->data() + (e.offset - first.offset), e.length)));
+      const uint64_t at = e.offset - first.offset;
+      if (bytes.ok() && at + e.length <= bytes->size()) {
+        RETURN_IF_ERROR(visit(e, absl::Span<const uint8_t>(bytes->data() + at, e.length)));
+      } else if (absl::IsNotFound(bytes.status())) {
+        RETURN_IF_ERROR(unreadable(e, "batch object missing"));
+      } else {
+        const uint64_t object_end = first.offset + (bytes.ok() ? bytes->size() : 0);
+        RETURN_IF_ERROR(unreadable(
+            e, absl::StrCat("payload [", e.offset, ", ", e.offset + e.length, ") lies past the end of the batch object",
+                            bytes.ok() ? absl::StrCat(" (", object_end, " bytes)") : "")));
+      }
     }
     begin = end;
   }
@@ -154,6 +212,8 @@ bool SameSegment(const SegmentLocation& a, const SegmentLocation& b) {
 }
 
 }  // namespace
+
+std::string ProblemText(const ReadProblem& problem) { return absl::StrCat(problem.key, ": ", problem.message); }
 
 absl::StatusOr<BatchFooter> ReadBatchFooter(ObjectStore& store, std::string_view key) {
   auto corrupt = [&](absl::string_view why) { return absl::DataLossError(absl::StrCat(ToAbsl(key), ": ", why)); };
@@ -231,39 +291,67 @@ absl::Status RecordingReader::ForEachIndexHour(std::string_view camera, int64_t 
   return absl::OkStatus();
 }
 
-absl::Status RecordingReader::ValidateEntry(const SegmentLocation& e) const {
+std::optional<std::string> RecordingReader::EntryProblem(const SegmentLocation& e) const {
+  if (!CaptureStartInBounds(e.capture_start_us)) {
+    return absl::StrCat("capture start ", e.capture_start_us, " us lies outside the accepted capture times [",
+                        DayUtc(kEarliestCaptureStartUs), ", ", DayUtc(kCaptureStartLimitUs), ")");
+  }
   if (!e.batch_key.starts_with(batches_prefix_) || !ValidateObjectKey(e.batch_key).ok()) {
-    return absl::DataLossError(
-        absl::StrCat("seq ", e.seq, " names a batch outside ", batches_prefix_, ": ", e.batch_key));
+    return absl::StrCat("names a batch outside ", batches_prefix_, ": ", Printable(e.batch_key));
   }
   if (e.offset < kBatchHeaderBytes || e.offset > kMaxBatchOffset) {
-    return absl::DataLossError(absl::StrCat("seq ", e.seq, " at offset ", e.offset, " of ", e.batch_key));
+    return absl::StrCat("payload at offset ", e.offset, " of ", e.batch_key, ", outside any batch's payloads");
   }
-  if (e.capture_start_us > kMaxCaptureStartUs) {
-    return absl::DataLossError(absl::StrCat("seq ", e.seq, " has capture start ", e.capture_start_us));
-  }
-  return absl::OkStatus();
+  return std::nullopt;
 }
 
 absl::StatusOr<std::vector<SegmentLocation>> RecordingReader::ReadIndexObject(std::string_view camera,
-                                                                              const ObjectInfo& object) {
+                                                                              const ObjectInfo& object,
+                                                                              ProblemHandler on_problem) {
+  const std::string key = Printable(object.key);
+  auto bad_object = [&](std::string_view why) -> absl::StatusOr<std::vector<SegmentLocation>> {
+    RETURN_IF_ERROR(on_problem({key, std::string(camera), std::nullopt, std::string(why)}));
+    return std::vector<SegmentLocation>();
+  };
+  // Checked before the read: the listed size bounds what Get allocates.
   if (object.size > kMaxCameraIndexBytes) {
-    return absl::DataLossError(absl::StrCat(object.key, ": camera index object of ", object.size, " bytes"));
+    return bad_object(absl::StrCat("camera index object of ", object.size, " bytes"));
   }
-  ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, store_->Get(object.key));
-  absl::StatusOr<CameraIndex> index = DecodeCameraIndex(bytes);
-  if (!index.ok()) return WithContext(index.status(), object.key);
-  if (index->camera != camera) {
-    return absl::DataLossError(absl::StrCat(object.key, ": index of camera ", index->camera));
+  absl::StatusOr<std::vector<uint8_t>> bytes = store_->Get(object.key);
+  if (!bytes.ok()) {
+    if (!IsDataError(bytes.status())) return WithContext(bytes.status(), object.key);
+    return bad_object(absl::StrCat("unreadable camera index object: ", bytes.status().message()));
   }
-  for (const SegmentLocation& e : index->entries) {
-    absl::Status valid = ValidateEntry(e);
-    if (!valid.ok()) return WithContext(valid, object.key);
+  absl::StatusOr<CameraIndex> index = DecodeCameraIndex(*bytes);
+  if (!index.ok()) return bad_object(ToStd(index.status().message()));
+  if (index->camera != camera) return bad_object(absl::StrCat("index of camera ", Printable(index->camera)));
+  std::vector<SegmentLocation> entries;
+  entries.reserve(index->entries.size());
+  for (SegmentLocation& e : index->entries) {
+    if (std::optional<std::string> why = EntryProblem(e)) {
+      RETURN_IF_ERROR(on_problem(SegmentProblem(object.key, e, *why)));
+      continue;
+    }
+    entries.push_back(std::move(e));
   }
-  return std::move(index->entries);
+  return entries;
 }
 
 absl::StatusOr<std::vector<RecordedRange>> RecordingReader::Ranges(std::string_view camera) {
+  return CollectRanges(camera, FirstProblemIsDataLoss);
+}
+
+absl::StatusOr<RangesReport> RecordingReader::RangesSkippingBad(std::string_view camera) {
+  RangesReport report;
+  ASSIGN_OR_RETURN(report.ranges, CollectRanges(camera, [&](ReadProblem problem) {
+                     report.skipped.push_back(std::move(problem));
+                     return absl::OkStatus();
+                   }));
+  return report;
+}
+
+absl::StatusOr<std::vector<RecordedRange>> RecordingReader::CollectRanges(std::string_view camera,
+                                                                          ProblemHandler on_problem) {
   struct Entry {  // what a range needs of a segment; a camera's history can be millions
     uint64_t seq;
     int64_t capture_start_us;
@@ -275,7 +363,7 @@ absl::StatusOr<std::vector<RecordedRange>> RecordingReader::Ranges(std::string_v
   RETURN_IF_ERROR(ForEachIndexHour(
       camera, 0, LastIndexHourUs(), [&](int64_t, const std::vector<ObjectInfo>& objects) -> absl::Status {
         for (const ObjectInfo& object : objects) {
-          ASSIGN_OR_RETURN(std::vector<SegmentLocation> index, ReadIndexObject(camera, object));
+          ASSIGN_OR_RETURN(std::vector<SegmentLocation> index, ReadIndexObject(camera, object, on_problem));
           for (const SegmentLocation& e : index) {
             entries.push_back({e.seq, e.capture_start_us, e.duration_us, e.length, e.crc32c});
           }
@@ -285,12 +373,15 @@ absl::StatusOr<std::vector<RecordedRange>> RecordingReader::Ranges(std::string_v
   uint64_t duplicates = 0, conflicts = 0;
   KeepFirstCopyOfEachSeq(entries, duplicates, conflicts);
 
+  // Every start is inside CaptureStartInBounds (ReadIndexObject left the
+  // others out), so these sums cannot overflow; saturating anyway keeps that
+  // true whatever the bounds become.
   std::vector<RecordedRange> ranges;
   for (const Entry& e : entries) {
-    const int64_t end = e.capture_start_us + int64_t{e.duration_us};
+    const int64_t end = SaturatingAdd(e.capture_start_us, int64_t{e.duration_us});
     if (!ranges.empty()) {
       RecordedRange& last = ranges.back();
-      if (e.seq == last.last_seq + 1 && e.capture_start_us <= last.end_us + kRangeGapToleranceUs) {
+      if (e.seq == last.last_seq + 1 && e.capture_start_us <= SaturatingAdd(last.end_us, kRangeGapToleranceUs)) {
         last.last_seq = e.seq;
         last.end_us = std::max(last.end_us, end);
         last.start_us = std::min(last.start_us, e.capture_start_us);
@@ -307,53 +398,96 @@ absl::StatusOr<std::vector<RecordedRange>> RecordingReader::Ranges(std::string_v
 }
 
 absl::StatusOr<RecordingReader::Selection> RecordingReader::Select(std::string_view camera, int64_t from_us,
-                                                                   int64_t to_us) {
+                                                                   int64_t to_us, ProblemHandler on_problem) {
   Selection selection;
   if (from_us >= to_us) return selection;
   // A segment is indexed under the hour it starts in, and lasts at most
   // kMaxSegmentDurationUs, so only these hours can hold overlapping ones.
+  // (to_us > from_us, so to_us - 1 cannot overflow.)
   const int64_t earliest_hour =
       from_us <= kMaxSegmentDurationUs ? 0 : IndexHourStartUs(from_us - kMaxSegmentDurationUs);
   const int64_t latest_hour = IndexHourStartUs(to_us - 1);
   RETURN_IF_ERROR(ForEachIndexHour(
       camera, earliest_hour, latest_hour, [&](int64_t, const std::vector<ObjectInfo>& objects) -> absl::Status {
         for (const ObjectInfo& object : objects) {
-          ASSIGN_OR_RETURN(std::vector<SegmentLocation> index, ReadIndexObject(camera, object));
+          ASSIGN_OR_RETURN(std::vector<SegmentLocation> index, ReadIndexObject(camera, object, on_problem));
           for (SegmentLocation& e : index) {
             if (e.Overlaps(from_us, to_us)) selection.locations.push_back(std::move(e));
           }
         }
         return absl::OkStatus();
       }));
-  KeepFirstCopyOfEachSeq(selection.locations, selection.duplicates, selection.conflicts);
+  KeepFirstCopyOfEachSeq(selection.locations, selection.duplicates, selection.conflicts, &selection.later_copies);
   return selection;
 }
 
 absl::StatusOr<std::vector<SegmentLocation>> RecordingReader::Locations(std::string_view camera, int64_t from_us,
                                                                         int64_t to_us) {
-  ASSIGN_OR_RETURN(Selection selection, Select(camera, from_us, to_us));
+  ASSIGN_OR_RETURN(Selection selection, Select(camera, from_us, to_us, FirstProblemIsDataLoss));
   return std::move(selection.locations);
 }
 
 absl::StatusOr<ExportStats> RecordingReader::Export(std::string_view camera, int64_t from_us, int64_t to_us,
                                                     const PayloadSink& sink) {
-  ASSIGN_OR_RETURN(Selection selection, Select(camera, from_us, to_us));
+  return ExportWith(camera, from_us, to_us, sink, FirstProblemIsDataLoss);
+}
+
+absl::StatusOr<ExportStats> RecordingReader::ExportSkippingBad(std::string_view camera, int64_t from_us, int64_t to_us,
+                                                               const PayloadSink& sink) {
+  std::vector<ReadProblem> problems;
+  ASSIGN_OR_RETURN(ExportStats stats, ExportWith(camera, from_us, to_us, sink, [&](ReadProblem problem) {
+                     problems.push_back(std::move(problem));
+                     return absl::OkStatus();
+                   }));
+  stats.problems = std::move(problems);
+  return stats;
+}
+
+absl::StatusOr<ExportStats> RecordingReader::ExportWith(std::string_view camera, int64_t from_us, int64_t to_us,
+                                                        const PayloadSink& sink, ProblemHandler on_problem) {
+  ASSIGN_OR_RETURN(Selection selection, Select(camera, from_us, to_us, on_problem));
   ExportStats stats;
   stats.duplicates_skipped = selection.duplicates;
   stats.conflicting_copies = selection.conflicts;
+  auto send = [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) -> absl::Status {
+    RETURN_IF_ERROR(sink(payload));
+    if (stats.segments == 0) stats.first_seq = e.seq;
+    stats.last_seq = e.seq;
+    ++stats.segments;
+    stats.bytes += e.length;
+    return absl::OkStatus();
+  };
+  auto bad_later_copy = [&](const SegmentLocation& e, std::string_view why) {
+    return on_problem(SegmentProblem(e.batch_key, e, why));
+  };
+  // The first copy of a seq is bad: report it, then send the first intact
+  // later copy in its place (a seal retried after a crash stored it twice),
+  // one range read each, so the seq order holds.
+  auto bad_copy = [&](const SegmentLocation& e, std::string_view why) -> absl::Status {
+    RETURN_IF_ERROR(on_problem(SegmentProblem(e.batch_key, e, why)));
+    const auto [copies_begin, copies_end] =
+        std::equal_range(selection.later_copies.begin(), selection.later_copies.end(), e, SeqLess<SegmentLocation>);
+    bool replaced = false;
+    for (auto copy = copies_begin; copy != copies_end && !replaced; ++copy) {
+      RETURN_IF_ERROR(ReadPayloads(
+          *store_, absl::MakeConstSpan(&*copy, 1),
+          [&](const SegmentLocation& c, absl::Span<const uint8_t> payload) -> absl::Status {
+            if (!PayloadCrcMatches(c, payload)) return bad_later_copy(c, "bad payload CRC");
+            replaced = true;
+            return send(c, payload);
+          },
+          bad_later_copy));
+    }
+    if (!replaced) ++stats.segments_skipped;
+    return absl::OkStatus();
+  };
   RETURN_IF_ERROR(ReadPayloads(
-      *store_, selection.locations, [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) -> absl::Status {
-        if (!PayloadCrcMatches(e, payload)) {
-          return absl::DataLossError(
-              absl::StrCat(e.batch_key, ": bad payload CRC for camera ", e.camera, " seq ", e.seq));
-        }
-        RETURN_IF_ERROR(sink(payload));
-        if (stats.segments == 0) stats.first_seq = e.seq;
-        stats.last_seq = e.seq;
-        ++stats.segments;
-        stats.bytes += e.length;
-        return absl::OkStatus();
-      }));
+      *store_, selection.locations,
+      [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) -> absl::Status {
+        if (!PayloadCrcMatches(e, payload)) return bad_copy(e, "bad payload CRC");
+        return send(e, payload);
+      },
+      bad_copy));
   return stats;
 }
 
@@ -374,7 +508,8 @@ absl::StatusOr<VerifyReport> RecordingReader::Verify(std::string_view camera) {
 
 absl::Status RecordingReader::VerifyCamera(std::string_view camera, VerifyState& state) {
   if (!ValidateCameraId(camera).ok()) {
-    state.report.problems.push_back({CameraIndexPrefix(zone_, camera), "not a camera id"});
+    state.report.problems.push_back(
+        {Printable(CameraIndexPrefix(zone_, camera)), Printable(camera), std::nullopt, "not a camera id"});
     return absl::OkStatus();
   }
   FirstCopies first_copies;
@@ -387,23 +522,22 @@ absl::Status RecordingReader::VerifyCamera(std::string_view camera, VerifyState&
 absl::Status RecordingReader::VerifyHour(std::string_view camera, int64_t hour_start_us,
                                          const std::vector<ObjectInfo>& objects, FirstCopies& first_copies,
                                          VerifyState& state) {
+  auto add = [&](ReadProblem problem) { state.report.problems.push_back(std::move(problem)); };
   std::map<std::string, std::vector<SegmentLocation>> by_batch;
   for (const ObjectInfo& object : objects) {
     ++state.report.index_objects;
-    auto problem = [&](std::string message) { state.report.problems.push_back({object.key, std::move(message)}); };
-    absl::StatusOr<std::vector<SegmentLocation>> entries = ReadIndexObject(camera, object);
-    if (!entries.ok()) {
-      if (!IsDataError(entries.status())) return entries.status();
-      problem(std::string(entries.status().message()));
-      continue;
-    }
-    for (SegmentLocation& e : *entries) {
+    ASSIGN_OR_RETURN(std::vector<SegmentLocation> entries, ReadIndexObject(camera, object, [&](ReadProblem problem) {
+                       add(std::move(problem));
+                       return absl::OkStatus();
+                     }));
+    for (SegmentLocation& e : entries) {
       if (IndexHourStartUs(e.capture_start_us) != hour_start_us) {
-        problem(absl::StrCat("seq ", e.seq, " starts at ", e.capture_start_us, ", outside the index's hour"));
+        add(SegmentProblem(object.key, e,
+                           absl::StrCat("starts at ", e.capture_start_us, " us, outside the index's hour")));
       }
       auto [first, inserted] = first_copies.try_emplace(e.seq, e.length, e.crc32c);
       if (!inserted && first->second != std::make_pair(e.length, e.crc32c)) {
-        problem(absl::StrCat("seq ", e.seq, " is indexed twice with different length or CRC"));
+        add(SegmentProblem(object.key, e, "indexed twice with different length or CRC"));
       }
       by_batch[e.batch_key].push_back(std::move(e));
     }
@@ -415,15 +549,19 @@ absl::Status RecordingReader::VerifyHour(std::string_view camera, int64_t hour_s
 absl::Status RecordingReader::VerifyBatch(const std::string& batch_key, const std::vector<SegmentLocation>& referenced,
                                           VerifyState& state) {
   if (state.bad_batches.contains(batch_key)) return absl::OkStatus();
-  auto problem = [&](std::string message) { state.report.problems.push_back({batch_key, std::move(message)}); };
+  auto problem = [&](const SegmentLocation& e, std::string_view what) {
+    state.report.problems.push_back(SegmentProblem(batch_key, e, what));
+  };
   absl::StatusOr<BatchFooter> footer = ReadBatchFooter(*store_, batch_key);
   if (!footer.ok()) {
     if (!IsDataError(footer.status())) return footer.status();
     state.bad_batches.insert(batch_key);
     const SegmentLocation& e = referenced.front();
-    problem(absl::IsNotFound(footer.status())
-                ? absl::StrCat("batch object missing (camera ", e.camera, " seq ", e.seq, " is indexed in it)")
-                : std::string(footer.status().message()));
+    if (absl::IsNotFound(footer.status())) {
+      problem(e, "batch object missing (indexed in it)");
+    } else {
+      state.report.problems.push_back({batch_key, e.camera, std::nullopt, std::string(footer.status().message())});
+    }
     return absl::OkStatus();
   }
   const bool first_visit = state.batches_seen.insert(batch_key).second;
@@ -435,9 +573,9 @@ absl::Status RecordingReader::VerifyBatch(const std::string& batch_key, const st
   for (const SegmentLocation& e : referenced) {
     auto it = own.find(std::make_pair(ToAbsl(e.camera), e.seq));
     if (it == own.end()) {
-      problem(absl::StrCat("camera ", e.camera, " seq ", e.seq, " is indexed here but not in the batch's own index"));
+      problem(e, "indexed here but not in the batch's own index");
     } else if (!SameSegment(e, *it->second)) {
-      problem(absl::StrCat("camera ", e.camera, " seq ", e.seq, " differs from the batch's own index"));
+      problem(e, "differs from the batch's own index");
     } else if (!state.whole_batches) {
       to_check.push_back(*it->second);
     }
@@ -453,20 +591,19 @@ absl::Status RecordingReader::VerifyPayloads(const std::string& batch_key, std::
                                              VerifyState& state) {
   std::sort(entries.begin(), entries.end(),
             [](const SegmentLocation& a, const SegmentLocation& b) { return a.offset < b.offset; });
-  absl::Status read = ReadPayloads(*store_, entries, [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) {
-    ++state.report.segments;
-    state.report.bytes += e.length;
-    if (!PayloadCrcMatches(e, payload)) {
-      state.report.problems.push_back(
-          {batch_key, absl::StrCat("bad payload CRC for camera ", e.camera, " seq ", e.seq)});
-    }
+  auto problem = [&](const SegmentLocation& e, std::string_view what) {
+    state.report.problems.push_back(SegmentProblem(batch_key, e, what));
     return absl::OkStatus();
-  });
-  if (!read.ok()) {
-    if (!IsDataError(read)) return read;
-    state.report.problems.push_back({batch_key, std::string(read.message())});
-  }
-  return absl::OkStatus();
+  };
+  return ReadPayloads(
+      *store_, entries,
+      [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) {
+        ++state.report.segments;
+        state.report.bytes += e.length;
+        if (!PayloadCrcMatches(e, payload)) return problem(e, "bad payload CRC");
+        return absl::OkStatus();
+      },
+      problem);
 }
 
 }  // namespace ingest

@@ -8,11 +8,18 @@
 //   ASSIGN_OR_RETURN(ExportStats stats, reader.Export("cam-1", from_us, to_us,
 //       [&](absl::Span<const uint8_t> payload) { return out.Write(payload); }));
 //   ASSIGN_OR_RETURN(VerifyReport report, reader.Verify(""));  // the whole zone
+//
+// A store may hold damaged or hostile data (a torn copy, a bit flip, a
+// segment an older server accepted with an absurd time). Ranges, Locations
+// and Export stop at the first such item with DataLoss naming it;
+// RangesSkippingBad and ExportSkippingBad report each one and go on with the
+// rest, and Verify always does. A failing store is an error for all of them.
 #ifndef SERVER_BATCH_RECORDING_READER_H_
 #define SERVER_BATCH_RECORDING_READER_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +47,28 @@ struct RecordedRange {
 };
 inline constexpr int64_t kRangeGapToleranceUs = 1'000'000;
 
+// One damaged or hostile item of the store: an index object that is not an
+// intact CIX1 object, an index entry that cannot be real (time outside the
+// accepted window, offset or batch outside the layout), a payload that is
+// missing, outside its batch or fails its CRC, a batch whose own index is
+// unreadable. Strings are printable ASCII: bytes read from the store are
+// escaped before they get here.
+struct ReadProblem {
+  std::string key;              // the object it is in (or, for a missing batch, should be)
+  std::string camera;           // whose index or segment it is; empty if not one camera's
+  std::optional<uint64_t> seq;  // the segment, when it is one segment's problem
+  std::string message;          // what is wrong; names the camera and seq too, to read alone
+};
+using VerifyProblem = ReadProblem;
+
+// "<key>: <message>", the way a log line or an error names a problem.
+std::string ProblemText(const ReadProblem& problem);
+
+struct RangesReport {
+  std::vector<RecordedRange> ranges;  // of the camera's intact entries only
+  std::vector<ReadProblem> skipped;   // index objects and entries left out, in the order found
+};
+
 struct ExportStats {
   uint64_t segments = 0;
   uint64_t bytes = 0;
@@ -47,11 +76,11 @@ struct ExportStats {
   uint64_t last_seq = 0;
   uint64_t duplicates_skipped = 0;  // further copies of a seq (a seal retried after a crash)
   uint64_t conflicting_copies = 0;  // of those, copies whose length or CRC differ from the one sent
-};
-
-struct VerifyProblem {
-  std::string key;  // the object the problem is in (or, for a missing batch, should be)
-  std::string message;
+  // ExportSkippingBad only: segments of the range it could not send (every
+  // copy bad), and every problem met — also bad copies another copy replaced
+  // and index objects it could not read (whose segments it cannot count).
+  uint64_t segments_skipped = 0;
+  std::vector<ReadProblem> problems;
 };
 
 struct VerifyReport {
@@ -88,8 +117,14 @@ class RecordingReader {
   // The camera's recorded time ranges, oldest first. Reads every index object
   // of the camera (never a batch); a seq indexed twice counts once (the copy
   // in the first index object by key order). DataLoss naming the object if an
-  // index object is corrupt.
+  // index object is corrupt or holds an entry that cannot be real.
   absl::StatusOr<std::vector<RecordedRange>> Ranges(std::string_view camera);
+
+  // As Ranges, but a corrupt index object or an entry that cannot be real (a
+  // capture start outside CaptureStartInBounds, an offset or batch key outside
+  // the layout) is reported in `skipped` and left out; the ranges are those of
+  // every intact entry. Errors only for a failing store or a bad camera id.
+  absl::StatusOr<RangesReport> RangesSkippingBad(std::string_view camera);
 
   // Where the segments Export would send live, in seq order and each seq
   // once, without reading any payload.
@@ -101,23 +136,36 @@ class RecordingReader {
   // Reads only the index hours that can hold such segments, and fetches
   // payloads with range reads, adjacent ones of a batch together. Every
   // payload's CRC is checked before it is sent: DataLoss naming the batch,
-  // camera and seq on a mismatch or a missing batch object.
+  // camera and seq on a mismatch, a missing batch object or a payload outside
+  // it, and DataLoss naming the object for a bad index object or entry.
   absl::StatusOr<ExportStats> Export(std::string_view camera, int64_t from_us, int64_t to_us, const PayloadSink& sink);
+
+  // As Export, but every bad item is reported in `problems` and skipped, and
+  // every good segment of the range is sent. A seq whose copy is bad is sent
+  // from another intact copy if one is indexed (a seal retried after a
+  // crash), else counted in `segments_skipped`. Errors only for a failing
+  // store, a bad camera id, or an error from `sink` (which stops the export).
+  absl::StatusOr<ExportStats> ExportSkippingBad(std::string_view camera, int64_t from_us, int64_t to_us,
+                                                const PayloadSink& sink);
 
   // Checks every index object of `camera` (every camera of the zone if empty)
   // and every batch object they name: index CRCs, each index entry against the
   // batch's own index, copies of one seq that disagree, and payload CRCs (for
   // one camera its own payloads; for the zone every payload of each batch,
-  // once). Problems are reported, not returned as errors; errors are for a
-  // failing store or a bad camera id.
+  // once). Problems are reported, not returned as errors, and the check goes
+  // on past each; errors are for a failing store or a bad camera id.
   absl::StatusOr<VerifyReport> Verify(std::string_view camera);
 
  private:
   struct Selection {
-    std::vector<SegmentLocation> locations;
+    std::vector<SegmentLocation> locations;     // the first copy of each seq, in seq order
+    std::vector<SegmentLocation> later_copies;  // the others, by seq (stable): stand-ins for a bad first copy
     uint64_t duplicates = 0;
     uint64_t conflicts = 0;
   };
+  // What a read does with a bad item: OK to skip it and go on, an error to
+  // stop with that error.
+  using ProblemHandler = absl::FunctionRef<absl::Status(ReadProblem)>;
   struct VerifyState {
     bool whole_batches = false;  // zone-wide: every payload of a batch, once
     absl::flat_hash_set<std::string> batches_seen;
@@ -135,10 +183,16 @@ class RecordingReader {
   // The camera's day folders that can hold those hours.
   absl::StatusOr<std::vector<std::string>> DayFolders(std::string_view camera, int64_t earliest_hour_us,
                                                       int64_t latest_hour_us);
-  // Reads, decodes and validates one index object of `camera`.
-  absl::StatusOr<std::vector<SegmentLocation>> ReadIndexObject(std::string_view camera, const ObjectInfo& object);
-  absl::Status ValidateEntry(const SegmentLocation& e) const;
-  absl::StatusOr<Selection> Select(std::string_view camera, int64_t from_us, int64_t to_us);
+  // Reads, decodes and validates one index object of `camera`: its intact
+  // entries. A bad object or entry goes to `on_problem` and is left out.
+  absl::StatusOr<std::vector<SegmentLocation>> ReadIndexObject(std::string_view camera, const ObjectInfo& object,
+                                                               ProblemHandler on_problem);
+  // Why an index entry cannot be real, if it cannot.
+  std::optional<std::string> EntryProblem(const SegmentLocation& e) const;
+  absl::StatusOr<std::vector<RecordedRange>> CollectRanges(std::string_view camera, ProblemHandler on_problem);
+  absl::StatusOr<Selection> Select(std::string_view camera, int64_t from_us, int64_t to_us, ProblemHandler on_problem);
+  absl::StatusOr<ExportStats> ExportWith(std::string_view camera, int64_t from_us, int64_t to_us,
+                                         const PayloadSink& sink, ProblemHandler on_problem);
 
   absl::Status VerifyCamera(std::string_view camera, VerifyState& state);
   absl::Status VerifyHour(std::string_view camera, int64_t hour_start_us, const std::vector<ObjectInfo>& objects,

@@ -6,11 +6,32 @@
 #define SERVER_BATCH_SEGMENT_LOCATION_H_
 
 #include <cstdint>
+#include <limits>
 #include <string>
 
 #include "common/byte_codec.h"
 
 namespace ingest {
+
+// The capture start times readers accept as real: [1970-01-01, 2300-01-01)
+// UTC. The wire allows any i64, and a store may hold what an older server
+// accepted or what damage left; a segment starting outside this window is
+// reported by the readers and never merged into a camera's ranges. The window
+// sits far inside i64 (about +-292,000 years), so for a segment inside it the
+// end (start + a u32 duration), gap sums and differences never overflow.
+inline constexpr int64_t kEarliestCaptureStartUs = 0;                    // 1970-01-01T00:00:00Z
+inline constexpr int64_t kCaptureStartLimitUs = 10'413'792'000'000'000;  // 2300-01-01T00:00:00Z, excluded
+
+inline bool CaptureStartInBounds(int64_t capture_start_us) {
+  return capture_start_us >= kEarliestCaptureStartUs && capture_start_us < kCaptureStartLimitUs;
+}
+
+// a + b, held at the int64 limits instead of overflowing (undefined behaviour).
+inline int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t sum = 0;
+  if (!__builtin_add_overflow(a, b, &sum)) return sum;
+  return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
 
 struct SegmentLocation {
   std::string camera;     // empty inside a camera index object (implied)
@@ -23,7 +44,8 @@ struct SegmentLocation {
   uint32_t length = 0;
   uint32_t crc32c = 0;  // of the payload
 
-  int64_t capture_end_us() const { return capture_start_us + int64_t{duration_us}; }
+  // Saturates: a damaged or hostile start near INT64_MAX must not overflow.
+  int64_t capture_end_us() const { return SaturatingAdd(capture_start_us, int64_t{duration_us}); }
   // Does [capture_start, capture_end) overlap [from_us, to_us)? A zero-length
   // segment counts when its start is inside.
   bool Overlaps(int64_t from_us, int64_t to_us) const {
