@@ -9,6 +9,12 @@
 //   ingestctl --store_dir=... verify [--camera=cam-0001]
 //   ingestctl --store_dir=... batches [--limit=100]
 //   ingestctl --spool_dir=/var/spool/ingest spool
+//
+// Damaged or hostile data in the store (a corrupt index object, a segment
+// with an impossible capture time, a payload failing its CRC) does not stop
+// ranges, export or verify: each bad item is reported (stderr, and --json
+// output) and the rest is listed, exported or checked; the exit status is
+// then 1, decided at the end.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "common/json_string.h"
 #include "common/status_macros.h"
 #include "server/batch/batch_journal.h"
 #include "server/batch/recording_reader.h"
@@ -61,7 +68,9 @@ constexpr char kUsage[] =
     "  ingestctl --spool_dir=DIR spool\n"
     "Instead of --store_dir: --store=s3://bucket/prefix [--s3_endpoint=URL --s3_region=R --s3_path_style\n"
     "  --s3_profile=P --s3_role_arn=ARN]; credentials from the environment, the profile or instance metadata.\n"
-    "T is an RFC 3339 time (2026-11-22T10:00:00Z) or unix microseconds. Add --json for tools.";
+    "T is an RFC 3339 time (2026-11-22T10:00:00Z) or unix microseconds. Add --json for tools.\n"
+    "Exit status 0 when all is well; 1 on failure, or when ranges, export or verify met damaged data\n"
+    "(each bad item reported, everything else still listed, exported or checked).";
 
 std::string Zone() { return absl::GetFlag(FLAGS_zone).value_or("dev"); }
 
@@ -69,20 +78,21 @@ std::string Time(int64_t us) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(us), absl::UTCTimeZone());
 }
 
-std::string Json(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  out.push_back('"');
-  return out;
+// {"key":..,"camera":..,"seq":N|null,"problem":..}
+std::string ProblemJson(const ReadProblem& p) {
+  return absl::StrCat("{\"key\":", JsonString(p.key), ",\"camera\":", JsonString(p.camera),
+                      ",\"seq\":", p.seq ? absl::StrCat(*p.seq) : "null", ",\"problem\":", JsonString(p.message), "}");
+}
+
+std::string ProblemsJson(const std::vector<ReadProblem>& problems) {
+  std::string out = "[";
+  for (size_t i = 0; i < problems.size(); ++i) absl::StrAppend(&out, i ? "," : "", ProblemJson(problems[i]));
+  return out + "]";
+}
+
+// Each skipped item on stderr, so stdout keeps only what was asked for.
+void PrintSkipped(const std::vector<ReadProblem>& problems) {
+  for (const ReadProblem& p : problems) std::fprintf(stderr, "skipped %s\n", ProblemText(p).c_str());
 }
 
 absl::StatusOr<std::string> RequiredFlag(const absl::Flag<std::string>& flag, std::string_view name) {
@@ -127,8 +137,8 @@ absl::Status Cameras() {
   RecordingReader reader(store.get(), Zone());
   ASSIGN_OR_RETURN(std::vector<std::string> cameras, reader.Cameras());
   if (absl::GetFlag(FLAGS_json)) {
-    std::string out = "{\"zone\":" + Json(Zone()) + ",\"cameras\":[";
-    for (size_t i = 0; i < cameras.size(); ++i) absl::StrAppend(&out, i ? "," : "", Json(cameras[i]));
+    std::string out = "{\"zone\":" + JsonString(Zone()) + ",\"cameras\":[";
+    for (size_t i = 0; i < cameras.size(); ++i) absl::StrAppend(&out, i ? "," : "", JsonString(cameras[i]));
     std::printf("%s]}\n", out.c_str());
   } else {
     for (const std::string& camera : cameras) std::printf("%s\n", camera.c_str());
@@ -140,25 +150,34 @@ absl::Status Ranges() {
   ASSIGN_OR_RETURN(std::string camera, RequiredFlag(FLAGS_camera, "camera"));
   ASSIGN_OR_RETURN(std::unique_ptr<ObjectStore> store, OpenStore());
   RecordingReader reader(store.get(), Zone());
-  ASSIGN_OR_RETURN(std::vector<RecordedRange> ranges, reader.Ranges(camera));
+  ASSIGN_OR_RETURN(RangesReport report, reader.RangesSkippingBad(camera));
+  const std::vector<RecordedRange>& ranges = report.ranges;
+  PrintSkipped(report.skipped);
   if (absl::GetFlag(FLAGS_json)) {
-    std::string out = "{\"camera\":" + Json(camera) + ",\"ranges\":[";
+    std::string out = "{\"camera\":" + JsonString(camera) + ",\"ranges\":[";
     for (size_t i = 0; i < ranges.size(); ++i) {
       const RecordedRange& r = ranges[i];
       absl::StrAppend(&out, i ? "," : "", "{\"start_us\":", r.start_us, ",\"end_us\":", r.end_us,
-                      ",\"start\":", Json(Time(r.start_us)), ",\"end\":", Json(Time(r.end_us)),
+                      ",\"start\":", JsonString(Time(r.start_us)), ",\"end\":", JsonString(Time(r.end_us)),
                       ",\"first_seq\":", r.first_seq, ",\"last_seq\":", r.last_seq,
                       ",\"segments\":", r.segments, ",\"bytes\":", r.bytes, "}");
     }
-    std::printf("%s]}\n", out.c_str());
-    return absl::OkStatus();
+    std::printf("%s],\"skipped\":%s}\n", out.c_str(), ProblemsJson(report.skipped).c_str());
+  } else {
+    if (ranges.empty()) std::printf("no recordings for camera %s in zone %s\n", camera.c_str(), Zone().c_str());
+    for (const RecordedRange& r : ranges) {
+      // end_us >= start_us, so the unsigned difference is exact.
+      const uint64_t length_us = static_cast<uint64_t>(r.end_us) - static_cast<uint64_t>(r.start_us);
+      std::printf("%s .. %s  %8.1fs  seq %llu..%llu  %llu segments  %llu bytes\n", Time(r.start_us).c_str(),
+                  Time(r.end_us).c_str(), static_cast<double>(length_us) / 1e6,
+                  static_cast<unsigned long long>(r.first_seq), static_cast<unsigned long long>(r.last_seq),
+                  static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.bytes));
+    }
   }
-  if (ranges.empty()) std::printf("no recordings for camera %s in zone %s\n", camera.c_str(), Zone().c_str());
-  for (const RecordedRange& r : ranges) {
-    std::printf("%s .. %s  %8.1fs  seq %llu..%llu  %llu segments  %llu bytes\n", Time(r.start_us).c_str(),
-                Time(r.end_us).c_str(), static_cast<double>(r.end_us - r.start_us) / 1e6,
-                static_cast<unsigned long long>(r.first_seq), static_cast<unsigned long long>(r.last_seq),
-                static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.bytes));
+  if (!report.skipped.empty()) {
+    return absl::DataLossError(absl::StrCat(report.skipped.size(),
+                                            " damaged index objects or entries skipped (listed above); the ranges "
+                                            "are those of the intact entries"));
   }
   return absl::OkStatus();
 }
@@ -178,7 +197,7 @@ absl::Status Export() {
   if (out == nullptr) return absl::InternalError(absl::StrCat("open ", out_path, ": ", std::strerror(errno)));
   RecordingReader reader(store.get(), Zone());
   absl::StatusOr<ExportStats> stats =
-      reader.Export(camera, from_us, to_us, [&](absl::Span<const uint8_t> payload) -> absl::Status {
+      reader.ExportSkippingBad(camera, from_us, to_us, [&](absl::Span<const uint8_t> payload) -> absl::Status {
         if (!payload.empty() && std::fwrite(payload.data(), 1, payload.size(), out) != payload.size()) {
           return absl::InternalError(absl::StrCat("write ", out_path, ": ", std::strerror(errno)));
         }
@@ -193,15 +212,18 @@ absl::Status Export() {
     return stats.ok() ? closed : stats.status();
   }
   // The summary goes to stderr so that --out=- keeps stdout for the bytes.
+  PrintSkipped(stats->problems);
   if (absl::GetFlag(FLAGS_json)) {
     std::fprintf(stderr,
                  "{\"camera\":%s,\"segments\":%llu,\"bytes\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,"
-                 "\"duplicates_skipped\":%llu,\"conflicting_copies\":%llu}\n",
-                 Json(camera).c_str(), static_cast<unsigned long long>(stats->segments),
+                 "\"duplicates_skipped\":%llu,\"conflicting_copies\":%llu,\"segments_skipped\":%llu,"
+                 "\"problems\":%s}\n",
+                 JsonString(camera).c_str(), static_cast<unsigned long long>(stats->segments),
                  static_cast<unsigned long long>(stats->bytes), static_cast<unsigned long long>(stats->first_seq),
                  static_cast<unsigned long long>(stats->last_seq),
                  static_cast<unsigned long long>(stats->duplicates_skipped),
-                 static_cast<unsigned long long>(stats->conflicting_copies));
+                 static_cast<unsigned long long>(stats->conflicting_copies),
+                 static_cast<unsigned long long>(stats->segments_skipped), ProblemsJson(stats->problems).c_str());
   } else {
     std::fprintf(stderr, "exported %llu segments (%llu bytes, seq %llu..%llu) of camera %s\n",
                  static_cast<unsigned long long>(stats->segments), static_cast<unsigned long long>(stats->bytes),
@@ -215,7 +237,19 @@ absl::Status Export() {
   }
   if (stats->segments == 0) {
     if (!to_stdout) std::remove(out_path.c_str());
+    if (!stats->problems.empty()) {
+      return absl::DataLossError(absl::StrCat("no intact segment in that time range; ", stats->problems.size(),
+                                              " damaged items skipped (listed above)"));
+    }
     return absl::NotFoundError("no recorded segment in that time range");
+  }
+  // The output is kept: it holds every intact segment of the range, in seq
+  // order. The exit status and the list above say it is not all there.
+  if (!stats->problems.empty()) {
+    return absl::DataLossError(absl::StrCat(stats->problems.size(), " damaged items skipped (listed above), ",
+                                            stats->segments_skipped, " segments of the range not exported; ",
+                                            to_stdout ? "the output" : out_path, " holds the ", stats->segments,
+                                            " intact ones"));
   }
   return absl::OkStatus();
 }
@@ -230,8 +264,7 @@ absl::Status Verify() {
                                    ",\"batch_objects\":", report.batch_objects, ",\"segments\":", report.segments,
                                    ",\"bytes\":", report.bytes, ",\"problems\":[");
     for (size_t i = 0; i < report.problems.size(); ++i) {
-      absl::StrAppend(&out, i ? "," : "", "{\"key\":", Json(report.problems[i].key),
-                      ",\"problem\":", Json(report.problems[i].message), "}");
+      absl::StrAppend(&out, i ? "," : "", ProblemJson(report.problems[i]));
     }
     std::printf("%s]}\n", out.c_str());
   } else {
@@ -305,12 +338,12 @@ absl::Status Batches() {
     }
     const size_t segments = footer.ok() ? footer->entries.size() : 0;
     if (json) {
-      absl::StrAppend(&out, i ? "," : "", "{\"key\":", Json(object.key), ",\"size\":", object.size);
+      absl::StrAppend(&out, i ? "," : "", "{\"key\":", JsonString(object.key), ",\"size\":", object.size);
       if (footer.ok()) {
         absl::StrAppend(&out, ",\"segments\":", segments, ",\"cameras\":", cameras.size(),
                         ",\"payload_bytes\":", payload_bytes, "}");
       } else {
-        absl::StrAppend(&out, ",\"problem\":", Json(std::string(footer.status().message())), "}");
+        absl::StrAppend(&out, ",\"problem\":", JsonString(std::string(footer.status().message())), "}");
       }
     } else if (footer.ok()) {
       std::printf("%s  %12llu bytes  %6zu segments  %5zu cameras\n", object.key.c_str(),
@@ -380,7 +413,7 @@ absl::Status Spool() {
                                    ",\"uncommitted_batches\":", journal.uncommitted.size(), ",\"pending\":[");
     bool first = true;
     for (const auto& [key, t] : by_shard_camera) {
-      absl::StrAppend(&out, first ? "" : ",", "{\"shard\":", key.first, ",\"camera\":", Json(key.second),
+      absl::StrAppend(&out, first ? "" : ",", "{\"shard\":", key.first, ",\"camera\":", JsonString(key.second),
                       ",\"records\":", t.records, ",\"persisted_records\":", t.persisted_records,
                       ",\"bytes\":", t.bytes, ",\"min_seq\":", t.min_seq,
                       ",\"max_seq\":", t.max_seq, "}");
