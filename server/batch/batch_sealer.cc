@@ -37,12 +37,6 @@ absl::Status PreadAll(int fd, uint8_t* out, size_t length, uint64_t offset, cons
   return absl::OkStatus();
 }
 
-// A segment chosen for the batch being cut.
-struct Chosen {
-  const std::string* camera;
-  size_t pending_index;
-};
-
 }  // namespace
 
 BatchSealer::BatchSealer(BatchSealerOptions options, SpoolCatalog* catalog, ObjectStore* store)
@@ -66,28 +60,8 @@ absl::Status BatchSealer::Open() {
   absl::MutexLock lock(&run_mu_);
   JournalRecovery recovered;
   ASSIGN_OR_RETURN(journal_, BatchJournal::Open(options_.journal_dir, &recovered));
-  recovered_committed_ = recovered.committed_through;
-  for (const auto& [camera, seq] : recovered.committed_through) {
-    CameraState& state = cameras_[camera];
-    state.committed_through = seq;
-    state.batched_through = seq;
-  }
-  const absl::Time now = absl::Now();
-  for (SegmentLocation& e : recovered.unindexed) {
-    CameraState& state = cameras_[e.camera];
-    if (state.unindexed.empty()) state.unindexed_since = now;
-    state.unindexed.push_back(std::move(e));
-  }
+  recovered_committed_ = order_.Recover(recovered, absl::Now());
   recovered_intents_ = std::move(recovered.uncommitted);
-  // A batch redone after a crash may hold seqs below a later batch that did
-  // commit: those seqs are not duplicates, and not persisted yet.
-  for (const BatchManifest& intent : recovered_intents_) {
-    for (const SegmentLocation& e : intent.entries) {
-      redo_.insert({e.camera, e.seq});
-      auto committed = recovered_committed_.find(e.camera);
-      if (committed != recovered_committed_.end() && committed->second >= e.seq) committed->second = e.seq - 1;
-    }
-  }
   pool_ = std::make_unique<UploadPool>(store_, options_.upload_threads);
   log::Info("batch_journal_recovered", {{"records", recovered.records},
                                         {"truncated_bytes", recovered.truncated_bytes},
@@ -173,8 +147,8 @@ BatchSealerStats BatchSealer::stats() const {
 void BatchSealer::NoteError(std::string_view event, const absl::Status& status, absl::Status& first_error) {
   if (first_error.ok()) first_error = status;
   if (error_log_.Allow(absl::Now())) {
-    log::Error(event, {{"error", View(status.message())},
-                       {"suppressed", static_cast<int64_t>(error_log_.TakeSuppressed())}});
+    log::Error(event,
+               {{"error", View(status.message())}, {"suppressed", static_cast<int64_t>(error_log_.TakeSuppressed())}});
   }
 }
 
@@ -243,24 +217,17 @@ absl::Status BatchSealer::Pass(bool flush_all, absl::Duration wait) {
   ReclaimFiles(snapshot, first_error);
   MaybeRotateJournal(first_error);
 
-  uint64_t pending = 0;
-  uint64_t unindexed = 0;
-  absl::Time oldest = now;
-  for (const auto& [camera, state] : cameras_) {
-    pending += state.pending.size();
-    unindexed += state.unindexed.size();
-    for (const PendingSegment& s : state.pending) oldest = std::min(oldest, s.seen_at);
-  }
+  const PersistOrderCounts counts = order_.Counts();
   absl::MutexLock stats_lock(&stats_mu_);
-  stats_.pending_segments = pending;
-  stats_.unindexed_segments = unindexed;
+  stats_.pending_segments = counts.pending_segments;
+  stats_.unindexed_segments = counts.unindexed_segments;
   stats_.batches_in_flight = batches_.size() + recovered_intents_.size();
-  stats_.oldest_pending_age = now - oldest;
+  stats_.oldest_pending_age = now - std::min(now, counts.oldest_pending_seen);
   return first_error;
 }
 
 void BatchSealer::ScanFile(const SpoolFileState& snap, absl::Time now, absl::Status& first_error) {
-  const FileKey key{snap.shard, snap.file_seq};
+  const SpoolFileKey key{snap.shard, snap.file_seq};
   FileState& file = files_[key];
   if (file.path.empty()) file.path = snap.path;
   if (file.scan_stopped || file.scan_offset >= snap.durable_bytes) return;
@@ -291,26 +258,13 @@ void BatchSealer::ScanFile(const SpoolFileState& snap, absl::Time now, absl::Sta
       break;
     }
     if (!next->has_value()) break;
-    ++file.records;
     AddPending(**next, key, now);
     file.scan_offset = reader.offset();
   }
 }
 
-void BatchSealer::AddPending(const SpoolRecord& record, const FileKey& file, absl::Time now) {
-  CameraState& state = cameras_[record.camera_id];
-  auto at = std::lower_bound(state.pending.begin(), state.pending.end(), record.seq,
-                             [](const PendingSegment& s, uint64_t seq) { return s.seq < seq; });
-  bool duplicate = (record.seq <= state.committed_through && !redo_.contains({record.camera_id, record.seq})) ||
-                   (at != state.pending.end() && at->seq == record.seq);
-  for (const InFlightSegment& s : state.in_flight) duplicate = duplicate || s.location.seq == record.seq;
-  if (duplicate) {
-    ++files_[file].records_done;
-    absl::MutexLock stats_lock(&stats_mu_);
-    ++stats_.duplicates_skipped;
-    return;
-  }
-  PendingSegment s;
+void BatchSealer::AddPending(const SpoolRecord& record, const SpoolFileKey& file, absl::Time now) {
+  SpooledSegment s;
   s.seq = record.seq;
   s.capture_start_us = record.capture_start_us;
   s.duration_us = record.duration_us;
@@ -321,8 +275,10 @@ void BatchSealer::AddPending(const SpoolRecord& record, const FileKey& file, abs
   s.file = file;
   s.pass_seen = pass_;
   s.seen_at = now;
-  state.pending.insert(at, s);
-  state.pending_bytes += s.length;
+  if (!order_.Spooled(record.camera_id, s)) {
+    absl::MutexLock stats_lock(&stats_mu_);
+    ++stats_.duplicates_skipped;
+  }
 }
 
 void BatchSealer::CutBatches(bool flush_all, absl::Time now, absl::Status& first_error) {
@@ -334,84 +290,43 @@ void BatchSealer::CutBatches(bool flush_all, absl::Time now, absl::Status& first
     // An intent is redone once; its seqs stop being exempt from the
     // duplicate check as soon as it is cut.
     size_t done = 0;
-    while (done < recovered_intents_.size() &&
-           static_cast<int>(batches_.size()) < options_.max_batches_in_flight) {
+    while (done < recovered_intents_.size() && static_cast<int>(batches_.size()) < options_.max_batches_in_flight) {
       const BatchManifest& intent = recovered_intents_[done++];
       if (!CutOneBatch(/*flush_all=*/true, &intent, first_error)) {
         log::Warn("batch_recovery_nothing_to_redo", {{"batch", intent.key}});
       }
-      for (const SegmentLocation& e : intent.entries) redo_.erase({e.camera, e.seq});
+      order_.RedoCut(intent);
     }
     recovered_intents_.erase(recovered_intents_.begin(), recovered_intents_.begin() + static_cast<ptrdiff_t>(done));
     if (!recovered_intents_.empty()) return;
-    redo_.clear();
   }
   while (static_cast<int>(batches_.size()) < options_.max_batches_in_flight) {
-    uint64_t eligible_bytes = 0;
-    absl::Time oldest = absl::InfiniteFuture();
-    for (const auto& [camera, state] : cameras_) {
-      for (const PendingSegment& s : state.pending) {
-        if (!flush_all && s.pass_seen >= pass_) break;
-        eligible_bytes += s.length;
-        oldest = std::min(oldest, s.seen_at);
-      }
-    }
-    if (eligible_bytes == 0) return;
-    if (!flush_all && eligible_bytes < options_.batch_bytes && now - oldest < options_.batch_age) return;
+    const EligibleSegments eligible = order_.Eligible(pass_, flush_all);
+    if (eligible.bytes == 0) return;
+    if (!flush_all && eligible.bytes < options_.batch_bytes && now - eligible.oldest_seen < options_.batch_age) return;
     if (!CutOneBatch(flush_all, nullptr, first_error)) return;
   }
 }
 
 bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::Status& first_error) {
-  // Choose: cameras whose oldest segment waited longest first, each camera's
-  // eligible segments in seq order, until the batch is full.
-  std::vector<Chosen> chosen;
-  uint64_t total = 0;
-  if (only != nullptr) {
-    for (const SegmentLocation& e : only->entries) {
-      auto it = cameras_.find(e.camera);
-      if (it == cameras_.end()) continue;
-      const std::vector<PendingSegment>& pending = it->second.pending;
-      auto at = std::lower_bound(pending.begin(), pending.end(), e.seq,
-                                 [](const PendingSegment& s, uint64_t seq) { return s.seq < seq; });
-      if (at == pending.end() || at->seq != e.seq) continue;
-      chosen.push_back({&it->first, static_cast<size_t>(at - pending.begin())});
-      total += at->length;
-    }
-  } else {
-    std::vector<std::pair<absl::Time, const std::string*>> order;
-    for (const auto& [camera, state] : cameras_) {
-      if (!state.pending.empty() && (flush_all || state.pending.front().pass_seen < pass_)) {
-        order.push_back({state.pending.front().seen_at, &camera});
-      }
-    }
-    std::sort(order.begin(), order.end(),
-              [](const auto& a, const auto& b) { return std::tie(a.first, *a.second) < std::tie(b.first, *b.second); });
-    for (const auto& [seen, camera] : order) {
-      const std::vector<PendingSegment>& pending = cameras_[*camera].pending;
-      for (size_t i = 0; i < pending.size(); ++i) {
-        if (!flush_all && pending[i].pass_seen >= pass_) break;
-        if (!chosen.empty() && total + pending[i].length > options_.batch_bytes) break;
-        if (chosen.size() >= kMaxBatchSegments) break;
-        chosen.push_back({camera, i});
-        total += pending[i].length;
-      }
-      if (total >= options_.batch_bytes) break;
-    }
-  }
+  const std::vector<ChosenSegment> chosen =
+      only != nullptr
+          ? order_.ChooseRedo(*only)
+          : order_.ChooseBatch({.bytes = options_.batch_bytes, .max_segments = kMaxBatchSegments}, pass_, flush_all);
   if (chosen.empty()) return false;
+  uint64_t total = 0;
+  for (const ChosenSegment& c : chosen) total += c.segment.length;
 
   // Read the payloads straight into the object: the one copy from the spool
   // (page cache) to the upload buffer.
   auto object = std::make_shared<std::vector<uint8_t>>(kBatchHeaderBytes + total);
   BatchInFlight batch;
-  batch.manifest.key = only != nullptr ? only->key
-                                       : BatchKey(options_.zone, options_.instance, next_batch_seq_++, absl::Now());
-  std::vector<Chosen> kept;
+  batch.manifest.key =
+      only != nullptr ? only->key : BatchKey(options_.zone, options_.instance, next_batch_seq_++, absl::Now());
   uint64_t at = kBatchHeaderBytes;
   uint64_t corrupt = 0;
-  for (const Chosen& c : chosen) {
-    const PendingSegment& s = cameras_[*c.camera].pending[c.pending_index];
+  for (const ChosenSegment& c : chosen) {
+    const SpooledSegment& s = c.segment;
     FileState& file = files_[s.file];
     absl::Status read = file.fd < 0 ? absl::InternalError(absl::StrCat("spool file ", file.path, " is not open"))
                                     : PreadAll(file.fd, object->data() + at, s.length, s.payload_offset, file.path);
@@ -427,15 +342,14 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
       // Verified when scanned, so the disk changed under us. Uploading the
       // bad bytes would hide it; dropping the segment and keeping the file
       // leaves the evidence.
-      file.keep = true;
-      cameras_[*c.camera].holes.insert(s.seq);
+      order_.CorruptFound(c.camera, s.seq, s.file);
       ++corrupt;
       log::Error("sealer_corrupt_segment",
-                 {{"camera", *c.camera}, {"seq", static_cast<int64_t>(s.seq)}, {"file", file.path}});
+                 {{"camera", c.camera}, {"seq", static_cast<int64_t>(s.seq)}, {"file", file.path}});
       continue;
     }
     SegmentLocation location;
-    location.camera = *c.camera;
+    location.camera = c.camera;
     location.batch_key = batch.manifest.key;
     location.seq = s.seq;
     location.capture_start_us = s.capture_start_us;
@@ -445,42 +359,20 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
     location.length = s.length;
     location.crc32c = s.crc;
     batch.manifest.entries.push_back(std::move(location));
-    batch.files.push_back(s.file);
-    kept.push_back(c);
     at += s.length;
   }
   object->resize(at);
-  absl::Status finished = batch.manifest.entries.empty() ? absl::OkStatus() : FinishBatchObject(*object, batch.manifest.entries);
+  absl::Status finished =
+      batch.manifest.entries.empty() ? absl::OkStatus() : FinishBatchObject(*object, batch.manifest.entries);
   if (finished.ok() && !batch.manifest.entries.empty()) finished = journal_->AppendIntent(batch.manifest);
   if (!finished.ok()) {
     NoteError("sealer_batch_failed", finished, first_error);
     return false;
   }
 
-  // The chosen segments leave the pending queues (highest index first so the
-  // earlier ones stay valid) and wait in seq order for their commit.
-  std::sort(chosen.begin(), chosen.end(), [](const Chosen& a, const Chosen& b) {
-    return std::tie(*a.camera, a.pending_index) > std::tie(*b.camera, b.pending_index);
-  });
-  for (const Chosen& c : chosen) {
-    CameraState& state = cameras_[*c.camera];
-    const PendingSegment& s = state.pending[c.pending_index];
-    bool is_kept = std::any_of(kept.begin(), kept.end(), [&](const Chosen& k) {
-      return k.camera == c.camera && k.pending_index == c.pending_index;
-    });
-    if (!is_kept) ++files_[s.file].records_done;  // corrupt: dropped
-    state.pending_bytes -= s.length;
-    state.pending.erase(state.pending.begin() + static_cast<ptrdiff_t>(c.pending_index));
-  }
-  for (size_t i = 0; i < batch.manifest.entries.size(); ++i) {
-    const SegmentLocation& e = batch.manifest.entries[i];
-    CameraState& state = cameras_[e.camera];
-    auto pos = std::lower_bound(state.in_flight.begin(), state.in_flight.end(), e.seq,
-                                [](const InFlightSegment& s, uint64_t seq) { return s.location.seq < seq; });
-    state.in_flight.insert(pos, InFlightSegment{e, batch.files[i], false});
-    state.holes.erase(e.seq);  // a good copy arrived
-    state.batched_through = std::max(state.batched_through, e.seq);
-  }
+  // Journaled: the chosen segments leave the waiting queues and wait for the
+  // batch's commit (the corrupt ones are dropped).
+  order_.BatchCut(chosen, batch.manifest.entries);
   {
     absl::MutexLock stats_lock(&stats_mu_);
     stats_.corrupt_segments += corrupt;
@@ -503,36 +395,16 @@ void BatchSealer::SubmitDue(absl::Time now) {
 void BatchSealer::HandleResults(const std::vector<UploadResult>& results, absl::Time now, absl::Status& first_error) {
   for (const UploadResult& result : results) {
     if (auto index = index_jobs_.find(result.id); index != index_jobs_.end()) {
-      CameraState& state = cameras_[index->second];
-      state.index_in_flight = false;
       if (!result.status.ok()) {
         NoteStoreError(result.status);
         NoteError("sealer_index_put_failed", result.status, first_error);
-        state.index_retry_at = now + RetryDelay(2);
+        order_.IndexFailed(index->second, now + RetryDelay(2));
       } else {
-        // Erase exactly what the index object holds: a redone lower seq may have
-        // joined after the PUT left.
-        std::erase_if(state.unindexed, [&](const SegmentLocation& e) {
-          return std::binary_search(state.index_seqs.begin(), state.index_seqs.end(), e.seq);
-        });
-        // The journal mark never covers a seq that is not in an index yet.
-        uint64_t mark = state.index_through;
-        auto below = [&](uint64_t seq) {
-          if (seq <= mark) mark = seq - 1;
-        };
-        for (const SegmentLocation& e : state.unindexed) below(e.seq);
-        if (!state.in_flight.empty()) below(state.in_flight.front().location.seq);
-        if (!state.pending.empty()) below(state.pending.front().seq);
-        for (const BatchManifest& intent : recovered_intents_) {
-          for (const SegmentLocation& e : intent.entries) {
-            if (e.camera == index->second) below(e.seq);
-          }
-        }
+        const uint64_t mark = order_.IndexWritten(index->second, now);
         if (mark > 0) {
           absl::Status noted = journal_->AppendIndexed(index->second, mark);
           if (!noted.ok()) NoteError("sealer_journal_failed", noted, first_error);
         }
-        if (!state.unindexed.empty()) state.unindexed_since = now;
         absl::MutexLock stats_lock(&stats_mu_);
         stats_.store_ok = true;
       }
@@ -559,76 +431,42 @@ void BatchSealer::CommitBatch(uint64_t id, absl::Status& first_error) {
   // then a restart finds the intent and simply uploads the batch again.
   absl::Status noted = journal_->AppendCommit(batch.manifest.key);
   if (!noted.ok()) NoteError("sealer_journal_failed", noted, first_error);
-  const absl::Time now = absl::Now();
-  uint64_t persisted = 0;
-  for (const SegmentLocation& e : batch.manifest.entries) {
-    CameraState& state = cameras_[e.camera];
-    for (InFlightSegment& s : state.in_flight) {
-      if (s.location.seq == e.seq) s.committed = true;
-    }
-  }
-  // Each camera's persisted point moves over its committed prefix, never past
-  // a lower seq still pending or in another batch.
-  for (const SegmentLocation& e : batch.manifest.entries) {
-    CameraState& state = cameras_[e.camera];
-    uint64_t through = 0;
-    while (!state.in_flight.empty() && state.in_flight.front().committed &&
-           (state.pending.empty() || state.in_flight.front().location.seq < state.pending.front().seq) &&
-           (state.holes.empty() || state.in_flight.front().location.seq < *state.holes.begin())) {
-      InFlightSegment& s = state.in_flight.front();
-      ++files_[s.file].records_done;
-      through = s.location.seq;
-      if (state.unindexed.empty()) state.unindexed_since = now;
-      state.unindexed.push_back(std::move(s.location));
-      state.in_flight.pop_front();
-      ++persisted;
-    }
-    if (through > state.committed_through) {
-      state.committed_through = through;
-      if (on_persisted_) on_persisted_(e.camera, through);
-    }
+  const CommitOutcome outcome = order_.Committed(batch.manifest.entries, absl::Now());
+  if (on_persisted_) {
+    for (const PersistedMark& mark : outcome.raised) on_persisted_(mark.camera, mark.seq);
   }
   absl::MutexLock stats_lock(&stats_mu_);
   ++stats_.batches_written;
   stats_.batch_bytes_written += batch.object->size();
-  stats_.segments_persisted += persisted;
+  stats_.segments_persisted += outcome.segments_persisted;
   stats_.store_ok = true;
   batches_.erase(id);
 }
 
 void BatchSealer::FlushIndexes(bool flush_all, absl::Time now, absl::Status& first_error) {
-  const int64_t now_us = absl::ToUnixMicros(now);
-  for (auto& [camera, state] : cameras_) {
-    if (state.unindexed.empty() || state.index_in_flight || now < state.index_retry_at) continue;
-    const int64_t first_hour = IndexHourStartUs(state.unindexed.front().capture_start_us);
-    const bool hour_over = first_hour + kMicrosPerHour + absl::ToInt64Microseconds(options_.index_hour_grace) <= now_us;
-    if (!flush_all && !hour_over && now - state.unindexed_since < options_.index_interval) continue;
-
+  const IndexPolicy policy{.interval = options_.index_interval, .hour_grace = options_.index_hour_grace};
+  for (const IndexCover& due : order_.IndexesDue(policy, now, flush_all)) {
     // One index object per capture hour the entries fall in.
     std::map<int64_t, std::vector<SegmentLocation>> by_hour;
-    for (const SegmentLocation& e : state.unindexed) by_hour[IndexHourStartUs(e.capture_start_us)].push_back(e);
+    for (const SegmentLocation& e : due.entries) by_hour[IndexHourStartUs(e.capture_start_us)].push_back(e);
     UploadJob job{.id = next_job_id_++, .objects = {}};
     absl::Status encoded;
     for (auto& [hour, entries] : by_hour) {
-      absl::StatusOr<std::vector<uint8_t>> bytes = EncodeCameraIndex(camera, entries);
+      absl::StatusOr<std::vector<uint8_t>> bytes = EncodeCameraIndex(due.camera, entries);
       if (!bytes.ok()) {
         encoded = bytes.status();
         break;
       }
-      std::string key = CameraIndexKey(options_.zone, camera, hour, entries.front().seq, entries.back().seq,
-                                       options_.instance);
+      std::string key =
+          CameraIndexKey(options_.zone, due.camera, hour, entries.front().seq, entries.back().seq, options_.instance);
       job.objects.push_back({std::move(key), std::make_shared<const std::vector<uint8_t>>(std::move(*bytes))});
     }
     if (!encoded.ok()) {
       NoteError("sealer_index_encode_failed", encoded, first_error);
       continue;
     }
-    state.index_in_flight = true;
-    state.index_seqs.clear();
-    for (const SegmentLocation& e : state.unindexed) state.index_seqs.push_back(e.seq);
-    std::sort(state.index_seqs.begin(), state.index_seqs.end());
-    state.index_through = state.index_seqs.back();
-    index_jobs_[job.id] = camera;
+    order_.IndexStarted(due.camera);
+    index_jobs_[job.id] = due.camera;
     {
       absl::MutexLock stats_lock(&stats_mu_);
       stats_.index_objects_written += job.objects.size();
@@ -643,10 +481,9 @@ void BatchSealer::ReclaimFiles(const std::vector<SpoolFileState>& snapshot, absl
     auto it = files_.find({snap.shard, snap.file_seq});
     if (it == files_.end()) continue;
     FileState& file = it->second;
-    if (!snap.closed || snap.durable_bytes < snap.final_bytes || file.scan_offset != snap.final_bytes ||
-        file.records_done != file.records || file.scan_stopped || file.keep) {
-      continue;
-    }
+    const bool fully_read = snap.closed && snap.durable_bytes >= snap.final_bytes &&
+                            file.scan_offset == snap.final_bytes && !file.scan_stopped;
+    if (!order_.Reclaimable(it->first, fully_read)) continue;
     // The commits that made this file's records done must be durable before
     // the only other copy of their payloads goes.
     if (!synced) {
@@ -670,6 +507,7 @@ void BatchSealer::ReclaimFiles(const std::vector<SpoolFileState>& snapshot, absl
       NoteError("sealer_reclaim_failed", reclaimed, first_error);
       continue;
     }
+    order_.FileReclaimed(it->first);
     files_.erase(it);
     absl::MutexLock stats_lock(&stats_mu_);
     ++stats_.files_reclaimed;
@@ -679,14 +517,7 @@ void BatchSealer::ReclaimFiles(const std::vector<SpoolFileState>& snapshot, absl
 void BatchSealer::MaybeRotateJournal(absl::Status& first_error) {
   if (journal_->bytes() < options_.journal_rotate_bytes) return;
   JournalRecovery live;
-  for (const auto& [camera, state] : cameras_) {
-    if (state.committed_through > 0) live.committed_through[camera] = state.committed_through;
-    live.unindexed.insert(live.unindexed.end(), state.unindexed.begin(), state.unindexed.end());
-    // Committed segments waiting on a lower seq are committed too.
-    for (const InFlightSegment& s : state.in_flight) {
-      if (s.committed) live.unindexed.push_back(s.location);
-    }
-  }
+  order_.AddLiveState(live);
   for (const auto& [id, batch] : batches_) live.uncommitted.push_back(batch.manifest);
   live.uncommitted.insert(live.uncommitted.end(), recovered_intents_.begin(), recovered_intents_.end());
   absl::Status rotated = journal_->Rotate(live);

@@ -22,6 +22,8 @@
 // index objects are written once its entries have waited index_interval or
 // the capture hour they fall in has been over for index_hour_grace; a failed
 // PUT of either kind is retried with backoff, keeping everything in the spool.
+// Which segment may go where, and when, is decided by PersistOrder (no I/O);
+// this class does the reading, uploading and journaling around it.
 //
 // Why segments seen in an earlier pass only: shards accept a camera's seq only
 // after every lower one is durable, possibly on another shard, so by the next
@@ -31,24 +33,22 @@
 #define SERVER_BATCH_BATCH_SEALER_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/json_log.h"
 #include "server/batch/batch_journal.h"
+#include "server/batch/persist_order.h"
 #include "server/batch/upload_pool.h"
 #include "server/spool/spool_catalog.h"
 #include "server/spool/spool_record.h"
@@ -114,8 +114,10 @@ class BatchSealer {
 
   // Opens and replays the journal. Call once, before anything else.
   absl::Status Open();
-  // Per camera, the highest seq the journal says is committed (so the
-  // registry can tell cameras where to resume).
+  // Per camera, how far the journal shows it persisted (so the registry can
+  // tell cameras where to resume): the highest seq such that it and every
+  // lower seq the previous run held are committed, as far as the journal
+  // tells (PersistOrder::Recover).
   const absl::flat_hash_map<std::string, uint64_t>& recovered_committed() const { return recovered_committed_; }
 
   // Called on the sealer thread with a camera and the highest seq such that
@@ -148,53 +150,17 @@ class BatchSealer {
   BatchSealerStats stats() const;
 
  private:
-  using FileKey = std::pair<int, uint64_t>;  // (shard, file_seq)
-
+  // What the sealer knows of a spool file to read it; which of its records
+  // are done is order_'s.
   struct FileState {
     std::string path;
     int fd = -1;  // read-only, opened on first read
     uint64_t scan_offset = 0;
-    uint64_t records = 0;       // read so far
-    uint64_t records_done = 0;  // of those, persisted or skipped
     bool scan_stopped = false;  // corrupt record found: stays for an operator
-    bool keep = false;          // corrupt payload found at seal time: stays too
-  };
-  struct PendingSegment {
-    uint64_t seq = 0;
-    int64_t capture_start_us = 0;
-    uint32_t duration_us = 0;
-    uint8_t flags = 0;
-    uint32_t length = 0;
-    uint32_t crc = 0;
-    uint64_t payload_offset = 0;
-    FileKey file;
-    uint64_t pass_seen = 0;
-    absl::Time seen_at;
-  };
-  // A batched segment waiting for its batch (and every lower seq's) to commit.
-  struct InFlightSegment {
-    SegmentLocation location;
-    FileKey file;
-    bool committed = false;
-  };
-  struct CameraState {
-    std::vector<PendingSegment> pending;  // sorted by seq, not in a batch yet
-    uint64_t pending_bytes = 0;
-    std::deque<InFlightSegment> in_flight;  // in seq order
-    uint64_t batched_through = 0;           // highest seq put in a batch
-    uint64_t committed_through = 0;
-    std::vector<SegmentLocation> unindexed;  // persisted, seq order
-    absl::Time unindexed_since;
-    bool index_in_flight = false;
-    uint64_t index_through = 0;  // highest seq of the index PUT in flight
-    std::vector<uint64_t> index_seqs;  // every seq of the index PUT in flight, sorted
-    std::set<uint64_t> holes;  // seqs dropped as corrupt; persisted stops below them
-    absl::Time index_retry_at = absl::InfinitePast();
   };
   struct BatchInFlight {
     std::shared_ptr<const std::vector<uint8_t>> object;
     BatchManifest manifest;
-    std::vector<FileKey> files;  // per entry
     int attempts = 0;
     absl::Time retry_at = absl::InfinitePast();
     bool submitted = false;
@@ -204,7 +170,7 @@ class BatchSealer {
   absl::Status Pass(bool flush_all, absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void ScanFile(const SpoolFileState& file, absl::Time now, absl::Status& first_error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  void AddPending(const SpoolRecord& record, const FileKey& file, absl::Time now)
+  void AddPending(const SpoolRecord& record, const SpoolFileKey& file, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void CutBatches(bool flush_all, absl::Time now, absl::Status& first_error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   // Takes up to batch_bytes of eligible segments (or those of `only`, a
@@ -237,12 +203,11 @@ class BatchSealer {
   uint64_t pass_ ABSL_GUARDED_BY(run_mu_) = 0;
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(run_mu_) = 1;
   uint64_t next_job_id_ ABSL_GUARDED_BY(run_mu_) = 1;
-  std::map<FileKey, FileState> files_ ABSL_GUARDED_BY(run_mu_);
-  absl::flat_hash_map<std::string, CameraState> cameras_ ABSL_GUARDED_BY(run_mu_);
-  std::map<uint64_t, BatchInFlight> batches_ ABSL_GUARDED_BY(run_mu_);             // by job id
-  std::map<uint64_t, std::string> index_jobs_ ABSL_GUARDED_BY(run_mu_);            // job id -> camera
-  std::vector<BatchManifest> recovered_intents_ ABSL_GUARDED_BY(run_mu_);          // to re-upload
-  absl::flat_hash_set<std::pair<std::string, uint64_t>> redo_ ABSL_GUARDED_BY(run_mu_);  // their segments
+  std::map<SpoolFileKey, FileState> files_ ABSL_GUARDED_BY(run_mu_);
+  PersistOrder order_ ABSL_GUARDED_BY(run_mu_);
+  std::map<uint64_t, BatchInFlight> batches_ ABSL_GUARDED_BY(run_mu_);     // by job id
+  std::map<uint64_t, std::string> index_jobs_ ABSL_GUARDED_BY(run_mu_);    // job id -> camera
+  std::vector<BatchManifest> recovered_intents_ ABSL_GUARDED_BY(run_mu_);  // to re-upload
   log::RateLimiter error_log_ ABSL_GUARDED_BY(run_mu_){1.0, 5.0};
 
   mutable absl::Mutex stats_mu_;

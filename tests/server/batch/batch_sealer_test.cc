@@ -899,8 +899,10 @@ struct OutOfOrderCrash {
 };
 
 // Run A: batches of one segment, seq 1's batch refused, 2 and 3 committed,
-// then a crash. `rotate_every_pass` makes A rotate its journal each pass.
-void CrashWithSeqOneUncommitted(OutOfOrderCrash& t, bool rotate_every_pass) {
+// then a crash. `rotate_every_pass` makes A rotate its journal each pass;
+// `first_seq` numbers the three segments from there instead (a camera whose
+// lower seqs a peer stored).
+void CrashWithSeqOneUncommitted(OutOfOrderCrash& t, bool rotate_every_pass, uint64_t first_seq = 1) {
   auto catalog = OpenCatalog(t.spool, 1);
   ASSERT_NE(catalog, nullptr);
   BatchSealerOptions options = Options(t.journal, kInstanceA);
@@ -910,7 +912,7 @@ void CrashWithSeqOneUncommitted(OutOfOrderCrash& t, bool rotate_every_pass) {
   auto sealer = OpenSealer(options, catalog.get(), &t.store);
   ASSERT_NE(sealer, nullptr);
   TestShard shard(catalog.get(), 0);
-  for (uint64_t seq = 1; seq <= 3; ++seq) shard.AppendAndCommit("cam-1", seq);
+  for (uint64_t seq = first_seq; seq < first_seq + 3; ++seq) shard.AppendAndCommit("cam-1", seq);
   t.store.FailPutsMatching([](std::string_view key) { return EndsWithBatchSeq(key, 1); });
   ASSERT_TRUE(RunUntil(*sealer, [&] { return sealer->stats().batches_written == 2; }));
   for (int i = 0; i < 3; ++i) sealer->RunOnce(false, absl::Milliseconds(2)).IgnoreError();
@@ -953,6 +955,30 @@ TEST(BatchSealerOutOfOrderCommitTest, TheRedoneBatchBelowCommittedSeqsIsIndexed)
   absl::StatusOr<std::vector<SegmentLocation>> located = reader.Locations("cam-1", kT0 - kDayUs, kT0 + kDayUs);
   ASSERT_TRUE(located.ok()) << located.status();
   EXPECT_EQ(located->size(), 3u);
+}
+
+TEST(BatchSealerOutOfOrderCommitTest, TheRedoneBatchOfACameraWhoseSeqsStartHighClaimsNothingBelowIt) {
+  // The camera's first seq here is 5001 (a peer stored 1..5000). 5001's
+  // batch is redone below the committed 5002 and 5003: the restart reports
+  // nothing persisted (not 5000, a seq this server never held), and the
+  // camera is persisted through 5003 once the redone batch commits.
+  OutOfOrderCrash t;
+  ASSERT_NO_FATAL_FAILURE(CrashWithSeqOneUncommitted(t, /*rotate_every_pass=*/false, /*first_seq=*/5001));
+  t.store.Heal();
+  auto catalog = OpenCatalog(t.spool, 1);
+  ASSERT_NE(catalog, nullptr);
+  BatchSealerOptions options = Options(t.journal, kInstanceB);
+  options.upload_threads = 1;
+  auto sealer = OpenSealer(options, catalog.get(), &t.store);
+  ASSERT_NE(sealer, nullptr);
+  EXPECT_EQ(sealer->recovered_committed().at("cam-1"), 0u);
+  PersistLog log;
+  sealer->set_on_persisted(log.Callback());
+  sealer->Stop(/*flush_all=*/true);
+  EXPECT_EQ(log.calls("cam-1"), std::vector<uint64_t>{5003});
+  EXPECT_EQ(StoredCopies(t.store),
+            (std::map<CameraSeq, int>{{{"cam-1", 5001}, 1}, {{"cam-1", 5002}, 1}, {{"cam-1", 5003}, 1}}));
+  ExpectExported(t.store, "cam-1", 5001, 5003);
 }
 
 TEST(BatchSealerOutOfOrderCommitTest, AnIndexedMarkDoesNotHideTheRedoneBatchAfterASecondCrash) {
