@@ -119,6 +119,7 @@ for ((i = 0; i < RUNS; i++)); do
   # the bound only catches a hung process.
   ORACLE_SEED="${seed}" ORACLE_SECONDS="${RUN_SECONDS}" ORACLE_S3="${USE_S3}" \
     ORACLE_CAMERAS="${CAMERAS}" ORACLE_ACTIONS="${ACTIONS}" ORACLE_REPORT_FILE="${REPORT}" ORACLE_INGESTD="${INGESTD}" \
+    ORACLE_LOG_DIR="${LOG_DIR}" \
     timeout --kill-after=30 $((RUN_SECONDS * 3 + 600)) \
     "${BINARY}" --gtest_filter=ModelOracleTest.FromEnvironment >"${log}" 2>&1 || status=$?
   line="$(grep "^ORACLE seed=${seed} " "${REPORT}" | tail -n 1 || true)"

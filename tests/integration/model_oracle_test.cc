@@ -16,6 +16,7 @@
 //   ORACLE_REPORT_FILE=path  (the report line is appended there too)
 //   ORACLE_INGESTD=path  (another ingestd build; ingestctl is taken from beside it)
 //   ORACLE_TRACE=1  (print every action of the run)
+//   ORACLE_LOG_DIR=dir  (keep ingestd's log of each run there; any test)
 #include <stdlib.h>
 
 #include <filesystem>
@@ -55,6 +56,7 @@ OracleOptions BaseOptions(uint64_t seed, bool s3, absl::Duration duration) {
   const char* ingestd = ::getenv("ORACLE_INGESTD");
   options.ingestd = ingestd != nullptr && *ingestd != '\0' ? ingestd : INGESTD_PATH;
   options.ingestctl = (std::filesystem::path(options.ingestd).parent_path() / "ingestctl").string();
+  if (const char* log_dir = ::getenv("ORACLE_LOG_DIR")) options.log_dir = log_dir;
   return options;
 }
 

@@ -64,6 +64,8 @@ struct OracleOptions {
   double slowness = 1.0;
   std::string ingestd;
   std::string ingestctl;
+  // If set, ingestd's log of the run is copied here (ingestd-seed<N>.log).
+  std::string log_dir;
 };
 
 struct OracleResult {
@@ -254,6 +256,10 @@ class OracleRun {
         last_server_action = absl::Now();
         continue;
       }
+      if (options_.actions.Has(ActionKind::kBurst) && raw_.size() > 1 && rng_.Chance(0.03)) {
+        Burst();
+        continue;
+      }
       const int cameras = static_cast<int>(raw_.size() + library_.size());
       const int pick = static_cast<int>(rng_.Below(static_cast<uint64_t>(cameras)));
       if (pick < static_cast<int>(raw_.size())) {
@@ -303,9 +309,21 @@ class OracleRun {
   void LeaveSegmentsInFlight() {
     if (!options_.actions.Has(ActionKind::kInFlight)) return;
     for (auto& camera : raw_) {
-      if (!camera->connected() || !rng_.Chance(0.5)) continue;
+      if (!rng_.Chance(0.5)) continue;
       log().Begin(ActionKind::kInFlight, camera->number());
       camera->SendInFlight(1 + static_cast<int>(rng_.Below(3)));
+    }
+  }
+
+  // Every misbehaving camera sends at once, then each waits for its ACK.
+  void Burst() {
+    for (auto& camera : raw_) {
+      log().Begin(ActionKind::kBurst, camera->number(), "send");
+      camera->SendInFlight(1 + static_cast<int>(rng_.Below(4)));
+    }
+    for (auto& camera : raw_) {
+      log().Begin(ActionKind::kBurst, camera->number(), "wait");
+      camera->AwaitInFlight();
     }
   }
 
@@ -447,6 +465,12 @@ class OracleRun {
         " stored=", result_.totals.stored, " batches=", result_.totals.batch_objects,
         " server_starts=", server_->starts(), " violations=", l.violations().size(),
         " runs=1 wall_s=", static_cast<int>(l.elapsed_s()), " phases_s=", phases_, " ", l.CountsLine());
+    if (!options_.log_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::copy_file(dir_.path() + "/ingestd.log",
+                                 absl::StrCat(options_.log_dir, "/ingestd-seed", options_.seed, ".log"),
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
     std::ifstream in(dir_.path() + "/ingestd.log");
     std::stringstream s;
     s << in.rdbuf();

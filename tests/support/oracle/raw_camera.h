@@ -127,15 +127,24 @@ class RawCamera {
 
   // New segments sent without waiting for their ACK, just before the server
   // is killed or drains; they are in flight when it happens.
-  void SendInFlight(int count) {
-    if (conn_ == nullptr) {
-      log_->Note("not connected");
-      return;
-    }
+  // (Connects first if need be.) False if it could not.
+  bool SendInFlight(int count) {
+    if (!EnsureConnected()) return false;
     std::vector<uint64_t> seqs;
     for (int i = 0; i < count; ++i) seqs.push_back(record_.Assign());
     Send(*conn_, NewFrames(*conn_, seqs));
     conn_->in_flight_high = seqs.back();
+    return true;
+  }
+
+  // The ACK for what SendInFlight sent (several cameras send, then all
+  // wait: their segments meet in the server's group commits).
+  void AwaitInFlight() {
+    if (conn_ == nullptr || conn_->in_flight_high <= conn_->acked) return;
+    if (!Await(*conn_, {.ack_at_least = conn_->in_flight_high, .what = "segments sent in a burst"},
+               conn_->in_flight_high)) {
+      conn_.reset();
+    }
   }
 
   // During a drain: handles what arrives within `wait`. After GOAWAY the

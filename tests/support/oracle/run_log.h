@@ -46,6 +46,7 @@ enum class ActionKind : int {
   kReconnect,              // close, connect again, resume from HELLO/WELCOME
   kTwoConnections,         // a second connection while the first is open: SUPERSEDED
   kInFlight,               // new segments left unacknowledged when the server is killed or drains
+  kBurst,                  // several cameras send at once, then all wait for their ACKs
   // Well-behaved cameras (the protocol client library):
   kLibraryRecord,    // record 1..6 segments, poll
   kLibraryPoll,      // poll only
@@ -62,11 +63,10 @@ inline constexpr int kActionKinds = static_cast<int>(ActionKind::kCount);
 
 inline const char* ActionName(ActionKind kind) {
   static constexpr std::array<const char*, kActionKinds> kNames = {
-      "send_next",        "ack_lost",      "resend_same",    "resend_different", "resend_given_up",
-      "resend_forgotten", "jump_no_skip",  "skip_with_flag", "reorder",          "duplicate",
-      "oversize",         "invalid_field", "mid_frame_cut",  "reconnect",        "two_connections",
-      "in_flight",        "lib_record",    "lib_poll",       "lib_flush",        "lib_oversize",
-      "sigkill",          "drain",         "s3_outage"};
+      "send_next",     "ack_lost",       "resend_same",     "resend_different", "resend_given_up", "resend_forgotten",
+      "jump_no_skip",  "skip_with_flag", "reorder",         "duplicate",        "oversize",        "invalid_field",
+      "mid_frame_cut", "reconnect",      "two_connections", "in_flight",        "burst",           "lib_record",
+      "lib_poll",      "lib_flush",      "lib_oversize",    "sigkill",          "drain",           "s3_outage"};
   return kNames[static_cast<size_t>(kind)];
 }
 
