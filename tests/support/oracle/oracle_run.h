@@ -246,9 +246,15 @@ class OracleRun {
         }
       }
       if (!server_action.has_value() && absl::Now() - last_server_action > absl::Seconds(3)) {
-        // Extra server actions at random (about one per 400 camera actions).
+        // Extra server actions at random, so long runs keep having them:
+        // about one SIGKILL per 400 camera actions, a drain and (S3) an
+        // outage per 1,500.
         if (options_.actions.Has(ActionKind::kSigkill) && rng_.Chance(0.0025)) {
           server_action = ActionKind::kSigkill;
+        } else if (options_.actions.Has(ActionKind::kDrain) && !outage_end_.has_value() && rng_.Chance(0.0007)) {
+          server_action = ActionKind::kDrain;
+        } else if (options_.actions.Has(ActionKind::kS3Outage) && options_.s3 && rng_.Chance(0.0007)) {
+          server_action = ActionKind::kS3Outage;
         }
       }
       if (server_action.has_value()) {
@@ -263,7 +269,10 @@ class OracleRun {
       const int cameras = static_cast<int>(raw_.size() + library_.size());
       const int pick = static_cast<int>(rng_.Below(static_cast<uint64_t>(cameras)));
       if (pick < static_cast<int>(raw_.size())) {
-        if (raw_weights.empty()) continue;
+        if (raw_weights.empty() || raw_[static_cast<size_t>(pick)]->offline()) {
+          absl::SleepFor(absl::Milliseconds(1));  // all may be dark: no busy loop
+          continue;
+        }
         const ActionKind kind = Weighted(raw_weights);
         log().Begin(kind, raw_[static_cast<size_t>(pick)]->number());
         raw_[static_cast<size_t>(pick)]->Act(kind, rng_);
@@ -309,7 +318,7 @@ class OracleRun {
   void LeaveSegmentsInFlight() {
     if (!options_.actions.Has(ActionKind::kInFlight)) return;
     for (auto& camera : raw_) {
-      if (!rng_.Chance(0.5)) continue;
+      if (camera->offline() || !rng_.Chance(0.5)) continue;
       log().Begin(ActionKind::kInFlight, camera->number());
       camera->SendInFlight(1 + static_cast<int>(rng_.Below(3)));
     }
@@ -318,11 +327,13 @@ class OracleRun {
   // Every misbehaving camera sends at once, then each waits for its ACK.
   void Burst() {
     for (auto& camera : raw_) {
+      if (camera->offline()) continue;
       log().Begin(ActionKind::kBurst, camera->number(), "send");
       camera->SendInFlight(1 + static_cast<int>(rng_.Below(4)));
     }
     for (auto& camera : raw_) {
-      log().Begin(ActionKind::kBurst, camera->number(), "wait");
+      if (camera->offline()) continue;
+      log().Begin(ActionKind::kBurst, camera->number(), "wait", /*counted=*/false);
       camera->AwaitInFlight();
     }
   }
@@ -373,21 +384,45 @@ class OracleRun {
   // SIGTERM, then serve the cameras until ingestd exits: raw cameras leave
   // on GOAWAY, the library ones follow it on their own. Exit status 0 means
   // everything spooled is in the store.
+  // How a drain is disturbed: not at all, by a second SIGTERM (hurry), or by
+  // a SIGKILL part-way (the next start must pick up what it left).
+  enum class DrainStyle { kPlain, kHurried, kInterrupted };
+
   void Drain(bool restart) {
+    DrainStyle style = DrainStyle::kPlain;
+    absl::Duration disturb_after = absl::ZeroDuration();
+    if (restart) {
+      const uint64_t r = rng_.Below(10);
+      style = r < 6 ? DrainStyle::kPlain : r < 8 ? DrainStyle::kHurried : DrainStyle::kInterrupted;
+      disturb_after = absl::Milliseconds(rng_.Below(600));
+    }
+    if (style != DrainStyle::kPlain) {
+      log().Note(absl::StrCat(style == DrainStyle::kHurried ? "second SIGTERM" : "SIGKILL", " after ",
+                              absl::FormatDuration(disturb_after)));
+    }
     view_.accepting = false;
     view_.draining = true;
     server_->Signal(SIGTERM);
+    const absl::Time disturb_at = absl::Now() + disturb_after;
+    bool disturbed = style == DrainStyle::kPlain;
     const absl::Time deadline = absl::Now() + Scaled(absl::Seconds(options_.s3 ? 45 : 30)) + absl::Seconds(15);
     std::optional<int> status;
     while (!(status = server_->TryReap()).has_value() && absl::Now() < deadline) {
+      if (!disturbed && absl::Now() >= disturb_at) {
+        disturbed = true;
+        server_->Signal(style == DrainStyle::kHurried ? SIGTERM : SIGKILL);
+        // Killed, it owes nobody a GOAWAY any more.
+        if (style == DrainStyle::kInterrupted) view_.draining = false;
+      }
       for (auto& camera : raw_) camera->ServeDrain(absl::Milliseconds(2));
       for (auto& camera : library_) camera->Poll(absl::Milliseconds(5));
       absl::SleepFor(absl::Milliseconds(2));
     }
+    const bool killed = style == DrainStyle::kInterrupted && disturbed;
     if (!status.has_value()) {
       log().Violate("drain did not finish", -1, 0, "ingestd still running past its drain deadline");
       status = server_->KillAndReap(SIGKILL, absl::Seconds(10));
-    } else if (!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) {
+    } else if ((!WIFEXITED(*status) || WEXITSTATUS(*status) != 0) && !killed) {
       log().Violate("drain did not exit 0", -1, 0, DescribeWaitStatus(*status));
     }
     log().Note(absl::StrCat("ingestd ", DescribeWaitStatus(*status)));

@@ -50,6 +50,7 @@ class RawCamera {
   static const std::vector<std::pair<ActionKind, int>>& Weights() {
     static const std::vector<std::pair<ActionKind, int>> kWeights = {{ActionKind::kSendNext, 30},
                                                                      {ActionKind::kAckLost, 4},
+                                                                     {ActionKind::kGoDark, 2},
                                                                      {ActionKind::kResendSame, 8},
                                                                      {ActionKind::kResendDifferent, 6},
                                                                      {ActionKind::kResendGivenUp, 3},
@@ -69,6 +70,8 @@ class RawCamera {
   const CameraRecord& record() const { return record_; }
   int number() const { return record_.number(); }
   bool connected() const { return conn_ != nullptr; }
+  // Gone dark (kGoDark): it takes no action until then, bursts included.
+  bool offline() const { return absl::Now() < offline_until_; }
 
   void Act(ActionKind kind, Rng& rng) {
     switch (kind) {
@@ -78,6 +81,13 @@ class RawCamera {
       case ActionKind::kAckLost:
         AckLost(rng);
         break;
+      case ActionKind::kGoDark: {
+        AckLost(rng);
+        const absl::Duration dark = absl::Milliseconds(2000 + rng.Below(6000));
+        offline_until_ = absl::Now() + dark;
+        log_->Note(absl::StrCat("offline for ", absl::FormatDuration(dark)));
+        break;
+      }
       case ActionKind::kResendSame:
       case ActionKind::kResendDifferent:
         Resend(kind == ActionKind::kResendDifferent, rng);
@@ -154,7 +164,7 @@ class RawCamera {
     absl::StatusOr<camproto::ControlFrame> frame = conn_->raw->ReadFrame(wait);
     if (!frame.ok()) {
       if (!IsConnectionClosed(frame.status())) return;
-      if (!conn_->goaway) {
+      if (!conn_->goaway && server_->draining) {
         log_->Violate("drain closed a connection without GOAWAY", number(), 0, std::string(frame.status().message()));
       }
       conn_.reset();
@@ -832,6 +842,7 @@ class RawCamera {
   RunLog* const log_;
   CameraRecord record_;
   std::unique_ptr<Connection> conn_;
+  absl::Time offline_until_ = absl::InfinitePast();
 };
 
 }  // namespace ingest::testing::oracle

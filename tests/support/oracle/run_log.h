@@ -32,6 +32,7 @@ enum class ActionKind : int {
   // Misbehaving cameras (raw frames):
   kSendNext,               // the next 1..4 new segments, wait for their ACK
   kAckLost,                // new segments, then drop the connection before any ACK
+  kGoDark,                 // like ack_lost, then offline for seconds (through server restarts)
   kResendSame,             // a stored seq again, same bytes: ACK again
   kResendDifferent,        // a stored seq with other contents: SEGMENT_MISMATCH
   kResendGivenUp,          // a seq given up with SKIP or in HELLO, now sent: BAD_SEQUENCE
@@ -63,10 +64,11 @@ inline constexpr int kActionKinds = static_cast<int>(ActionKind::kCount);
 
 inline const char* ActionName(ActionKind kind) {
   static constexpr std::array<const char*, kActionKinds> kNames = {
-      "send_next",     "ack_lost",       "resend_same",     "resend_different", "resend_given_up", "resend_forgotten",
-      "jump_no_skip",  "skip_with_flag", "reorder",         "duplicate",        "oversize",        "invalid_field",
-      "mid_frame_cut", "reconnect",      "two_connections", "in_flight",        "burst",           "lib_record",
-      "lib_poll",      "lib_flush",      "lib_oversize",    "sigkill",          "drain",           "s3_outage"};
+      "send_next",       "ack_lost",         "go_dark",       "resend_same",    "resend_different",
+      "resend_given_up", "resend_forgotten", "jump_no_skip",  "skip_with_flag", "reorder",
+      "duplicate",       "oversize",         "invalid_field", "mid_frame_cut",  "reconnect",
+      "two_connections", "in_flight",        "burst",         "lib_record",     "lib_poll",
+      "lib_flush",       "lib_oversize",     "sigkill",       "drain",          "s3_outage"};
   return kNames[static_cast<size_t>(kind)];
 }
 
@@ -124,14 +126,16 @@ class RunLog {
  public:
   RunLog() : start_(absl::Now()) {}
 
-  int Begin(ActionKind kind, int camera, std::string detail = {}) {
+  // Starts the record of an action; `counted` false for the second half of
+  // one already counted (a burst's waits).
+  int Begin(ActionKind kind, int camera, std::string detail = {}, bool counted = true) {
     ActionRecord a{.index = static_cast<int>(actions_.size()),
                    .at_s = absl::ToDoubleSeconds(absl::Now() - start_),
                    .camera = camera,
                    .kind = kind,
                    .detail = std::move(detail)};
     actions_.push_back(std::move(a));
-    ++counts_[static_cast<size_t>(kind)];
+    if (counted) ++counts_[static_cast<size_t>(kind)];
     return actions_.back().index;
   }
   // Adds text to the current action's detail.

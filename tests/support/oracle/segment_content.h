@@ -7,7 +7,9 @@
 // camera number, seq, variant, length, check word) followed by bytes from a
 // generator seeded with those fields. An exported recording (payloads
 // concatenated in seq order, nothing between them) can therefore be split
-// back into segments and each one checked byte for byte.
+// back into segments and each one checked byte for byte. About one segment
+// in 64 has an empty payload (allowed; it leaves nothing in an export), and
+// some last 0 s or the longest allowed 600 s.
 //
 //   SegmentContent content{.base_us = run_start_us};
 //   std::string frame = content.Frame(/*camera=*/3, /*seq=*/17, Variant::kCanonical);
@@ -80,9 +82,14 @@ inline uint32_t PayloadVariant(Variant variant) {
 }
 
 inline uint32_t PayloadBytes(int camera, uint64_t seq, uint32_t payload_variant) {
-  const uint32_t canonical = kMinPayloadBytes + static_cast<uint32_t>(MixAll(camera, seq, 0) % kPayloadSpread);
+  const uint64_t mix = MixAll(camera, seq, 0);
+  const uint32_t canonical = mix % 64 == 7 ? 0 : kMinPayloadBytes + static_cast<uint32_t>(mix % kPayloadSpread);
   if (payload_variant == static_cast<uint32_t>(Variant::kOtherSize)) {
-    return canonical + 1 + static_cast<uint32_t>(MixAll(camera, seq, payload_variant) % 997);
+    return canonical + kPayloadHeaderBytes + 1 + static_cast<uint32_t>(MixAll(camera, seq, payload_variant) % 997);
+  }
+  // Other bytes at the same size need at least one byte.
+  if (payload_variant == static_cast<uint32_t>(Variant::kOtherBytesSameSize) && canonical == 0) {
+    return kPayloadHeaderBytes;
   }
   return canonical;
 }
@@ -104,6 +111,7 @@ inline uint32_t HeaderCheck(int camera, uint64_t seq, uint32_t variant, uint32_t
 // The payload of segment (camera, seq) in `payload_variant`, `length` bytes
 // (at least kPayloadHeaderBytes).
 inline std::string PayloadOfLength(int camera, uint64_t seq, uint32_t payload_variant, uint32_t length) {
+  if (length < kPayloadHeaderBytes) return std::string(length, '\0');
   std::string out;
   out.reserve(length);
   out.append("ORC1");
@@ -192,16 +200,26 @@ struct SegmentContent {
     return base_us + static_cast<int64_t>(seq) * kSegmentDurationUs + camera * 7;
   }
   static bool Keyframe(uint64_t seq) { return seq % 4 == 1; }
+  // Mostly 250 ms; now and then the extremes the protocol allows.
+  static uint32_t DurationUs(int camera, uint64_t seq) {
+    const uint64_t mix = MixAll(camera, seq, 0) >> 8;
+    if (mix % 40 == 3) return 0;
+    if (mix % 40 == 5) return camproto::kMaxSegmentDurationUs;
+    return kSegmentDurationUs;
+  }
 
   // The header of (camera, seq) in `variant`, without payload_bytes; `skip`
   // adds the SKIP flag.
   camproto::SegmentHeader Header(int camera, uint64_t seq, Variant variant, bool skip) const {
     camproto::SegmentHeader h{.seq = seq,
                               .capture_start_us = CaptureStartUs(camera, seq),
-                              .duration_us = kSegmentDurationUs,
+                              .duration_us = DurationUs(camera, seq),
                               .flags = Keyframe(seq) ? camproto::kSegmentFlagKeyframe : uint8_t{0}};
     if (variant == Variant::kOtherCaptureTime) h.capture_start_us += 1000;
-    if (variant == Variant::kOtherDuration) h.duration_us += 1;
+    // (Still in range: other contents, not an invalid field.)
+    if (variant == Variant::kOtherDuration) {
+      h.duration_us = h.duration_us == camproto::kMaxSegmentDurationUs ? h.duration_us - 1 : h.duration_us + 1;
+    }
     if (variant == Variant::kOtherKeyframe) h.flags ^= camproto::kSegmentFlagKeyframe;
     if (skip) h.flags |= camproto::kSegmentFlagSkip;
     return h;

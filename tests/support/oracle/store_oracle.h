@@ -168,6 +168,17 @@ class StoreOracle {
   // Checks one stored copy; false if it is not the camera's canonical segment.
   bool CheckCopy(const CameraRecord& record, uint64_t seq, const StoredCopy& copy) {
     const int number = record.number();
+    const bool expect_empty = PayloadBytes(number, seq, static_cast<uint32_t>(Variant::kCanonical)) == 0;
+    if (expect_empty || copy.location.length == 0) {
+      // An empty payload carries no header: only its length can be checked.
+      if (!expect_empty || copy.location.length != 0) {
+        Violate("stored payload bytes differ", number, seq,
+                absl::StrCat(copy.batch_key, ": ", copy.location.length, " payload bytes, sent ",
+                             PayloadBytes(number, seq, static_cast<uint32_t>(Variant::kCanonical))));
+        return false;
+      }
+      return CheckMetadata(number, seq, copy);
+    }
     if (!copy.payload.ok()) {
       Violate("stored payload is not one the camera made", number, seq,
               absl::StrCat(copy.batch_key, ": ", copy.payload.status().message()));
@@ -188,6 +199,11 @@ class StoreOracle {
     if (!p.bytes_match || p.length != copy.location.length) {
       Violate("stored payload bytes differ", number, seq, copy.batch_key);
     }
+    return CheckMetadata(number, seq, copy) && canonical;
+  }
+
+  // The capture time, duration and keyframe flag stored are the ones sent.
+  bool CheckMetadata(int number, uint64_t seq, const StoredCopy& copy) {
     const camproto::SegmentHeader h = content_->Header(number, seq, Variant::kCanonical, false);
     const SegmentLocation& e = copy.location;
     const bool keyframe = (e.flags & camproto::kSegmentFlagKeyframe) != 0;
@@ -197,8 +213,9 @@ class StoreOracle {
               absl::StrCat(copy.batch_key, ": capture ", e.capture_start_us, " duration ", e.duration_us, " flags ",
                            static_cast<int>(e.flags), "; sent capture ", h.capture_start_us, " duration ",
                            h.duration_us, " keyframe ", SegmentContent::Keyframe(seq)));
+      return false;
     }
-    return canonical;
+    return true;
   }
 
   std::vector<std::string> Ingestctl(std::vector<std::string> args, bool direct = false) const {
@@ -220,13 +237,16 @@ class StoreOracle {
     const int64_t day_us = int64_t{86400} * 1'000'000;
     const int64_t from_us = content_->base_us - day_us;
     const int64_t to_us = content_->base_us + 7 * day_us;
+    // Empty payloads count in ranges but leave nothing in an export.
     std::vector<const StoredCopy*> expected;
+    uint64_t in_window = 0;
     uint64_t expected_bytes = 0;
     for (auto it = stored.lower_bound({record.id(), 0}); it != stored.end() && it->first.first == record.id(); ++it) {
       const StoredCopy& first = it->second.front();
       if (!first.location.Overlaps(from_us, to_us)) continue;
-      expected.push_back(&first);
+      ++in_window;
       expected_bytes += first.location.length;
+      if (first.location.length > 0) expected.push_back(&first);
     }
     const std::string out_path = absl::StrCat(access_.scratch_dir, "/export-", record.id());
     absl::StatusOr<CommandResult> exported =
@@ -245,7 +265,7 @@ class StoreOracle {
       s << in.rdbuf();
       bytes = s.str();
       std::remove(out_path.c_str());
-    } else if (!(expected.empty() && exported->err.find("no recorded segment") != std::string::npos)) {
+    } else if (!(in_window == 0 && exported->err.find("no recorded segment") != std::string::npos)) {
       Violate("camera does not read back", number, 0,
               absl::StrCat("ingestctl export exited ", exported->exit_code, ": ", exported->err));
       return;
@@ -275,7 +295,7 @@ class StoreOracle {
                            " (first missing or extra at position ", i, ")"));
       return;
     }
-    CheckRanges(record, expected.size(), expected_bytes, direct);
+    CheckRanges(record, in_window, expected_bytes, direct);
   }
 
   void CheckRanges(const CameraRecord& record, uint64_t segments, uint64_t bytes, bool direct) {
