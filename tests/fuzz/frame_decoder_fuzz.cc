@@ -16,12 +16,14 @@
 //     caller and handler follow the contract, and a failed decoder stays
 //     failed with the same error;
 //   - the frames and the outcome are the same whatever the chunking.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
