@@ -1,13 +1,16 @@
 // A model-based, randomized end-to-end test with an oracle. Real cameras —
 // misbehaving ones driven frame by frame and well-behaved ones on the
 // protocol client library — act against a real ingestd, chosen by a seeded
-// PRNG: new segments, re-sends (same and other contents), jumps with and
-// without SKIP, reorders, duplicates, oversize segments, fields out of
-// range, frames cut off, reconnects, a second connection of one camera,
-// SIGKILL and restart, drains, and (with radosgw) S3 outages. Each camera
-// keeps its own record and predicts every answer from proto/README.md; an
-// oracle then reads the store back independently and checks the invariants
-// (tests/support/oracle/store_oracle.h lists them).
+// PRNG: new segments, re-sends (same and other contents, of given-up and of
+// long-forgotten seqs), jumps with and without SKIP, reorders, duplicates,
+// oversize segments, fields out of range, frames cut off, ACKs lost,
+// cameras gone dark through restarts, reconnects, a second connection of
+// one camera, bursts from every camera, SIGKILL and restart (with segments
+// in flight), drains (plain, hurried, cut short by SIGKILL), and (with
+// radosgw) S3 outages. Each camera keeps its own record and predicts every
+// answer from proto/README.md; an oracle then reads the store back
+// independently and checks the invariants (tests/support/oracle/store_oracle.h
+// lists them).
 //
 // CI runs a few fixed seeds. For more seeds and longer runs use
 // scripts/oracle_soak.sh, which runs ModelOracleTest.FromEnvironment with:

@@ -2,8 +2,11 @@
 // (and, for an S3 run, a radosgw) on loopback, creates misbehaving cameras
 // (RawCamera) and well-behaved ones (LibraryCamera), and executes actions
 // chosen from a seeded PRNG until the run's time is up: a camera action
-// most of the time, and now and then a server action — SIGKILL and restart,
-// a drain (SIGTERM, served until ingestd exits, restart), an S3 outage. At
+// most of the time, a burst from every misbehaving camera now and then, and
+// now and then a server action — SIGKILL and restart, a drain (SIGTERM,
+// served until ingestd exits, restart; sometimes hurried by a second SIGTERM
+// or cut short by SIGKILL), an S3 outage — with some cameras' segments left
+// in flight when it strikes. At
 // the end every camera resumes until the server holds all it has, the server
 // drains, and the StoreOracle reads the store back.
 //
