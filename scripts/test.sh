@@ -3,7 +3,8 @@
 #   1. install missing packages (scripts/setup.sh)
 #   2. build the normal tree and run its tests
 #   3. build the ASan+UBSan tree and run the same tests there
-#   4. shellcheck every script, then check deploy/ (scripts/check_deploy.sh)
+#   4. run every libFuzzer target for 20 s (scripts/fuzz.sh; long runs by hand)
+#   5. shellcheck every script, then check deploy/ (scripts/check_deploy.sh)
 # A failing stage does not stop the later ones (except set-up and a failed
 # build, which skips that tree's tests), so one run shows everything broken.
 # Prints one line per stage with its duration; exits non-zero if any failed.
