@@ -1,7 +1,15 @@
 # Releases: CodeDeploy deploys in place, one server at a time, taking each out
 # of the target group while the appspec hooks (deploy/appspec.yml) drain,
-# install, start and validate it. A failed deployment rolls back to the last
-# good revision.
+# install, start and validate it. A failed deployment, or the alarm below
+# during one, rolls back to the last good revision.
+#
+# Two things CodeDeploy does not do, which the release procedure in
+# docs/deploy.md ("Releasing") does: under OneAtATime a failure on the last
+# instance still counts as success (no rollback, that server stays out of
+# service), so the procedure checks every instance's status; and a
+# scale-in or instance refresh during a deployment fails it (and the
+# rollback drains every server again), so the procedure suspends Terminate
+# and InstanceRefresh for its duration.
 resource "aws_codedeploy_app" "ingestd" {
   name             = local.name
   compute_platform = "Server"
@@ -39,8 +47,42 @@ resource "aws_codedeploy_deployment_group" "ingestd" {
     }
   }
 
+  # A revision that passes ValidateService on its own host but then fails
+  # readiness in the target group stops the deployment and rolls it back.
+  alarm_configuration {
+    enabled = true
+    alarms  = [aws_cloudwatch_metric_alarm.registered_server_not_ready.alarm_name]
+  }
+
   auto_rollback_configuration {
     enabled = true
-    events  = ["DEPLOYMENT_FAILURE"]
+    events  = ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+  }
+}
+
+# A server registered with the target group has failed /readyz for three
+# minutes. During a release that means the new revision (or the server it
+# just left) is not taking cameras, and CodeDeploy rolls back. The instance
+# being deployed is deregistered, so it does not count. Outside releases it
+# only notifies deploy_alarm_actions; the Prometheus alerts
+# (deploy/observability) say why.
+resource "aws_cloudwatch_metric_alarm" "registered_server_not_ready" {
+  alarm_name          = "${local.name}-registered-server-not-ready"
+  alarm_description   = "An ingestd server in the ${var.zone} target group fails /readyz; stops and rolls back a CodeDeploy release. Runbook: IngestNotReady."
+  namespace           = "AWS/NetworkELB"
+  metric_name         = "UnHealthyHostCount"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  datapoints_to_alarm = 3
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.deploy_alarm_actions
+  ok_actions          = var.deploy_alarm_actions
+
+  dimensions = {
+    LoadBalancer = aws_lb.cameras.arn_suffix
+    TargetGroup  = aws_lb_target_group.cameras.arn_suffix
   }
 }

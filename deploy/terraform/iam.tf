@@ -1,7 +1,20 @@
 # The instance role may write and read this zone's recordings, assume the
-# cross-account store role, fetch CodeDeploy revisions, and talk to Session
-# Manager. Nothing else: no other zone's prefix, no deletes, no EC2 or
-# Auto Scaling calls.
+# cross-account store role, fetch CodeDeploy revisions, read this zone's
+# secrets, answer its own group's termination hook and report its own
+# liveness, and talk to Session Manager. Nothing else: no other zone's
+# prefix or secrets, no deletes, no EC2 calls, no other Auto Scaling group.
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  group_arn = join(":", ["arn", local.partition, "autoscaling", var.region, local.account_id,
+  "autoScalingGroup:*:autoScalingGroupName/${local.name}"])
+  secrets_arn_prefix = "arn:${local.partition}:ssm:${var.region}:${local.account_id}:parameter${local.secrets_parameter_path}"
+}
+
 data "aws_iam_policy_document" "ec2_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -66,6 +79,64 @@ data "aws_iam_policy_document" "ingestd" {
     resources = ["arn:aws:s3:::${var.codedeploy_revision_bucket}/${var.codedeploy_revision_prefix}/*"]
   }
 
+  # The lifecycle watcher (deploy/systemd/ingestd-lifecycle-watch.sh): keep
+  # this instance in Terminating:Wait while its spool uploads, release it as
+  # soon as the drain completes, and mark it Unhealthy when ingestd is stuck.
+  # The API takes the instance id as a parameter, so the group is the
+  # narrowest resource IAM can name.
+  statement {
+    sid = "OwnGroupLifecycle"
+    actions = [
+      "autoscaling:RecordLifecycleActionHeartbeat",
+      "autoscaling:CompleteLifecycleAction",
+      "autoscaling:SetInstanceHealth",
+    ]
+    resources = [local.group_arn]
+  }
+
+  # Secrets (TLS private key, ticket keys, drain token), fetched at install
+  # by deploy/hooks/fetch_secrets.sh. The path itself is the resource of
+  # GetParametersByPath; the parameters under it of GetParameter(s).
+  statement {
+    sid = "ZoneSecrets"
+    actions = [
+      "ssm:GetParametersByPath",
+      "ssm:GetParameters",
+      "ssm:GetParameter",
+    ]
+    resources = [local.secrets_arn_prefix, "${local.secrets_arn_prefix}/*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.secrets_kms_key_arn == "" ? [] : [var.secrets_kms_key_arn]
+    content {
+      sid       = "SecretsDecryption"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  # Session Manager (instead of SSH): the agent registers the instance and
+  # opens the session channels. Not AmazonSSMManagedInstanceCore, which also
+  # grants ssm:GetParameter(s) on every parameter of the account and region.
+  statement {
+    sid = "SessionManager"
+    actions = [
+      "ssm:UpdateInstanceInformation",
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+      "ec2messages:AcknowledgeMessage",
+      "ec2messages:DeleteMessage",
+      "ec2messages:FailMessage",
+      "ec2messages:GetEndpoint",
+      "ec2messages:GetMessages",
+      "ec2messages:SendReply",
+    ]
+    resources = ["*"]
+  }
+
   dynamic "statement" {
     for_each = var.cross_account_role_arn == "" ? [] : [var.cross_account_role_arn]
     content {
@@ -89,12 +160,6 @@ resource "aws_iam_role_policy" "ingestd" {
   name   = "recordings-${var.zone}"
   role   = aws_iam_role.ingestd.id
   policy = data.aws_iam_policy_document.ingestd.json
-}
-
-# Session Manager instead of SSH.
-resource "aws_iam_role_policy_attachment" "ssm_core" {
-  role       = aws_iam_role.ingestd.name
-  policy_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 }
 
 # CodeDeploy's service role: the managed policy, plus what CodeDeploy needs

@@ -23,9 +23,12 @@ resource "aws_lb_target_group" "cameras" {
   deregistration_delay   = local.deregistration_delay_s
   connection_termination = false
 
-  # /readyz fails as soon as a drain starts (and while starting, spool past
-  # high water, store failing, at capacity). 2 x 10 s is the 20 s
-  # drain.announce_delay_ms during which a draining server still accepts.
+  # Readiness: should this server get new cameras? /readyz fails as soon as
+  # a drain starts (and while starting, spool past high water, store
+  # failing, at capacity). The NLB notices within 2 x 10 s = 20 s, inside
+  # the 30 s drain.announce_delay_ms (deploy/ingestd.example.toml) during
+  # which a draining server still accepts: a 10 s margin for a late check.
+  # Only the NLB acts on it; the Auto Scaling group does not (servers.tf).
   health_check {
     enabled             = true
     protocol            = "HTTP"

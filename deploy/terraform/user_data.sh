@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # EC2 user data of an ingestd server (launch template). Runs once at first
 # boot, as root:
-#   1. formats the gp3 spool volume (label ingestd-spool) unless it already
+#   1. writes the settings Terraform filled in below to
+#      /etc/default/ingestd-deploy (read by the CodeDeploy hooks and the
+#      lifecycle watcher: group and hook names, region, secrets path);
+#   2. formats the gp3 spool volume (label ingestd-spool) unless it already
 #      carries that label, and mounts it at /var/lib/ingestd through fstab;
-#   2. starts the lifecycle watcher, which drains ingestd when the Auto
-#      Scaling group terminates the instance;
-#   3. only then starts the CodeDeploy agent, so the launch deployment (and
+#   3. starts the lifecycle watcher, which drains ingestd when the Auto
+#      Scaling group terminates the instance and reports liveness;
+#   4. only then starts the CodeDeploy agent, so the launch deployment (and
 #      with it the first start of ingestd) never runs before the spool is
 #      mounted.
 # The AMI ships the CodeDeploy agent installed but not enabled.
@@ -13,28 +16,56 @@ set -euo pipefail
 
 readonly LABEL=ingestd-spool
 readonly MOUNT_POINT=/var/lib/ingestd
+readonly DEPLOY_ENV_FILE=/etc/default/ingestd-deploy
+
+# KEY=VALUE lines; servers.tf replaces the marker line (local.deploy_env).
+readonly DEPLOY_ENV='
+#@DEPLOY_ENV@
+'
 
 log() { echo "ingestd-user-data: $*" | systemd-cat -t ingestd-user-data -p info; echo "$*"; }
+
+write_deploy_env() {
+  local tmp="${DEPLOY_ENV_FILE}.new"
+  {
+    echo "# Written at first boot by the launch template's user data (deploy/terraform)."
+    sed '/^[[:space:]]*$/d; /^#@/d' <<<"${DEPLOY_ENV}"
+  } >"${tmp}"
+  chmod 0644 "${tmp}"
+  mv -f "${tmp}" "${DEPLOY_ENV_FILE}"
+}
+
+# A value from the settings above, e.g. deploy_setting INGESTD_SPOOL_VOLUME_GB.
+deploy_setting() {
+  sed -n "s/^$1=//p" <<<"${DEPLOY_ENV}" | head -n 1
+}
 
 root_disk() {
   local source
   source="$(findmnt -no SOURCE /)"
-  lsblk -no PKNAME "${source}"
+  lsblk -no PKNAME "${source}" | head -n 1
 }
 
-# The spool volume: the one whole disk that is neither the root disk nor
-# partitioned. Nitro instances name EBS volumes nvme*, older ones xvd*.
+# The spool volume: the whole disk that is not the root disk, has no
+# partitions, no file system or other signature, and has exactly the spool
+# volume's size. Matching the size means an unexpected extra volume (say, a
+# root mapping under a name the AMI does not use) is never formatted.
+# Nitro instances name EBS volumes nvme*, older ones xvd*.
 find_spool_disk() {
-  local root name type
+  local root name type size want found=""
   root="$(root_disk)"
-  while read -r name type; do
-    [[ ${type} == disk && ${name} != "${root}" ]] || continue
-    if [[ -z "$(lsblk -no NAME "/dev/${name}" | tail -n +2)" ]]; then
-      echo "/dev/${name}"
-      return 0
+  want=$(($(deploy_setting INGESTD_SPOOL_VOLUME_GB) * 1024 * 1024 * 1024))
+  while read -r name type size; do
+    [[ ${type} == disk && ${name} != "${root}" && ${size} == "${want}" ]] || continue
+    [[ -z "$(lsblk -no NAME "/dev/${name}" | tail -n +2)" ]] || continue
+    [[ -z "$(blkid -p -o value -s TYPE "/dev/${name}" 2>/dev/null)" ]] || continue
+    if [[ -n ${found} ]]; then
+      log "two empty disks of the spool volume's size (${found}, /dev/${name}): formatting neither"
+      return 1
     fi
-  done < <(lsblk -dno NAME,TYPE)
-  return 1
+    found="/dev/${name}"
+  done < <(lsblk -dbno NAME,TYPE,SIZE)
+  [[ -n ${found} ]] && echo "${found}"
 }
 
 mount_spool() {
@@ -43,17 +74,20 @@ mount_spool() {
     return 0
   fi
   local device=""
-  # EBS volumes attach asynchronously at launch: wait up to 120 s.
+  # EBS volumes attach asynchronously at launch: wait up to 120 s, and let
+  # udev finish creating device nodes and probing labels before each look.
   for _ in $(seq 1 60); do
-    if blkid -L "${LABEL}" >/dev/null 2>&1; then
-      device="$(blkid -L "${LABEL}")"
+    udevadm settle --timeout=10 || true
+    if device="$(blkid -L "${LABEL}" 2>/dev/null)"; then
       break
     fi
     if device="$(find_spool_disk)"; then
       log "formatting ${device} as ${LABEL}"
       mkfs.ext4 -q -L "${LABEL}" -E lazy_itable_init=1,lazy_journal_init=1 "${device}"
+      udevadm settle --timeout=10 || true
       break
     fi
+    device=""
     sleep 2
   done
   if [[ -z ${device} ]]; then
@@ -70,6 +104,7 @@ mount_spool() {
 }
 
 main() {
+  write_deploy_env
   mount_spool
   systemctl enable --now ingestd-lifecycle-watch.timer
   systemctl enable --now codedeploy-agent

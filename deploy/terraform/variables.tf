@@ -5,15 +5,22 @@
 variable "region" {
   description = "AWS region of the zone, e.g. \"eu-west-1\"."
   type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]+$", var.region))
+    error_message = "region must be an AWS region name such as \"eu-west-1\"."
+  }
 }
 
 variable "zone" {
   description = "Recording zone name: ingestd's server.zone, the first part of every object key, and part of every resource name. Usually the Availability Zone, e.g. \"eu-west-1a\"."
   type        = string
 
+  # The NLB and its target group are named ingestd-<zone>, and AWS allows
+  # those names 32 characters: 8 for "ingestd-" leaves 24 for the zone.
   validation {
-    condition     = can(regex("^[a-z0-9-]{1,32}$", var.zone))
-    error_message = "zone must be 1-32 lowercase letters, digits or dashes."
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$", var.zone))
+    error_message = "zone must be 1-24 lowercase letters, digits or dashes, not starting or ending with a dash (ingestd-<zone> names the NLB and target group, which AWS limits to 32 characters)."
   }
 }
 
@@ -22,9 +29,10 @@ variable "vpc_id" {
   type        = string
 }
 
-variable "vpc_cidr" {
-  description = "CIDR of the VPC. The admin port (health checks, Prometheus) is open to this range only."
+variable "prometheus_security_group_id" {
+  description = "Security group of the Prometheus servers that scrape /metrics on the admin port; empty: no scrape rule (the NLB's health checks are always allowed)."
   type        = string
+  default     = ""
 }
 
 variable "instance_subnet_ids" {
@@ -113,31 +121,48 @@ variable "asg_desired_capacity" {
   default     = 3
 }
 
-variable "asg_health_check_type" {
-  description = "\"ELB\": an instance failing /readyz through the target group is replaced. Use \"EC2\" only to bootstrap a new zone until the first CodeDeploy deployment has succeeded (README.md, \"Launch pitfall\")."
-  type        = string
-  default     = "ELB"
-
-  validation {
-    condition     = contains(["ELB", "EC2"], var.asg_health_check_type)
-    error_message = "asg_health_check_type must be \"ELB\" or \"EC2\"."
-  }
-}
-
 variable "health_check_grace_period_s" {
-  description = "Seconds after InService before the ASG acts on a failed health check. Starts after CodeDeploy's launch hook has finished; covers spool recovery and the first two /readyz checks."
+  description = "Seconds after InService before the ASG acts on a failed EC2 status check or a SetInstanceHealth from the liveness watcher; also the instance warm-up of an instance refresh. Covers spool recovery after a restart."
   type        = number
   default     = 300
 }
 
-variable "instance_refresh_min_healthy_percentage" {
-  description = "Share of the group kept in service during an instance refresh (new AMI or launch template)."
+variable "liveness_fail_s" {
+  description = "Seconds /healthz must fail continuously (ingestd running but its event loops stuck) before the instance's watcher marks it Unhealthy and the group replaces it, draining it first. Readiness (/readyz) never leads to a replacement."
   type        = number
-  default     = 90
+  default     = 60
+
+  validation {
+    condition     = var.liveness_fail_s >= 20
+    error_message = "liveness_fail_s must be at least 20: a loaded server may miss a check or two."
+  }
+}
+
+variable "instance_refresh_min_healthy_percentage" {
+  description = "Share of the desired capacity kept in service while instances are replaced (instance refresh, unhealthy replacement). 100 with max above 100: launch the new server before the old one drains."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.instance_refresh_min_healthy_percentage >= 0 && var.instance_refresh_min_healthy_percentage <= 100
+    error_message = "instance_refresh_min_healthy_percentage must be 0-100."
+  }
+}
+
+variable "instance_refresh_max_healthy_percentage" {
+  description = "Most of the desired capacity in service or pending while instances are replaced (100-200). Above 100 the group launches a replacement first, so a 3-server zone keeps 3 servers during each replacement; Auto Scaling replaces at least one instance at a time however small the group."
+  type        = number
+  default     = 110
+
+  validation {
+    condition = (var.instance_refresh_max_healthy_percentage >= 100 && var.instance_refresh_max_healthy_percentage <= 200 &&
+    var.instance_refresh_max_healthy_percentage - var.instance_refresh_min_healthy_percentage <= 100)
+    error_message = "instance_refresh_max_healthy_percentage must be 100-200 and at most 100 above the minimum."
+  }
 }
 
 variable "drain_deadline_s" {
-  description = "ingestd's drain.deadline_ms in seconds. Everything that waits for a drain is derived from it: the NLB deregistration delay, the lifecycle-hook heartbeat. It must also stay below the systemd unit's TimeoutStopSec (150 s) and the appspec's ApplicationStop timeout."
+  description = "ingestd's drain.deadline_ms in seconds. The NLB deregistration delay is derived from it. It must also stay below the systemd unit's TimeoutStopSec (150 s) and the appspec's ApplicationStop timeout."
   type        = number
   default     = 120
 
@@ -184,6 +209,29 @@ variable "codedeploy_revision_prefix" {
   description = "Key prefix of this application's revisions in codedeploy_revision_bucket."
   type        = string
   default     = "ingestd"
+}
+
+variable "secrets_parameter_path" {
+  description = "SSM Parameter Store path of the servers' secrets (SecureString parameters: TLS private key, ticket keys, drain token), fetched at install into the configuration folder; empty = /ingestd/<zone>. The instance role may read this path only. Secrets never travel in the CodeDeploy revision."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.secrets_parameter_path == "" || can(regex("^(/[A-Za-z0-9_.-]+)+$", var.secrets_parameter_path))
+    error_message = "secrets_parameter_path must look like /ingestd/eu-west-1a (no trailing slash)."
+  }
+}
+
+variable "secrets_kms_key_arn" {
+  description = "Customer-managed KMS key that encrypts the SecureString secrets; empty when they use the account's aws/ssm key (no KMS permission needed then)."
+  type        = string
+  default     = ""
+}
+
+variable "deploy_alarm_actions" {
+  description = "SNS topic ARNs notified when the deployment alarm (a registered server failing /readyz during a release) fires; empty: CodeDeploy still rolls back."
+  type        = list(string)
+  default     = []
 }
 
 variable "tags" {
