@@ -27,11 +27,10 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_log.h"
-#include "common/status_macros.h"
 #include "server/config/ingest_config.h"
 #include "server/config/ingest_flags.h"
 #include "server/shard/ingest_server.h"
-#include "server/shard/zone_setup.h"
+#include "server/shard/startup_config.h"
 #include "server/tls/dev_certs.h"
 
 ABSL_FLAG(std::string, config, "", "TOML configuration file (flags override its values)");
@@ -48,23 +47,6 @@ log::Level ParseLevel(const std::string& level) {
   if (level == "warn") return log::Level::kWarn;
   if (level == "error") return log::Level::kError;
   return log::Level::kInfo;
-}
-
-absl::StatusOr<IngestConfig> BuildConfig() {
-  IngestConfig config;
-  std::string path = absl::GetFlag(FLAGS_config);
-  if (!path.empty()) {
-    ASSIGN_OR_RETURN(config, LoadConfigFile(path));
-  }
-  RETURN_IF_ERROR(ApplyFlagOverrides(config));
-  if (!config.server.zone_map.empty()) {
-    // The zone map says where the zone's recordings go unless [store] does.
-    ASSIGN_OR_RETURN(std::shared_ptr<const zones::ZoneMap> map, LoadZoneMapFor(config));
-    ApplyZoneStore(*map->Find(config.server.zone), config.store);
-  }
-  RETURN_IF_ERROR(ResolveDefaults(config));
-  RETURN_IF_ERROR(ValidateConfig(config));
-  return config;
 }
 
 void LogStats(const IngestServer& server) {
@@ -114,7 +96,7 @@ int RunCerts() {
 }
 
 int RunServer() {
-  absl::StatusOr<IngestConfig> config = BuildConfig();
+  absl::StatusOr<IngestConfig> config = BuildStartupConfig(absl::GetFlag(FLAGS_config));
   if (!config.ok()) {
     std::fprintf(stderr, "ingestd: configuration error: %s\n", std::string(config.status().message()).c_str());
     return 2;
