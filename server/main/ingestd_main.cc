@@ -4,6 +4,8 @@
 //   ingestd --dev_certs --listen 127.0.0.1:7443       # run on the embedded defaults
 //   ingestd --config ... --print_config               # show the effective configuration
 //   ingestd certs --out DIR --cameras N               # development CA and certificates
+//   ingestd check --config FILE [--installed_config_dir DIR [--staged_config_dir DIR]]
+//                                                     # open every file the server would (release_check.h)
 //
 // Flags may be spelled with dashes or underscores (--max-connections).
 // SIGTERM (or POST /admin/drain): graceful drain — readiness fails, cameras
@@ -29,6 +31,7 @@
 #include "common/json_log.h"
 #include "server/config/ingest_config.h"
 #include "server/config/ingest_flags.h"
+#include "server/release/release_check.h"
 #include "server/shard/ingest_server.h"
 #include "server/shard/startup_config.h"
 #include "server/tls/dev_certs.h"
@@ -38,6 +41,10 @@ ABSL_FLAG(bool, print_config, false, "Print the effective configuration as TOML 
 ABSL_FLAG(int, stats_interval_s, 10, "Seconds between 'stats' log lines (0: never)");
 ABSL_FLAG(std::string, out, "", "certs: output folder");
 ABSL_FLAG(int, cameras, 0, "certs: number of camera certificates");
+ABSL_FLAG(std::string, installed_config_dir, "",
+          "check: the folder the configuration will be installed into; files it names there are read from the "
+          "staged folder when the release ships them, from the host otherwise");
+ABSL_FLAG(std::string, staged_config_dir, "", "check: the release's staged configuration folder (default: that of --config)");
 
 namespace ingest {
 namespace {
@@ -93,6 +100,16 @@ int RunCerts() {
   }
   std::printf("development certificates in %s (%d cameras)\n", out.c_str(), absl::GetFlag(FLAGS_cameras));
   return 0;
+}
+
+// Exit 2 on any problem, like a configuration the server refuses.
+int RunCheck() {
+  ReleaseCheckReport report = CheckRelease(ReleaseCheckOptions{
+      .config_file = absl::GetFlag(FLAGS_config),
+      .installed_config_dir = absl::GetFlag(FLAGS_installed_config_dir),
+      .staged_config_dir = absl::GetFlag(FLAGS_staged_config_dir)});
+  PrintReleaseCheckReport(report, stdout, stderr);
+  return report.ok() ? 0 : 2;
 }
 
 int RunServer() {
@@ -178,13 +195,15 @@ int RunServer() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "camera ingest daemon\n  ingestd [--config FILE] [flags]\n  ingestd certs --out DIR --cameras N");
+      "camera ingest daemon\n  ingestd [--config FILE] [flags]\n  ingestd certs --out DIR --cameras N\n"
+      "  ingestd check --config FILE [--installed_config_dir DIR] [--staged_config_dir DIR]");
   std::vector<std::string> storage;
   std::vector<char*> args = ingest::NormalizeFlagSpelling(argc, argv, storage);
   std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (positional.size() > 1) {
     std::string command = positional[1];
     if (command == "certs") return ingest::RunCerts();
+    if (command == "check") return ingest::RunCheck();
     std::fprintf(stderr, "ingestd: unknown command '%s' (try --help)\n", command.c_str());
     return 2;
   }
