@@ -128,14 +128,16 @@ def _install_files(host, bundle, spec):
     return HookRun(host.name, "Install", "files:", 0, started, time.time() - started, 0, "")
 
 
-def deploy(host, bundle, previous_bundle=None, on_hook=None):
+def deploy(host, bundle, previous_bundle=None, on_hook=None, events=LIFECYCLE):
     """Runs the lifecycle; returns the HookRuns, the last one failed if any did.
-    on_hook(run) is called after each event (for progress and timestamps)."""
+    on_hook(run) is called after each event (for progress and timestamps).
+    `events` picks some of LIFECYCLE (still run in the agent's order), e.g.
+    up to AfterInstall to look at a host before anything is started."""
     spec = load_appspec(bundle)
     previous_spec = load_appspec(previous_bundle) if previous_bundle else None
     deployment_id = f"d-{host.name}-{int(time.time() * 1000)}"
     runs = []
-    for event in LIFECYCLE:
+    for event in (e for e in LIFECYCLE if e in events):
         if event == "Install":
             steps = [("files", None)]
         elif event == "ApplicationStop":
