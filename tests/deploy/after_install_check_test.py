@@ -86,16 +86,9 @@ level = {q(log_level)}
 def make_bundle(args, work, host, name, pki, server_key="server.key", log_level="info", zone_map=False):
     """A revision bundle: appspec.yml, hooks, ingestd, its configuration and
     certificates (server_key: which of the pki files ships as the key)."""
-    bundle = os.path.join(work, "bundles", name)
-    deploy = os.path.join(SOURCE_DIR, "deploy")
-    os.makedirs(os.path.join(bundle, "bin"))
+    bundle = codedeploy_runner.new_bundle(os.path.join(work, "bundles", name), SOURCE_DIR, args.ingestd,
+                                          args.ingestctl)
     os.makedirs(os.path.join(bundle, "config/tls"))
-    os.makedirs(os.path.join(bundle, "systemd"))
-    shutil.copy2(os.path.join(deploy, "appspec.yml"), bundle)
-    shutil.copytree(os.path.join(deploy, "hooks"), os.path.join(bundle, "hooks"))
-    shutil.copy2(args.ingestd, os.path.join(bundle, "bin/ingestd"))
-    shutil.copy2(args.ingestctl, os.path.join(bundle, "bin/ingestctl"))
-    shutil.copy2(os.path.join(deploy, "systemd/ingestd.service"), os.path.join(bundle, "systemd"))
     for source, dest in (("server.crt", "server.crt"), (server_key, "server.key"),
                          ("camera-ca.crt", "camera-ca.crt"), ("ticket.keys", "ticket.keys")):
         shutil.copy2(os.path.join(pki, source), os.path.join(bundle, "config/tls", dest))

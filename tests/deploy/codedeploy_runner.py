@@ -70,6 +70,21 @@ class HookRun:
         return f"{self.host} {self.event} {self.script}: {code} after {self.seconds:.1f} s"
 
 
+def new_bundle(bundle, source_dir, ingestd, ingestctl):
+    """Makes a revision bundle folder with what every bundle holds besides
+    its configuration: appspec.yml and the hooks from the source tree's
+    deploy/, the two binaries, the systemd unit. The caller fills config/."""
+    deploy_dir = os.path.join(source_dir, "deploy")
+    for folder in ("bin", "config", "systemd"):
+        os.makedirs(os.path.join(bundle, folder))
+    shutil.copy2(os.path.join(deploy_dir, "appspec.yml"), bundle)
+    shutil.copytree(os.path.join(deploy_dir, "hooks"), os.path.join(bundle, "hooks"))
+    shutil.copy2(ingestd, os.path.join(bundle, "bin/ingestd"))
+    shutil.copy2(ingestctl, os.path.join(bundle, "bin/ingestctl"))
+    shutil.copy2(os.path.join(deploy_dir, "systemd/ingestd.service"), os.path.join(bundle, "systemd"))
+    return bundle
+
+
 def load_appspec(bundle):
     with open(os.path.join(bundle, "appspec.yml")) as f:
         spec = yaml.safe_load(f)
