@@ -51,9 +51,11 @@ else
   die "no configuration: neither config/ingestd.toml in the bundle nor ${INGESTD_CONFIG}"
 fi
 
-# ---- SECRETS: reserved spot ----------------------------------------------
-# A call to the script that fetches the secrets the bundle does not ship
-# goes here, so that the check below sees them. Nothing runs here yet.
+# ---- SECRETS: reserved spot (a comment only; nothing runs here yet) --------
+# The call to the secrets-fetching script (hooks/fetch_secrets.sh) goes here:
+# it will write the secrets the bundle does not ship (server key, ticket
+# keys, drain token) into ${bundle}/config, before the check below, so they
+# are validated as shipped files and then installed with the rest.
 # ---------------------------------------------------------------------------
 
 check_release "${bundle}/bin/ingestd" "${release_config}" \
