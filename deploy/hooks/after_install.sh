@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# CodeDeploy AfterInstall: checks the bundle's configuration with the
-# bundle's binary, then installs binaries, configuration and certificates
-# (each file replaced atomically) and, under systemd, the unit. A bad
-# configuration fails here, before anything is replaced.
+# CodeDeploy AfterInstall: validates the release as it will run, then
+# installs it. A bad bundle fails here, before anything on the host changes.
+#
+# Validation is `ingestd check` with the bundle's binary on the bundle's
+# configuration (if the bundle ships none, on the host's). Every file the
+# configuration names under the configuration folder is read from the bundle
+# when the bundle ships it and from the host otherwise: exactly the files the
+# server will open once installed (on a fresh host, none are installed yet).
+# Each is opened with the server's own loaders: certificate chain and dates,
+# key against certificate, camera CA, ticket keys, zone map and zone, drain
+# token, store CA.
+#
+# Then binaries, configuration and certificates are installed (each file
+# replaced atomically) and, under systemd, the unit; a last `ingestd check`
+# of the installed configuration with the installed binary confirms it.
 #
 # Bundle layout (appspec.yml `files:` copies it to INGESTD_STAGING_DIR):
 #   bin/ingestd  bin/ingestctl  systemd/ingestd.service
@@ -17,23 +28,38 @@ bundle="${INGESTD_BUNDLE_DIR}"
 [[ -x ${bundle}/bin/ingestd ]] || die "no executable bin/ingestd in the bundle at ${bundle}"
 config_dir="$(dirname "${INGESTD_CONFIG}")"
 
-# --print_config parses and validates everything, then exits.
-check_config() {
-  local binary="$1" config="$2" problems
-  if ! problems="$(timeout "$(seconds_left)" "${binary}" --config "${config}" --print_config 2>&1 >/dev/null)"; then
-    printf '%s\n' "${problems}" >&2
-    die "configuration ${config} rejected by ${binary}"
+# check_release BINARY CONFIG [FLAGS...]: `ingestd check` loads CONFIG as the
+# server would and opens every file it names; its report (one line per file,
+# saying which copy was checked) goes to the hook's log.
+check_release() {
+  local binary="$1" config="$2" report line
+  shift 2
+  if ! report="$(timeout "$(seconds_left)" "${binary}" check --config "${config}" "$@" 2>&1)"; then
+    printf '%s\n' "${report}" >&2
+    die "release rejected by ${binary} check --config ${config}"
   fi
+  while IFS= read -r line; do log "${line}"; done <<<"${report}"
 }
 
 if [[ -f ${bundle}/config/ingestd.toml ]]; then
-  check_config "${bundle}/bin/ingestd" "${bundle}/config/ingestd.toml"
+  release_config="${bundle}/config/ingestd.toml"
 elif [[ -f ${INGESTD_CONFIG} ]]; then
-  # The new binary must accept the configuration already on the host.
-  check_config "${bundle}/bin/ingestd" "${INGESTD_CONFIG}"
+  # The new binary must accept the configuration already on the host, with
+  # whatever files the bundle ships beside it.
+  release_config="${INGESTD_CONFIG}"
 else
   die "no configuration: neither config/ingestd.toml in the bundle nor ${INGESTD_CONFIG}"
 fi
+
+# ---- SECRETS: reserved spot (a comment only; nothing runs here yet) --------
+# The call to the secrets-fetching script (hooks/fetch_secrets.sh) goes here:
+# it will write the secrets the bundle does not ship (server key, ticket
+# keys, drain token) into ${bundle}/config, before the check below, so they
+# are validated as shipped files and then installed with the rest.
+# ---------------------------------------------------------------------------
+
+check_release "${bundle}/bin/ingestd" "${release_config}" \
+  --installed_config_dir "${config_dir}" --staged_config_dir "${bundle}/config"
 
 mkdir -p "${INGESTD_PREFIX}/bin"
 for program in ingestd ingestctl; do
@@ -68,5 +94,5 @@ if [[ ${INGESTD_SUPERVISOR} == systemd ]]; then
   log "installed and enabled ${INGESTD_SERVICE}"
 fi
 
-check_config "${INGESTD_BIN}" "${INGESTD_CONFIG}"
-log "installed; configuration ${INGESTD_CONFIG} is valid"
+check_release "${INGESTD_BIN}" "${INGESTD_CONFIG}"
+log "installed; configuration ${INGESTD_CONFIG} and its files are valid"

@@ -221,7 +221,7 @@ const ConfigField kFields[] = {
      .help = "S3 endpoint URL (http[s]://host[:port]); empty = AWS for the region.",
      .check_string = CheckEndpointUrl},
     {INGEST_FIELD(store.region) = FieldKind::kString, .ref = INGEST_REF(store.region),
-     .help = "S3 region, used for signing.", .check_string = CheckNotEmpty},
+     .help = "S3 region, used for signing; empty = \"us-east-1\" with an endpoint, required for AWS S3."},
     {INGEST_FIELD(store.path_style) = FieldKind::kBool, .ref = INGEST_REF(store.path_style),
      .help = "Address the bucket in the path (S3-compatible stores) instead of the host name."},
     {INGEST_FIELD(store.ca_file) = FieldKind::kString, .ref = INGEST_REF(store.ca_file),
@@ -243,7 +243,7 @@ const ConfigField kFields[] = {
      .help = "STS endpoint URL; empty = https://sts.<sts_region>.amazonaws.com.",
      .check_string = CheckEndpointUrl},
     {INGEST_FIELD(store.sts_region) = FieldKind::kString, .ref = INGEST_REF(store.sts_region),
-     .help = "STS region, used for signing AssumeRole.", .check_string = CheckNotEmpty},
+     .help = "STS region, used for signing AssumeRole; empty = store.region."},
     // [drain]
     {INGEST_FIELD(drain.announce_delay_ms) = FieldKind::kInteger, .ref = INGEST_REF(drain.announce_delay_ms),
      .help = "Draining: readiness fails but cameras are still served this long, so the load balancer notices.",

@@ -57,7 +57,15 @@ absl::Status ResolveDefaults(IngestConfig& config) {
   }
   if (config.spool.dir.empty()) config.spool.dir = absl::StrCat(config.server.state_dir, "/spool");
   if (config.store.url.empty()) config.store.url = absl::StrCat("dir:", config.server.state_dir, "/store");
+  ResolveStoreRegions(config.store);
   return absl::OkStatus();
+}
+
+void ResolveStoreRegions(StoreConfig& store) {
+  // S3-compatible stores sign with a region but rarely care which; this is
+  // the one they all accept.
+  if (store.region.empty() && !store.endpoint.empty()) store.region = "us-east-1";
+  if (store.sts_region.empty()) store.sts_region = store.region;
 }
 
 absl::Status ValidateConfig(const IngestConfig& config) {
@@ -76,6 +84,13 @@ absl::Status ValidateConfig(const IngestConfig& config) {
   if (config.store.url.empty()) problems.Add("store.url: must not be empty (ResolveDefaults sets dir:<state_dir>/store)");
   if (config.server.max_connections_per_source == 0) {
     problems.Add("server.max_connections_per_source: must not be 0 (ResolveDefaults sets min(1000, max_connections))");
+  }
+
+  // A guessed AWS region would fail every request (or sign for the wrong
+  // one); only the operator knows where the bucket lives.
+  const StoreConfig& store = config.store;
+  if (store.url.starts_with("s3://") && store.endpoint.empty() && store.region.empty()) {
+    problems.Add("store.region is required for AWS S3 (e.g. \"eu-west-1\")");
   }
 
   const ServerConfig& server = config.server;

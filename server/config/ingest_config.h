@@ -109,7 +109,10 @@ struct StoreConfig {
   uint32_t upload_threads = 4;
   // S3 only.
   std::string endpoint;  // "" = AWS (https://s3.<region>.amazonaws.com)
-  std::string region = "us-east-1";
+  // Empty until ResolveDefaults: "us-east-1" with an endpoint (what
+  // S3-compatible stores accept); AWS S3 has no safe guess, so there it is
+  // required (a wrong region fails every request).
+  std::string region;
   bool path_style = false;  // bucket in the path instead of the host name
   std::string ca_file;      // extra trust anchors for an https endpoint
   // Credentials: environment, then the shared files' profile, then instance
@@ -121,7 +124,7 @@ struct StoreConfig {
   std::string role_session_name = "ingestd";
   std::string external_id;
   std::string sts_endpoint;  // "" = https://sts.<sts_region>.amazonaws.com
-  std::string sts_region = "us-east-1";
+  std::string sts_region;    // empty until ResolveDefaults: store.region
 
   friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
 };
@@ -189,9 +192,15 @@ absl::Status ApplyFlagOverrides(IngestConfig& config);
 
 // Fills what the defaults leave empty: server.id from the hostname,
 // server.shards from the online cores (clamped to 1..256), spool.dir and
-// store.url under server.state_dir. Fields already set are kept. Call after
+// store.url under server.state_dir, and the store's regions
+// (ResolveStoreRegions). Fields already set are kept. Call after
 // ApplyFlagOverrides so a --state_dir moves the derived directories too.
 absl::Status ResolveDefaults(IngestConfig& config);
+
+// The store's regions when left empty: store.region is "us-east-1" if
+// store.endpoint names an S3-compatible store and stays empty for AWS S3
+// (ValidateConfig then asks for it); store.sts_region is store.region.
+void ResolveStoreRegions(StoreConfig& store);
 
 // Checks every key's range and the rules between keys (ack window holds a
 // segment, per-source limit within the total, TLS files present unless

@@ -127,6 +127,7 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore() {
     config.store.url = absl::StrCat("dir:", dir);
   }
   if (config.store.url.empty()) return absl::InvalidArgumentError("missing --store_dir or --store");
+  ResolveStoreRegions(config.store);  // as ingestd does: --s3_endpoint alone needs no --s3_region
   ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config.store));
   RETURN_IF_ERROR(opened.CheckAccess());
   return std::move(opened.store);

@@ -4,6 +4,8 @@
 //   ingestd --dev_certs --listen 127.0.0.1:7443       # run on the embedded defaults
 //   ingestd --config ... --print_config               # show the effective configuration
 //   ingestd certs --out DIR --cameras N               # development CA and certificates
+//   ingestd check --config FILE [--installed_config_dir DIR [--staged_config_dir DIR]]
+//                                                     # open every file the server would (release_check.h)
 //
 // Flags may be spelled with dashes or underscores (--max-connections).
 // SIGTERM (or POST /admin/drain): graceful drain — readiness fails, cameras
@@ -27,11 +29,11 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_log.h"
-#include "common/status_macros.h"
 #include "server/config/ingest_config.h"
 #include "server/config/ingest_flags.h"
+#include "server/release/release_check.h"
 #include "server/shard/ingest_server.h"
-#include "server/shard/zone_setup.h"
+#include "server/shard/startup_config.h"
 #include "server/tls/dev_certs.h"
 
 ABSL_FLAG(std::string, config, "", "TOML configuration file (flags override its values)");
@@ -39,6 +41,10 @@ ABSL_FLAG(bool, print_config, false, "Print the effective configuration as TOML 
 ABSL_FLAG(int, stats_interval_s, 10, "Seconds between 'stats' log lines (0: never)");
 ABSL_FLAG(std::string, out, "", "certs: output folder");
 ABSL_FLAG(int, cameras, 0, "certs: number of camera certificates");
+ABSL_FLAG(std::string, installed_config_dir, "",
+          "check: the folder the configuration will be installed into; files it names there are read from the "
+          "staged folder when the release ships them, from the host otherwise");
+ABSL_FLAG(std::string, staged_config_dir, "", "check: the release's staged configuration folder (default: that of --config)");
 
 namespace ingest {
 namespace {
@@ -48,23 +54,6 @@ log::Level ParseLevel(const std::string& level) {
   if (level == "warn") return log::Level::kWarn;
   if (level == "error") return log::Level::kError;
   return log::Level::kInfo;
-}
-
-absl::StatusOr<IngestConfig> BuildConfig() {
-  IngestConfig config;
-  std::string path = absl::GetFlag(FLAGS_config);
-  if (!path.empty()) {
-    ASSIGN_OR_RETURN(config, LoadConfigFile(path));
-  }
-  RETURN_IF_ERROR(ApplyFlagOverrides(config));
-  if (!config.server.zone_map.empty()) {
-    // The zone map says where the zone's recordings go unless [store] does.
-    ASSIGN_OR_RETURN(std::shared_ptr<const zones::ZoneMap> map, LoadZoneMapFor(config));
-    ApplyZoneStore(*map->Find(config.server.zone), config.store);
-  }
-  RETURN_IF_ERROR(ResolveDefaults(config));
-  RETURN_IF_ERROR(ValidateConfig(config));
-  return config;
 }
 
 void LogStats(const IngestServer& server) {
@@ -113,8 +102,18 @@ int RunCerts() {
   return 0;
 }
 
+// Exit 2 on any problem, like a configuration the server refuses.
+int RunCheck() {
+  ReleaseCheckReport report = CheckRelease(ReleaseCheckOptions{
+      .config_file = absl::GetFlag(FLAGS_config),
+      .installed_config_dir = absl::GetFlag(FLAGS_installed_config_dir),
+      .staged_config_dir = absl::GetFlag(FLAGS_staged_config_dir)});
+  PrintReleaseCheckReport(report, stdout, stderr);
+  return report.ok() ? 0 : 2;
+}
+
 int RunServer() {
-  absl::StatusOr<IngestConfig> config = BuildConfig();
+  absl::StatusOr<IngestConfig> config = BuildStartupConfig(absl::GetFlag(FLAGS_config));
   if (!config.ok()) {
     std::fprintf(stderr, "ingestd: configuration error: %s\n", std::string(config.status().message()).c_str());
     return 2;
@@ -196,13 +195,15 @@ int RunServer() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "camera ingest daemon\n  ingestd [--config FILE] [flags]\n  ingestd certs --out DIR --cameras N");
+      "camera ingest daemon\n  ingestd [--config FILE] [flags]\n  ingestd certs --out DIR --cameras N\n"
+      "  ingestd check --config FILE [--installed_config_dir DIR] [--staged_config_dir DIR]");
   std::vector<std::string> storage;
   std::vector<char*> args = ingest::NormalizeFlagSpelling(argc, argv, storage);
   std::vector<char*> positional = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (positional.size() > 1) {
     std::string command = positional[1];
     if (command == "certs") return ingest::RunCerts();
+    if (command == "check") return ingest::RunCheck();
     std::fprintf(stderr, "ingestd: unknown command '%s' (try --help)\n", command.c_str());
     return 2;
   }

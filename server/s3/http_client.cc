@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
+#include "server/s3/client_tls_context.h"
 
 namespace ingest {
 namespace {
@@ -299,30 +300,7 @@ class HttpClient::Impl {
   }
 
   absl::Status InitTls() {
-    try {
-      tls_context_.emplace(ssl::context::tls_client);
-    } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("cannot create a TLS context: ", e.what()));
-    }
-    beast::error_code ec;
-    tls_context_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                                  ssl::context::no_tlsv1_1,
-                              ec);
-    if (ec) return absl::InternalError(absl::StrCat("TLS options: ", ec.message()));
-    tls_context_->set_default_verify_paths(ec);
-    if (ec)
-      return absl::InternalError(
-          absl::StrCat("cannot load the system trust store: ", ec.message()));
-    if (!options_.ca_file.empty()) {
-      tls_context_->load_verify_file(options_.ca_file, ec);
-      if (ec) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cannot load CA file '", options_.ca_file, "': ", ec.message()));
-      }
-    }
-    tls_context_->set_verify_mode(ssl::verify_peer, ec);
-    if (ec) return absl::InternalError(absl::StrCat("TLS verify mode: ", ec.message()));
+    ASSIGN_OR_RETURN(tls_context_, MakeClientTlsContext(options_.ca_file));
     return absl::OkStatus();
   }
 
@@ -496,7 +474,7 @@ class HttpClient::Impl {
 
   const HttpEndpoint endpoint_;
   const HttpClientOptions options_;
-  std::optional<ssl::context> tls_context_;
+  std::unique_ptr<ssl::context> tls_context_;
   absl::Status init_status_;
   std::atomic<uint64_t> connections_opened_{0};
   std::atomic<uint64_t> requests_sent_{0};

@@ -8,7 +8,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -16,6 +15,7 @@
 #include "common/json_log.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
+#include "server/admin/drain_token.h"
 #include "server/config/host_port.h"
 #include "server/s3/store_from_config.h"
 #include "server/shard/admin_view.h"
@@ -123,18 +123,7 @@ void IngestServer::SetStartupStep(std::string_view step) {
 }
 
 absl::Status IngestServer::StartAdmin() {
-  std::string token;
-  if (!config_.drain.token_file.empty()) {
-    std::ifstream in(config_.drain.token_file);
-    if (!in)
-      return absl::InvalidArgumentError(absl::StrCat("drain.token_file ", config_.drain.token_file, ": cannot read"));
-    std::getline(in, token);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\r' || token.back() == '\t')) token.pop_back();
-    if (token.size() < 16) {
-      return absl::InvalidArgumentError(absl::StrCat("drain.token_file ", config_.drain.token_file,
-                                                     ": the token's first line must hold at least 16 characters"));
-    }
-  }
+  ASSIGN_OR_RETURN(std::string token, ReadDrainToken(config_.drain.token_file));
   audit_ = std::make_unique<AuditLog>(config_.server.state_dir + "/audit.log", config_.server.id, config_.server.zone);
   drain_ = std::make_unique<DrainController>(config_.drain, *this, *audit_);
   ASSIGN_OR_RETURN(admin_, AdminServer::Start(

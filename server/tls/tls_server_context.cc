@@ -39,12 +39,50 @@ absl::Status CheckReadable(const std::string& path, const char* what) {
 
 }  // namespace
 
+absl::Status UseServerCertificateChain(SSL_CTX* ctx, const std::string& cert_file) {
+  RETURN_IF_ERROR(CheckReadable(cert_file, "server certificate file"));
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument, "loading server certificate " + cert_file);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UseServerPrivateKey(SSL_CTX* ctx, const std::string& key_file) {
+  RETURN_IF_ERROR(CheckReadable(key_file, "server key file"));
+  // OpenSSL checks the key against the certificate while loading it; a
+  // mismatch is ServerKeyMatchesCertificate's to report, naming both files.
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1 &&
+      ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument, "loading server key " + key_file);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerKeyMatchesCertificate(SSL_CTX* ctx, const std::string& key_file, const std::string& cert_file) {
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument,
+                                  "server key " + key_file + " does not match certificate " + cert_file);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status UseCameraCa(SSL_CTX* ctx, const std::string& camera_ca_file) {
+  RETURN_IF_ERROR(CheckReadable(camera_ca_file, "camera CA file"));
+  if (SSL_CTX_load_verify_locations(ctx, camera_ca_file.c_str(), nullptr) != 1) {
+    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument, "loading camera CA file " + camera_ca_file);
+  }
+  // Tell cameras which CA we accept (a camera holding several identities picks
+  // the right one).
+  STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(camera_ca_file.c_str());
+  if (ca_names == nullptr) {
+    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument, "no CA certificate in " + camera_ca_file);
+  }
+  SSL_CTX_set_client_CA_list(ctx, ca_names);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<camproto::SslCtxPtr> CreateServerContext(const TlsServerOptions& options) {
   ERR_clear_error();
-  RETURN_IF_ERROR(CheckReadable(options.cert_file, "server certificate file"));
-  RETURN_IF_ERROR(CheckReadable(options.key_file, "server key file"));
-  RETURN_IF_ERROR(CheckReadable(options.camera_ca_file, "camera CA file"));
-
   camproto::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
   if (ctx == nullptr) return camproto::OpenSslError(absl::StatusCode::kInternal, "SSL_CTX_new");
   SSL_CTX* c = ctx.get();
@@ -56,34 +94,10 @@ absl::StatusOr<camproto::SslCtxPtr> CreateServerContext(const TlsServerOptions& 
   SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
 
-  if (SSL_CTX_use_certificate_chain_file(c, options.cert_file.c_str()) != 1) {
-    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument,
-                                  "loading server certificate " + options.cert_file);
-  }
-  // OpenSSL checks the key against the certificate while loading it.
-  if (SSL_CTX_use_PrivateKey_file(c, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1 &&
-      ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
-    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument,
-                                  "loading server key " + options.key_file);
-  }
-  if (SSL_CTX_check_private_key(c) != 1) {
-    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument,
-                                  "server key " + options.key_file +
-                                      " does not match certificate " + options.cert_file);
-  }
-
-  if (SSL_CTX_load_verify_locations(c, options.camera_ca_file.c_str(), nullptr) != 1) {
-    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument,
-                                  "loading camera CA file " + options.camera_ca_file);
-  }
-  // Tell cameras which CA we accept (a camera holding several identities picks
-  // the right one).
-  STACK_OF(X509_NAME)* ca_names = SSL_load_client_CA_file(options.camera_ca_file.c_str());
-  if (ca_names == nullptr) {
-    return camproto::OpenSslError(absl::StatusCode::kInvalidArgument,
-                                  "no CA certificate in " + options.camera_ca_file);
-  }
-  SSL_CTX_set_client_CA_list(c, ca_names);
+  RETURN_IF_ERROR(UseServerCertificateChain(c, options.cert_file));
+  RETURN_IF_ERROR(UseServerPrivateKey(c, options.key_file));
+  RETURN_IF_ERROR(ServerKeyMatchesCertificate(c, options.key_file, options.cert_file));
+  RETURN_IF_ERROR(UseCameraCa(c, options.camera_ca_file));
   SSL_CTX_set_verify(c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_CTX_set_verify_depth(c, kVerifyDepth);
 

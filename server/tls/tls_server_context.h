@@ -40,6 +40,23 @@ struct TlsServerOptions {
 // the file that is missing, unreadable, malformed, or (key) does not match.
 absl::StatusOr<camproto::SslCtxPtr> CreateServerContext(const TlsServerOptions& options);
 
+// The file-loading steps of CreateServerContext, one per file, so that
+// `ingestd check` opens each file exactly as the server does and can say
+// which one is at fault. Each names its file in errors.
+//
+// Loads the certificate chain (PEM, leaf first) into `ctx`.
+absl::Status UseServerCertificateChain(SSL_CTX* ctx, const std::string& cert_file);
+// Loads the private key (PEM) into `ctx`, after UseServerCertificateChain.
+// Errors: the file is missing, unreadable or holds no key. A valid key of
+// another certificate is left to ServerKeyMatchesCertificate.
+absl::Status UseServerPrivateKey(SSL_CTX* ctx, const std::string& key_file);
+// InvalidArgument naming both files unless the key loaded into `ctx` belongs
+// to its certificate.
+absl::Status ServerKeyMatchesCertificate(SSL_CTX* ctx, const std::string& key_file, const std::string& cert_file);
+// Verifies client certificates against the CA bundle (PEM) and names its CAs
+// to cameras. InvalidArgument if it holds no certificate.
+absl::Status UseCameraCa(SSL_CTX* ctx, const std::string& camera_ca_file);
+
 // Re-reads the ticket keys file and swaps the keys of `ctx` (made by
 // CreateServerContext). Thread-safe: handshakes on other threads continue
 // with either list. On error the old keys stay in use.

@@ -70,6 +70,21 @@ class HookRun:
         return f"{self.host} {self.event} {self.script}: {code} after {self.seconds:.1f} s"
 
 
+def new_bundle(bundle, source_dir, ingestd, ingestctl):
+    """Makes a revision bundle folder with what every bundle holds besides
+    its configuration: appspec.yml and the hooks from the source tree's
+    deploy/, the two binaries, the systemd unit. The caller fills config/."""
+    deploy_dir = os.path.join(source_dir, "deploy")
+    for folder in ("bin", "config", "systemd"):
+        os.makedirs(os.path.join(bundle, folder))
+    shutil.copy2(os.path.join(deploy_dir, "appspec.yml"), bundle)
+    shutil.copytree(os.path.join(deploy_dir, "hooks"), os.path.join(bundle, "hooks"))
+    shutil.copy2(ingestd, os.path.join(bundle, "bin/ingestd"))
+    shutil.copy2(ingestctl, os.path.join(bundle, "bin/ingestctl"))
+    shutil.copy2(os.path.join(deploy_dir, "systemd/ingestd.service"), os.path.join(bundle, "systemd"))
+    return bundle
+
+
 def load_appspec(bundle):
     with open(os.path.join(bundle, "appspec.yml")) as f:
         spec = yaml.safe_load(f)
@@ -128,14 +143,16 @@ def _install_files(host, bundle, spec):
     return HookRun(host.name, "Install", "files:", 0, started, time.time() - started, 0, "")
 
 
-def deploy(host, bundle, previous_bundle=None, on_hook=None):
+def deploy(host, bundle, previous_bundle=None, on_hook=None, events=LIFECYCLE):
     """Runs the lifecycle; returns the HookRuns, the last one failed if any did.
-    on_hook(run) is called after each event (for progress and timestamps)."""
+    on_hook(run) is called after each event (for progress and timestamps).
+    `events` picks some of LIFECYCLE (still run in the agent's order), e.g.
+    up to AfterInstall to look at a host before anything is started."""
     spec = load_appspec(bundle)
     previous_spec = load_appspec(previous_bundle) if previous_bundle else None
     deployment_id = f"d-{host.name}-{int(time.time() * 1000)}"
     runs = []
-    for event in LIFECYCLE:
+    for event in (e for e in LIFECYCLE if e in events):
         if event == "Install":
             steps = [("files", None)]
         elif event == "ApplicationStop":

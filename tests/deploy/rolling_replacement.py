@@ -198,16 +198,8 @@ level = "info"
 def make_bundle(args, work, instance, version, certs, store_dir):
     """A revision bundle: appspec.yml, hooks, a fresh copy of the binaries,
     this host's configuration and the systemd unit."""
-    bundle = os.path.join(work, "bundles", f"{instance.name}-{version}")
-    deploy = os.path.join(args.source_dir, "deploy")
-    os.makedirs(os.path.join(bundle, "bin"))
-    os.makedirs(os.path.join(bundle, "config"))
-    os.makedirs(os.path.join(bundle, "systemd"))
-    shutil.copy2(os.path.join(deploy, "appspec.yml"), bundle)
-    shutil.copytree(os.path.join(deploy, "hooks"), os.path.join(bundle, "hooks"))
-    shutil.copy2(args.ingestd, os.path.join(bundle, "bin/ingestd"))
-    shutil.copy2(args.ingestctl, os.path.join(bundle, "bin/ingestctl"))
-    shutil.copy2(os.path.join(deploy, "systemd/ingestd.service"), os.path.join(bundle, "systemd"))
+    bundle = codedeploy_runner.new_bundle(os.path.join(work, "bundles", f"{instance.name}-{version}"),
+                                          args.source_dir, args.ingestd, args.ingestctl)
     with open(os.path.join(bundle, "config/ingestd.toml"), "w") as f:
         f.write(config_toml(args, instance, certs, store_dir))
     instance.bundles.append(bundle)
