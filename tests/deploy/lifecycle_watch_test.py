@@ -414,6 +414,12 @@ def main():
     args = p.parse_args()
     for name in ("ingestd", "ingestctl", "camera_sim", "aws"):
         setattr(args, name, os.path.abspath(getattr(args, name)))
+    if not os.access(args.aws, os.X_OK):
+        print(f"skipped: no AWS CLI at {args.aws}", file=sys.stderr)
+        return 77
+    unknown = set(args.cases) - {c.__name__ for c in CASES}
+    if unknown:
+        p.error(f"no such case: {' '.join(sorted(unknown))}")
     selected = [c for c in CASES if not args.cases or c.__name__ in args.cases]
     work = tempfile.mkdtemp(prefix="lifecycle_watch_test.")
     aws = fake_aws.FakeAws().start()
