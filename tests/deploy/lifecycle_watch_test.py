@@ -18,6 +18,9 @@ supervises ingestd with systemd's stop-job semantics. One case per behaviour:
                             exit 1): ingestd started again, heartbeats go on,
                             completes after a later complete drain
   terminating_never_ran     nothing installed: completes at once
+  terminating_gives_up      data in the spool that cannot be uploaded:
+                            heartbeats until INGESTD_LIFECYCLE_MAX_WAIT_S,
+                            then says what is lost and stops; never completes
 
     tests/deploy/lifecycle_watch_test.py --ingestd build/server/ingestd \\
         --ingestctl build/server/ingestctl --camera_sim build/bench/camera-sim [case ...]
@@ -81,7 +84,7 @@ class Host:
     state folder, its own store, a fake systemd unit and the deploy env file."""
 
     def __init__(self, args, work, aws, name, installed=True, announce_ms=300, deadline_ms=5000,
-                 max_connections=100):
+                 max_connections=100, settings=None):
         self.args, self.aws, self.name = args, aws, name
         self.root = os.path.join(work, name)
         self.prefix = os.path.join(self.root, "opt/ingestd")
@@ -118,6 +121,7 @@ class Host:
             "INGESTD_AWS_ENDPOINT_URL": aws.endpoint,
             "INGESTD_AWS_CLI": args.aws,
             "INGESTD_WATCH_STATE_DIR": os.path.join(self.root, "run/ingestd-lifecycle-watch"),
+            **(settings or {}),
         }
         with open(self.env_file, "w") as f:
             f.write("# written by lifecycle_watch_test.py\n")
@@ -407,8 +411,30 @@ def terminating_never_ran(args, work, aws):
     return host
 
 
+def terminating_gives_up(args, work, aws):
+    # A spool with data and no ingestd to upload it (the binary is gone).
+    host = Host(args, work, aws, "i-givesup", installed=False, settings={"INGESTD_LIFECYCLE_MAX_WAIT_S": "2"})
+    try:
+        os.makedirs(os.path.join(host.state_dir, "spool/shard-00"))
+        with open(os.path.join(host.state_dir, "spool/shard-00/000001.spool"), "wb") as f:
+            f.write(b"acknowledged, not uploaded")
+        aws.set_lifecycle_state(host.name, "Terminated")
+        watch_until(host, lambda: "GIVING UP" in "".join(host.watch_log), 20, "the watcher to give up")
+        beats = host.calls("RecordLifecycleActionHeartbeat")
+        assert beats, "no heartbeat before giving up"
+        time.sleep(1.1)
+        host.watch()
+        host.watch()
+        assert host.calls("RecordLifecycleActionHeartbeat") == beats, "heartbeats after giving up"
+        assert host.calls("CompleteLifecycleAction") == []
+        assert "".join(host.watch_log).count("GIVING UP") == 1
+    finally:
+        host.cleanup()
+    return host
+
+
 CASES = [in_service_healthy, in_service_not_ready, in_service_wedged, terminating_drain, terminating_killed_run,
-         terminating_deadline, terminating_never_ran]
+         terminating_deadline, terminating_never_ran, terminating_gives_up]
 
 
 def main():
