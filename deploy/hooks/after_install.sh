@@ -11,13 +11,18 @@
 # key against certificate, camera CA, ticket keys, zone map and zone, drain
 # token, store CA.
 #
+# Secrets are fetched into the staged configuration first (fetch_secrets.sh,
+# from SSM Parameter Store), so they are checked like shipped files.
+#
 # Then binaries, configuration and certificates are installed (each file
-# replaced atomically) and, under systemd, the unit; a last `ingestd check`
-# of the installed configuration with the installed binary confirms it.
+# replaced atomically), the lifecycle watcher with the hooks' common.sh,
+# and, under systemd, the unit; a last `ingestd check` of the installed
+# configuration with the installed binary confirms it.
 #
 # Bundle layout (appspec.yml `files:` copies it to INGESTD_STAGING_DIR):
-#   bin/ingestd  bin/ingestctl  systemd/ingestd.service
-#   config/ingestd.toml  config/...   (everything under config/ goes beside INGESTD_CONFIG)
+#   bin/ingestd  bin/ingestctl  systemd/ingestd.service  systemd/ingestd-lifecycle-watch.sh
+#   config/ingestd.toml  config/...   (everything under config/ goes beside INGESTD_CONFIG;
+#                                      no private keys: those come from Parameter Store)
 set -euo pipefail
 
 # shellcheck source=deploy/hooks/common.sh
@@ -51,12 +56,14 @@ else
   die "no configuration: neither config/ingestd.toml in the bundle nor ${INGESTD_CONFIG}"
 fi
 
-# ---- SECRETS: reserved spot (a comment only; nothing runs here yet) --------
-# The call to the secrets-fetching script (hooks/fetch_secrets.sh) goes here:
-# it will write the secrets the bundle does not ship (server key, ticket
-# keys, drain token) into ${bundle}/config, before the check below, so they
-# are validated as shipped files and then installed with the rest.
-# ---------------------------------------------------------------------------
+# Secrets (server key, ticket keys, drain token) never ship in the bundle:
+# fetch_secrets.sh writes them from Parameter Store (INGESTD_SECRETS_PATH)
+# into the staged configuration, so the check below opens them and the
+# install puts them beside the configuration like any shipped file.
+hooks_dir="$(dirname "${BASH_SOURCE[0]}")"
+if ! timeout "$(seconds_left)" "${hooks_dir}/fetch_secrets.sh" "${bundle}/config"; then
+  die "could not fetch the secrets from ${INGESTD_SECRETS_PATH:-Parameter Store}"
+fi
 
 check_release "${bundle}/bin/ingestd" "${release_config}" \
   --installed_config_dir "${config_dir}" --staged_config_dir "${bundle}/config"
@@ -83,6 +90,15 @@ if [[ -d ${bundle}/config ]]; then
     if [[ ${INGESTD_SUPERVISOR} == systemd ]]; then chown "root:${INGESTD_USER}" "${dest}"; fi
     log "installed ${dest}"
   done < <(find "${bundle}/config" -type f -print0)
+fi
+
+# The lifecycle watcher runs between deployments with the hooks' common.sh
+# beside it: both come with each release, so they never drift apart.
+mkdir -p "${INGESTD_PREFIX}/lib"
+install_atomically "${hooks_dir}/common.sh" "${INGESTD_PREFIX}/lib/common.sh" 0644
+if [[ -f ${bundle}/systemd/ingestd-lifecycle-watch.sh ]]; then
+  install_atomically "${bundle}/systemd/ingestd-lifecycle-watch.sh" "${INGESTD_PREFIX}/bin/ingestd-lifecycle-watch.sh" 0755
+  log "installed ${INGESTD_PREFIX}/bin/ingestd-lifecycle-watch.sh and ${INGESTD_PREFIX}/lib/common.sh"
 fi
 
 if [[ ${INGESTD_SUPERVISOR} == systemd ]]; then

@@ -10,7 +10,12 @@ and AfterInstall on host folders, as the CodeDeploy agent would, and checks:
     and tls.cert_file, and nothing installed on the host changed;
   - a bundle shipping its zone map, on a fresh host: passes (the check reads
     the bundle's copy of a file the configuration names under /etc/ingestd,
-    which the host does not have yet).
+    which the host does not have yet);
+  - a bundle without its private key and ticket keys: AfterInstall fetches
+    them from Parameter Store (tests/deploy/fake_aws.py, through the AWS
+    CLI) into the staged configuration, the check opens them, and they are
+    installed with mode 0640; a wrong key in Parameter Store is refused like
+    a wrong shipped one. Skipped without the AWS CLI.
 
     tests/deploy/after_install_check_test.py --ingestd build/server/ingestd --ingestctl build/server/ingestctl
 """
@@ -27,9 +32,14 @@ import tempfile
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import codedeploy_runner  # noqa: E402
+import fake_aws  # noqa: E402
 
 SOURCE_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "../.."))
 UP_TO_AFTER_INSTALL = ("BeforeInstall", "Install", "AfterInstall")
+AWS_CLI = "/usr/bin/aws"
+SECRETS_PATH = "/ingestd/zone-a"
+# The private files: shipped by the bundle unless the test says otherwise.
+SECRET_FILES = ("server.key", "ticket.keys")
 
 ZONE_MAP = """[map]
 default = "hash"
@@ -45,7 +55,7 @@ region = "eu-west-1"
 """
 
 
-def make_host(work, name):
+def make_host(work, name, **extra_settings):
     root = os.path.join(work, "hosts", name)
     host = codedeploy_runner.Host(name, root, settings={
         "INGESTD_SUPERVISOR": "pidfile",
@@ -53,6 +63,7 @@ def make_host(work, name):
         "INGESTD_CONFIG": os.path.join(root, "etc/ingestd/ingestd.toml"),
         "INGESTD_STATE_DIR": os.path.join(root, "var/lib/ingestd"),
         "INGESTD_STAGING_DIR": os.path.join(root, "opt/ingestd/staging"),
+        **extra_settings,
     })
     host.write_env_file()
     return host
@@ -83,15 +94,18 @@ level = {q(log_level)}
 """
 
 
-def make_bundle(args, work, host, name, pki, server_key="server.key", log_level="info", zone_map=False):
+def make_bundle(args, work, host, name, pki, server_key="server.key", log_level="info", zone_map=False,
+                secrets=True):
     """A revision bundle: appspec.yml, hooks, ingestd, its configuration and
-    certificates (server_key: which of the pki files ships as the key)."""
+    certificates (server_key: which of the pki files ships as the key;
+    secrets=False: the key and ticket keys do not ship)."""
     bundle = codedeploy_runner.new_bundle(os.path.join(work, "bundles", name), SOURCE_DIR, args.ingestd,
                                           args.ingestctl)
     os.makedirs(os.path.join(bundle, "config/tls"))
     for source, dest in (("server.crt", "server.crt"), (server_key, "server.key"),
                          ("camera-ca.crt", "camera-ca.crt"), ("ticket.keys", "ticket.keys")):
-        shutil.copy2(os.path.join(pki, source), os.path.join(bundle, "config/tls", dest))
+        if secrets or dest not in SECRET_FILES:
+            shutil.copy2(os.path.join(pki, source), os.path.join(bundle, "config/tls", dest))
     if zone_map:
         with open(os.path.join(bundle, "config/zones.toml"), "w") as f:
             f.write(ZONE_MAP)
@@ -166,6 +180,53 @@ def shipped_zone_map_on_fresh_host(args, work, pki):
     expect("server.zone_map" in runs[-1].output, "the check must list the zone map", runs)
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def secrets_from_parameter_store(args, work, pki):
+    if not os.access(AWS_CLI, os.X_OK):
+        print(f"skipped secrets_from_parameter_store: no AWS CLI at {AWS_CLI}", file=sys.stderr)
+        return
+    aws_env = {"AWS_ACCESS_KEY_ID": "AKIDFAKE", "AWS_SECRET_ACCESS_KEY": "fake", "AWS_DEFAULT_REGION": "eu-west-1",
+               "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1", "AWS_CONFIG_FILE": os.devnull,
+               "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    saved = {key: os.environ.get(key) for key in aws_env}
+    os.environ.update(aws_env)  # the hooks inherit it, as from the instance role
+    fake = fake_aws.FakeAws()
+    fake.start()
+    try:
+        for name in SECRET_FILES:
+            fake.put_parameter(f"{SECRETS_PATH}/tls/{name}", read(os.path.join(pki, name)))
+        host = make_host(work, "secrets", INGESTD_SECRETS_PATH=SECRETS_PATH, INGESTD_AWS_CLI=AWS_CLI,
+                         INGESTD_AWS_ENDPOINT_URL=fake.endpoint, INGESTD_AWS_REGION="eu-west-1")
+        runs = run_up_to_after_install(host, make_bundle(args, work, host, "secrets-v1", pki, secrets=False))
+        expect(all_passed(runs), "a bundle whose secrets come from Parameter Store must install", runs)
+        for name in SECRET_FILES:
+            installed = host.path(f"/etc/ingestd/tls/{name}")
+            expect(read(installed) == read(os.path.join(pki, name)), f"{name} not installed from Parameter Store",
+                   runs)
+            expect(os.stat(installed).st_mode & 0o777 == 0o640, f"{name} must be installed with mode 0640", runs)
+        expect(fake.calls("GetParametersByPath"), "AfterInstall did not ask Parameter Store", runs)
+        before = installed_files(host)
+
+        # A key in Parameter Store that does not belong to the certificate.
+        fake.put_parameter(f"{SECRETS_PATH}/tls/server.key", read(os.path.join(pki, "camera-ca.key")))
+        runs = run_up_to_after_install(host, make_bundle(args, work, host, "secrets-v2", pki, secrets=False))
+        expect(runs[-1].event == "AfterInstall" and not runs[-1].ok, "a wrong fetched key must be refused", runs)
+        expect("does not match the certificate in tls.cert_file" in runs[-1].output,
+               "AfterInstall must name the mismatch", runs)
+        expect(installed_files(host) == before, "the host's installed files changed", runs)
+    finally:
+        fake.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ingestd", required=True)
@@ -177,7 +238,8 @@ def main():
         pki = os.path.join(work, "pki")
         subprocess.run([args.ingestd, "certs", "--out", pki, "--cameras", "0"], check=True,
                        stdout=subprocess.DEVNULL, timeout=30)
-        for case in (good_bundle_on_fresh_host, mismatched_key_leaves_host_alone, shipped_zone_map_on_fresh_host):
+        for case in (good_bundle_on_fresh_host, mismatched_key_leaves_host_alone, shipped_zone_map_on_fresh_host,
+                     secrets_from_parameter_store):
             case(args, work, pki)
             print(f"ok {case.__name__}", file=sys.stderr)
     finally:

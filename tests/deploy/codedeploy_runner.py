@@ -81,7 +81,8 @@ def new_bundle(bundle, source_dir, ingestd, ingestctl):
     shutil.copytree(os.path.join(deploy_dir, "hooks"), os.path.join(bundle, "hooks"))
     shutil.copy2(ingestd, os.path.join(bundle, "bin/ingestd"))
     shutil.copy2(ingestctl, os.path.join(bundle, "bin/ingestctl"))
-    shutil.copy2(os.path.join(deploy_dir, "systemd/ingestd.service"), os.path.join(bundle, "systemd"))
+    for unit_file in ("ingestd.service", "ingestd-lifecycle-watch.sh"):
+        shutil.copy2(os.path.join(deploy_dir, "systemd", unit_file), os.path.join(bundle, "systemd"))
     return bundle
 
 
