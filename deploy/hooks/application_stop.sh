@@ -4,7 +4,10 @@
 # cameras to the peers in waves and flushes everything acknowledged to the
 # store. Succeeds when the drain's audit line says "complete"; otherwise the
 # deployment stops here (nothing is lost: the next start uploads what is left
-# in the spool). Nothing running (a first deployment): nothing to do.
+# in the spool). Nothing running (a first deployment): nothing to do. A drain
+# already under way (the Auto Scaling lifecycle watcher's stop, POST
+# /admin/drain) is waited for until ingestd is inactive or failed, and its
+# audit checked the same way.
 set -euo pipefail
 
 # shellcheck source=deploy/hooks/common.sh
@@ -18,45 +21,42 @@ audit_log="${INGESTD_STATE_DIR}/audit.log"
 audit_offset=0
 if [[ -f ${audit_log} ]]; then audit_offset="$(stat -c %s "${audit_log}")"; fi
 
-if ! ingestd_running; then
-  log "ingestd is not running; nothing to drain"
+state="$(ingestd_state)"
+if [[ ${state} == inactive || ${state} == failed ]]; then
+  log "ingestd is not running (${state}); nothing to drain"
   if [[ ${INGESTD_SUPERVISOR} == pidfile ]]; then rm -f "${INGESTD_PIDFILE}"; fi
   exit 0
 fi
 
-# A drain already under way (POST /admin/drain, e.g. from the Auto Scaling
-# termination hook) is waited for, not signalled: a second SIGTERM would make
-# it a fast drain.
-drain_state="$(http_get /admin/drain | grep -o '"state": *"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"' || true)"
-
 started=${SECONDS}
-if [[ ${INGESTD_SUPERVISOR} == systemd ]]; then
-  if [[ -n ${drain_state} && ${drain_state} != serving ]]; then
-    log "a drain is already under way (${drain_state}); waiting for it"
-    while systemctl is-active --quiet "${INGESTD_SERVICE}"; do
-      ((SECONDS < HOOK_DEADLINE)) || die "ingestd still draining after $((SECONDS - started)) s"
-      sleep 0.5
-    done
+if [[ ${state} == deactivating ]]; then
+  # A stop is already under way (the Auto Scaling lifecycle watcher, an
+  # operator): its drain is waited for, never signalled again, since a
+  # second SIGTERM makes it a fast drain. `systemctl stop` would wait too,
+  # but with no word of what it waits for.
+  log "ingestd is already stopping (a drain under way); waiting for it"
+  wait_until_stopped || die "ingestd still draining after $((SECONDS - started)) s"
+elif [[ ${INGESTD_SUPERVISOR} == systemd ]]; then
+  # A drain started over HTTP (POST /admin/drain) leaves the unit active
+  # until the process exits on its own: wait for that rather than signal it.
+  drain="$(drain_state)"
+  if [[ -n ${drain} && ${drain} != serving ]]; then
+    log "a drain is already under way (${drain}); waiting for it"
+    wait_until_stopped || die "ingestd still draining after $((SECONDS - started)) s"
   fi
   # ExecStop= starts the drain and returns when the process has exited.
   log "stopping ${INGESTD_SERVICE} (drain)"
   if ! timeout "$(seconds_left)" systemctl stop "${INGESTD_SERVICE}"; then
-    die "${INGESTD_SERVICE} did not stop within the hook's time limit"
+    die "${INGESTD_SERVICE} did not stop within the hook's time limit (state: $(ingestd_state))"
   fi
+elif pid="$(pidfile_pid)"; then
+  log "sending SIGTERM to ingestd pid ${pid} (drain)"
+  kill -TERM "${pid}" 2>/dev/null || true
+  wait_for_exit "${pid}" || die "ingestd pid ${pid} still draining after $((SECONDS - started)) s"
 else
-  if ! pid="$(pidfile_pid)"; then
-    log "ingestd exited on its own"
-  else
-    if [[ -n ${drain_state} && ${drain_state} != serving ]]; then
-      log "a drain is already under way (${drain_state}); waiting for ingestd pid ${pid}"
-    else
-      log "sending SIGTERM to ingestd pid ${pid} (drain)"
-      kill -TERM "${pid}" 2>/dev/null || true
-    fi
-    wait_for_exit "${pid}" || die "ingestd pid ${pid} still draining after $((SECONDS - started)) s"
-  fi
-  rm -f "${INGESTD_PIDFILE}"
+  log "ingestd exited on its own"
 fi
+if [[ ${INGESTD_SUPERVISOR} == pidfile ]]; then rm -f "${INGESTD_PIDFILE}"; fi
 log "ingestd exited after $((SECONDS - started)) s"
 
 [[ -f ${audit_log} ]] || die "no ${audit_log}: ingestd stopped without draining"

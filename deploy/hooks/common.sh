@@ -8,6 +8,7 @@
 #   source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 #   hook_init application_stop 290        # name for the log lines, own time limit (s)
 #   if ingestd_running; then ...; fi
+#   case "$(ingestd_state)" in deactivating) ...;; esac
 #
 # Settings (all optional):
 #   INGESTD_DEPLOY_ENV   env file read for the settings below   /etc/default/ingestd-deploy
@@ -115,12 +116,72 @@ pidfile_pid() {
   echo "${pid}"
 }
 
-ingestd_running() {
+# The drain state the admin listener reports (serving, announced, ...,
+# done); empty when it does not answer within 3 s.
+drain_state() {
+  http_get /admin/drain | grep -o '"state": *"[a-z_]*"' | grep -o '[a-z_]*"$' | tr -d '"' || true
+}
+
+# What ingestd is doing, in systemd's ActiveState words:
+#   active        running (serving, or draining after POST /admin/drain)
+#   activating    a start (or an automatic restart) is under way
+#   deactivating  a stop is under way: ExecStop= is draining the server
+#   inactive      not running
+#   failed        not running; its last exit was not clean (a drain that hit
+#                 its deadline exits 1), or it never started
+#   unknown       systemctl did not answer
+# `systemctl is-active` is false while deactivating, so it cannot tell "not
+# running" from "in the middle of a drain". In pidfile mode there is no stop
+# job: a live process whose admin listener says it is draining is
+# deactivating, and a dead one is inactive (its exit status is not kept).
+ingestd_state() {
   if [[ ${INGESTD_SUPERVISOR} == systemd ]]; then
-    systemctl is-active --quiet "${INGESTD_SERVICE}"
+    local state
+    state="$(systemctl show -p ActiveState --value "${INGESTD_SERVICE}" 2>/dev/null)" || state=""
+    case "${state}" in
+      active | reloading) echo active ;;
+      activating | deactivating | inactive | failed) echo "${state}" ;;
+      *) echo unknown ;;
+    esac
+  elif pidfile_pid >/dev/null; then
+    case "$(drain_state)" in
+      "" | serving) echo active ;;
+      *) echo deactivating ;;
+    esac
   else
-    pidfile_pid >/dev/null
+    echo inactive
   fi
+}
+
+# True unless ingestd is certainly stopped (inactive or failed): a drain or a
+# start under way counts as running.
+ingestd_running() {
+  case "$(ingestd_state)" in
+    inactive | failed) return 1 ;;
+    *) return 0 ;;
+  esac
+}
+
+# ingestd's main process id, if it has one.
+ingestd_main_pid() {
+  if [[ ${INGESTD_SUPERVISOR} == systemd ]]; then
+    local pid
+    pid="$(systemctl show -p MainPID --value "${INGESTD_SERVICE}" 2>/dev/null)" || return 1
+    [[ ${pid} =~ ^[0-9]+$ && ${pid} != 0 ]] || return 1
+    echo "${pid}"
+  else
+    pidfile_pid
+  fi
+}
+
+# wait_until_stopped: waits for a stop under way (ActiveState deactivating,
+# or a draining pidfile process) to end, until the hook's deadline. True once
+# ingestd is inactive or failed, false at the deadline.
+wait_until_stopped() {
+  while ingestd_running; do
+    ((SECONDS < HOOK_DEADLINE)) || return 1
+    sleep 0.5
+  done
 }
 
 # Starts ingestd in its own session, detached from the hook (the CodeDeploy
