@@ -91,6 +91,7 @@ def parse_args():
     p.add_argument("--camera_sim", help="default: <build_dir>/bench/camera-sim")
     p.add_argument("--source_dir", default=os.path.normpath(os.path.join(here, "../..")))
     p.add_argument("--haproxy", default=shutil.which("haproxy") or "/usr/sbin/haproxy")
+    p.add_argument("--watcher", help="default: <source_dir>/deploy/systemd/ingestd-lifecycle-watch.sh")
     p.add_argument("--cameras", type=int, default=150)
     p.add_argument("--segment_ms", type=int, default=500)
     p.add_argument("--segment_bytes", type=int, default=8192)
@@ -116,6 +117,8 @@ def parse_args():
             if args.build_dir is None:
                 p.error(f"give --build_dir or --{name}")
             setattr(args, name, os.path.join(args.build_dir, path))
+    if args.watcher is None:
+        args.watcher = os.path.join(args.source_dir, "deploy/systemd/ingestd-lifecycle-watch.sh")
     return args
 
 
@@ -203,6 +206,28 @@ class ReadinessProbe(threading.Thread):
         return None
 
 
+class CatchUp(threading.Thread):
+    """Notes when an instance has persisted as many segments as it had
+    accepted when the store came back. The cameras keep streaming, so
+    something is always pending; each camera's segments persist in seq
+    order, so this is when the outage's backlog is in the store. (The final
+    drain and the store check cover every segment.)"""
+
+    def __init__(self, instance, accepted, timeout_s=600):
+        super().__init__(daemon=True)
+        self.instance = instance
+        self.accepted = accepted
+        self.deadline = time.monotonic() + timeout_s
+        self.done = None  # unix time
+
+    def run(self):
+        while self.done is None and time.monotonic() < self.deadline:
+            if metrics(self.instance).get("ingest_segments_persisted_total", 0) >= self.accepted:
+                self.done = time.time()
+            else:
+                time.sleep(0.1)
+
+
 class AsgStandIn:
     """The Auto Scaling group's part: per instance, the watcher every
     interval (one run at a time, like a systemd timer), and the group's only
@@ -232,6 +257,8 @@ class AsgStandIn:
         while not self._stop.is_set() and instance.name not in self.terminated:
             started = time.time()
             code, output = run_watcher(self.run, self.aws, instance)
+            with open(os.path.join(self.run.work, f"lifecycle-watch-{instance.name}.log"), "a") as log:
+                log.write(f"--- run at {started:.3f}: exit {code} after {time.time() - started:.1f} s\n{output}")
             with self._lock:
                 self.watcher_runs[instance.name].append((started, time.time() - started, code, output))
             self._act(instance)
@@ -277,7 +304,7 @@ def run_watcher(run, aws, instance):
     it: the host's deploy env file, the instance's metadata endpoint, the
     Auto Scaling endpoint of the fake AWS and test credentials for the CLI.
     Returns (exit code, output); exit code None if it ran over."""
-    script = os.path.join(run.args.source_dir, "deploy/systemd/ingestd-lifecycle-watch.sh")
+    script = run.args.watcher
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INGESTD_", "AWS_"))}
     env.update({
         "INGESTD_DEPLOY_ENV": instance.host.env_file,
@@ -574,6 +601,11 @@ def main():
         say("the store comes back")
         store_back = time.time()
         run.s3.start_gateway()
+        # Timed in the background: phase 2 waits for the terminating
+        # instance meanwhile.
+        catch_up = {i.name: CatchUp(i, accepted_at_store_back[i.name]) for i in survivors}
+        for thread in catch_up.values():
+            thread.start()
         figures["outage_s"] = round(time.time() - outage_started, 1)
         if terminating is not None:
             finish_scale_in(run, terminating, store_back, figures, failures)
@@ -583,7 +615,6 @@ def main():
         recovery_bound = 90 * slack
         for instance in survivors:
             wait_until(f"{instance.name} ready again", lambda i=instance: readiness(i)[0] is True, recovery_bound, 0.2)
-            figures.setdefault("ready_again_after_s", {})[instance.name] = round(time.time() - store_back, 1)
             wait_until(f"HAProxy to mark {instance.name} UP", lambda i=instance: run.front.status(i.name) == "UP",
                        check.detection_bound_s() * 3 * slack)
         # The cameras keep streaming, so something is always pending; caught
@@ -592,9 +623,13 @@ def main():
         # final drain and the store check below cover every segment.
         for instance in survivors:
             wait_until(f"{instance.name} to persist the segments it accepted during the outage",
-                       lambda i=instance: metrics(i).get("ingest_segments_persisted_total", 0)
-                       >= accepted_at_store_back[i.name], recovery_bound, 0.2)
-        figures["persisted_after_store_back_s"] = round(time.time() - store_back, 1)
+                       lambda i=instance: catch_up[i.name].done is not None, recovery_bound, 0.2)
+        figures["ready_again_after_s"] = {}
+        for probe in run.probes:
+            if probe.instance in survivors:
+                ready = next((t for t, r, _ in probe.answers if t >= store_back and r), None)
+                figures["ready_again_after_s"][probe.instance.name] = round(ready - store_back, 1) if ready else None
+        figures["persisted_after_store_back_s"] = {n: round(t.done - store_back, 1) for n, t in catch_up.items()}
         say(f"the outage's backlog persisted {figures['persisted_after_store_back_s']} s after the store came back")
 
         run.asg.stop()
@@ -713,6 +748,16 @@ def watcher_failures(run, instances):
     return problems
 
 
+def watcher_log_tail(run, instance, lines=15):
+    """The end of what the watcher said on `instance`, for a failure message."""
+    try:
+        with open(os.path.join(run.work, f"lifecycle-watch-{instance.name}.log")) as f:
+            said = [line for line in f if not line.startswith("--- run")]
+    except OSError:
+        said = []
+    return f"last lines of the watcher on {instance.name}:\n" + "".join(said[-lines:])
+
+
 def lifecycle_calls(run, action, instance):
     return [c for c in run.aws.calls(action) if c["params"].get("InstanceId") == instance.instance_id]
 
@@ -745,8 +790,11 @@ def scale_in_during_outage(run, instance, figures, failures):
     # ingestd again.
     bound = (3 * a.watch_interval_s + (a.announce_ms + a.terminating_deadline_ms) / 1000
              + 2 * a.heartbeat_every_s + 15) * a.slack
-    wait_until(f"{instance.name}: a drain that hit its deadline, two heartbeats and ingestd started again",
-               failed_drain_then_restart, bound, 0.2)
+    try:
+        wait_until(f"{instance.name}: a drain that hit its deadline, two heartbeats and ingestd started again",
+                   failed_drain_then_restart, bound, 0.2)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{watcher_log_tail(run, instance)}")
     drains = drain_audit.read_drains(audit)
     outcomes = [d.field("drain_finished", "outcome") for d in drains if d.field("drain_finished", "outcome")]
     say(f"{instance.name}: drains so far {outcomes}; ingestd started again (pid {restarted['pid']})")
@@ -774,8 +822,11 @@ def finish_scale_in(run, instance, store_back, figures, failures):
     a = run.args
     bound = (3 * a.watch_interval_s + (a.announce_ms + a.terminating_deadline_ms) / 1000
              + 3 * a.heartbeat_every_s + 30) * a.slack
-    wait_until(f"{instance.name}: lifecycle action complete and the instance terminated",
-               lambda: instance.name in run.asg.terminated, bound, 0.2)
+    try:
+        wait_until(f"{instance.name}: lifecycle action complete and the instance terminated",
+                   lambda: instance.name in run.asg.terminated, bound, 0.2)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{watcher_log_tail(run, instance)}")
     terminated = run.asg.terminated[instance.name]
     completed = lifecycle_calls(run, "CompleteLifecycleAction", instance)
     heartbeats = lifecycle_calls(run, "RecordLifecycleActionHeartbeat", instance)
