@@ -755,7 +755,19 @@ def watcher_log_tail(run, instance, lines=15):
             said = [line for line in f if not line.startswith("--- run")]
     except OSError:
         said = []
-    return f"last lines of the watcher on {instance.name}:\n" + "".join(said[-lines:])
+    tail = f"last lines of the watcher on {instance.name}:\n" + "".join(said[-lines:])
+    # A server the watcher started must not keep the watcher's files open:
+    # one holding the watcher's lock makes every later run exit at once.
+    lock = instance.host.settings.get("INGESTD_WATCH_STATE_DIR", "") + "/lock"
+    pid = instance.pid()
+    try:
+        held = [fd for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}") == lock]
+    except OSError:
+        held = []
+    if pid and held:
+        tail += (f"ingestd pid {pid} holds the watcher's lock file {lock} open (fd {', '.join(held)}, inherited "
+                 f"when the watcher started it): every later run finds the lock taken and exits\n")
+    return tail
 
 
 def lifecycle_calls(run, action, instance):
