@@ -7,11 +7,12 @@ recordings of two ingestd instances, A and B, deployed with
 deploy/appspec.yml's hooks. HAProxy in TCP mode, health-checking each admin
 port's /readyz, stands in for the zone's NLB; simulated cameras stream
 through it. A harness plays the Auto Scaling group: every instance is
-InService, and every WATCH_INTERVAL it runs the per-instance lifecycle watcher
-(deploy/systemd/ingestd-lifecycle-watch.sh) against a fake AWS endpoint
-(fake_aws.py: IMDS and the Auto Scaling API); it replaces an instance only
-when the watcher reports it Unhealthy (SetInstanceHealth), which is all an
-ASG on EC2 health checks ever does to a running instance.
+InService, and every --watch_interval_s (1 s) it runs the instance's lifecycle
+watcher (deploy/systemd/ingestd-lifecycle-watch.sh, pidfile mode) against a
+fake AWS endpoint (fake_aws.py: IMDS and the Auto Scaling API), with its
+liveness verdict armed after a few seconds; it replaces an instance only when
+the watcher reports it Unhealthy (SetInstanceHealth), which is all an ASG on
+EC2 health checks ever does to a running instance.
 
 Phase 1, outage: the gateway stops. Asserted:
   - readiness fails on both servers, naming store_writable, and HAProxy marks
@@ -20,7 +21,8 @@ Phase 1, outage: the gateway stops. Asserted:
   - the watcher never calls SetInstanceHealth and nobody is replaced, though
     the old policy (the ASG on the load balancer's health: two failed /readyz
     checks in a row) would have replaced both servers; that count is a figure.
-Phase 2, scale-in during the outage: the harness sets B's lifecycle state to
+Phase 2, scale-in during the outage: the harness takes B out of HAProxy (as
+the group deregisters a terminating target) and sets its lifecycle state to
 Terminated. B's drain deadline is short, so its drain cannot complete while
 the store is down. Asserted: the watcher records lifecycle heartbeats, does
 not complete the lifecycle action, and starts ingestd again to keep
@@ -28,10 +30,11 @@ uploading. Then the gateway returns: B's next drain completes, the watcher
 completes the lifecycle action once, after that drain, and only then the
 harness terminates B (kills what is left, deletes its state folder).
 After the store returns:
-  - A is ready again and HAProxy marks it UP; everything A spooled is
-    persisted (nothing pending, nothing in flight);
+  - A is ready again, HAProxy marks it UP, and A persists the outage's
+    backlog while the cameras keep streaming;
   - the cameras stop (camera-sim: every segment acknowledged, no protocol
-    errors) and A drains, completely;
+    errors), A then has nothing pending, nothing in flight and nothing
+    unindexed, and it drains, completely;
   - every segment a camera had acknowledged is in the store exactly once and
     byte-exact. The store is read back by an independent reader: the AWS CLI
     copies the bucket into a folder (`aws s3 sync`), which `ingestctl
@@ -59,6 +62,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import codedeploy_runner  # noqa: E402
 import drain_audit  # noqa: E402
+import fake_aws  # noqa: E402
 import haproxy_front  # noqa: E402
 import rolling_replacement  # noqa: E402  (its host, camera and wait helpers)
 import s3_gateway  # noqa: E402
@@ -458,6 +462,70 @@ def acks_spooled(instance):
     return metrics(instance).get("ingest_acks_spooled_total", 0)
 
 
+def nothing_pending(instance):
+    """Everything the server spooled is in the store and indexed."""
+    m = metrics(instance)
+    return all(name in m and m[name] == 0 for name in (
+        "ingest_pending_segments", "ingest_batches_in_flight", "ingest_unindexed_segments"))
+
+
+def outage(run, a, b, check, figures, failures):
+    """Phase 1: the gateway stops and stays down. Returns when it stopped."""
+    args, slack = run.args, run.args.slack
+    say("phase 1: the store goes down")
+    acks_before = {i.name: acks_spooled(i) for i in (a, b)}
+    outage_started = time.time()
+    run.s3.stop_gateway()
+    # A server notices at its next upload (a batch is sealed every
+    # seal_age_ms) once the S3 client's own retries are spent.
+    not_ready_bound = 20 * slack
+    for instance in (a, b):
+        wait_until(f"{instance.name}'s /readyz to fail on store_writable",
+                   lambda i=instance: "store_writable" in readiness(i)[1], not_ready_bound, 0.1)
+    for instance in (a, b):
+        wait_until(f"HAProxy to mark {instance.name} DOWN",
+                   lambda i=instance: run.front.status(i.name) == "DOWN", check.detection_bound_s() * 2 * slack)
+    say(f"both not ready and DOWN in HAProxy after {time.time() - outage_started:.1f} s; "
+        f"holding the outage {args.outage_hold_s} s")
+    acks_down = {i.name: acks_spooled(i) for i in (a, b)}
+    persisted_down = {i.name: metrics(i).get("ingest_segments_persisted_total", 0) for i in (a, b)}
+    time.sleep(args.outage_hold_s)
+    for instance in (a, b):
+        acks_now = acks_spooled(instance)
+        if acks_now <= acks_down[instance.name]:
+            failures.append(f"{instance.name}: no ACK (spooled) while the store was down and it was DOWN "
+                            f"in HAProxy ({acks_down[instance.name]:.0f} -> {acks_now:.0f})")
+        persisted = metrics(instance).get("ingest_segments_persisted_total", 0)
+        if persisted != persisted_down[instance.name]:
+            failures.append(f"{instance.name}: segments persisted during the outage "
+                            f"({persisted_down[instance.name]:.0f} -> {persisted:.0f}); was the store down?")
+        if instance.cameras_connected() == 0:
+            failures.append(f"{instance.name}: lost its cameras during the outage")
+    if any(run.front.status(i.name) != "DOWN" for i in (a, b)):
+        failures.append(f"HAProxy did not keep both DOWN through the outage: "
+                        f"{[run.front.status(i.name) for i in (a, b)]}")
+    phase1_end = time.time()
+    figures["not_ready_after_s"] = {}
+    for probe in run.probes:
+        failed = probe.first_failure(outage_started, "store_writable")
+        figures["not_ready_after_s"][probe.instance.name] = \
+            round(failed - outage_started, 2) if failed else None
+    figures["acks_spooled_during_outage"] = {i.name: round(acks_spooled(i) - acks_before[i.name]) for i in (a, b)}
+    figures["watcher_runs_phase1"] = {i.name: len([r for r in run.asg.runs(i.name) if r[0] >= outage_started])
+                                      for i in (a, b)}
+    for name, count in figures["watcher_runs_phase1"].items():
+        if count < 2:
+            failures.append(f"{name}: the watcher ran only {count} times during the outage")
+    old_policy = {p.instance.name: p.old_policy_replacement(outage_started, phase1_end) for p in run.probes}
+    figures["old_policy_would_replace"] = sum(1 for t in old_policy.values() if t is not None)
+    figures["old_policy_replace_after_s"] = {n: round(t - outage_started, 2) if t else None
+                                             for n, t in old_policy.items()}
+    if figures["old_policy_would_replace"] != 2:
+        failures.append(f"the old policy would have replaced {figures['old_policy_would_replace']} servers, "
+                        f"expected 2: the outage did not fail readiness on both for long enough")
+    return outage_started
+
+
 def main():
     args = parse_args()
     if not s3_gateway.RadosGateway.available():
@@ -470,8 +538,6 @@ def main():
     ok = False
     slack = args.slack
     try:
-        import fake_aws  # noqa: E402  (tests/deploy/fake_aws.py)
-
         a_ports, b_ports = rolling_replacement.free_ports(2), rolling_replacement.free_ports(2)
         front_port = rolling_replacement.free_ports(1)[0]
         certs = os.path.join(run.work, "certs")
@@ -539,58 +605,7 @@ def main():
             run.asg.watch(instance)
         time.sleep(2 * args.watch_interval_s)
 
-        # ---------------------------------------------------------------- phase 1
-        say("phase 1: the store goes down")
-        acks_before = {i.name: acks_spooled(i) for i in (a, b)}
-        outage_started = time.time()
-        run.s3.stop_gateway()
-        # A server notices at its next upload (a batch is sealed every
-        # seal_age_ms) once the S3 client's own retries are spent.
-        not_ready_bound = 20 * slack
-        for instance in (a, b):
-            wait_until(f"{instance.name}'s /readyz to fail on store_writable",
-                       lambda i=instance: "store_writable" in readiness(i)[1], not_ready_bound, 0.1)
-        for instance in (a, b):
-            wait_until(f"HAProxy to mark {instance.name} DOWN",
-                       lambda i=instance: run.front.status(i.name) == "DOWN", check.detection_bound_s() * 2 * slack)
-        say(f"both not ready and DOWN in HAProxy after {time.time() - outage_started:.1f} s; "
-            f"holding the outage {args.outage_hold_s} s")
-        acks_down = {i.name: acks_spooled(i) for i in (a, b)}
-        persisted_down = {i.name: metrics(i).get("ingest_segments_persisted_total", 0) for i in (a, b)}
-        time.sleep(args.outage_hold_s)
-        for instance in (a, b):
-            acks_now = acks_spooled(instance)
-            if acks_now <= acks_down[instance.name]:
-                failures.append(f"{instance.name}: no ACK (spooled) while the store was down and it was DOWN "
-                                f"in HAProxy ({acks_down[instance.name]:.0f} -> {acks_now:.0f})")
-            persisted = metrics(instance).get("ingest_segments_persisted_total", 0)
-            if persisted != persisted_down[instance.name]:
-                failures.append(f"{instance.name}: segments persisted during the outage "
-                                f"({persisted_down[instance.name]:.0f} -> {persisted:.0f}); was the store down?")
-            if instance.cameras_connected() == 0:
-                failures.append(f"{instance.name}: lost its cameras during the outage")
-        if any(run.front.status(i.name) != "DOWN" for i in (a, b)):
-            failures.append(f"HAProxy did not keep both DOWN through the outage: "
-                            f"{[run.front.status(i.name) for i in (a, b)]}")
-        phase1_end = time.time()
-        figures["not_ready_after_s"] = {}
-        for probe in run.probes:
-            failed = probe.first_failure(outage_started, "store_writable")
-            figures["not_ready_after_s"][probe.instance.name] = \
-                round(failed - outage_started, 2) if failed else None
-        figures["acks_spooled_during_outage"] = {i.name: round(acks_spooled(i) - acks_before[i.name]) for i in (a, b)}
-        figures["watcher_runs_phase1"] = {i.name: len([r for r in run.asg.runs(i.name) if r[0] >= outage_started])
-                                          for i in (a, b)}
-        for name, count in figures["watcher_runs_phase1"].items():
-            if count < 2:
-                failures.append(f"{name}: the watcher ran only {count} times during the outage")
-        old_policy = {p.instance.name: p.old_policy_replacement(outage_started, phase1_end) for p in run.probes}
-        figures["old_policy_would_replace"] = sum(1 for t in old_policy.values() if t is not None)
-        figures["old_policy_replace_after_s"] = {n: round(t - outage_started, 2) if t else None
-                                                 for n, t in old_policy.items()}
-        if figures["old_policy_would_replace"] != 2:
-            failures.append(f"the old policy would have replaced {figures['old_policy_would_replace']} servers, "
-                            f"expected 2: the outage did not fail readiness on both for long enough")
+        outage_started = outage(run, a, b, check, figures, failures)
 
         # ---------------------------------------------------------------- phase 2
         if terminating is not None:
@@ -653,6 +668,11 @@ def main():
 
         say("stopping the cameras")
         report = rolling_replacement.stop_cameras(run)
+        cameras_stopped = time.time()
+        for instance in survivors:
+            wait_until(f"{instance.name}: nothing pending, in flight or unindexed",
+                       lambda i=instance: nothing_pending(i), 30 * slack, 0.2)
+        figures["idle_after_cameras_stopped_s"] = round(time.time() - cameras_stopped, 1)
         say("final drain of " + ", ".join(i.name for i in survivors))
         for instance in survivors:
             for r in codedeploy_runner.run_event(instance.host, instance.bundles[-1], "ApplicationStop"):
