@@ -3,7 +3,9 @@
 # supervisor (systemd, or a pid file where there is no systemd), and small
 # bounded waits. Every setting comes from the environment, then from the
 # deploy env file, then from the defaults below, which match a production host
-# set up by deploy/terraform and deploy/systemd.
+# set up by deploy/terraform and deploy/systemd. The lifecycle watcher
+# (deploy/systemd/ingestd-lifecycle-watch.sh) sources it too, installed as
+# /opt/ingestd/lib/common.sh.
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 #   hook_init application_stop 290        # name for the log lines, own time limit (s)

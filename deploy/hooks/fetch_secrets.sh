@@ -63,15 +63,22 @@ if ! timeout "$(seconds_left)" "${aws[@]}" ssm get-parameters-by-path --path "${
   die "aws ssm get-parameters-by-path --path ${secrets_path} failed or timed out: $(cat "${work}/error")"
 fi
 
-# name NUL value NUL, for the SecureStrings only.
+# name NUL value NUL for the SecureStrings; the other names, one a line, to
+# stderr.
 # shellcheck disable=SC2016  # a Python program, not shell
 timeout 10 python3 -c '
 import json, sys
 for p in json.load(sys.stdin).get("Parameters", []):
     if p.get("Type") == "SecureString":
         sys.stdout.write(p["Name"] + "\0" + p["Value"] + "\0")
-' <"${work}/parameters.json" >"${work}/pairs" || die "could not read the AWS CLI's answer"
+    else:
+        print(p["Name"], file=sys.stderr)
+' <"${work}/parameters.json" >"${work}/pairs" 2>"${work}/skipped" ||
+  die "could not read the AWS CLI's answer: $(tail -n 3 "${work}/skipped")"
 rm -f "${work}/parameters.json"
+while IFS= read -r name; do
+  log "skipping ${name}: not a SecureString"
+done <"${work}/skipped"
 
 # First every name is checked and every file written to the work folder;
 # only then does anything move into DEST_DIR.

@@ -33,9 +33,10 @@
 # deployment, an operator, a crash loop) is the alerts' business: replacing
 # the instance would delete its spool. /readyz is never looked at.
 #
-# Installed as /opt/ingestd/lib/ingestd-lifecycle-watch.sh with the
-# CodeDeploy hooks' common.sh beside it (the supervisor abstraction and the
-# deploy env file); in the source tree it finds deploy/hooks/common.sh.
+# Installed as /opt/ingestd/bin/ingestd-lifecycle-watch.sh, with the
+# CodeDeploy hooks' common.sh (the supervisor abstraction, the deploy env
+# file) as /opt/ingestd/lib/common.sh: it sources ../lib/common.sh, or in the
+# source tree ../hooks/common.sh.
 # Needs curl, flock, timeout and the AWS CLI.
 #
 # Settings: the environment, then /etc/default/ingestd-deploy (common.sh's
@@ -61,7 +62,7 @@
 set -euo pipefail
 
 here="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
-common="${here}/common.sh"
+common="${here}/../lib/common.sh"
 [[ -r ${common} ]] || common="${here}/../hooks/common.sh"
 # shellcheck source=deploy/hooks/common.sh
 source "${common}"

@@ -83,6 +83,7 @@ def main():
         assert run.returncode == 0, run.stdout + run.stderr
         got = files_under(dest)
         assert {k: v[0] for k, v in got.items()} == expected, sorted(got)
+        assert f"skipping {PATH}zone-name: not a SecureString" in run.stdout, run.stdout
         assert all(mode == 0o640 for _, mode in got.values()), {k: oct(m) for k, (_, m) in got.items()}
         for folder in ("tls", "tls/ticket"):
             assert stat.S_IMODE(os.stat(os.path.join(dest, folder)).st_mode) == 0o750, folder
