@@ -220,8 +220,8 @@ heartbeat() {
   if ((waited > MAX_WAIT_S)); then
     if [[ ! -e $(state_file gave_up) ]]; then
       log "GIVING UP: the termination began ${waited} s ago (INGESTD_LIFECYCLE_MAX_WAIT_S=${MAX_WAIT_S})" \
-        "and the spool still holds data that is not uploaded; no more heartbeats: it is LOST when" \
-        "the lifecycle hook's heartbeat timeout runs out and the instance terminates"
+        "and ingestd has not yet drained completely; no more heartbeats: whatever its spool still" \
+        "holds is LOST when the lifecycle hook's heartbeat timeout runs out and the instance terminates"
       write_state gave_up "${NOW}"
     fi
     return 0
