@@ -18,13 +18,14 @@ import subprocess
 AWS_CLI = "/usr/bin/aws"  # the Debian CLI v2; an older v1 may come first on PATH
 # The script's own start deadline is 60 s, and stopping waits up to 15 s per daemon.
 SCRIPT_TIMEOUT_S = 240
+# The script refuses longer folders: admin socket paths must fit a Unix socket's 107 bytes.
+MAX_FOLDER_LENGTH = 60
 
 
 class RadosGateway:
     def __init__(self, source_dir, folder):
         self.script = os.path.join(source_dir, "scripts/s3_test_server.sh")
-        # Kept short: the script refuses folders whose admin socket paths would not fit.
-        self.folder = folder
+        self.folder = folder  # at most MAX_FOLDER_LENGTH characters
         self.endpoint = self.access_key = self.secret_key = self.region = None
         self.started = False
 

@@ -422,6 +422,7 @@ class Run:
         self.aws = None
         self.asg = None
         self.probes = []
+        self.extra_folders = []  # outside the work folder, removed with it
 
     def record_hook(self, run):
         self.hook_runs.append(run)
@@ -545,7 +546,11 @@ def main():
                        check=True, stdout=subprocess.DEVNULL, timeout=120)
 
         say(f"work folder {run.work}; starting the S3 test server (radosgw)")
-        run.s3 = s3_gateway.RadosGateway(args.source_dir, os.path.join(run.work, "s3"))
+        s3_folder = os.path.join(run.work, "s3")
+        if len(s3_folder) > s3_gateway.MAX_FOLDER_LENGTH:  # a long TMPDIR
+            s3_folder = tempfile.mkdtemp(prefix="s3-", dir="/tmp")
+            run.extra_folders.append(s3_folder)
+        run.s3 = s3_gateway.RadosGateway(args.source_dir, s3_folder)
         run.s3.start()
         run.s3.create_bucket(BUCKET)
         run.s3.credentials_file(run.store_credentials, STORE_PROFILE)
@@ -717,8 +722,11 @@ def main():
         print(json.dumps(figures), flush=True)
         for failure in failures:
             print(f"FAILED: {failure}", file=sys.stderr)
+        with open(os.path.join(run.work, "failures.txt"), "w") as f:
+            f.write("".join(f"{failure}\n" for failure in failures))
         if ok and not args.keep:
-            shutil.rmtree(run.work, ignore_errors=True)
+            for folder in [run.work] + run.extra_folders:
+                shutil.rmtree(folder, ignore_errors=True)
         else:
             say(f"work folder kept: {run.work}")
     say("passed" if ok else f"{len(failures)} failures")
