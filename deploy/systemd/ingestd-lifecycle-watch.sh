@@ -272,7 +272,9 @@ restart_to_upload() {
     timeout 10 systemctl reset-failed "${INGESTD_SERVICE}" 2>/dev/null || true
     timeout 60 systemctl start "${INGESTD_SERVICE}" || log "systemctl start ${INGESTD_SERVICE} failed: the spool cannot be uploaded"
   else
-    pidfile_start
+    # Not with our lock: a server inheriting fd 9 would hold it for its
+    # whole life, and every later run would find the watcher "busy".
+    pidfile_start 9>&-
   fi
 }
 

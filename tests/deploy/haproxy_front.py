@@ -173,6 +173,13 @@ backend ingestd
             time.sleep(0.05)
         return False
 
+    def disable(self, server):
+        """Takes `server` out of the rotation (MAINT), as deregistering a
+        target does: no new connections, open ones stay."""
+        answer = self._stats_command(f"disable server ingestd/{server}").strip()
+        if answer:
+            raise RuntimeError(f"haproxy: disable server ingestd/{server}: {answer}")
+
     def stop(self):
         self._stop_monitor.set()
         if self._monitor:
