@@ -391,15 +391,9 @@ level = "info"
 def make_bundle(args, run, instance, certs, s3, deadline_ms):
     """A revision bundle as rolling_replacement makes one, with this test's
     configuration (the S3 store, this instance's drain deadline)."""
-    bundle = os.path.join(run.work, "bundles", f"{instance.name}-{len(instance.bundles) + 1}")
-    deploy = os.path.join(args.source_dir, "deploy")
-    for folder in ("bin", "config", "systemd"):
-        os.makedirs(os.path.join(bundle, folder))
-    shutil.copy2(os.path.join(deploy, "appspec.yml"), bundle)
-    shutil.copytree(os.path.join(deploy, "hooks"), os.path.join(bundle, "hooks"))
-    shutil.copy2(args.ingestd, os.path.join(bundle, "bin/ingestd"))
-    shutil.copy2(args.ingestctl, os.path.join(bundle, "bin/ingestctl"))
-    shutil.copy2(os.path.join(deploy, "systemd/ingestd.service"), os.path.join(bundle, "systemd"))
+    bundle = codedeploy_runner.new_bundle(
+        os.path.join(run.work, "bundles", f"{instance.name}-{len(instance.bundles) + 1}"),
+        args.source_dir, args.ingestd, args.ingestctl)
     with open(os.path.join(bundle, "config/ingestd.toml"), "w") as f:
         f.write(config_toml(args, instance, certs, s3, deadline_ms))
     instance.bundles.append(bundle)
