@@ -153,17 +153,26 @@ class Instance:
             return 0
 
 
-def config_toml(args, instance, certs, store_dir):
-    def q(text):
-        return json.dumps(text)  # a TOML basic string is a JSON string here
+def toml_string(text):
+    return json.dumps(text)  # a TOML basic string is a JSON string here
 
-    return f"""# {instance.name}: written by tests/deploy/rolling_replacement.py
+
+def server_config_toml(test, instance, certs, shards, store, drain):
+    """One instance's ingestd.toml behind HAProxy: its ports and state folder,
+    the shared certificates; `store` and `drain` are {key: TOML value} for
+    their sections (values already in TOML syntax)."""
+    q = toml_string
+
+    def section(values):
+        return "\n".join(f"{key} = {value}" for key, value in values.items())
+
+    return f"""# {instance.name}: written by tests/deploy/{test}
 [server]
-id = {q("rr-" + instance.name)}
+id = {q(instance.name)}
 zone = {q(ZONE)}
 listen = {q(f"127.0.0.1:{instance.port}")}
 admin_listen = {q(f"127.0.0.1:{instance.admin_port}")}
-shards = {args.shards}
+shards = {shards}
 max_connections = 20000
 # Every camera arrives from HAProxy's 127.0.0.1.
 max_connections_per_source = 20000
@@ -180,19 +189,23 @@ ticket_keys_file = {q(os.path.join(certs, "ticket.keys"))}
 shard_memory_bytes = "64MiB"
 
 [store]
-url = {q("dir:" + store_dir)}
-seal_age_ms = 300
+{section(store)}
 
 [drain]
-announce_delay_ms = {args.announce_ms}
-goaway_per_second = {args.goaway_per_second}
-reconnect_after_min_ms = {args.reconnect_min_ms}
-reconnect_after_max_ms = {args.reconnect_max_ms}
-deadline_ms = {args.deadline_ms}
+{section(drain)}
 
 [log]
 level = "info"
 """
+
+
+def config_toml(args, instance, certs, store_dir):
+    return server_config_toml(
+        "rolling_replacement.py", instance, certs, args.shards,
+        store={"url": toml_string("dir:" + store_dir), "seal_age_ms": 300},
+        drain={"announce_delay_ms": args.announce_ms, "goaway_per_second": args.goaway_per_second,
+               "reconnect_after_min_ms": args.reconnect_min_ms, "reconnect_after_max_ms": args.reconnect_max_ms,
+               "deadline_ms": args.deadline_ms})
 
 
 def make_bundle(args, work, instance, version, certs, store_dir):

@@ -342,50 +342,14 @@ def terminate(instance):
 
 
 def config_toml(args, instance, certs, s3, deadline_ms):
-    def q(text):
-        return json.dumps(text)  # a TOML basic string is a JSON string here
-
-    return f"""# {instance.name}: written by tests/deploy/store_outage.py
-[server]
-id = {q("so-" + instance.name)}
-zone = {q(ZONE)}
-listen = {q(f"127.0.0.1:{instance.port}")}
-admin_listen = {q(f"127.0.0.1:{instance.admin_port}")}
-shards = {args.shards}
-max_connections = 20000
-# Every camera arrives from HAProxy's 127.0.0.1.
-max_connections_per_source = 20000
-state_dir = {q(instance.state_dir)}
-
-[tls]
-cert_file = {q(os.path.join(certs, "server.crt"))}
-key_file = {q(os.path.join(certs, "server.key"))}
-camera_ca_file = {q(os.path.join(certs, "camera-ca.crt"))}
-ticket_keys_file = {q(os.path.join(certs, "ticket.keys"))}
-
-[spool]
-shard_memory_bytes = "64MiB"
-
-[store]
-url = {q(f"s3://{BUCKET}/{PREFIX}")}
-endpoint = {q(s3.endpoint)}
-region = {q(s3.region)}
-path_style = true
-use_instance_metadata = false
-profile = {q(STORE_PROFILE)}
-seal_age_ms = 300
-index_interval_s = 1
-
-[drain]
-announce_delay_ms = {args.announce_ms}
-goaway_per_second = 500
-reconnect_after_min_ms = 200
-reconnect_after_max_ms = 1000
-deadline_ms = {deadline_ms}
-
-[log]
-level = "info"
-"""
+    q = rolling_replacement.toml_string
+    return rolling_replacement.server_config_toml(
+        "store_outage.py", instance, certs, args.shards,
+        store={"url": q(f"s3://{BUCKET}/{PREFIX}"), "endpoint": q(s3.endpoint), "region": q(s3.region),
+               "path_style": "true", "use_instance_metadata": "false", "profile": q(STORE_PROFILE),
+               "seal_age_ms": 300, "index_interval_s": 1},
+        drain={"announce_delay_ms": args.announce_ms, "goaway_per_second": 500, "reconnect_after_min_ms": 200,
+               "reconnect_after_max_ms": 1000, "deadline_ms": deadline_ms})
 
 
 def make_bundle(args, run, instance, certs, s3, deadline_ms):
