@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <random>
 
+#include <openssl/sha.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -52,10 +54,18 @@ std::string CameraIndexHourPrefix(std::string_view zone, std::string_view camera
   return absl::StrCat(CameraIndexPrefix(zone, camera), FormatUtc("%Y-%m-%d/%H/", IndexKeyTimeUs(hour_start_us)));
 }
 
+std::string IndexContentTag(absl::Span<const uint8_t> bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes.data(), bytes.size(), digest);
+  std::string tag;
+  for (int i = 0; i < 8; ++i) absl::StrAppendFormat(&tag, "%02x", digest[i]);
+  return tag;
+}
+
 std::string CameraIndexKey(std::string_view zone, std::string_view camera, int64_t hour_start_us,
-                           uint64_t first_seq, uint64_t last_seq, std::string_view instance) {
+                           uint64_t first_seq, uint64_t last_seq, std::string_view tag) {
   return absl::StrFormat("%s%020d-%020d-%s.cix", CameraIndexHourPrefix(zone, camera, hour_start_us), first_seq,
-                         last_seq, AView(instance));
+                         last_seq, AView(tag));
 }
 
 absl::StatusOr<int64_t> ParseIndexHourFolders(std::string_view day, std::string_view hour) {

@@ -4,12 +4,16 @@
 //       a batch object; xx = two hex digits of a hash of the name, so PUTs
 //       spread over 256 prefixes (S3 scales request rates per prefix);
 //       dated by when it was sealed (UTC).
-//   <zone>/index/<camera>/<YYYY-MM-DD>/<HH>/<first_seq:020>-<last_seq:020>-<instance>.cix
+//   <zone>/index/<camera>/<YYYY-MM-DD>/<HH>/<first_seq:020>-<last_seq:020>-<content>.cix
 //       a camera index object: one camera's segments whose capture start
 //       (UTC, clamped to years 1970..9999) falls in that hour.
 //
 // `instance` is 16 hex digits drawn at each server start, so two servers (or
-// two runs of one) never write the same batch name.
+// two runs of one) never write the same batch name. `content` is 16 hex
+// digits of the SHA-256 of the index object's bytes (IndexContentTag), so
+// writing the same index again, as a seal redone after a restart does,
+// replaces the object instead of adding a copy; an index with other contents
+// for the same seqs gets its own name, and readers see both.
 #ifndef SERVER_BATCH_BATCH_LAYOUT_H_
 #define SERVER_BATCH_BATCH_LAYOUT_H_
 
@@ -18,6 +22,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 
 namespace ingest {
@@ -44,8 +49,13 @@ std::string IndexRootPrefix(std::string_view zone);
 std::string CameraIndexPrefix(std::string_view zone, std::string_view camera);
 // "<zone>/index/<camera>/<YYYY-MM-DD>/<HH>/" of the hour starting at hour_start_us.
 std::string CameraIndexHourPrefix(std::string_view zone, std::string_view camera, int64_t hour_start_us);
+// The last part of a camera index object's name: 16 lower-case hex digits of
+// the SHA-256 of the object's bytes.
+std::string IndexContentTag(absl::Span<const uint8_t> bytes);
+
+// `tag`: IndexContentTag of the object (older objects carry the instance id).
 std::string CameraIndexKey(std::string_view zone, std::string_view camera, int64_t hour_start_us,
-                           uint64_t first_seq, uint64_t last_seq, std::string_view instance);
+                           uint64_t first_seq, uint64_t last_seq, std::string_view tag);
 
 // The hour start a folder pair "YYYY-MM-DD/HH/" names, exactly as
 // CameraIndexHourPrefix writes it. InvalidArgument otherwise.

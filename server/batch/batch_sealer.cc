@@ -457,8 +457,10 @@ void BatchSealer::FlushIndexes(bool flush_all, absl::Time now, absl::Status& fir
         encoded = bytes.status();
         break;
       }
-      std::string key =
-          CameraIndexKey(options_.zone, due.camera, hour, entries.front().seq, entries.back().seq, options_.instance);
+      // Named by its contents: the same index written again after a restart
+      // replaces the object rather than adding a copy.
+      std::string key = CameraIndexKey(options_.zone, due.camera, hour, entries.front().seq, entries.back().seq,
+                                       IndexContentTag(*bytes));
       job.objects.push_back({std::move(key), std::make_shared<const std::vector<uint8_t>>(std::move(*bytes))});
     }
     if (!encoded.ok()) {

@@ -63,6 +63,18 @@ TEST(BatchLayoutTest, IndexKeysLiveInUtcHourFolders) {
   EXPECT_EQ(IndexHourStartUs(kT0 - 1), kT0 - 3600 * kSecond);
 }
 
+TEST(BatchLayoutTest, IndexObjectsAreNamedByTheirContents) {
+  const std::vector<uint8_t> a = {1, 2, 3};
+  const std::vector<uint8_t> b = {1, 2, 4};
+  const std::string tag = IndexContentTag(a);
+  EXPECT_EQ(tag.size(), 16u);
+  EXPECT_EQ(tag.find_first_not_of("0123456789abcdef"), std::string::npos) << tag;
+  EXPECT_EQ(IndexContentTag(a), tag);  // the same bytes again: the same name
+  EXPECT_NE(IndexContentTag(b), tag);
+  // SHA-256("") starts e3b0c44298fc1c14: the tag is its first eight bytes.
+  EXPECT_EQ(IndexContentTag({}), "e3b0c44298fc1c14");
+}
+
 TEST(BatchLayoutTest, ClampsCaptureTimesABrokenClockSends) {
   EXPECT_EQ(IndexKeyTimeUs(-1), 0);
   EXPECT_EQ(IndexKeyTimeUs(std::numeric_limits<int64_t>::min()), 0);

@@ -179,6 +179,16 @@ std::vector<std::string> BatchKeys(ObjectStore& store) {
   return keys;
 }
 
+std::vector<std::string> IndexKeys(ObjectStore& store) {
+  std::vector<std::string> keys;
+  absl::StatusOr<std::vector<ObjectInfo>> objects = store.List("dev/index/");
+  EXPECT_TRUE(objects.ok()) << objects.status();
+  if (objects.ok()) {
+    for (const ObjectInfo& o : *objects) keys.push_back(o.key);
+  }
+  return keys;
+}
+
 std::vector<std::string> KeysContaining(const std::vector<std::string>& keys, std::string_view part) {
   std::vector<std::string> out;
   for (const std::string& key : keys) {
@@ -688,6 +698,52 @@ TEST(BatchSealerTest, ACrashAfterCommitsBeforeTheIndexWritesTheIndexWithoutReupl
   }
   ExpectEachStoredOnce(store, last);
   EXPECT_EQ(ClosedFiles(*catalog), 0u);
+}
+
+TEST(BatchSealerTest, AnIndexWrittenAgainAfterACrashReplacesItsObject) {
+  // The index PUTs landed but their responses were lost, so no index mark was
+  // journaled; the next run (another instance id) writes the same index
+  // again. Index objects are named by their contents, so that replaces each
+  // object instead of adding a second copy of every entry.
+  TempDir dir;
+  const std::string spool = dir.path() + "/spool";
+  const std::string journal = dir.path() + "/journal";
+  FaultyStore store(dir.path() + "/store");
+  const std::vector<std::string> cameras = {"cam-1", "cam-2"};
+  constexpr uint64_t kSegments = 12;
+  std::vector<std::string> index_keys;
+  {
+    auto catalog = OpenCatalog(spool, 2);
+    ASSERT_NE(catalog, nullptr);
+    auto sealer = OpenSealer(Options(journal, kInstanceA), catalog.get(), &store);
+    ASSERT_NE(sealer, nullptr);
+    TestShard shards[2] = {TestShard(catalog.get(), 0), TestShard(catalog.get(), 1)};
+    for (uint64_t seq = 1; seq <= kSegments; ++seq) {
+      for (size_t c = 0; c < cameras.size(); ++c) shards[(seq + c) % 2].AppendAndCommit(cameras[c], seq);
+    }
+    ASSERT_TRUE(RunUntil(*sealer, [&] { return sealer->stats().segments_persisted == cameras.size() * kSegments; }));
+    store.LosePutResponses(true);
+    sealer->Stop(/*flush_all=*/true);
+    index_keys = IndexKeys(store);
+    ASSERT_FALSE(index_keys.empty());
+  }
+  store.Heal();
+  auto catalog = OpenCatalog(spool, 2);
+  ASSERT_NE(catalog, nullptr);
+  auto sealer = OpenSealer(Options(journal, kInstanceB), catalog.get(), &store);
+  ASSERT_NE(sealer, nullptr);
+  sealer->Stop(/*flush_all=*/true);
+  EXPECT_GT(sealer->stats().index_objects_written, 0u);
+  EXPECT_EQ(IndexKeys(store), index_keys);
+  for (const std::string& key : index_keys) EXPECT_GE(store.puts_ok(key), 2) << key;
+  for (const std::string& camera : cameras) {
+    RecordingReader reader(&store, "dev");
+    absl::StatusOr<ExportStats> stats =
+        reader.Export(camera, kT0 - kDayUs, kT0 + kDayUs, [](absl::Span<const uint8_t>) { return absl::OkStatus(); });
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->segments, kSegments) << camera;
+    EXPECT_EQ(stats->duplicates_skipped, 0u) << camera;
+  }
 }
 
 TEST(BatchSealerTest, SegmentsResentForCommittedSeqsAreSkipped) {
