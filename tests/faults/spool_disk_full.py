@@ -40,6 +40,16 @@ JSON line, progress to stderr.
 
     sudo tests/faults/spool_disk_full.py --build_dir build
     sudo tests/faults/spool_disk_full.py --build_dir build --fs ext4 --hold_s 20
+
+Not registered in CI yet: the server of 2026-12-02 fails it (results in
+docs/reliability.md, "Spool disk full"). The shard stops on the first
+ENOSPC (spool_failed, DATA_LOSS) instead of pausing its cameras, and
+ingestd exits 1 once its flush is done; readiness names no full disk; the
+batch journal shares the spool's disk, loses records to ENOSPC, and after
+the restart segments already in the store are uploaded and indexed again
+(stored twice). Register it like deploy.store_outage (LABELS
+"faults;integration", RUN_SERIAL, SKIP_RETURN_CODE 77; it runs in ~30 s)
+once it passes.
 """
 
 import argparse
@@ -327,10 +337,10 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.server, self.disk, self.interval_s, self.max_samples = server, disk, interval_s, max_samples
         self.samples = []
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def run(self):
-        while not self._stop.is_set() and len(self.samples) < self.max_samples:
+        while not self._stopping.is_set() and len(self.samples) < self.max_samples:
             s = Sample()
             s.t = time.time()
             s.free = self.disk.space()[1]
@@ -343,10 +353,10 @@ class Sampler(threading.Thread):
             usage = self.server.usage()
             s.cpu_s, s.rss = usage if usage else (None, None)
             self.samples.append(s)
-            self._stop.wait(self.interval_s)
+            self._stopping.wait(self.interval_s)
 
     def stop(self):
-        self._stop.set()
+        self._stopping.set()
         self.join(timeout=10)
 
     def between(self, start, end):
@@ -512,34 +522,42 @@ def recover(run, store_back, figures, failures):
 
     # A server that stopped serving exits once its flush is done: no use
     # waiting for it to recover.
-    deadline = time.monotonic() + a.recover_s
-    while time.monotonic() < deadline and server.running() and not recovered():
-        time.sleep(0.2)
-    if server.running() and recovered():
+    def settle(bound_s):
+        nonlocal records_back
+        records_back = None
+        deadline = time.monotonic() + bound_s
+        while time.monotonic() < deadline and server.running() and not recovered():
+            time.sleep(0.2)
+        return server.running() and recovered()
+
+    if settle(a.recover_s):
         figures["recovered_after_s"] = round(time.time() - store_back, 1)
         return
     figures["recovered_after_s"] = None
     failures.append(f"no recovery within {round(time.time() - store_back, 1)} s of the store's return: server "
                     f"running {server.running()} (exit codes {server.exit_codes()}), {disk.space()[1] / MIB:.1f} "
                     f"of {size / MIB:.0f} MiB free, readiness {server.readiness()}")
-    # Only so that the end check can tell what was lost.
-    if server.running() and server.get("/healthz")[0] != 200:
-        say("the server is up but not live: stopping it")
-        server.stop(timeout_s=70)
-    for attempt in (1, 2):
-        if disk.space()[1] < size / 2:
-            say(f"growing the spool disk to {2 * disk.size_mib} MiB")
-            disk.grow(2 * disk.size_mib)
+    # Only so that the end check can tell what was lost: a server that is
+    # not live is stopped, the disk grown so that the cameras' backlog fits,
+    # and the server started again.
+    for attempt in (1, 2, 3):
+        if server.running() and server.get("/healthz")[0] != 200:
+            say("the server is up but not live: stopping it")
+            server.stop(timeout_s=70)
+        if not server.running() or disk.space()[1] < size / 2:
+            say(f"growing the spool disk to {4 * disk.size_mib} MiB")
+            disk.grow(4 * disk.size_mib)
             figures["grown_to_mib"] = disk.size_mib
-        if server.running():
+        if not server.running():
+            say("starting the server again")
+            server.start()
+            try:
+                server.wait_ready(60)
+            except AssertionError as e:
+                failures.append(f"restart {attempt} after the full disk: {e}")
+                continue
+        if settle(15):
             break
-        say("starting the server again")
-        server.start()
-        try:
-            server.wait_ready(60)
-            break
-        except AssertionError as e:
-            failures.append(f"restart {attempt} after the full disk: {e}")
     figures["restarted_for_the_end_check"] = True
 
 
