@@ -151,13 +151,19 @@ class SpoolDisk:
         self.mounted = True
 
     def grow(self, size_mib):
+        """A tmpfs grows in place; ext4 offline (nothing may use it: online
+        resizing is refused in containers), unmounted and mounted again."""
         if self.kind == "tmpfs":
             run_tool(["mount", "-o", f"remount,size={size_mib}m", self.mount_point])
         else:
-            device = run_tool(["findmnt", "-n", "-o", "SOURCE", "--mountpoint", self.mount_point]).strip()
+            self.unmount()
+            if self.mounted:
+                raise RuntimeError(f"cannot unmount {self.mount_point} to grow it")
             os.truncate(self.image, size_mib * MIB)
-            run_tool(["losetup", "-c", device])
-            run_tool(["resize2fs", device])
+            subprocess.run(["e2fsck", "-f", "-y", self.image], capture_output=True, timeout=120)
+            run_tool(["resize2fs", self.image])
+            run_tool(["mount", "-o", "loop", self.image, self.mount_point])
+            self.mounted = True
         self.size_mib = size_mib
 
     def space(self):
@@ -545,6 +551,8 @@ def recover(run, store_back, figures, failures):
             say("the server is up but not live: stopping it")
             server.stop(timeout_s=70)
         if not server.running() or disk.space()[1] < size / 2:
+            if disk.kind == "ext4" and server.running():
+                server.stop(timeout_s=70)  # ext4 grows unmounted
             say(f"growing the spool disk to {4 * disk.size_mib} MiB")
             disk.grow(4 * disk.size_mib)
             figures["grown_to_mib"] = disk.size_mib
