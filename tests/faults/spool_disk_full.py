@@ -32,9 +32,10 @@ The store is a `dir:` folder on the normal disk; it is broken by putting a
 file where its folder was (as root a folder cannot be made unwritable) and
 mended by putting the folder back.
 
-If the server dies or stops serving on the full disk, the test says so,
-then restarts it once space is back, so that the end check still tells
-whether any acknowledged segment was lost. Needs root (to mount); exit 77
+If the server dies or stops serving on the full disk, or never recovers,
+the test says so, then grows the disk (tmpfs: remount; ext4: offline
+resize) and starts the server again, only so that the end check still
+tells whether any acknowledged segment was lost or doubled. Needs root (to mount); exit 77
 (skipped) when mounting is not possible. The figures go to stdout as one
 JSON line, progress to stderr.
 
