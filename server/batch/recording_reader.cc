@@ -111,17 +111,35 @@ bool SeqLess(const Entry& a, const Entry& b) {
   return a.seq < b.seq;
 }
 
-// Stable-sorts `entries` by seq and keeps the first copy of each seq. A seal
-// retried after a crash indexes a segment twice with the same bytes; copies
-// whose length or CRC differ are counted as conflicts too. The other copies
-// go to `later_copies` (if given), still sorted by seq.
+// True when two index entries point at the same stored payload: the same
+// segment indexed twice (an index write retried with more entries after its
+// first answer was lost, or an index written again after a restart), not a
+// second stored copy. Entries that do not carry a location never match.
+template <typename Entry>
+bool SameStoredPayload(const Entry& a, const Entry& b) {
+  if constexpr (requires { a.batch_key; a.offset; }) {
+    return a.batch_key == b.batch_key && a.offset == b.offset && a.length == b.length && a.crc32c == b.crc32c;
+  } else {
+    return false;
+  }
+}
+
+// Stable-sorts `entries` by seq and keeps the first copy of each seq. The
+// same payload indexed again counts as `reindexed`; a second stored copy (a
+// seal redone after a crash into another batch) as a duplicate, and as a
+// conflict too when its length or CRC differ. Further stored copies go to
+// `later_copies` (if given), still sorted by seq.
 template <typename Entry>
 void KeepFirstCopyOfEachSeq(std::vector<Entry>& entries, uint64_t& duplicates, uint64_t& conflicts,
-                            std::vector<Entry>* later_copies = nullptr) {
+                            uint64_t& reindexed, std::vector<Entry>* later_copies = nullptr) {
   std::stable_sort(entries.begin(), entries.end(), SeqLess<Entry>);
   size_t kept = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     if (kept > 0 && entries[kept - 1].seq == entries[i].seq) {
+      if (SameStoredPayload(entries[kept - 1], entries[i])) {
+        ++reindexed;
+        continue;
+      }
       ++duplicates;
       if (entries[kept - 1].length != entries[i].length || entries[kept - 1].crc32c != entries[i].crc32c) {
         ++conflicts;
@@ -370,8 +388,8 @@ absl::StatusOr<std::vector<RecordedRange>> RecordingReader::CollectRanges(std::s
         }
         return absl::OkStatus();
       }));
-  uint64_t duplicates = 0, conflicts = 0;
-  KeepFirstCopyOfEachSeq(entries, duplicates, conflicts);
+  uint64_t duplicates = 0, conflicts = 0, reindexed = 0;
+  KeepFirstCopyOfEachSeq(entries, duplicates, conflicts, reindexed);
 
   // Every start is inside CaptureStartInBounds (ReadIndexObject left the
   // others out), so these sums cannot overflow; saturating anyway keeps that
@@ -417,7 +435,8 @@ absl::StatusOr<RecordingReader::Selection> RecordingReader::Select(std::string_v
         }
         return absl::OkStatus();
       }));
-  KeepFirstCopyOfEachSeq(selection.locations, selection.duplicates, selection.conflicts, &selection.later_copies);
+  KeepFirstCopyOfEachSeq(selection.locations, selection.duplicates, selection.conflicts, selection.reindexed,
+                         &selection.later_copies);
   return selection;
 }
 
@@ -448,6 +467,7 @@ absl::StatusOr<ExportStats> RecordingReader::ExportWith(std::string_view camera,
   ASSIGN_OR_RETURN(Selection selection, Select(camera, from_us, to_us, on_problem));
   ExportStats stats;
   stats.duplicates_skipped = selection.duplicates;
+  stats.reindexed_skipped = selection.reindexed;
   stats.conflicting_copies = selection.conflicts;
   auto send = [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) -> absl::Status {
     RETURN_IF_ERROR(sink(payload));

@@ -74,7 +74,8 @@ struct ExportStats {
   uint64_t bytes = 0;
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
-  uint64_t duplicates_skipped = 0;  // further copies of a seq (a seal retried after a crash)
+  uint64_t duplicates_skipped = 0;  // further stored copies of a seq (a seal redone after a crash)
+  uint64_t reindexed_skipped = 0;   // the same stored payload indexed again (not a second copy)
   uint64_t conflicting_copies = 0;  // of those, copies whose length or CRC differ from the one sent
   // ExportSkippingBad only: segments of the range it could not send (every
   // copy bad), and every problem met — also bad copies another copy replaced
@@ -162,6 +163,7 @@ class RecordingReader {
     std::vector<SegmentLocation> later_copies;  // the others, by seq (stable): stand-ins for a bad first copy
     uint64_t duplicates = 0;
     uint64_t conflicts = 0;
+    uint64_t reindexed = 0;
   };
   // What a read does with a bad item: OK to skip it and go on, an error to
   // stop with that error.

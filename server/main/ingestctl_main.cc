@@ -217,13 +217,14 @@ absl::Status Export() {
   if (absl::GetFlag(FLAGS_json)) {
     std::fprintf(stderr,
                  "{\"camera\":%s,\"segments\":%llu,\"bytes\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,"
-                 "\"duplicates_skipped\":%llu,\"conflicting_copies\":%llu,\"segments_skipped\":%llu,"
-                 "\"problems\":%s}\n",
+                 "\"duplicates_skipped\":%llu,\"conflicting_copies\":%llu,\"reindexed_skipped\":%llu,"
+                 "\"segments_skipped\":%llu,\"problems\":%s}\n",
                  JsonString(camera).c_str(), static_cast<unsigned long long>(stats->segments),
                  static_cast<unsigned long long>(stats->bytes), static_cast<unsigned long long>(stats->first_seq),
                  static_cast<unsigned long long>(stats->last_seq),
                  static_cast<unsigned long long>(stats->duplicates_skipped),
                  static_cast<unsigned long long>(stats->conflicting_copies),
+                 static_cast<unsigned long long>(stats->reindexed_skipped),
                  static_cast<unsigned long long>(stats->segments_skipped), ProblemsJson(stats->problems).c_str());
   } else {
     std::fprintf(stderr, "exported %llu segments (%llu bytes, seq %llu..%llu) of camera %s\n",

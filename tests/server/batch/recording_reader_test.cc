@@ -349,6 +349,25 @@ TEST(RecordingReaderTest, CorruptIndexObjectIsDataLossForReadsAndAProblemForVeri
   EXPECT_EQ(report->segments, 3u);  // cam-2's index still leads to the batch
 }
 
+TEST(RecordingReaderTest, ThePayloadIndexedTwiceIsNotASecondCopy) {
+  // An index write retried with more entries after its first answer was
+  // lost: two index objects name seqs 2..3 at the same batch offsets.
+  TempDir dir;
+  LocalDirStore store(dir.path());
+  ZoneWriter zone(store);
+  std::vector<SegmentLocation> stored = zone.PutBatch({Seg("cam-1", 1), Seg("cam-1", 2), Seg("cam-1", 3)});
+  zone.PutIndexes({stored[0], stored[1], stored[2]}, "00000000000000aa");
+  zone.PutIndexes({stored[1], stored[2]}, "00000000000000bb");
+  RecordingReader reader(&store, kZone);
+
+  ExportStats stats;
+  EXPECT_EQ(*ExportBytes(reader, "cam-1", kT0, kT0 + kHour, &stats), Expected("cam-1", 1, 3));
+  EXPECT_EQ(stats.segments, 3u);
+  EXPECT_EQ(stats.reindexed_skipped, 2u);
+  EXPECT_EQ(stats.duplicates_skipped, 0u);
+  EXPECT_EQ(stats.conflicting_copies, 0u);
+}
+
 TEST(RecordingReaderTest, DisagreeingCopiesOfASeqAreCountedAndReported) {
   TempDir dir;
   LocalDirStore store(dir.path());
