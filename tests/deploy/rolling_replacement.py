@@ -157,10 +157,11 @@ def toml_string(text):
     return json.dumps(text)  # a TOML basic string is a JSON string here
 
 
-def server_config_toml(test, instance, certs, shards, store, drain):
+def server_config_toml(test, instance, certs, shards, store, drain, shard_memory="64MiB"):
     """One instance's ingestd.toml behind HAProxy: its ports and state folder,
     the shared certificates; `store` and `drain` are {key: TOML value} for
-    their sections (values already in TOML syntax)."""
+    their sections (values already in TOML syntax); `shard_memory` is
+    spool.shard_memory_bytes."""
     q = toml_string
 
     def section(values):
@@ -186,7 +187,7 @@ camera_ca_file = {q(os.path.join(certs, "camera-ca.crt"))}
 ticket_keys_file = {q(os.path.join(certs, "ticket.keys"))}
 
 [spool]
-shard_memory_bytes = "64MiB"
+shard_memory_bytes = {q(shard_memory)}
 
 [store]
 {section(store)}

@@ -4,6 +4,7 @@ byte-exact (SHA-256 of the payloads in seq order), and `ingestctl verify`
 finds no problem.
 
     problems = check_store(ingestctl, store_dir, "dev", sim_report["per_camera"])
+    counts = store_counts(ingestctl, store_dir, "dev")   # objects, segments, bytes
 """
 
 import concurrent.futures
@@ -21,6 +22,17 @@ def verify_store(ingestctl, store_dir, zone):
         return [f"ingestctl verify failed (exit {out.returncode}): {out.stderr.strip()}"]
     report = json.loads(out.stdout)
     return [f"verify: {p['key']}: {p['problem']}" for p in report["problems"]]
+
+
+def store_counts(ingestctl, store_dir, zone):
+    """`ingestctl verify`'s counts (objects, segments, bytes) of a dir:
+    store; {} if it printed none."""
+    out = subprocess.run([ingestctl, f"--store_dir={store_dir}", f"--zone={zone}", "verify", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    try:
+        return json.loads(out.stdout)
+    except ValueError:
+        return {}
 
 
 def _check_camera(ingestctl, store_dir, zone, camera):

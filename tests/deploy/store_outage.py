@@ -661,7 +661,7 @@ def main():
         say("reading the store back with the AWS CLI")
         run.s3.mirror(BUCKET, PREFIX, mirror)
         failures.extend(store_check.check_store(args.ingestctl, mirror, ZONE, report["per_camera"]))
-        stored = store_figures(args.ingestctl, mirror)
+        stored = store_check.store_counts(args.ingestctl, mirror, ZONE)
         figures.update({
             "segments_acked": report["segments_acked"],
             "segments_in_store": stored.get("segments"),
@@ -689,16 +689,6 @@ def main():
             say(f"work folder kept: {run.work}")
     say("passed" if ok else f"{len(failures)} failures")
     return 0 if ok else 1
-
-
-def store_figures(ingestctl, store_dir):
-    """ingestctl verify's counts (objects, segments, bytes) of a dir: store."""
-    out = subprocess.run([ingestctl, f"--store_dir={store_dir}", f"--zone={ZONE}", "verify", "--json"],
-                         capture_output=True, text=True, timeout=120)
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        return {}
 
 
 def watcher_settings(run, instance):
