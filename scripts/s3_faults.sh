@@ -2,7 +2,7 @@
 # The long run of the S3 faults test (tests/faults/s3_faults.py): one ingestd
 # uploading to radosgw through the fault-injecting proxy while CAMERAS
 # cameras stream; 30 s of 30% 503 SlowDown + 10% 500 InternalError (and
-# 0.5% of requests stalled until ingestd's 30 s I/O timeout), 30 s of 300 ms
+# 0.1% of requests stalled until ingestd's 30 s I/O timeout), 30 s of 300 ms
 # added latency, then the store unreachable for DOWN_S seconds (refused,
 # then reset), then recovery. Every acknowledged segment must be in the
 # store once and byte-exact, the retries counted, the RSS within its bound.
@@ -35,4 +35,4 @@ done
 export S3_TEST_MEMSTORE_BYTES="${S3_TEST_MEMSTORE_BYTES:-4294967296}"
 exec python3 "${ROOT}/tests/faults/s3_faults.py" --build_dir "${BUILD_DIR}" \
   --cameras "${CAMERAS}" --segment_bytes 16384 --down_s "${DOWN_S}" \
-  --baseline_s 15 --errors_s 30 --stall_share 0.005 --latency_s 30 --recovery_s 15
+  --baseline_s 15 --errors_s 30 --stall_share 0.001 --latency_s 30 --recovery_s 15

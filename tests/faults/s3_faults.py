@@ -42,6 +42,16 @@ passed, 1 failed, 77 skipped (radosgw, ceph or the AWS CLI not installed).
 
     tests/faults/s3_faults.py --build_dir build                  # the CI version, ~60 s
     scripts/s3_faults.sh build                                   # two minutes down, more cameras
+
+Not registered in CI yet (tests/CMakeLists.txt says how to): it fails on a
+real server bug. An index object put whose first attempt reached the store
+but whose answer was lost (the connection reset as the store went down)
+counts as failed after its retries are refused; the sealer then indexes the
+same seqs again with later ones, and since index objects are named by their
+contents the new one gets another name, so both stay and a camera's seq is
+indexed twice (`ingestctl export` reports duplicates_skipped; the batch
+payload itself is stored once). The test asserts the correct behaviour and
+will pass once that is fixed.
 """
 
 import argparse
@@ -281,7 +291,7 @@ def run_phases(run, server, figures, failures):
         run.sampler.phase = name
         m0, p0 = scrape(server.admin_port), proxy.counts()
         begin = time.monotonic()
-        for i, faults in enumerate(fault_steps):
+        for faults in fault_steps:
             proxy.set_faults(**faults)
             time.sleep(seconds / len(fault_steps))
         proxy.set_faults()
