@@ -10,7 +10,7 @@
 # the test does (0 passed, 1 failed, 77 radosgw not installed).
 #
 #   scripts/s3_faults.sh                  # build/, 300 cameras, 120 s down
-#   scripts/s3_faults.sh build-int 500 120
+#   scripts/s3_faults.sh build 500 120    # 500 cameras
 #
 # Build first: cmake --build BUILD_DIR --target ingestd ingestctl camera-sim
 set -euo pipefail

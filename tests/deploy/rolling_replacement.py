@@ -80,13 +80,19 @@ def parse_args():
     p.add_argument("--between_s", type=float, default=2, help="after each replacement")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     args = p.parse_args()
+    binaries_from_build_dir(p, args)
+    return args
+
+
+def binaries_from_build_dir(parser, args):
+    """Fills args.ingestd, .ingestctl and .camera_sim not given from
+    args.build_dir; a usage error if neither was given."""
     for name, path in (("ingestd", "server/ingestd"), ("ingestctl", "server/ingestctl"),
                        ("camera_sim", "bench/camera-sim")):
         if getattr(args, name) is None:
             if args.build_dir is None:
-                p.error(f"give --build_dir or --{name}")
+                parser.error(f"give --build_dir or --{name}")
             setattr(args, name, os.path.join(args.build_dir, path))
-    return args
 
 
 def free_ports(count):

@@ -115,12 +115,7 @@ def parse_args():
                    help="multiplies every time bound (an ASan build handshakes and uploads several times slower)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     args = p.parse_args()
-    for name, path in (("ingestd", "server/ingestd"), ("ingestctl", "server/ingestctl"),
-                       ("camera_sim", "bench/camera-sim")):
-        if getattr(args, name) is None:
-            if args.build_dir is None:
-                p.error(f"give --build_dir or --{name}")
-            setattr(args, name, os.path.join(args.build_dir, path))
+    rolling_replacement.binaries_from_build_dir(p, args)
     if args.watcher is None:
         args.watcher = os.path.join(args.source_dir, "deploy/systemd/ingestd-lifecycle-watch.sh")
     return args
@@ -653,23 +648,11 @@ def main():
             if len(drains) != 1 or not drains[0].complete:
                 failures.append(f"{instance.name}: expected one complete drain, audit log says "
                                 f"{figures['drains'][instance.name]}")
-        if not report["all_acked"]:
-            failures.append("camera-sim: not every recorded segment was acknowledged")
-        if report["protocol_errors"]:
-            failures.append(f"camera-sim: {report['protocol_errors']} protocol errors (see camera-sim.log)")
-        mirror = os.path.join(run.work, "mirror")
         say("reading the store back with the AWS CLI")
-        run.s3.mirror(BUCKET, PREFIX, mirror)
-        failures.extend(store_check.check_store(args.ingestctl, mirror, ZONE, report["per_camera"]))
-        stored = store_check.store_counts(args.ingestctl, mirror, ZONE)
-        figures.update({
-            "segments_acked": report["segments_acked"],
-            "segments_in_store": stored.get("segments"),
-            "batch_objects": stored.get("batch_objects"),
-            "camera_reconnects": report["reconnects"],
-            "camera_connect_failures": report["connect_failures"],
-            "longest_gap_ms": round(report["longest_gap_ms"], 1),
-        })
+        problems, read_back = store_check.check_bucket(args.ingestctl, run.s3, BUCKET, PREFIX,
+                                                       os.path.join(run.work, "mirror"), ZONE, report)
+        failures.extend(problems)
+        figures.update(read_back)
         ok = not failures
     except (AssertionError, RuntimeError, OSError, subprocess.SubprocessError) as e:
         failures.append(f"{type(e).__name__}: {e}" if not isinstance(e, AssertionError) else str(e))

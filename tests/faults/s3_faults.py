@@ -119,12 +119,7 @@ def parse_args():
     p.add_argument("--slack", type=float, default=1.0, help="multiplies every time bound (sanitized builds)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     args = p.parse_args()
-    for name, path in (("ingestd", "server/ingestd"), ("ingestctl", "server/ingestctl"),
-                       ("camera_sim", "bench/camera-sim")):
-        if getattr(args, name) is None:
-            if args.build_dir is None:
-                p.error(f"give --build_dir or --{name}")
-            setattr(args, name, os.path.join(args.build_dir, path))
+    rolling_replacement.binaries_from_build_dir(p, args)
     return args
 
 
@@ -472,26 +467,15 @@ def main():
             failures.append("ingestd did not exit within 60 s of SIGTERM with nothing pending")
 
         say("checking")
-        if not report["all_acked"]:
-            failures.append("camera-sim: not every recorded segment was acknowledged")
-        if report["protocol_errors"]:
-            failures.append(f"camera-sim: {report['protocol_errors']} protocol errors (see camera-sim.log)")
-        mirror = os.path.join(run.work, "mirror")
         say("reading the store back with the AWS CLI, straight from the gateway")
-        run.s3.mirror(BUCKET, PREFIX, mirror)
-        failures.extend(store_check.check_store(args.ingestctl, mirror, ZONE, report["per_camera"]))
-        stored = store_check.store_counts(args.ingestctl, mirror, ZONE)
-        figures.update({
-            "segments_acked": report["segments_acked"],
-            "segments_in_store": stored.get("segments"),
-            "batch_objects": stored.get("batch_objects"),
-            "camera_reconnects": report["reconnects"],
-            "longest_gap_ms": round(report["longest_gap_ms"], 1),
-            "ack_spooled_ms": report["ack_spooled_ms"],
-        })
-        if stored.get("segments") != report["segments_acked"]:
-            failures.append(f"{report['segments_acked']} segments acknowledged, {stored.get('segments')} "
-                            f"in the store")
+        problems, read_back = store_check.check_bucket(args.ingestctl, run.s3, BUCKET, PREFIX,
+                                                       os.path.join(run.work, "mirror"), ZONE, report)
+        failures.extend(problems)
+        figures.update(read_back)
+        figures["ack_spooled_ms"] = report["ack_spooled_ms"]
+        if read_back["segments_in_store"] != report["segments_acked"]:
+            failures.append(f"{report['segments_acked']} segments acknowledged, "
+                            f"{read_back['segments_in_store']} in the store")
         ok = not failures
     except (AssertionError, RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
         failures.append(f"{type(e).__name__}: {e}" if not isinstance(e, AssertionError) else str(e))
