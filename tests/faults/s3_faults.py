@@ -40,7 +40,7 @@ from camera-sim's live lines (p99 of each second, the worst second shown).
 The figures go to stdout as one JSON line; progress goes to stderr. Exit 0
 passed, 1 failed, 77 skipped (radosgw, ceph or the AWS CLI not installed).
 
-    tests/faults/s3_faults.py --build_dir build                  # the CI version, ~60 s
+    tests/faults/s3_faults.py --build_dir build                  # the CI-length version, ~70 s
     scripts/s3_faults.sh build                                   # two minutes down, more cameras
 
 Not registered in CI yet (tests/CMakeLists.txt says how to): it fails on a
