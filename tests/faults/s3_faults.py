@@ -391,11 +391,7 @@ def main():
                        check=True, stdout=subprocess.DEVNULL, timeout=120)
 
         say(f"work folder {run.work}; starting the S3 test server (radosgw)")
-        s3_folder = os.path.join(run.work, "s3")
-        if len(s3_folder) > s3_gateway.MAX_FOLDER_LENGTH:  # a long TMPDIR
-            s3_folder = tempfile.mkdtemp(prefix="s3-", dir="/tmp")
-            run.extra_folders.append(s3_folder)
-        run.s3 = s3_gateway.RadosGateway(args.source_dir, s3_folder)
+        run.s3 = s3_gateway.RadosGateway(args.source_dir, s3_gateway.folder_in(run.work, run.extra_folders))
         run.s3.start()
         run.s3.create_bucket(BUCKET)
         credentials = os.path.join(run.work, "aws/credentials")
