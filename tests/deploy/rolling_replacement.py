@@ -80,13 +80,19 @@ def parse_args():
     p.add_argument("--between_s", type=float, default=2, help="after each replacement")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     args = p.parse_args()
+    binaries_from_build_dir(p, args)
+    return args
+
+
+def binaries_from_build_dir(parser, args):
+    """Fills args.ingestd, .ingestctl and .camera_sim not given from
+    args.build_dir; a usage error if neither was given."""
     for name, path in (("ingestd", "server/ingestd"), ("ingestctl", "server/ingestctl"),
                        ("camera_sim", "bench/camera-sim")):
         if getattr(args, name) is None:
             if args.build_dir is None:
-                p.error(f"give --build_dir or --{name}")
+                parser.error(f"give --build_dir or --{name}")
             setattr(args, name, os.path.join(args.build_dir, path))
-    return args
 
 
 def free_ports(count):
@@ -157,10 +163,11 @@ def toml_string(text):
     return json.dumps(text)  # a TOML basic string is a JSON string here
 
 
-def server_config_toml(test, instance, certs, shards, store, drain):
+def server_config_toml(test, instance, certs, shards, store, drain, shard_memory="64MiB"):
     """One instance's ingestd.toml behind HAProxy: its ports and state folder,
     the shared certificates; `store` and `drain` are {key: TOML value} for
-    their sections (values already in TOML syntax)."""
+    their sections (values already in TOML syntax); `shard_memory` is
+    spool.shard_memory_bytes."""
     q = toml_string
 
     def section(values):
@@ -186,7 +193,7 @@ camera_ca_file = {q(os.path.join(certs, "camera-ca.crt"))}
 ticket_keys_file = {q(os.path.join(certs, "ticket.keys"))}
 
 [spool]
-shard_memory_bytes = "64MiB"
+shard_memory_bytes = {q(shard_memory)}
 
 [store]
 {section(store)}

@@ -14,12 +14,24 @@ independent reader: it signs and parses with its own code, not ours.
 
 import os
 import subprocess
+import tempfile
 
 AWS_CLI = "/usr/bin/aws"  # the Debian CLI v2; an older v1 may come first on PATH
 # The script's own start deadline is 60 s, and stopping waits up to 15 s per daemon.
 SCRIPT_TIMEOUT_S = 240
 # The script refuses longer folders: admin socket paths must fit a Unix socket's 107 bytes.
 MAX_FOLDER_LENGTH = 60
+
+
+def folder_in(work, extra_folders):
+    """The gateway's folder: <work>/s3, or a new short one under /tmp (added
+    to extra_folders, for the caller to remove) when that path is too long
+    for the script (a long TMPDIR)."""
+    folder = os.path.join(work, "s3")
+    if len(folder) > MAX_FOLDER_LENGTH:
+        folder = tempfile.mkdtemp(prefix="s3-", dir="/tmp")
+        extra_folders.append(folder)
+    return folder
 
 
 class RadosGateway:

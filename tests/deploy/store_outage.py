@@ -115,12 +115,7 @@ def parse_args():
                    help="multiplies every time bound (an ASan build handshakes and uploads several times slower)")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     args = p.parse_args()
-    for name, path in (("ingestd", "server/ingestd"), ("ingestctl", "server/ingestctl"),
-                       ("camera_sim", "bench/camera-sim")):
-        if getattr(args, name) is None:
-            if args.build_dir is None:
-                p.error(f"give --build_dir or --{name}")
-            setattr(args, name, os.path.join(args.build_dir, path))
+    rolling_replacement.binaries_from_build_dir(p, args)
     if args.watcher is None:
         args.watcher = os.path.join(args.source_dir, "deploy/systemd/ingestd-lifecycle-watch.sh")
     return args
@@ -504,11 +499,7 @@ def main():
                        check=True, stdout=subprocess.DEVNULL, timeout=120)
 
         say(f"work folder {run.work}; starting the S3 test server (radosgw)")
-        s3_folder = os.path.join(run.work, "s3")
-        if len(s3_folder) > s3_gateway.MAX_FOLDER_LENGTH:  # a long TMPDIR
-            s3_folder = tempfile.mkdtemp(prefix="s3-", dir="/tmp")
-            run.extra_folders.append(s3_folder)
-        run.s3 = s3_gateway.RadosGateway(args.source_dir, s3_folder)
+        run.s3 = s3_gateway.RadosGateway(args.source_dir, s3_gateway.folder_in(run.work, run.extra_folders))
         run.s3.start()
         run.s3.create_bucket(BUCKET)
         run.s3.credentials_file(run.store_credentials, STORE_PROFILE)
@@ -653,23 +644,11 @@ def main():
             if len(drains) != 1 or not drains[0].complete:
                 failures.append(f"{instance.name}: expected one complete drain, audit log says "
                                 f"{figures['drains'][instance.name]}")
-        if not report["all_acked"]:
-            failures.append("camera-sim: not every recorded segment was acknowledged")
-        if report["protocol_errors"]:
-            failures.append(f"camera-sim: {report['protocol_errors']} protocol errors (see camera-sim.log)")
-        mirror = os.path.join(run.work, "mirror")
         say("reading the store back with the AWS CLI")
-        run.s3.mirror(BUCKET, PREFIX, mirror)
-        failures.extend(store_check.check_store(args.ingestctl, mirror, ZONE, report["per_camera"]))
-        stored = store_figures(args.ingestctl, mirror)
-        figures.update({
-            "segments_acked": report["segments_acked"],
-            "segments_in_store": stored.get("segments"),
-            "batch_objects": stored.get("batch_objects"),
-            "camera_reconnects": report["reconnects"],
-            "camera_connect_failures": report["connect_failures"],
-            "longest_gap_ms": round(report["longest_gap_ms"], 1),
-        })
+        problems, read_back = store_check.check_bucket(args.ingestctl, run.s3, BUCKET, PREFIX,
+                                                       os.path.join(run.work, "mirror"), ZONE, report)
+        failures.extend(problems)
+        figures.update(read_back)
         ok = not failures
     except (AssertionError, RuntimeError, OSError, subprocess.SubprocessError) as e:
         failures.append(f"{type(e).__name__}: {e}" if not isinstance(e, AssertionError) else str(e))
@@ -689,16 +668,6 @@ def main():
             say(f"work folder kept: {run.work}")
     say("passed" if ok else f"{len(failures)} failures")
     return 0 if ok else 1
-
-
-def store_figures(ingestctl, store_dir):
-    """ingestctl verify's counts (objects, segments, bytes) of a dir: store."""
-    out = subprocess.run([ingestctl, f"--store_dir={store_dir}", f"--zone={ZONE}", "verify", "--json"],
-                         capture_output=True, text=True, timeout=120)
-    try:
-        return json.loads(out.stdout)
-    except ValueError:
-        return {}
 
 
 def watcher_settings(run, instance):
