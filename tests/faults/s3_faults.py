@@ -43,15 +43,13 @@ passed, 1 failed, 77 skipped (radosgw, ceph or the AWS CLI not installed).
     tests/faults/s3_faults.py --build_dir build                  # the CI-length version, ~70 s
     scripts/s3_faults.sh build                                   # two minutes down, more cameras
 
-Not registered in CI yet (tests/CMakeLists.txt says how to): it fails on a
-real server bug. An index object put whose first attempt reached the store
-but whose answer was lost (the connection reset as the store went down)
-counts as failed after its retries are refused; the sealer then indexes the
-same seqs again with later ones, and since index objects are named by their
-contents the new one gets another name, so both stay and a camera's seq is
-indexed twice (`ingestctl export` reports duplicates_skipped; the batch
-payload itself is stored once). The test asserts the correct behaviour and
-will pass once that is fixed.
+In CI as faults.s3_faults. Its first runs found an index object put whose
+first attempt reached the store but whose answer was lost (the connection
+reset as the store went down): the sealer indexed those seqs again with
+later ones under another name, and readers counted the second entry as a
+second stored copy. Readers now tell the same payload indexed twice
+(`reindexed_skipped`) from a payload stored twice (`duplicates_skipped`),
+which this test still requires to be 0.
 """
 
 import argparse
