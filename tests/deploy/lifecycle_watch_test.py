@@ -165,12 +165,18 @@ deadline_ms = {deadline_ms}
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:
-                if http_get(self.admin_port, "/healthz")[0] == 200:
+                # Live, and past start-up (spool recovered, listeners up):
+                # /healthz can answer before the camera port accepts.
+                if http_get(self.admin_port, "/healthz")[0] == 200 and self.started_up():
                     return
-            except OSError:
+            except (OSError, ValueError, KeyError):
                 pass
             time.sleep(0.1)
         raise AssertionError(f"{self.name}: ingestd did not become healthy")
+
+    def started_up(self):
+        checks = json.loads(http_get(self.admin_port, "/readyz")[1])["checks"]
+        return any(c["name"] == "listening" and c["ok"] for c in checks)
 
     def watch(self, timeout_s=40):
         """One run of the watcher, as the timer starts it."""
