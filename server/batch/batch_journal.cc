@@ -315,15 +315,34 @@ absl::Status BatchJournal::Rotate(const JournalRecovery& live) {
   path_ = path;
   bytes_ = out.size();
   unsynced_ = false;
+  broken_ = absl::OkStatus();
   ++next_file_;
   return SyncDir(dir_);
 }
 
+absl::Status BatchJournal::Break(absl::Status failure) {
+  if (broken_.ok()) broken_ = failure;
+  return failure;
+}
+
 absl::Status BatchJournal::Append(const std::vector<uint8_t>& body, bool sync) {
+  if (!broken_.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("batch journal needs rewriting after: ", broken_.message()));
+  }
   std::vector<uint8_t> record;
   record.reserve(kFrameBytes + body.size());
   Frame(record, body);
-  RETURN_IF_ERROR(WriteAll(fd_, record.data(), record.size(), path_));
+  absl::Status written = WriteAll(fd_, record.data(), record.size(), path_);
+  if (!written.ok()) {
+    // Part of the record may be in the file: cut it off, or a crash before
+    // the rewrite would replay up to it and stop there.
+    if (ftruncate(fd_, static_cast<off_t>(bytes_)) != 0) {
+      return Break(absl::InternalError(absl::StrCat(written.message(), "; and truncating it back failed: ",
+                                                    std::strerror(errno))));
+    }
+    return Break(written);
+  }
   bytes_ += record.size();
   unsynced_ = true;
   return sync ? Sync() : absl::OkStatus();
@@ -345,8 +364,14 @@ absl::Status BatchJournal::AppendIndexed(std::string_view camera, uint64_t throu
 }
 
 absl::Status BatchJournal::Sync() {
+  if (!broken_.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("batch journal needs rewriting after: ", broken_.message()));
+  }
   if (!unsynced_) return absl::OkStatus();
-  if (fdatasync(fd_) != 0) return Errno("fdatasync", path_);
+  // After a failed fdatasync the kernel may have dropped the unsynced
+  // records' pages as if written: only a rewrite makes them durable.
+  if (fdatasync(fd_) != 0) return Break(Errno("fdatasync", path_));
   unsynced_ = false;
   return absl::OkStatus();
 }

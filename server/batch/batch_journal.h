@@ -72,6 +72,12 @@ class BatchJournal {
   BatchJournal(const BatchJournal&) = delete;
   BatchJournal& operator=(const BatchJournal&) = delete;
 
+  // A failed append or sync (a full disk, say) leaves the journal broken:
+  // the torn record is cut off if possible, every later append and sync is
+  // refused, and only Rotate() — which rewrites the whole live state from
+  // the caller's memory into a new file — mends it. So a record that did
+  // not make it never leaves a gap that later records skip over on replay.
+
   // Appends an intent and makes it durable (fdatasync).
   absl::Status AppendIntent(const BatchManifest& manifest);
   // Appends without syncing; Sync() makes them durable.
@@ -86,10 +92,14 @@ class BatchJournal {
   // Bytes in the current file: the caller rotates when it grows too big.
   uint64_t bytes() const { return bytes_; }
   bool has_unsynced() const { return unsynced_; }
+  // Why appends are refused until the next successful Rotate(); ok if not.
+  const absl::Status& broken() const { return broken_; }
 
  private:
   BatchJournal(std::string dir, uint64_t next_file);
   absl::Status Append(const std::vector<uint8_t>& body, bool sync);
+  // Remembers the first failure; returns it for the caller to pass on.
+  absl::Status Break(absl::Status failure);
 
   const std::string dir_;
   uint64_t next_file_ = 0;
@@ -97,6 +107,7 @@ class BatchJournal {
   int fd_ = -1;
   uint64_t bytes_ = 0;
   bool unsynced_ = false;
+  absl::Status broken_;
 };
 
 }  // namespace ingest

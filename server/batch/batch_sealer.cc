@@ -122,6 +122,8 @@ bool BatchSealer::Stop(bool flush_all, absl::Time deadline) {
     if (Idle()) break;
   }
   absl::MutexLock lock(&run_mu_);
+  absl::Status rotated;
+  MaybeRotateJournal(rotated);
   absl::Status synced = journal_->Sync();
   const BatchSealerStats s = stats();
   if (!Idle() || !synced.ok()) {
@@ -215,6 +217,9 @@ absl::Status BatchSealer::Pass(bool flush_all, absl::Duration wait) {
   SubmitDue(now);
   FlushIndexes(flush_all, now, first_error);
   ReclaimFiles(snapshot, first_error);
+  // After reclaiming, so the shards see the space it freed at once.
+  absl::Status measured = catalog_->RefreshDiskSpace();
+  if (!measured.ok()) NoteError("sealer_disk_space_unknown", measured, first_error);
   MaybeRotateJournal(first_error);
 
   const PersistOrderCounts counts = order_.Counts();
@@ -517,13 +522,20 @@ void BatchSealer::ReclaimFiles(const std::vector<SpoolFileState>& snapshot, absl
 }
 
 void BatchSealer::MaybeRotateJournal(absl::Status& first_error) {
-  if (journal_->bytes() < options_.journal_rotate_bytes) return;
+  // A broken journal (a record lost to a full disk) is rewritten from what
+  // this process knows as soon as there is room again.
+  if (journal_->bytes() < options_.journal_rotate_bytes && journal_->broken().ok()) return;
   JournalRecovery live;
   order_.AddLiveState(live);
   for (const auto& [id, batch] : batches_) live.uncommitted.push_back(batch.manifest);
   live.uncommitted.insert(live.uncommitted.end(), recovered_intents_.begin(), recovered_intents_.end());
+  const absl::Status broken = journal_->broken();
   absl::Status rotated = journal_->Rotate(live);
-  if (!rotated.ok()) NoteError("sealer_journal_rotate_failed", rotated, first_error);
+  if (!rotated.ok()) {
+    NoteError("sealer_journal_rotate_failed", rotated, first_error);
+  } else if (!broken.ok()) {
+    log::Info("batch_journal_rewritten", {{"after", View(broken.message())}, {"bytes", journal_->bytes()}});
+  }
 }
 
 }  // namespace ingest

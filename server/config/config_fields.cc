@@ -198,6 +198,10 @@ const ConfigField kFields[] = {
     {INGEST_FIELD(spool.max_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(spool.max_bytes),
      .help = "Spool capacity; when full the server stops reading from cameras until sealing frees space.",
      .min = kMiB, .max = 1024 * kTiB},
+    {INGEST_FIELD(spool.min_free_bytes) = FieldKind::kByteSize, .ref = INGEST_REF(spool.min_free_bytes),
+     .help = "Free space kept on the spool's file system (for the batch journal and anything sharing the disk); "
+             "below it the server stops reading from cameras until uploads free space.",
+     .min = 0, .max = kTiB},
     {INGEST_FIELD(spool.shard_memory_bytes) = FieldKind::kByteSize,
      .ref = INGEST_REF(spool.shard_memory_bytes),
      .help = "Memory for segment buffers per shard; at least max_segment_bytes.",
@@ -267,6 +271,11 @@ const ConfigField kFields[] = {
     {INGEST_FIELD(log.connection_errors_per_second) = FieldKind::kDouble,
      .ref = INGEST_REF(log.connection_errors_per_second),
      .help = "Per-connection error lines per second per shard; the rest are counted as suppressed.",
+     .min_double = 0.01, .max_double = 1e6},
+    {INGEST_FIELD(log.session_lines_per_second) = FieldKind::kDouble,
+     .ref = INGEST_REF(log.session_lines_per_second),
+     .help = "session_open lines per second per shard (a burst of 10 s worth); each camera is also paced to 5 "
+             "sessions, then one per 30 s. A skipped open skips its close; both are counted.",
      .min_double = 0.01, .max_double = 1e6},
 };
 

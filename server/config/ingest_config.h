@@ -91,6 +91,9 @@ struct SpoolConfig {
   uint64_t commit_bytes = 1 << 20;
   uint64_t file_bytes = 64 << 20;
   uint64_t max_bytes = 8ull << 30;  // spool full -> stop reading from cameras
+  // Free space left on the spool's file system -> stop reading from cameras
+  // (the batch journal, which every upload needs, lives on the same disk).
+  uint64_t min_free_bytes = 64 << 20;
   uint64_t shard_memory_bytes = 256 << 20;  // segment buffers per shard
 
   friend bool operator==(const SpoolConfig&, const SpoolConfig&) = default;
@@ -155,6 +158,7 @@ struct DrainConfig {
 struct LogConfig {
   std::string level = "info";  // debug, info, warn or error
   double connection_errors_per_second = 20;  // per shard, for per-connection lines
+  double session_lines_per_second = 200;     // per shard, session_open lines (each camera also paced)
 
   friend bool operator==(const LogConfig&, const LogConfig&) = default;
 };

@@ -1,8 +1,27 @@
 #include "server/session/camera_registry.h"
 
+#include <algorithm>
+
 #include "absl/strings/string_view.h"
 
 namespace ingest {
+
+bool CameraState::AllowSessionLog(absl::Time now, uint64_t& suppressed) {
+  const int64_t now_us = absl::ToUnixMicros(now);
+  const int64_t interval_us = absl::ToInt64Microseconds(kSessionLogInterval);
+  const int64_t burst_us = interval_us * kSessionLogBurst;
+  int64_t full_at = log_full_at_us_.load(std::memory_order_relaxed);
+  while (true) {
+    const int64_t next = std::max(full_at, now_us) + interval_us;
+    if (next - now_us > burst_us) {
+      log_suppressed_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (log_full_at_us_.compare_exchange_weak(full_at, next, std::memory_order_relaxed)) break;
+  }
+  suppressed = log_suppressed_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
 
 void CameraState::Remember(uint64_t seq, const SegmentFingerprint& fingerprint) {
   absl::MutexLock lock(&remembered_mu_);

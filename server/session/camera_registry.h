@@ -32,6 +32,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace ingest {
 
@@ -50,6 +51,9 @@ struct SegmentFingerprint {
 // How many of a camera's most recent segments the server can compare a
 // re-send against (proto/README.md promises this number).
 inline constexpr size_t kRememberedSegments = 32;
+
+inline constexpr int kSessionLogBurst = 5;
+inline constexpr absl::Duration kSessionLogInterval = absl::Seconds(30);
 
 class CameraState {
  public:
@@ -83,11 +87,23 @@ class CameraState {
   // The contents of `seq` if it is among the remembered ones.
   std::optional<SegmentFingerprint> Recall(uint64_t seq) const;
 
+  // Paces this camera's session_open lines (and their session_close), so a
+  // camera reconnecting in a tight loop cannot flood the log while every
+  // ordinary reconnect is still logged: kSessionLogBurst sessions at once,
+  // then one per kSessionLogInterval. Lock-free (the camera may reconnect to
+  // another shard). On true, `suppressed` is how many were skipped since the
+  // last logged one.
+  bool AllowSessionLog(absl::Time now, uint64_t& suppressed);
+
   uint64_t accepted() const { return accepted_.load(std::memory_order_acquire); }
   uint64_t durable() const { return durable_.load(std::memory_order_acquire); }
   uint64_t persisted() const { return persisted_.load(std::memory_order_acquire); }
 
  private:
+  // GCRA: the time (unix us) at which the bucket would be full again.
+  std::atomic<int64_t> log_full_at_us_{0};
+  std::atomic<uint64_t> log_suppressed_{0};
+
   static void RaiseTo(std::atomic<uint64_t>& value, uint64_t seq) {
     uint64_t current = value.load(std::memory_order_relaxed);
     while (seq > current && !value.compare_exchange_weak(current, seq, std::memory_order_acq_rel)) {

@@ -18,6 +18,19 @@ uint64_t Total(const AdminViewInput& input, std::atomic<uint64_t> ShardCounters:
   return sum;
 }
 
+AdminCheck SpoolDiskCheck(const AdminViewInput& input) {
+  const uint64_t stalled = Total(input, &ShardCounters::spool_write_stalled);
+  if (stalled > 0) {
+    return {"spool_disk_space", false,
+            absl::StrCat("the spool's file system is full (no space left on device): ", stalled,
+                         " shard(s) paused their cameras until uploads free space")};
+  }
+  const uint64_t min_free = input.config->spool.min_free_bytes;
+  return {"spool_disk_space", input.spool_disk_free_bytes >= min_free,
+          absl::StrCat(input.spool_disk_free_bytes, " bytes free on the spool's file system (spool.min_free_bytes ",
+                       min_free, input.spool_disk_free_bytes >= min_free ? ")" : "; cameras paused)")};
+}
+
 std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
   std::vector<AdminCheck> checks;
   // Start-up mirrors the drain: ready only once the spool is recovered, the
@@ -36,6 +49,7 @@ std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
       static_cast<uint64_t>(kSpoolHighWater * static_cast<double>(input.config->spool.max_bytes));
   checks.push_back({"spool_below_high_water", input.spool_bytes_live < high_water,
                     absl::StrCat(input.spool_bytes_live, " of ", input.config->spool.max_bytes, " bytes")});
+  checks.push_back(SpoolDiskCheck(input));
   checks.push_back({"store_writable", input.sealer.store_ok,
                     input.sealer.store_ok ? "last upload succeeded" : input.sealer.last_store_error});
   const uint64_t open = Total(input, &ShardCounters::connections_open);
@@ -65,6 +79,9 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
 #define INGEST_EXPORT_COUNTER(name)                                                                     \
   if (std::string_view(#name) == "connections_open") {                                                  \
     w.Gauge("ingest_connections_open", "Camera connections open now.",                                  \
+            static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                        \
+  } else if (std::string_view(#name) == "spool_write_stalled") {                                        \
+    w.Gauge("ingest_spool_write_stalled", "1 while the shard's spool batch waits for disk space.",      \
             static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                        \
   } else {                                                                                              \
     w.Counter("ingest_" #name "_total", "Shard counter " #name " (see server/shard/shard_counters.h).", \
@@ -160,7 +177,8 @@ std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck
       ",\"cameras_connected\":", Total(input, &ShardCounters::connections_open),
       ",\"cameras_known\":", input.cameras_known, ",\"zone_map\":", JsonString(input.zone_map_digest),
       ",\"misplaced_sessions\":", input.misplaced_sessions, ",\"spool_bytes\":", input.spool_bytes_live,
-      ",\"spool_max_bytes\":", config.spool.max_bytes, ",\"pending_segments\":", input.sealer.pending_segments,
+      ",\"spool_max_bytes\":", config.spool.max_bytes,
+      ",\"spool_disk_free_bytes\":", input.spool_disk_free_bytes, ",\"pending_segments\":", input.sealer.pending_segments,
       ",\"batches_in_flight\":", input.sealer.batches_in_flight,
       ",\"oldest_pending_age_s\":", absl::ToDoubleSeconds(input.sealer.oldest_pending_age),
       ",\"store\":", JsonString(config.store.url), ",\"store_ok\":", input.sealer.store_ok ? "true" : "false",
@@ -205,6 +223,8 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   SealerMetrics(input.sealer, w);
   if (input.s3 != nullptr) S3Metrics(*input.s3, w);
   w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
+  w.Gauge("ingest_spool_disk_free_bytes", "Free bytes on the spool's file system (last measured).",
+          static_cast<double>(input.spool_disk_free_bytes));
   w.Gauge("ingest_info", "Always 1; labels say which server, build, zone and zone map this is.", 1,
           {{"server_id", input.config->server.id},
            {"zone", input.config->server.zone},
@@ -213,6 +233,8 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
            {"zone_map", input.zone_map_digest.substr(0, 12)}});
   w.Gauge("ingest_misplaced_sessions", "Cameras connected here that a reloaded zone map places elsewhere.",
           static_cast<double>(input.misplaced_sessions));
+  w.Gauge("ingest_spool_min_free_bytes", "Free space the spool leaves on its file system (spool.min_free_bytes).",
+          static_cast<double>(input.config->spool.min_free_bytes));
   w.Gauge("ingest_spool_max_bytes", "Spool capacity (spool.max_bytes).",
           static_cast<double>(input.config->spool.max_bytes));
   w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 0);

@@ -38,6 +38,7 @@ struct AdminViewInput {
   BatchSealerStats sealer;
   const S3ClientStats* s3 = nullptr;  // null unless the store is S3
   uint64_t spool_bytes_live = 0;
+  uint64_t spool_disk_free_bytes = UINT64_MAX;
   uint64_t cameras_known = 0;
   bool stopping = false;
   absl::Time started;

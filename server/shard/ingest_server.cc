@@ -252,7 +252,8 @@ absl::Status IngestServer::Init() {
   SetStartupStep("recovering the spool");
   ASSIGN_OR_RETURN(catalog_, SpoolCatalog::Open(SpoolCatalogOptions{.dir = config_.spool.dir,
                                                                     .shard_count = config_.server.shards,
-                                                                    .file_bytes = config_.spool.file_bytes},
+                                                                    .file_bytes = config_.spool.file_bytes,
+                                                                    .min_free_bytes = config_.spool.min_free_bytes},
                                                 &recovery_));
   // What the previous run made durable is durable now: re-sent segments are
   // recognised as duplicates, and cameras are told where to resume.
@@ -337,6 +338,7 @@ absl::Status IngestServer::Init() {
                                      .commit_bytes = config_.spool.commit_bytes,
                                      .file_bytes = config_.spool.file_bytes},
         .connection_errors_per_second = config_.log.connection_errors_per_second,
+        .session_lines_per_second = config_.log.session_lines_per_second,
         .reconnect_after_min = absl::Milliseconds(config_.drain.reconnect_after_min_ms),
         .reconnect_after_max = absl::Milliseconds(config_.drain.reconnect_after_max_ms),
     };
@@ -499,7 +501,10 @@ AdminSnapshot IngestServer::AdminView() const {
     s3 = s3_store_->stats();
     input.s3 = &s3;
   }
-  if (catalog_ != nullptr) input.spool_bytes_live = catalog_->total_bytes();
+  if (catalog_ != nullptr) {
+    input.spool_bytes_live = catalog_->total_bytes();
+    input.spool_disk_free_bytes = catalog_->disk_free_bytes();
+  }
   input.cameras_known = registry_.size();
   input.stopping = stopped_.load();
   if (admission_ != nullptr) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/std_string_view.h"
+#include "proto/frame.h"
 #include "server/tls/camera_identity.h"
 
 namespace ingest {
@@ -50,7 +51,8 @@ Shard::Shard(const ShardOptions& options, const ShardShared& shared)
       goaway_rng_(static_cast<uint32_t>(options.index * 7919 + 17)),
       pool_(options.memory_budget_bytes),
       error_log_limiter_(options.connection_errors_per_second,
-                         std::max(1.0, options.connection_errors_per_second)) {}
+                         std::max(1.0, options.connection_errors_per_second)),
+      session_log_limiter_(options.session_lines_per_second, std::max(1.0, 10 * options.session_lines_per_second)) {}
 
 Shard::~Shard() = default;
 
@@ -105,8 +107,13 @@ void Shard::Loop() {
     }
     recycled_this_turn_ = false;
     ring_->ForEachCompletion([this](const io_uring_cqe& cqe) { Dispatch(cqe); });
-    if (recycled_this_turn_) RearmStarved();
-    if (!blocked_.empty()) RetryBlocked();
+    // A connection can be both paused (blocked) and out of receive buffers
+    // (starved); once unpaused it needs its receive armed again even if no
+    // buffer came back this turn (during a long pause every buffer already
+    // did), so starved ones are looked at after every retry of paused ones.
+    const bool retried_blocked = !blocked_.empty();
+    if (retried_blocked) RetryBlocked();
+    if (!starved_.empty() && (recycled_this_turn_ || retried_blocked)) RearmStarved();
     if (!urgent_poll_.empty()) {
       std::vector<uint32_t> ids;
       ids.swap(urgent_poll_);
@@ -267,12 +274,14 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
       return;
     case Op::kSpoolWrite:
     case Op::kSpoolSync: {
+      const absl::Time stalled_since = writer_->stalled_since();
       absl::Status s = writer_->OnCompletion(
           ud.op, cqe.res, [this](const SpoolPendingRecord& r) { OnDurable(r); });
       if (!s.ok()) {
         log::Error("spool_failed", {{"shard", options_.index}, {"error", s.ToString()}});
         fatal_ = s;
       }
+      NoteSpoolStall(stalled_since);
       return;
     }
     default:
@@ -619,7 +628,7 @@ void Shard::Flush(Connection& conn) {
         default: Bump(counters_.protocol_errors); break;
       }
       // A welcomed session says why it ended in its session_close line.
-      if (session.outcome() != SessionOutcome::kRedirected && !conn.open_logged) {
+      if (session.outcome() != SessionOutcome::kRedirected && !conn.welcomed) {
         LogConnectionError("session_refused", conn, session.close_reason());
       }
       BeginClose(conn);
@@ -735,8 +744,27 @@ SegmentBuffer Shard::AllocateRecord(size_t bytes) {
 void Shard::ReleaseRecord(const SegmentBuffer& buffer) { pool_.Release(buffer); }
 
 bool Shard::AcceptingSegments() const {
-  return shared_.catalog->total_bytes() + writer_->open_bytes() + writer_->in_flight_bytes() <
-         options_.spool_max_bytes;
+  // A full disk pauses the cameras like a full spool: what they send waits in
+  // their socket buffers, unacknowledged, until uploads free space.
+  const uint64_t pending = writer_->open_bytes() + writer_->in_flight_bytes();
+  return !writer_->stalled() && !shared_.catalog->disk_low(pending) &&
+         shared_.catalog->total_bytes() + pending < options_.spool_max_bytes;
+}
+
+void Shard::NoteSpoolStall(absl::Time stalled_since_before) {
+  counters_.spool_disk_full_errors.store(writer_->counters().disk_full_errors, std::memory_order_relaxed);
+  const bool was = stalled_since_before != absl::InfinitePast();
+  if (was == writer_->stalled()) return;
+  counters_.spool_write_stalled.store(writer_->stalled() ? 1 : 0, std::memory_order_relaxed);
+  if (writer_->stalled()) {
+    log::Error("spool_disk_full", {{"shard", options_.index},
+                                   {"error", "no space left on the spool's file system; cameras paused, "
+                                             "the batch is retried until uploads free space"},
+                                   {"free_bytes", static_cast<int64_t>(shared_.catalog->disk_free_bytes())}});
+  } else {
+    log::Info("spool_disk_space_back", {{"shard", options_.index},
+                                        {"stalled_ms", absl::ToInt64Milliseconds(absl::Now() - stalled_since_before)}});
+  }
 }
 
 void Shard::SpoolRecord(CameraSession& session, const SegmentBuffer& buffer, size_t record_bytes,
@@ -875,16 +903,29 @@ void Shard::Count(SessionEvent event) {
 
 void Shard::LogSessionOpen(Connection& conn) {
   const CameraSession& session = *conn.session;
-  conn.open_logged = true;
   conn.opened = absl::Now();
+  // The camera's own pace first, so one camera reconnecting in a loop cannot
+  // use up the shard's budget and hide everyone else's sessions. A session
+  // whose open line is skipped skips its close line too.
+  uint64_t camera_suppressed = 0;
+  if (!shared_.registry->Get(session.camera_id()).AllowSessionLog(conn.opened, camera_suppressed) ||
+      !session_log_limiter_.Allow(conn.opened)) {
+    Bump(counters_.session_lines_suppressed);
+    return;
+  }
+  conn.open_logged = true;
   log::Info("session_open", {{"shard", options_.index},
                              {"camera", session.camera_id()},
                              {"session", session.session_id()},
                              {"peer", conn.source},
                              {"firmware", session.firmware_version()},
-                             {"tls_resumed", conn.tls->session_resumed()},
+                             // The only version a session is welcomed with.
+                             {"protocol_version", int64_t{camproto::kProtocolVersion}},
+                             {"tls", std::string_view(conn.tls->session_resumed() ? "resumed" : "full")},
                              {"hello_last_durable_seq", session.hello_last_durable_seq()},
-                             {"base_seq", session.base_seq()}});
+                             {"base_seq", session.base_seq()},
+                             {"camera_sessions_unlogged", camera_suppressed},
+                             {"shard_sessions_unlogged", session_log_limiter_.TakeSuppressed()}});
 }
 
 void Shard::LogSessionClose(const Connection& conn) {

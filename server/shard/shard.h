@@ -63,6 +63,7 @@ struct ShardOptions {
   uint64_t spool_max_bytes = 8ull << 30;
   SpoolWriterOptions writer;
   double connection_errors_per_second = 20;
+  double session_lines_per_second = 200;  // session_open lines (closes follow their opens)
   // Longest a shard waits on stop for commits and last sends.
   absl::Duration stop_grace = absl::Seconds(5);
   // Every GOAWAY carries a reconnect-after drawn uniformly from this range.
@@ -217,6 +218,10 @@ class Shard final : public SessionHost {
   void RefuseOverLimit(Connection& conn, const char* limit);
   Connection* Lookup(const UserData& ud);
   Connection& NewConnection();
+  // Mirrors the spool writer's full-disk state into the counters and logs
+  // when a stall starts or ends (the writer was stalled since the argument
+  // before the completion just handled, InfinitePast if not).
+  void NoteSpoolStall(absl::Time stalled_since_before);
   bool AcceptingSegments() const;
 
   const ShardOptions options_;
@@ -240,6 +245,7 @@ class Shard final : public SessionHost {
   std::unique_ptr<SpoolWriter> writer_;
   SegmentBufferPool pool_;
   log::RateLimiter error_log_limiter_;
+  log::RateLimiter session_log_limiter_;
 
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<uint32_t> free_ids_;

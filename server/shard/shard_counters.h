@@ -33,6 +33,7 @@ namespace ingest {
   X(superseded)               /* an older connection replaced by a newer one */        \
   X(slow_readers)             /* closed: too much unsent data */                        \
   X(sessions_welcomed)                                                                 \
+  X(session_lines_suppressed) /* session_open/close lines skipped by the rate limits */ \
   X(admission_redirected)     /* HELLO from another zone's camera: REDIRECT */          \
   X(admission_rejected_unknown) /* HELLO from a camera no zone rule places: REJECT */   \
   X(rezone_goaways)           /* GOAWAY (rezoned) after a zone map reload */            \
@@ -52,6 +53,8 @@ namespace ingest {
   X(recv_enobufs)             /* multishot recv ran out of provided buffers */         \
   X(recv_rearms)              /* multishot recv ended without F_MORE and re-armed */    \
   X(backpressure_pauses)      /* a session stopped reading: memory or spool full */    \
+  X(spool_disk_full_errors)   /* spool writes or syncs refused: ENOSPC / EDQUOT */     \
+  X(spool_write_stalled)      /* gauge: 1 while a batch waits for disk space */        \
   X(ack_latency_us_sum)       /* receipt of a segment -> durable, summed */            \
   X(ack_latency_count)                                                                 \
   X(ring_sq_full_flushes)     /* SQ full: submitted early to make room */              \

@@ -12,6 +12,8 @@ namespace {
 // writev takes at most IOV_MAX iovecs; a larger batch waits for the next commit.
 constexpr size_t kMaxRecordsPerCommit = IOV_MAX;
 
+bool IsDiskFull(int res) { return res == -ENOSPC || res == -EDQUOT; }
+
 }  // namespace
 
 SpoolWriter::SpoolWriter(Ring& ring, SpoolCatalog& catalog, int shard,
@@ -29,33 +31,53 @@ void SpoolWriter::Append(const SpoolPendingRecord& record) {
 }
 
 absl::Duration SpoolWriter::TimeUntilDue(absl::Time now) const {
+  if (stalled() && sqes_in_flight_ == 0) return std::max(absl::ZeroDuration(), retry_at_ - now);
   if (in_flight_ || open_.empty()) return absl::InfiniteDuration();
   if (open_bytes_ >= options_.commit_bytes) return absl::ZeroDuration();
   return std::max(absl::ZeroDuration(), open_.front().received + options_.commit_interval - now);
 }
 
 void SpoolWriter::MaybeCommit(absl::Time now, bool force) {
+  if (stalled() && sqes_in_flight_ == 0 && now >= retry_at_) {
+    SubmitWriteAndSync();
+    return;
+  }
   if (in_flight_ || open_.empty()) return;
   if (!force && TimeUntilDue(now) > absl::ZeroDuration()) return;
   size_t take = std::min(open_.size(), kMaxRecordsPerCommit);
   committing_.assign(open_.begin(), open_.begin() + static_cast<ptrdiff_t>(take));
   open_.erase(open_.begin(), open_.begin() + static_cast<ptrdiff_t>(take));
   committing_bytes_ = 0;
-  iov_.clear();
-  for (const SpoolPendingRecord& r : committing_) {
-    iov_.push_back({r.buffer.data, r.record_bytes});
-    committing_bytes_ += r.record_bytes;
-  }
+  for (const SpoolPendingRecord& r : committing_) committing_bytes_ += r.record_bytes;
   open_bytes_ -= committing_bytes_;
-  iov_done_ = 0;
-  write_offset_ = file_.size;
+  batch_start_ = file_.size;
   batch_end_ = file_.size + committing_bytes_;
+  RewindBatch();
   in_flight_ = true;
   SubmitWriteAndSync();
 }
 
+void SpoolWriter::RewindBatch() {
+  iov_.clear();
+  for (const SpoolPendingRecord& r : committing_) iov_.push_back({r.buffer.data, r.record_bytes});
+  iov_done_ = 0;
+  write_offset_ = batch_start_;
+}
+
+void SpoolWriter::Stall(Op op) {
+  ++counters_.disk_full_errors;
+  const absl::Time now = absl::Now();
+  if (!stalled()) stalled_since_ = now;
+  retry_at_ = now + kFullDiskRetry;
+  // A failed fdatasync may have dropped the written pages as if clean: only
+  // writing them again makes the next sync cover them. A failed write keeps
+  // what it wrote before (short writes advanced write_offset_).
+  if (op == Op::kSpoolSync) RewindBatch();
+}
+
 void SpoolWriter::SubmitWriteAndSync() {
   write_ok_ = false;
+  sqes_in_flight_ = 2;
   io_uring_sqe* sqe = ring_.GetSqe();
   io_uring_prep_writev(sqe, file_.fd, iov_.data() + iov_done_,
                        static_cast<unsigned>(iov_.size() - iov_done_), write_offset_);
@@ -70,10 +92,15 @@ void SpoolWriter::SubmitWriteAndSync() {
 
 absl::Status SpoolWriter::OnCompletion(
     Op op, int res, absl::FunctionRef<void(const SpoolPendingRecord&)> on_durable) {
+  --sqes_in_flight_;
   if (op == Op::kSpoolWrite) {
+    if (IsDiskFull(res)) {
+      Stall(op);  // the linked sync completes -ECANCELED next
+      return absl::OkStatus();
+    }
     if (res < 0) {
-      return absl::DataLossError(absl::StrCat("spool write to file ", file_.file_seq, " of shard ",
-                                              shard_, " failed: ", std::strerror(-res)));
+      return absl::DataLossError(absl::StrCat("spool write to file ", file_.file_seq, " of shard ", shard_,
+                                              " failed: ", std::strerror(-res)));
     }
     uint64_t expected = batch_end_ - write_offset_;
     write_offset_ += static_cast<uint64_t>(res);
@@ -100,14 +127,19 @@ absl::Status SpoolWriter::OnCompletion(
   }
   // Op::kSpoolSync
   if (res == -ECANCELED && !write_ok_) {
-    SubmitWriteAndSync();
+    // A short write is continued now; a full disk waits for MaybeCommit.
+    if (!stalled()) SubmitWriteAndSync();
+    return absl::OkStatus();
+  }
+  if (IsDiskFull(res)) {
+    Stall(op);
     return absl::OkStatus();
   }
   if (res < 0) {
-    return absl::DataLossError(absl::StrCat("spool fdatasync of file ", file_.file_seq,
-                                            " of shard ", shard_, " failed: ",
-                                            std::strerror(-res)));
+    return absl::DataLossError(absl::StrCat("spool fdatasync of file ", file_.file_seq, " of shard ", shard_,
+                                            " failed: ", std::strerror(-res)));
   }
+  stalled_since_ = absl::InfinitePast();
   file_.size = batch_end_;
   catalog_.PublishDurable(shard_, file_.file_seq, file_.size);
   ++counters_.commits;

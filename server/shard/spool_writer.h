@@ -11,6 +11,13 @@
 //   ... completions with Op::kSpoolWrite / kSpoolSync -> writer.OnCompletion(cqe, on_durable)
 //
 // Buffers stay owned by the records until on_durable hands them back.
+//
+// A full disk (ENOSPC, EDQUOT) is not an error: the batch stays unacknowledged
+// and is written again every kFullDiskRetry until it fits, and the shard
+// stops reading from its cameras meanwhile (stalled()). When fdatasync is the
+// call that fails, the kernel may already have dropped the dirty pages, so
+// the whole batch is written again before the next sync. Any other write or
+// sync error is fatal.
 #ifndef SERVER_SHARD_SPOOL_WRITER_H_
 #define SERVER_SHARD_SPOOL_WRITER_H_
 
@@ -47,8 +54,12 @@ struct SpoolPendingRecord {
   absl::Time received;
 };
 
+// How often a batch refused for lack of space is tried again.
+inline constexpr absl::Duration kFullDiskRetry = absl::Milliseconds(250);
+
 struct SpoolWriterCounters {
   uint64_t commits = 0;
+  uint64_t disk_full_errors = 0;  // writes or syncs refused with ENOSPC / EDQUOT
   uint64_t records = 0;
   uint64_t bytes = 0;
   uint64_t short_writes = 0;
@@ -65,18 +76,22 @@ class SpoolWriter {
   // `force` and it is not empty).
   void MaybeCommit(absl::Time now, bool force = false);
 
-  // How long until the open batch is due; InfiniteDuration when there is
-  // nothing to commit or a commit is already in flight.
+  // How long until the open batch is due (or a stalled batch is retried);
+  // InfiniteDuration when there is nothing to commit or a commit is in flight.
   absl::Duration TimeUntilDue(absl::Time now) const;
 
   // Handles a completion of one of this writer's SQEs (Op::kSpoolWrite or
   // kSpoolSync). Calls on_durable(record) for every record of the batch once
-  // it is durable. A failed write or sync is an error status: the spool can
-  // no longer promise durability and the caller must stop the server.
+  // it is durable. A full disk stalls the batch (see above); any other failed
+  // write or sync is an error status: the spool can no longer promise
+  // durability and the caller must stop the server.
   absl::Status OnCompletion(Op op, int res,
                             absl::FunctionRef<void(const SpoolPendingRecord&)> on_durable);
 
   bool idle() const { return !in_flight_ && open_.empty(); }
+  // A batch is waiting for disk space; since when, and the last error.
+  bool stalled() const { return stalled_since_ != absl::InfinitePast(); }
+  absl::Time stalled_since() const { return stalled_since_; }
   uint64_t open_bytes() const { return open_bytes_; }
   uint64_t in_flight_bytes() const { return in_flight_ ? committing_bytes_ : 0; }
   const SpoolWriterCounters& counters() const { return counters_; }
@@ -84,6 +99,11 @@ class SpoolWriter {
  private:
   // Submits writev(iov_[iov_done_..]) at write_offset_ linked with fdatasync.
   void SubmitWriteAndSync();
+  // The disk is full: the batch waits kFullDiskRetry; after a failed sync
+  // it is written again from its first byte.
+  void Stall(Op op);
+  // (Re)builds iov_ over the whole batch being committed.
+  void RewindBatch();
 
   Ring& ring_;
   SpoolCatalog& catalog_;
@@ -99,8 +119,12 @@ class SpoolWriter {
   size_t iov_done_ = 0;          // iovecs fully written
   uint64_t write_offset_ = 0;    // file offset of the next byte to write
   uint64_t batch_end_ = 0;       // file offset after the whole batch
+  uint64_t batch_start_ = 0;     // file offset of the batch's first byte
   bool in_flight_ = false;
   bool write_ok_ = false;
+  int sqes_in_flight_ = 0;       // the write and its linked sync
+  absl::Time stalled_since_ = absl::InfinitePast();
+  absl::Time retry_at_ = absl::InfinitePast();  // while stalled
   SpoolWriterCounters counters_;
 };
 

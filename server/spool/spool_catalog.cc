@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -182,6 +183,7 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
     shard.active_file_seq = file_seq;
   }
   catalog->total_bytes_.store(total);
+  RETURN_IF_ERROR(catalog->RefreshDiskSpace());
   return catalog;
 }
 
@@ -199,7 +201,21 @@ void SpoolCatalog::PublishDurable(int shard, uint64_t file_seq, uint64_t durable
   File& file = it->second;
   const uint64_t before = LiveBytes(file);
   file.durable_bytes = durable_bytes;
-  total_bytes_.fetch_add(LiveBytes(file) - before, std::memory_order_relaxed);
+  const uint64_t added = LiveBytes(file) - before;
+  total_bytes_.fetch_add(added, std::memory_order_relaxed);
+  // Saturating: the next RefreshDiskSpace() sets the true figure.
+  uint64_t free = disk_free_bytes_.load(std::memory_order_relaxed);
+  while (!disk_free_bytes_.compare_exchange_weak(free, free - std::min(free, added), std::memory_order_relaxed)) {
+  }
+}
+
+absl::Status SpoolCatalog::RefreshDiskSpace() {
+  struct statvfs st {};
+  if (statvfs(options_.dir.c_str(), &st) != 0) {
+    return absl::InternalError(absl::StrCat("statvfs ", options_.dir, ": ", std::strerror(errno)));
+  }
+  disk_free_bytes_.store(static_cast<uint64_t>(st.f_bavail) * st.f_frsize, std::memory_order_relaxed);
+  return absl::OkStatus();
 }
 
 std::optional<ActiveSpoolFile> SpoolCatalog::RotateIfPrepared(int shard, uint64_t final_bytes) {

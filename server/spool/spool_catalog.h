@@ -35,6 +35,10 @@ struct SpoolCatalogOptions {
   std::string dir;
   int shard_count = 1;
   uint64_t file_bytes = 64 << 20;  // a shard rotates once its file reaches this size
+  // Free space the spool leaves on its file system, for the batch journal
+  // (which must still be written for any upload to free space) and for
+  // whatever else shares the disk: below it, disk_low() says stop reading.
+  uint64_t min_free_bytes = 64 << 20;
 };
 
 // A file a shard appends to. The catalog owns `fd`; the shard must not close it.
@@ -101,6 +105,20 @@ class SpoolCatalog {
   // what is waiting for the sealer. For backpressure; lock-free.
   uint64_t total_bytes() const { return total_bytes_.load(std::memory_order_relaxed); }
 
+  // Free bytes on the spool's file system as an unprivileged writer sees
+  // them: measured by RefreshDiskSpace(), lowered by every durable append
+  // since (so a fast writer does not overrun the reserve between two
+  // measurements). Lock-free.
+  uint64_t disk_free_bytes() const { return disk_free_bytes_.load(std::memory_order_relaxed); }
+  // True when writing `pending` more bytes would leave less than
+  // min_free_bytes free.
+  bool disk_low(uint64_t pending = 0) const {
+    const uint64_t free = disk_free_bytes();
+    return free < pending || free - pending < options_.min_free_bytes;
+  }
+  // Measures the free space (statvfs). Does I/O: sealer thread only.
+  absl::Status RefreshDiskSpace();
+
   // Sealer side. Creates the next file for every shard without one ready
   // (fsyncing the folder), and closes fds handed over by rotation whose final
   // bytes are durable. Does I/O: call from the sealer thread only.
@@ -136,6 +154,7 @@ class SpoolCatalog {
   std::map<FileKey, File> files_ ABSL_GUARDED_BY(mu_);
   std::vector<Shard> shards_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> total_bytes_{0};
+  std::atomic<uint64_t> disk_free_bytes_{UINT64_MAX};
 };
 
 // "<dir>/shard-NN" and "<dir>/shard-NN/<file_seq, 16 digits>.spool".

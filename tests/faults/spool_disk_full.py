@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
-"""Spool disk full: the file system under spool.dir fills before the
-server's own limit (spool.max_bytes is set far above its size) while the
-store cannot take uploads, so nothing drains. Asserted:
+"""Spool disk full, in both ways a disk fills: something else takes the last
+free byte (a filler file) while the cameras stream, so the spool's own
+writes fail with ENOSPC; then, the filler deleted, the spool itself grows
+until it reaches spool.min_free_bytes (spool.max_bytes is set far above the
+disk's size). The store cannot take uploads meanwhile, so nothing drains.
+Asserted, for each of the two full periods:
 
-  - no ACK without durability: in the end every segment a camera had
-    acknowledged is in the store exactly once and byte-exact (SHA-256 per
-    camera, `ingestctl verify` clean; tests/deploy/store_check.py);
-  - /readyz fails naming the full spool disk (a failed check other than
+  - /readyz fails naming the spool's disk (a failed check other than
     store_writable, which fails anyway because the store is broken on
     purpose, whose name or detail points at the spool or its disk);
-  - the cameras are paused, not dropped: while the disk is full no
-    connection closes or arrives (server counters), camera-sim counts no
-    reconnect and no protocol error, and the server paused reading
-    (backpressure_pauses);
+  - the cameras are paused, not dropped: no connection closes or arrives
+    (server counters), camera-sim counts no reconnect and no protocol
+    error, and the server paused reading (backpressure_pauses);
   - the server neither dies nor spins: it stays up and live (/healthz),
-    its average CPU while full stays below --max_cpu_pct of one core, its
-    RSS below --max_rss_mib;
+    its average CPU stays below --max_cpu_pct of one core, its RSS below
+    --max_rss_mib;
+
+and over the whole run:
+
+  - the filler really made the spool see ENOSPC (its counter moved);
   - once the store takes uploads again the spool drains, space returns,
     readiness passes, the cameras resume and every segment they recorded
-    is acknowledged.
+    is acknowledged;
+  - no ACK without durability, nothing doubled: every segment a camera had
+    acknowledged is in the store exactly once and byte-exact (SHA-256 per
+    camera, `ingestctl verify` clean; tests/deploy/store_check.py).
 
 The spool's file system is a size-limited tmpfs by default: write(2) (and
 io_uring's writev) fails with ENOSPC there exactly as on ext4 or XFS, which
@@ -35,22 +41,17 @@ mended by putting the folder back.
 If the server dies or stops serving on the full disk, or never recovers,
 the test says so, then grows the disk (tmpfs: remount; ext4: offline
 resize) and starts the server again, only so that the end check still
-tells whether any acknowledged segment was lost or doubled. Needs root (to mount); exit 77
-(skipped) when mounting is not possible. The figures go to stdout as one
-JSON line, progress to stderr.
+tells whether any acknowledged segment was lost or doubled. Needs root (to
+mount); exit 77 (skipped) when mounting is not possible. The figures go to
+stdout as one JSON line, progress to stderr.
 
     sudo tests/faults/spool_disk_full.py --build_dir build
     sudo tests/faults/spool_disk_full.py --build_dir build --fs ext4 --hold_s 20
 
-Not registered in CI yet: the server of 2026-12-02 fails it (results in
-docs/reliability.md, "Spool disk full"). The shard stops on the first
-ENOSPC (spool_failed, DATA_LOSS) instead of pausing its cameras, and
-ingestd exits 1 once its flush is done; readiness names no full disk; the
-batch journal shares the spool's disk, loses records to ENOSPC, and after
-the restart segments already in the store are uploaded and indexed again
-(stored twice). Register it like deploy.store_outage (LABELS
-"faults;integration", RUN_SERIAL, SKIP_RETURN_CODE 77; it runs in ~30 s)
-once it passes.
+In CI as faults.spool_disk_full. Its first runs (docs/reliability.md, "Spool
+disk full") found the shard stopping on the first ENOSPC and ingestd exiting,
+no readiness check naming the disk, and the batch journal losing records on
+the full disk so that segments were uploaded twice after the restart.
 """
 
 import argparse
@@ -69,7 +70,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../deploy"))
 import rolling_replacement  # noqa: E402  (free ports, wait_until)
 import store_check  # noqa: E402
-import store_outage  # noqa: E402  (http_get, metrics, store_figures)
+import store_outage  # noqa: E402  (http_get, metrics)
 
 ZONE = "dev"
 SKIPPED = 77
@@ -90,13 +91,14 @@ def parse_args():
     p.add_argument("--fs", choices=("tmpfs", "ext4"), default="tmpfs", help="the spool's small file system")
     p.add_argument("--disk_mib", type=int, default=32, help="its size")
     p.add_argument("--spool_max_mib", type=int, default=1024, help="spool.max_bytes: far above --disk_mib")
+    p.add_argument("--min_free_mib", type=int, default=4, help="spool.min_free_bytes: the reserve the spool leaves")
     p.add_argument("--file_mib", type=int, default=4, help="spool.file_bytes")
     p.add_argument("--cameras", type=int, default=16)
     p.add_argument("--segment_ms", type=int, default=100)
     p.add_argument("--segment_bytes", type=int, default=32768)
     p.add_argument("--warmup_s", type=float, default=1.5, help="streaming with a working store first")
     p.add_argument("--fill_timeout_s", type=float, default=30, help="bound on filling the disk")
-    p.add_argument("--hold_s", type=float, default=4, help="how long the disk stays full")
+    p.add_argument("--hold_s", type=float, default=4, help="how long the disk stays full, in each of the two ways")
     p.add_argument("--recover_s", type=float, default=45,
                    help="bound on recovery after the store returns (the sealer backs off up to 30 s)")
     p.add_argument("--after_s", type=float, default=2, help="streaming after recovery")
@@ -210,6 +212,7 @@ dir = {q(spool_dir)}
 file_bytes = "{args.file_mib}MiB"
 # Far more than the disk holds: the disk fills first.
 max_bytes = "{args.spool_max_mib}MiB"
+min_free_bytes = "{args.min_free_mib}MiB"
 shard_memory_bytes = "64MiB"
 
 [store]
@@ -338,7 +341,7 @@ class Sampler(threading.Thread):
 
     COUNTERS = ("ingest_connections_accepted_total", "ingest_connections_closed_total",
                 "ingest_backpressure_pauses_total", "ingest_segments_accepted_total", "ingest_spool_records_total",
-                "ingest_connections_open")
+                "ingest_connections_open", "ingest_spool_disk_full_errors_total", "ingest_spool_write_stalled")
 
     def __init__(self, server, disk, interval_s=0.25, max_samples=4 * 600):
         super().__init__(daemon=True)
@@ -422,6 +425,7 @@ class Run:
         self.server = None
         self.sim = None
         self.sampler = None
+        self.filler = None
 
     def break_store(self):
         os.rename(self.store_dir, self.store_dir + ".away")
@@ -441,70 +445,127 @@ class Run:
         if self.server is not None:
             self.server.kill()
         self.mend_store()
+        if self.filler is not None and os.path.exists(self.filler):
+            os.unlink(self.filler)
         self.disk.unmount()
 
 
-def fill(run, figures, failures):
-    """Breaks the store and streams until the spool disk is full (free below
-    a tenth of it) or the server stops serving. Returns when it happened."""
+def fill_by_another_writer(run, figures, failures):
+    """Something else fills the disk (a filler file takes every free byte)
+    while the cameras stream: the spool's own writes must then fail with
+    ENOSPC. Returns when the server had its first such error (or stopped
+    serving), and when that happened."""
     a, server, disk = run.args, run.server, run.disk
-    size, _ = disk.space()
-    run.break_store()
-    broken = time.time()
-    say(f"store broken; streaming until the {size // MIB} MiB spool disk is full")
+    start = time.time()
+    run.filler = os.path.join(disk.mount_point, "filler")
+    written = 0
+    fd = os.open(run.filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        chunk = MIB
+        while chunk >= 4096:
+            try:
+                written += os.write(fd, b"\0" * chunk)
+            except OSError:
+                chunk //= 4
+    finally:
+        os.close(fd)
+    figures["filler_mib"] = round(written / MIB, 1)
+    say(f"a filler file took the spool disk's last {figures['filler_mib']} MiB")
 
-    def full_or_down():
-        return disk.space()[1] < size / 10 or not server.running() or server.get("/healthz")[0] != 200
+    # On tmpfs the spool's next write fails with ENOSPC at once; ext4 may
+    # keep a few blocks, so the reserve check can pause the cameras first.
+    def paused_or_down():
+        if not server.running() or server.get("/healthz")[0] != 200:
+            return True
+        m = server.metrics()
+        return (m.get("ingest_spool_disk_full_errors_total") or 0) > 0 or any(
+            names_the_disk(c, d) for c, d in server.readiness()[1])
 
-    rolling_replacement.wait_until("the spool disk to fill", full_or_down, a.fill_timeout_s, 0.1)
+    rolling_replacement.wait_until("the server to notice the full disk", paused_or_down, a.fill_timeout_s, 0.1)
     full_at = time.time()
-    figures["filled_after_s"] = round(full_at - broken, 1)
-    figures["free_at_full_mib"] = round(disk.space()[1] / MIB, 2)
+    figures["enospc_after_s"] = round(full_at - start, 1)
+    if not server.running() or server.get("/healthz")[0] != 200:
+        failures.append(f"the server stopped serving when its spool write failed with ENOSPC (exit codes so far "
+                        f"{server.exit_codes()})")
+    return start, full_at
+
+
+def fill_to_reserve(run, figures, failures):
+    """The filler is gone; the cameras stream into the spool, nothing drains,
+    until the spool has left only spool.min_free_bytes (or the server stops
+    serving). Returns when that happened."""
+    a, server, disk = run.args, run.server, run.disk
+    start = time.time()
+
+    def at_reserve_or_down():
+        if not server.running() or server.get("/healthz")[0] != 200:
+            return True
+        return disk.space()[1] < (a.min_free_mib + 2) * MIB and any(
+            names_the_disk(c, d) for c, d in server.readiness()[1])
+
+    rolling_replacement.wait_until("the spool to reach its reserve", at_reserve_or_down, a.fill_timeout_s, 0.1)
+    full_at = time.time()
+    figures["reserve_reached_after_s"] = round(full_at - start, 1)
+    figures["free_at_reserve_mib"] = round(disk.space()[1] / MIB, 2)
     if not server.running() or server.get("/healthz")[0] != 200:
         failures.append(f"the server stopped serving as the spool disk filled (exit codes so far "
                         f"{server.exit_codes()}, {disk.space()[1] / MIB:.1f} MiB free)")
-    say(f"full after {figures['filled_after_s']} s ({figures['free_at_full_mib']} MiB free); holding {a.hold_s} s")
-    return broken, full_at
+    return start, full_at
 
 
-def check_full_period(run, samples, sim_before, sim_after, figures, failures):
+def hold_full(run, label, start, full_at, figures, failures):
+    """Keeps the disk full for --hold_s and checks what the server did."""
+    sim_log = os.path.join(run.work, "camera-sim.log")
+    say(f"{label}: full after {round(full_at - start, 1)} s; holding {run.args.hold_s} s")
+    sim_before = camera_progress(sim_log)
+    time.sleep(run.args.hold_s)
+    sim_after = camera_progress(sim_log)
+    pauses = counter_delta(run.sampler.between(start, time.time()), "ingest_backpressure_pauses_total")
+    figures[f"{label}_backpressure_pauses"] = pauses
+    if run.server.running() and not pauses:
+        failures.append(f"{label}: the server never paused reading from a camera")
+    check_full_period(run, label, run.sampler.between(full_at, time.time()), sim_before, sim_after, figures,
+                      failures)
+
+
+def check_full_period(run, label, samples, sim_before, sim_after, figures, failures):
     """What the server did while the disk was full."""
     a, server = run.args, run.server
     seen = {}
     for s in samples:
         for check, detail in s.failed:
             seen.setdefault(check, detail)
-    figures["readiness_failed_while_full"] = seen
+    figures[f"{label}_readiness_failed"] = seen
     if not any(names_the_disk(c, d) for c, d in seen.items()):
-        failures.append(f"/readyz never named the full spool disk while it was full (failed checks seen: "
+        failures.append(f"{label}: /readyz never named the full spool disk while it was full (failed checks seen: "
                         f"{seen or 'none'})")
     down = [s for s in samples if not s.alive or not s.live]
-    figures["not_live_samples_while_full"] = len(down)
+    figures[f"{label}_not_live_samples"] = len(down)
     if down:
-        failures.append(f"the server was down or not live in {len(down)} of {len(samples)} samples while the disk "
+        failures.append(f"{label}: the server was down or not live in {len(down)} of {len(samples)} samples while the disk "
                         f"was full (exit codes {server.exit_codes()})")
     closed = counter_delta(samples, "ingest_connections_closed_total")
     accepted = counter_delta(samples, "ingest_connections_accepted_total")
-    figures["connections_closed_while_full"] = closed
-    figures["connections_accepted_while_full"] = accepted
+    figures[f"{label}_connections_closed"] = closed
+    figures[f"{label}_connections_accepted"] = accepted
     if closed or accepted:
-        failures.append(f"cameras were dropped while the disk was full: {closed} connections closed, "
+        failures.append(f"{label}: cameras were dropped while the disk was full: {closed} connections closed, "
                         f"{accepted} accepted")
     if sim_before and sim_after:
-        figures["camera_reconnects_while_full"] = sim_after[1] - sim_before[1]
-        figures["camera_errors_while_full"] = sim_after[2] - sim_before[2]
+        figures[f"{label}_camera_reconnects"] = sim_after[1] - sim_before[1]
+        figures[f"{label}_camera_errors"] = sim_after[2] - sim_before[2]
         if sim_after[1] != sim_before[1] or sim_after[2] != sim_before[2]:
-            failures.append(f"camera-sim counted {figures['camera_reconnects_while_full']} reconnects and "
-                            f"{figures['camera_errors_while_full']} errors while the disk was full")
+            failures.append(f"{label}: camera-sim counted {figures[f'{label}_camera_reconnects']} reconnects and "
+                            f"{figures[f'{label}_camera_errors']} errors while the disk was full")
     average, peak = cpu_figures(samples)
     rss = [s.rss for s in samples if s.rss]
-    figures["cpu_pct_while_full"] = {"average": average, "peak_1s": peak}
-    figures["rss_peak_mib_while_full"] = round(max(rss) / MIB, 1) if rss else None
+    figures[f"{label}_cpu_pct"] = {"average": average, "peak_1s": peak}
+    figures[f"{label}_rss_peak_mib"] = round(max(rss) / MIB, 1) if rss else None
     if average is not None and average > a.max_cpu_pct:
-        failures.append(f"the server used {average}% of a core on average while the disk was full "
+        failures.append(f"{label}: the server used {average}% of a core on average while the disk was full "
                         f"(bound {a.max_cpu_pct}%): spinning?")
     if rss and max(rss) > a.max_rss_mib * MIB:
-        failures.append(f"the server's RSS reached {max(rss) / MIB:.0f} MiB while the disk was full")
+        failures.append(f"{label}: the server's RSS reached {max(rss) / MIB:.0f} MiB while the disk was full")
 
 
 def recover(run, store_back, figures, failures):
@@ -524,7 +585,9 @@ def recover(run, store_back, figures, failures):
         records = server.metrics().get("ingest_spool_records_total")
         if records_back is None:
             records_back = records
-        return (disk.space()[1] > size / 2 and server.readiness()[0] is True and records is not None
+        # Room for a spool file or two above the reserve: the cameras write again.
+        room = (a.min_free_mib + 2 * a.file_mib) * MIB
+        return (disk.space()[1] > room and server.readiness()[0] is True and records is not None
                 and records_back is not None and records >= records_back + a.cameras)
 
     # A server that stopped serving exits once its flush is done: no use
@@ -551,7 +614,7 @@ def recover(run, store_back, figures, failures):
         if server.running() and server.get("/healthz")[0] != 200:
             say("the server is up but not live: stopping it")
             server.stop(timeout_s=70)
-        if not server.running() or disk.space()[1] < size / 2:
+        if not server.running() or disk.space()[1] < (a.min_free_mib + 2 * a.file_mib) * MIB:
             if disk.kind == "ext4" and server.running():
                 server.stop(timeout_s=70)  # ext4 grows unmounted
             say(f"growing the spool disk to {4 * disk.size_mib} MiB")
@@ -587,7 +650,7 @@ def finish(run, figures, failures):
         failures.append(f"camera-sim: {report['protocol_errors']} protocol errors")
     say("reading the store back")
     failures.extend(store_check.check_store(a.ingestctl, run.store_dir, ZONE, report["per_camera"]))
-    stored = store_outage.store_figures(a.ingestctl, run.store_dir)
+    stored = store_check.store_counts(a.ingestctl, run.store_dir, ZONE)
     figures.update({
         "segments_recorded": report["segments_recorded"],
         "segments_acked": report["segments_acked"],
@@ -601,6 +664,7 @@ def finish(run, figures, failures):
 def main():
     args = parse_args()
     figures = {"fs": args.fs, "disk_mib": args.disk_mib, "spool_max_mib": args.spool_max_mib,
+               "min_free_mib": args.min_free_mib,
                "cameras": args.cameras, "offered_mib_per_s": round(
                    args.cameras * args.segment_bytes * 1000 / args.segment_ms / MIB, 2)}
     if os.geteuid() != 0:
@@ -629,7 +693,6 @@ def main():
         say(f"{args.cameras} cameras, {figures['offered_mib_per_s']} MiB/s, spool on a {args.disk_mib} MiB "
             f"{args.fs}, spool.max_bytes {args.spool_max_mib} MiB; work folder {run.work}")
         rolling_replacement.start_cameras(run, os.path.join(run.work, "certs"), port)
-        sim_log = os.path.join(run.work, "camera-sim.log")
         rolling_replacement.wait_until(
             f"{args.cameras} cameras connected",
             lambda: (run.server.metrics().get("ingest_connections_open") or 0) >= args.cameras
@@ -638,16 +701,19 @@ def main():
             raise AssertionError(f"camera-sim exited early ({run.sim.returncode})")
         time.sleep(args.warmup_s)
 
-        broken, full_at = fill(run, figures, failures)
-        sim_before = camera_progress(sim_log)
-        time.sleep(args.hold_s)
-        sim_after = camera_progress(sim_log)
-        full_samples = run.sampler.between(full_at, time.time())
-        pauses = counter_delta(run.sampler.between(broken, time.time()), "ingest_backpressure_pauses_total")
-        figures["backpressure_pauses_while_filling"] = pauses
-        if run.server.running() and not pauses:
-            failures.append("the server never paused reading from a camera while the disk filled")
-        check_full_period(run, full_samples, sim_before, sim_after, figures, failures)
+        run.break_store()
+        say("store broken: nothing drains from the spool from now on")
+        start, full_at = fill_by_another_writer(run, figures, failures)
+        hold_full(run, "filler", start, full_at, figures, failures)
+        enospc = run.server.metrics().get("ingest_spool_disk_full_errors_total") if run.server.running() else None
+        figures["spool_enospc_errors"] = enospc
+        if not enospc and args.fs == "tmpfs":
+            failures.append("the spool never saw ENOSPC while the filler held the disk: the case was not tested")
+        os.unlink(run.filler)
+        run.filler = None
+        say("filler deleted: the spool has room again (the store is still broken)")
+        start, full_at = fill_to_reserve(run, figures, failures)
+        hold_full(run, "reserve", start, full_at, figures, failures)
         for line in run.server.log_lines(r'"level":"(error|warn)"|No space|ENOSPC')[:5]:
             say(f"ingestd: {line[:400]}")
 
@@ -656,8 +722,8 @@ def main():
         say("store mended: uploads can succeed again")
         recover(run, store_back, figures, failures)
         space_back = next((s.t for s in run.sampler.between(store_back, time.time())
-                           if s.free > run.disk.space()[0] / 2), None)
-        figures["full_s"] = round((space_back or time.time()) - full_at, 1)
+                           if s.free > (args.min_free_mib + 2 * args.file_mib) * MIB), None)
+        figures["full_s"] = round((space_back or time.time()) - full_at, 1)  # the reserve period
         time.sleep(args.after_s)
         run.sampler.stop()
         rss = [s.rss for s in run.sampler.samples if s.rss]

@@ -145,5 +145,24 @@ TEST(SpoolCatalogTest, ReopenRecoversFilesAsClosedAndKeepsFileSeqGrowing) {
   EXPECT_TRUE(catalog->Reclaim(5, 3).ok());
 }
 
+TEST(SpoolCatalogTest, DiskLowWhenFreeSpaceMinusPendingIsBelowTheReserve) {
+  TempDir dir;
+  auto low = SpoolCatalog::Open({.dir = dir.path() + "/a", .shard_count = 1, .min_free_bytes = uint64_t{1} << 60},
+                                nullptr);
+  ASSERT_TRUE(low.ok()) << low.status();
+  EXPECT_TRUE((*low)->disk_low()) << "no disk here has an exbibyte free";
+  auto roomy = SpoolCatalog::Open({.dir = dir.path() + "/b", .shard_count = 1, .min_free_bytes = 0}, nullptr);
+  ASSERT_TRUE(roomy.ok()) << roomy.status();
+  const uint64_t free = (*roomy)->disk_free_bytes();
+  EXPECT_GT(free, 0u);
+  EXPECT_FALSE((*roomy)->disk_low());
+  EXPECT_TRUE((*roomy)->disk_low(free + 1)) << "pending bytes count against the free space";
+  // Durable appends lower the figure until the next measurement.
+  const ActiveSpoolFile file = (*roomy)->active_file(0);
+  (*roomy)->PublishDurable(0, file.file_seq, 4096);
+  EXPECT_LE((*roomy)->disk_free_bytes(), free - 4096);
+  ASSERT_TRUE((*roomy)->RefreshDiskSpace().ok());
+}
+
 }  // namespace
 }  // namespace ingest
