@@ -43,6 +43,13 @@ std::string FormatAddress(const sockaddr_storage& addr) {
   return text;
 }
 
+// The peer's port, to match a session with firewall, NAT or proxy logs.
+uint16_t PeerPort(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(addr).sin6_port);
+  return 0;
+}
+
 }  // namespace
 
 Shard::Shard(const ShardOptions& options, const ShardShared& shared)
@@ -918,6 +925,7 @@ void Shard::LogSessionOpen(Connection& conn) {
                              {"camera", session.camera_id()},
                              {"session", session.session_id()},
                              {"peer", conn.source},
+                             {"peer_port", PeerPort(conn.peer)},
                              {"firmware", session.firmware_version()},
                              // The only version a session is welcomed with.
                              {"protocol_version", int64_t{camproto::kProtocolVersion}},
