@@ -28,7 +28,7 @@ re-sent, spool records recovered per restart, restart-to-ready times,
 longest camera gap (lost connection -> next WELCOME), worst ACK (spooled)
 latency, ingestd's peak RSS. Progress on stderr. Exit 0 passed, 1 failed.
 
-    tests/faults/kill9_under_load.py --build_dir build                 # CI: 3 kills, ~35 s
+    tests/faults/kill9_under_load.py --build_dir build                 # CI: 3 kills, ~30 s
     scripts/kill9_soak.sh build 25                                     # the long version
 """
 
