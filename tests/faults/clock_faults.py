@@ -237,6 +237,10 @@ level = "info"
             return []
 
 
+class NotWelcomed(Exception):
+    """HELLO was answered with something other than WELCOME."""
+
+
 class Camera:
     """A raw camera across connections: what it sent, what was accepted."""
 
@@ -251,7 +255,8 @@ class Camera:
         self.connections += 1
         welcome = self.conn.hello(last_durable_seq=self.accepted[-1][0] if self.accepted else 0)
         if welcome.type != raw_camera.WELCOME:
-            raise AssertionError(f"{self.id}: HELLO answered {welcome}")
+            self.close()
+            raise NotWelcomed(f"{self.id}: HELLO answered {welcome}")
         return welcome
 
     def send(self, capture_start_us, duration_us=US):
@@ -446,17 +451,29 @@ def probe(camera, offset_s, deadline_s, say_what):
     if offset_s > 0:
         order.reverse()
     outcome = {}
+    not_welcomed = []
     deadline = time.monotonic() + deadline_s
     for i, (name, capture) in enumerate(order):
         expect_first = offset_s != 0 and i == 0
         while True:
-            accepted, frames = camera.send(capture())
+            try:
+                accepted, frames = camera.send(capture())
+            except (NotWelcomed, raw_camera.Closed) as e:
+                # The connection itself did not survive (the step's idle
+                # timeout can hit a camera between TLS and WELCOME): again.
+                not_welcomed.append(str(e))
+                camera.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+                continue
             if accepted or not expect_first or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
         outcome[name] = accepted
-    say(f"{say_what}: probes {outcome}")
-    return outcome
+    say(f"{say_what}: probes {outcome}" + (f"; connections lost before an answer: {not_welcomed}"
+                                           if not_welcomed else ""))
+    return outcome, not_welcomed
 
 
 def server_clock(args, work, certs, figures, failures):
@@ -488,8 +505,10 @@ def server_clock(args, work, certs, figures, failures):
             say(f"phase {name}: ingestd's wall clock {offset:+d} s, {seconds} s")
             figures_phase = {"offset_s": offset}
             if name in ("baseline", "back", "forward"):
-                outcome = probe(probe_camera, offset, a.probe_timeout_s, f"phase {name}")
+                outcome, not_welcomed = probe(probe_camera, offset, a.probe_timeout_s, f"phase {name}")
                 figures_phase["probes_accepted"] = [k for k, v in outcome.items() if v]
+                if not_welcomed:
+                    figures_phase["probe_connections_lost"] = not_welcomed
                 expected = {"30 days + 30 min old": offset <= -30 * MIN, "1 day + 30 min ahead": offset >= 30 * MIN}
                 if outcome != expected:
                     failures.append(f"server_clock: phase {name} ({offset:+d} s): probes {outcome}, expected "
@@ -530,10 +549,16 @@ def server_clock(args, work, certs, figures, failures):
 
         say("server_clock: stopping the cameras")
         report = rolling_replacement.stop_cameras(run)
-        rolling_replacement.wait_until(
-            "nothing pending, in flight or unindexed",
-            lambda: all(server.metrics().get(n, 1) == 0 for n in (
-                "ingest_pending_segments", "ingest_batches_in_flight", "ingest_unindexed_segments")), 60, 0.2)
+        backlog = ("ingest_pending_segments", "ingest_batches_in_flight", "ingest_unindexed_segments")
+        try:
+            rolling_replacement.wait_until("nothing pending, in flight or unindexed",
+                                           lambda: all(server.metrics().get(n, 1) == 0 for n in backlog), 30, 0.2)
+        except AssertionError as e:
+            # Still drained and read back below: the shutdown flush writes
+            # what the timers did not.
+            left = server.metrics()
+            figures["left_after_cameras_stopped"] = {n: left.get(n) for n in backlog}
+            failures.append(f"server_clock: {e}: {figures['left_after_cameras_stopped']}")
     finally:
         probe_camera.close()
         if run.sim is not None and run.sim.poll() is None:
