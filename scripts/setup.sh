@@ -47,6 +47,12 @@ PACKAGES=(
   # runtimes it links.
   clang-14
   libclang-rt-14-dev
+  # Fault tests: a slow spool disk through a FUSE file system of our own
+  # (tests/faults/slow_fs.c, tests/faults/slow_disk.py), and a wall clock
+  # stepped under ingestd by libfaketime (tests/faults/clock_faults.py).
+  fuse3
+  libfuse3-dev
+  libfaketime
 )
 
 die() {
