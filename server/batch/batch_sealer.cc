@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/crc32c.h"
+#include "common/monotonic_clock.h"
 #include "common/status_macros.h"
 #include "server/batch/batch_layout.h"
 #include "server/batch/batch_object.h"
@@ -60,7 +61,7 @@ absl::Status BatchSealer::Open() {
   absl::MutexLock lock(&run_mu_);
   JournalRecovery recovered;
   ASSIGN_OR_RETURN(journal_, BatchJournal::Open(options_.journal_dir, &recovered));
-  recovered_committed_ = order_.Recover(recovered, absl::Now());
+  recovered_committed_ = order_.Recover(recovered, MonotonicNow());
   recovered_intents_ = std::move(recovered.uncommitted);
   pool_ = std::make_unique<UploadPool>(store_, options_.upload_threads);
   log::Info("batch_journal_recovered", {{"records", recovered.records},
@@ -82,13 +83,13 @@ void BatchSealer::Start() {
 }
 
 void BatchSealer::Loop() {
-  absl::Time next_probe = absl::Now();
+  absl::Time next_probe = MonotonicNow();
   while (!stop_.HasBeenNotified()) {
     // Errors are counted and logged in the pass; waiting on the pool wakes
     // the loop as soon as an upload finishes.
     RunOnce(/*flush_all=*/false, options_.poll_interval).IgnoreError();
-    if (options_.probe_store && absl::Now() >= next_probe) {
-      next_probe = absl::Now() + options_.probe_interval;
+    if (options_.probe_store && MonotonicNow() >= next_probe) {
+      next_probe = MonotonicNow() + options_.probe_interval;
       ProbeStoreIfIdleAndFailing();
     }
   }
@@ -148,7 +149,7 @@ BatchSealerStats BatchSealer::stats() const {
 
 void BatchSealer::NoteError(std::string_view event, const absl::Status& status, absl::Status& first_error) {
   if (first_error.ok()) first_error = status;
-  if (error_log_.Allow(absl::Now())) {
+  if (error_log_.Allow(MonotonicNow())) {
     log::Error(event,
                {{"error", View(status.message())}, {"suppressed", static_cast<int64_t>(error_log_.TakeSuppressed())}});
   }
@@ -186,9 +187,9 @@ absl::Status BatchSealer::Pass(bool flush_all, absl::Duration wait) {
     run_mu_.Unlock();  // the pool's own lock only; nothing of ours is touched
     std::vector<UploadResult> results = pool_->WaitForResults(wait);
     run_mu_.Lock();
-    HandleResults(results, absl::Now(), first_error);
+    HandleResults(results, MonotonicNow(), first_error);
   } else {
-    HandleResults(pool_->WaitForResults(absl::ZeroDuration()), absl::Now(), first_error);
+    HandleResults(pool_->WaitForResults(absl::ZeroDuration()), MonotonicNow(), first_error);
     if (wait > absl::ZeroDuration()) {
       run_mu_.Unlock();
       // Stop() notifies stop_ before its flush passes, which must still pace.
@@ -199,7 +200,9 @@ absl::Status BatchSealer::Pass(bool flush_all, absl::Duration wait) {
     }
   }
   ++pass_;
-  const absl::Time now = absl::Now();
+  // Batch ages, retry and index times run on the monotonic clock, so a step
+  // of the wall clock neither hurries nor stalls them.
+  const absl::Time now = MonotonicNow();
 
   // New files first, so a shard at its rotation size never waits long.
   absl::Status prepared = catalog_->PrepareNextFiles();
@@ -436,7 +439,7 @@ void BatchSealer::CommitBatch(uint64_t id, absl::Status& first_error) {
   // then a restart finds the intent and simply uploads the batch again.
   absl::Status noted = journal_->AppendCommit(batch.manifest.key);
   if (!noted.ok()) NoteError("sealer_journal_failed", noted, first_error);
-  const CommitOutcome outcome = order_.Committed(batch.manifest.entries, absl::Now());
+  const CommitOutcome outcome = order_.Committed(batch.manifest.entries, MonotonicNow());
   if (on_persisted_) {
     for (const PersistedMark& mark : outcome.raised) on_persisted_(mark.camera, mark.seq);
   }
@@ -450,7 +453,7 @@ void BatchSealer::CommitBatch(uint64_t id, absl::Status& first_error) {
 
 void BatchSealer::FlushIndexes(bool flush_all, absl::Time now, absl::Status& first_error) {
   const IndexPolicy policy{.interval = options_.index_interval, .hour_grace = options_.index_hour_grace};
-  for (const IndexCover& due : order_.IndexesDue(policy, now, flush_all)) {
+  for (const IndexCover& due : order_.IndexesDue(policy, now, absl::Now(), flush_all)) {
     // One index object per capture hour the entries fall in.
     std::map<int64_t, std::vector<SegmentLocation>> by_hour;
     for (const SegmentLocation& e : due.entries) by_hour[IndexHourStartUs(e.capture_start_us)].push_back(e);

@@ -208,8 +208,9 @@ CommitOutcome PersistOrder::Committed(const std::vector<SegmentLocation>& entrie
   return out;
 }
 
-std::vector<IndexCover> PersistOrder::IndexesDue(const IndexPolicy& policy, absl::Time now, bool flush_all) const {
-  const int64_t now_us = absl::ToUnixMicros(now);
+std::vector<IndexCover> PersistOrder::IndexesDue(const IndexPolicy& policy, absl::Time now, absl::Time wall_now,
+                                                 bool flush_all) const {
+  const int64_t now_us = absl::ToUnixMicros(wall_now);
   std::vector<IndexCover> due;
   for (const auto& [camera, state] : cameras_) {
     if (state.unindexed.empty() || state.index_in_flight || now < state.index_retry_at) continue;

@@ -181,8 +181,14 @@ class PersistOrder {
   // persisted segment not in an index yet, when no index write of the camera
   // is in flight or waiting for its retry time, and flush_all, or the oldest
   // entry waited `policy.interval`, or the capture hour of the first entry
-  // ended `policy.hour_grace` ago. By camera name.
-  std::vector<IndexCover> IndexesDue(const IndexPolicy& policy, absl::Time now, bool flush_all) const;
+  // ended `policy.hour_grace` ago at `wall_now` (capture hours are dates;
+  // every other time here is on the caller's interval clock). By camera name.
+  std::vector<IndexCover> IndexesDue(const IndexPolicy& policy, absl::Time now, absl::Time wall_now,
+                                     bool flush_all) const;
+  // The same, when one clock serves both (tests).
+  std::vector<IndexCover> IndexesDue(const IndexPolicy& policy, absl::Time now, bool flush_all) const {
+    return IndexesDue(policy, now, now, flush_all);
+  }
 
   // The index write of `camera`, covering what IndexesDue returned, was
   // handed to the uploader.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "common/build_info.h"
 #include "common/json_string.h"
+#include "common/monotonic_clock.h"
 #include "server/admin/prometheus_text.h"
 
 namespace ingest {
@@ -90,7 +91,7 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
     INGEST_SHARD_COUNTERS(INGEST_EXPORT_COUNTER)
 #undef INGEST_EXPORT_COUNTER
     w.Gauge("ingest_shard_seconds_since_loop_turn", "Seconds since the shard's event loop last turned.",
-            absl::ToDoubleSeconds(absl::Now() - input.shards[i].last_turn), shard);
+            absl::ToDoubleSeconds(MonotonicNow() - input.shards[i].last_turn), shard);
     for (size_t p = 0; p < kConnectionPhaseNames.size(); ++p) {
       w.Gauge("ingest_connections", "Connections by phase (recounted every 100 ms).",
               static_cast<double>(c.connections_by_phase[p].load(std::memory_order_relaxed)),
@@ -212,7 +213,7 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
     return snapshot;
   }
   for (const ShardView& shard : input.shards) {
-    snapshot.live = snapshot.live && shard.serving && now - shard.last_turn < kShardLivenessDeadline;
+    snapshot.live = snapshot.live && shard.serving && MonotonicNow() - shard.last_turn < kShardLivenessDeadline;
   }
   snapshot.readiness = ReadinessChecks(input);
   bool ready = true;

@@ -29,7 +29,7 @@ inline constexpr double kSpoolHighWater = 0.9;
 struct ShardView {
   const ShardCounters* counters = nullptr;
   bool serving = false;
-  absl::Time last_turn;
+  absl::Time last_turn;  // MonotonicNow() clock
 };
 
 struct AdminViewInput {

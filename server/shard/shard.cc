@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/monotonic_clock.h"
 #include "common/std_string_view.h"
 #include "proto/frame.h"
 #include "server/tls/camera_identity.h"
@@ -84,7 +85,7 @@ absl::Status Shard::Run() {
   if (!setup.ok()) return setup;
   ArmAccept();
   serving_.store(true, std::memory_order_release);
-  last_tick_ = last_deadline_scan_ = absl::Now();
+  last_tick_ = last_deadline_scan_ = MonotonicNow();
   Loop();
   serving_.store(false, std::memory_order_release);
   return fatal_;
@@ -92,7 +93,7 @@ absl::Status Shard::Run() {
 
 void Shard::Loop() {
   while (fatal_.ok()) {
-    absl::Time now = absl::Now();
+    absl::Time now = MonotonicNow();
     last_turn_us_.store(absl::ToUnixMicros(now), std::memory_order_relaxed);
     if (!stopping_ && stop_requested_.load(std::memory_order_acquire)) StartStopping();
     if (stopping_) {
@@ -105,7 +106,7 @@ void Shard::Loop() {
       fatal_ = s;
       break;
     }
-    const absl::Time turn_start = absl::Now();
+    const absl::Time turn_start = MonotonicNow();
     if (uint64_t budget = goaway_budget_.exchange(0, std::memory_order_relaxed); budget > 0) {
       SendGoawayWave(budget);
     }
@@ -135,7 +136,7 @@ void Shard::Loop() {
         }
       }
     }
-    now = absl::Now();
+    now = MonotonicNow();
     if (now - last_tick_ >= kTick) Tick(now);
     writer_->MaybeCommit(now, /*force=*/stopping_);
     for (size_t i = 0; i < dirty_.size(); ++i) {
@@ -144,7 +145,7 @@ void Shard::Loop() {
       Flush(conn);
     }
     dirty_.clear();
-    RecordTurn(absl::Now() - turn_start);
+    RecordTurn(MonotonicNow() - turn_start);
   }
   // Whatever is still open when the loop ends (stop deadline, fatal error)
   // goes away with the ring; nothing unacknowledged was promised.
@@ -152,7 +153,7 @@ void Shard::Loop() {
 
 void Shard::StartStopping() {
   stopping_ = true;
-  stop_deadline_ = absl::Now() + options_.stop_grace;
+  stop_deadline_ = MonotonicNow() + options_.stop_grace;
   for (auto& c : connections_) {
     Connection& conn = *c;
     if (conn.phase == Phase::kSession && conn.session != nullptr &&
@@ -356,7 +357,7 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
   Connection& conn = NewConnection();
   conn.file_index = cqe.res;
   conn.phase = Phase::kPeerLookup;
-  conn.last_receive = absl::Now();
+  conn.last_receive = MonotonicNow();
   conn.deadline = conn.last_receive + options_.handshake_timeout;
   if (stopping_) {
     BeginClose(conn);
@@ -450,7 +451,7 @@ void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
     buffers_->MarkTaken();
     if (cqe.res > 0 && conn.phase != Phase::kClosing) {
       conn.chunks.push_back({id, 0, static_cast<uint32_t>(cqe.res)});
-      conn.last_receive = absl::Now();
+      conn.last_receive = MonotonicNow();
       conn.idle_trimmed = false;
     } else {
       buffers_->Recycle(id);
@@ -587,7 +588,7 @@ bool Shard::FinishHandshake(Connection& conn) {
   conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
   if (conn.refusing) conn.session->RefuseAsFull("server at its connection limit; try another server or later");
   conn.phase = Phase::kSession;
-  conn.deadline = absl::Now() + options_.hello_timeout;
+  conn.deadline = MonotonicNow() + options_.hello_timeout;
   return true;
 }
 
@@ -701,7 +702,7 @@ void Shard::BeginClose(Connection& conn) {
   if (conn.tls != nullptr && !conn.peer_closed) conn.tls->SendCloseNotify();
   conn.close_after_send = true;
   // A peer that never reads would keep that last send pending forever.
-  conn.deadline = absl::Now() + kCloseGrace;
+  conn.deadline = MonotonicNow() + kCloseGrace;
   StartSend(conn);
 }
 
@@ -770,7 +771,7 @@ void Shard::NoteSpoolStall(absl::Time stalled_since_before) {
                                    {"free_bytes", static_cast<int64_t>(shared_.catalog->disk_free_bytes())}});
   } else {
     log::Info("spool_disk_space_back", {{"shard", options_.index},
-                                        {"stalled_ms", absl::ToInt64Milliseconds(absl::Now() - stalled_since_before)}});
+                                        {"stalled_ms", absl::ToInt64Milliseconds(MonotonicNow() - stalled_since_before)}});
   }
 }
 
@@ -784,7 +785,7 @@ void Shard::SpoolRecord(CameraSession& session, const SegmentBuffer& buffer, siz
                                      .camera = &shared_.registry->Get(session.camera_id()),
                                      .conn_id = static_cast<uint32_t>(tag >> 32),
                                      .conn_generation = static_cast<uint32_t>(tag),
-                                     .received = absl::Now()});
+                                     .received = MonotonicNow()});
   Bump(counters_.segments_accepted);
   Bump(counters_.payload_bytes_accepted, payload_bytes);
 }
@@ -795,7 +796,7 @@ void Shard::OnDurable(const SpoolPendingRecord& record) {
   Bump(counters_.spool_records);
   Bump(counters_.spool_bytes, record.record_bytes);
   Bump(counters_.ack_latency_us_sum,
-       static_cast<uint64_t>(absl::ToInt64Microseconds(absl::Now() - record.received)));
+       static_cast<uint64_t>(absl::ToInt64Microseconds(MonotonicNow() - record.received)));
   Bump(counters_.ack_latency_count);
   Connection* conn = Lookup(UserData{Op::kSend, record.conn_id, record.conn_generation});
   if (conn != nullptr && conn->session != nullptr) {
@@ -910,7 +911,7 @@ void Shard::Count(SessionEvent event) {
 
 void Shard::LogSessionOpen(Connection& conn) {
   const CameraSession& session = *conn.session;
-  conn.opened = absl::Now();
+  conn.opened = MonotonicNow();
   // The camera's own pace first, so one camera reconnecting in a loop cannot
   // use up the shard's budget and hide everyone else's sessions. A session
   // whose open line is skipped skips its close line too.
@@ -941,7 +942,7 @@ void Shard::LogSessionClose(const Connection& conn) {
   log::Info("session_close", {{"shard", options_.index},
                               {"camera", session.camera_id()},
                               {"session", session.session_id()},
-                              {"seconds", absl::ToDoubleSeconds(absl::Now() - conn.opened)},
+                              {"seconds", absl::ToDoubleSeconds(MonotonicNow() - conn.opened)},
                               {"segments", session.segments_accepted()},
                               {"duplicates", session.segments_duplicate()},
                               {"payload_bytes", session.payload_bytes_accepted()},
@@ -953,7 +954,7 @@ void Shard::LogSessionClose(const Connection& conn) {
 
 void Shard::LogConnectionError(std::string_view event, const Connection& conn,
                                std::string_view detail) {
-  if (!error_log_limiter_.Allow(absl::Now())) return;
+  if (!error_log_limiter_.Allow(MonotonicNow())) return;
   uint64_t suppressed = error_log_limiter_.TakeSuppressed();
   std::string_view camera = conn.session != nullptr ? std::string_view(conn.session->camera_id())
                                                     : std::string_view();

@@ -113,7 +113,8 @@ class Shard final : public SessionHost {
   // True once Run() has set up its ring and is serving.
   bool serving() const { return serving_.load(std::memory_order_acquire); }
   // When the loop last turned (it turns at least every 100 ms while
-  // healthy), for the liveness check.
+  // healthy), for the liveness check; on the MonotonicNow() clock, like every
+  // deadline and interval of the shard.
   absl::Time last_turn() const { return absl::FromUnixMicros(last_turn_us_.load(std::memory_order_relaxed)); }
 
   const ShardCounters& counters() const { return counters_; }

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_clock.h"
 #include "server/uring/user_data.h"
 
 namespace ingest {
@@ -66,7 +67,7 @@ void SpoolWriter::RewindBatch() {
 
 void SpoolWriter::Stall(Op op) {
   ++counters_.disk_full_errors;
-  const absl::Time now = absl::Now();
+  const absl::Time now = MonotonicNow();
   if (!stalled()) stalled_since_ = now;
   retry_at_ = now + kFullDiskRetry;
   // A failed fdatasync may have dropped the written pages as if clean: only

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/monotonic_clock.h"
 #include "gtest/gtest.h"
 #include "server/spool/spool_catalog.h"
 #include "server/uring/ring.h"
@@ -49,12 +50,12 @@ class SpoolWriterDiskFullTest : public ::testing::Test {
     buffer.data = buffers_.back().data();
     buffer.capacity = bytes;
     writer_->Append({.buffer = buffer, .record_bytes = static_cast<uint32_t>(bytes), .seq = seq,
-                     .received = absl::Now()});
+                     .received = MonotonicNow()});
   }
 
   // Turns the loop once as a shard does: commit if due, wait, complete.
   absl::Status Turn() {
-    writer_->MaybeCommit(absl::Now());
+    writer_->MaybeCommit(MonotonicNow());
     absl::Status waited = ring_->SubmitAndWait(absl::Milliseconds(50));
     if (!waited.ok()) return waited;
     absl::Status result;
@@ -78,8 +79,8 @@ TEST_F(SpoolWriterDiskFullTest, AFullDiskHoldsTheBatchUntilSpaceReturns) {
   SetDiskFull(true);
   Append(1, 4000);
   Append(2, 5000);
-  const absl::Time start = absl::Now();
-  while (writer_->counters().disk_full_errors < 3 && absl::Now() - start < absl::Seconds(10)) {
+  const absl::Time start = MonotonicNow();
+  while (writer_->counters().disk_full_errors < 3 && MonotonicNow() - start < absl::Seconds(10)) {
     ASSERT_TRUE(Turn().ok());
   }
   EXPECT_GE(writer_->counters().disk_full_errors, 3u) << "the write is retried while the disk is full";
@@ -88,11 +89,11 @@ TEST_F(SpoolWriterDiskFullTest, AFullDiskHoldsTheBatchUntilSpaceReturns) {
   EXPECT_EQ(catalog_->total_bytes(), 0u);
   // Retries are paced, not spun: at most one per kFullDiskRetry.
   EXPECT_LE(writer_->counters().disk_full_errors,
-            1 + static_cast<uint64_t>((absl::Now() - start) / kFullDiskRetry));
+            1 + static_cast<uint64_t>((MonotonicNow() - start) / kFullDiskRetry));
 
   SetDiskFull(false);
   Append(3, 100);  // arrives during the stall: waits for the next batch
-  while (durable_.size() < 3 && absl::Now() - start < absl::Seconds(20)) ASSERT_TRUE(Turn().ok());
+  while (durable_.size() < 3 && MonotonicNow() - start < absl::Seconds(20)) ASSERT_TRUE(Turn().ok());
   EXPECT_EQ(durable_, (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_FALSE(writer_->stalled());
   EXPECT_EQ(catalog_->total_bytes(), 9100u);
@@ -116,12 +117,12 @@ TEST_F(SpoolWriterDiskFullTest, TimeUntilDueWakesTheLoopForTheRetry) {
   Append(1, 100);
   // Stalled once the write fails; the retry is scheduled once the linked
   // sync's cancellation is in too (until then that completion wakes the loop).
-  const absl::Time start = absl::Now();
-  while ((!writer_->stalled() || writer_->TimeUntilDue(absl::Now()) == absl::InfiniteDuration()) &&
-         absl::Now() - start < absl::Seconds(5)) {
+  const absl::Time start = MonotonicNow();
+  while ((!writer_->stalled() || writer_->TimeUntilDue(MonotonicNow()) == absl::InfiniteDuration()) &&
+         MonotonicNow() - start < absl::Seconds(5)) {
     ASSERT_TRUE(Turn().ok());
   }
-  const absl::Duration due = writer_->TimeUntilDue(absl::Now());
+  const absl::Duration due = writer_->TimeUntilDue(MonotonicNow());
   EXPECT_GT(due, absl::ZeroDuration());
   EXPECT_LE(due, kFullDiskRetry);
 }
