@@ -4,6 +4,8 @@
 #include <charconv>
 #include <chrono>
 #include <exception>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <thread>
@@ -97,6 +99,10 @@ absl::Status ValidateOptions(const AdminServerOptions& options) {
 
 }  // namespace
 
+namespace {
+class AdminConnection;
+}  // namespace
+
 struct AdminServer::Impl {
   AdminServerOptions options;
   std::function<AdminSnapshot()> snapshot;
@@ -107,6 +113,13 @@ struct AdminServer::Impl {
   std::thread thread;
   // Touched only on the admin thread (or after it has been joined).
   int open_connections = 0;
+  // Connections waiting for (the rest of) a request, oldest first: at the
+  // connection cap the oldest of them is cut to make room, so clients that
+  // trickle a request byte by byte (slowloris) cannot keep a health check
+  // out, while a client that sends its request at once is served.
+  std::map<uint64_t, std::weak_ptr<AdminConnection>> awaiting_request;
+  uint64_t next_wait_id = 0;
+  uint64_t evicted = 0;
   log::RateLimiter reject_log{1.0, 10.0};
 
   // Connections still in the io_context are destroyed with it, and their
@@ -121,6 +134,9 @@ struct AdminServer::Impl {
   }
 
   void Accept();
+  // Cuts the connection that has waited longest for a request; false if
+  // every connection is busy with a request or a reply.
+  bool EvictOldestAwaiting();
   void LogRejected(int status, std::string_view why);
 };
 
@@ -137,9 +153,14 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
         timeout_(absl::ToChronoMilliseconds(server->options.request_timeout)) {
     ++server_->open_connections;
   }
-  ~AdminConnection() { --server_->open_connections; }
+  ~AdminConnection() {
+    StopAwaiting();
+    --server_->open_connections;
+  }
 
   void Read() {
+    wait_id_ = server_->next_wait_id++;
+    server_->awaiting_request[wait_id_] = weak_from_this();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(kMaxAdminBodyBytes);
@@ -148,8 +169,20 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
+  // Cut to make room for a newer client (see Impl::awaiting_request).
+  void Evict() {
+    StopAwaiting();
+    Close();
+  }
+
  private:
+  void StopAwaiting() {
+    if (wait_id_ != kNotAwaiting) server_->awaiting_request.erase(wait_id_);
+    wait_id_ = kNotAwaiting;
+  }
+
   void OnRead(beast::error_code ec) {
+    StopAwaiting();
     if (ec) {
       std::optional<AdminReply> reply = AnswerAdminReadError(ec);
       if (!reply) return Close();
@@ -221,6 +254,8 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   bool close_after_write_ = false;
   std::array<char, 4096> drain_{};
   size_t drained_ = 0;
+  static constexpr uint64_t kNotAwaiting = ~uint64_t{0};
+  uint64_t wait_id_ = kNotAwaiting;
 };
 
 }  // namespace
@@ -242,8 +277,9 @@ void AdminServer::Impl::Accept() {
       });
       return;
     }
-    if (open_connections >= options.max_connections) {
-      // Refused: closing at once costs nothing and tells the client plainly.
+    if (open_connections >= options.max_connections && !EvictOldestAwaiting()) {
+      // Every connection is mid-request or mid-reply: closing at once costs
+      // nothing and tells the client plainly.
       LogRejected(503, "too many admin connections");
       beast::error_code ignored;
       socket.close(ignored);
@@ -252,6 +288,23 @@ void AdminServer::Impl::Accept() {
     }
     Accept();
   });
+}
+
+bool AdminServer::Impl::EvictOldestAwaiting() {
+  while (!awaiting_request.empty()) {
+    std::shared_ptr<AdminConnection> oldest = awaiting_request.begin()->second.lock();
+    awaiting_request.erase(awaiting_request.begin());
+    if (oldest == nullptr) continue;
+    oldest->Evict();
+    ++evicted;
+    if (reject_log.Allow(absl::Now())) {
+      log::Warn("admin_connection_evicted", {{"reason", "at the admin connection cap, the oldest waiting for a request"},
+                                             {"evicted", evicted},
+                                             {"suppressed", reject_log.TakeSuppressed()}});
+    }
+    return true;
+  }
+  return false;
 }
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptions options,

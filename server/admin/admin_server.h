@@ -53,7 +53,10 @@ struct AdminServerOptions {
   // Time a client has to send one whole request (and to read the reply);
   // slower clients are disconnected.
   absl::Duration request_timeout = absl::Seconds(5);
-  // Connections open at once; further ones are closed as soon as accepted.
+  // Connections open at once. At the cap, the connection that has waited
+  // longest for a request is cut to make room (so slowloris clients cannot
+  // lock out health checks); only if every one is mid-request or mid-reply
+  // is the new one closed as soon as accepted.
   int max_connections = 64;
   // Lets non-loopback clients POST /admin/drain with "Authorization: Bearer
   // <token>"; empty = loopback clients only.

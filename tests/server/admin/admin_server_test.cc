@@ -346,27 +346,42 @@ TEST_F(AdminServerTest, KeepAliveServesTwoRequestsOnOneConnection) {
   EXPECT_TRUE(client.WaitClosed(absl::Seconds(3)));
 }
 
-TEST_F(AdminServerTest, ConnectionsBeyondTheCapAreClosed) {
+TEST_F(AdminServerTest, AtTheCapTheOldestConnectionWaitingForARequestMakesRoom) {
   StartServer({.max_connections = 2});
-  auto a = std::make_unique<Client>(port_);
-  Client b(port_);
-  ASSERT_TRUE(a->connected() && b.connected());
-  ASSERT_TRUE(a->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_TRUE(a->Read());  // a and b were accepted before c
+  Client a(port_), b(port_);
+  ASSERT_TRUE(a.connected() && b.connected());
+  ASSERT_TRUE(a.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(a.Read());  // a, then b, now wait for their next request
   ASSERT_TRUE(b.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(b.Read());
   Client c(port_);
-  ASSERT_TRUE(c.connected());  // the kernel completes the handshake
-  EXPECT_TRUE(c.WaitClosed(absl::Seconds(3)));
-  a.reset();
-  // A slot is free again once the server sees a's hang-up (asynchronously).
-  bool served = false;
-  for (int i = 0; i < 25 && !served; ++i) {
-    auto reply = Get(port_, "GET", "/healthz");
-    served = reply && reply->status == 200;
-    if (!served) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto reply = c.Read();
+  ASSERT_TRUE(reply) << "a new client is served at the cap";
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_TRUE(a.WaitClosed(absl::Seconds(3))) << "the longest-waiting connection made room";
+  ASSERT_TRUE(b.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(b.Read()) << "the others are left alone";
+}
+
+TEST_F(AdminServerTest, SlowlorisClientsCannotLockOutTheHealthCheck) {
+  StartServer({.request_timeout = absl::Seconds(60), .max_connections = 4});
+  // Each sends part of a request and then nothing: without eviction they
+  // would hold every slot for the 60 s request timeout.
+  std::vector<std::unique_ptr<Client>> slow;
+  for (int i = 0; i < 8; ++i) {
+    slow.push_back(std::make_unique<Client>(port_));
+    ASSERT_TRUE(slow.back()->connected());
+    ASSERT_TRUE(slow.back()->Send("GET /metrics HTTP/1.1\r\nHo"));
+    absl::SleepFor(absl::Milliseconds(10));
   }
-  EXPECT_TRUE(served);
+  for (int i = 0; i < 5; ++i) {
+    auto reply = Get(port_, "GET", "/healthz");
+    ASSERT_TRUE(reply) << i;
+    EXPECT_EQ(reply->status, 200);
+  }
+  EXPECT_TRUE(slow.front()->WaitClosed(absl::Seconds(3))) << "the oldest trickler was cut";
 }
 
 TEST_F(AdminServerTest, StopReturnsPromptlyWithConnectionsOpen) {
