@@ -283,6 +283,9 @@ class RawCameraConnection final : public camproto::FrameHandler {
   // How the connection ended; OK while it has not.
   const absl::Status& close_reason() const { return close_reason_; }
   bool handshake_done() const { return tls_->handshake_done(); }
+  // The certificate the server presented (null before the handshake), e.g.
+  // to see which one it serves after a rotation. Owned by the connection.
+  X509* server_certificate() const { return tls_->peer_certificate(); }
 
   // camproto::FrameHandler: the server sends control frames only.
   absl::Status OnControlFrame(camproto::ControlFrame frame) override {
