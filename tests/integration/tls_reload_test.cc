@@ -21,6 +21,7 @@
 #include "server/tls/dev_certs.h"
 #include "tests/support/bad_input_checks.h"
 #include "tests/support/ingest_test_env.h"
+#include "tests/support/ingestd_process.h"
 #include "tests/support/raw_camera_connection.h"
 
 namespace ingest::testing {
@@ -108,7 +109,9 @@ class TlsReloadTest : public ::testing::Test {
     EXPECT_TRUE(cert.ok()) << cert.status();
     if (!cert.ok()) return "";
     EXPECT_TRUE(WritePem(cert_path, cert->get(), nullptr).ok());
-    if (!key_path.empty()) EXPECT_TRUE(WritePem(key_path, nullptr, key->get()).ok());
+    if (!key_path.empty()) {
+      EXPECT_TRUE(WritePem(key_path, nullptr, key->get()).ok());
+    }
     return SerialHex(cert->get());
   }
 
@@ -334,6 +337,73 @@ TEST_F(TlsReloadTest, ChangedDenyListIsPickedUpWithoutASignal) {
   ASSERT_NE(again, nullptr);
   ASSERT_TRUE(again->Handshake().ok());
   ASSERT_NO_FATAL_FAILURE(ExpectRevoked(*again, "deny list"));
+}
+
+// The real daemon: SIGHUP reloads the certificate while a camera streams.
+TEST(TlsReloadProcessTest, SighupRotatesTheCertificateOfARunningDaemon) {
+  TempDir dir;
+  const DevCertPaths paths = EnsureCameraCertificates(dir.path());
+  const std::string tls_dir = dir.path() + "/tls";
+  std::filesystem::create_directories(tls_dir);
+  std::filesystem::copy_file(paths.server_cert, tls_dir + "/server.crt");
+  std::filesystem::copy_file(paths.server_key, tls_dir + "/server.key");
+  const uint16_t port = PickFreePort();
+  IngestdProcess server(dir.path(), port,
+                        {"--tls_cert=" + tls_dir + "/server.crt", "--tls_key=" + tls_dir + "/server.key"});
+  ASSERT_TRUE(server.Start());
+  auto connect = [&](const std::string& camera) -> std::unique_ptr<RawCameraConnection> {
+    absl::StatusOr<std::unique_ptr<RawCameraConnection>> conn = RawCameraConnection::Connect(
+        {.port = port, .server_ca_file = paths.server_ca_cert, .cert_file = paths.CameraPem(camera)});
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (!conn.ok()) return nullptr;
+    absl::Status s = (*conn)->Handshake();
+    EXPECT_TRUE(s.ok()) << s;
+    return s.ok() ? std::move(*conn) : nullptr;
+  };
+  std::unique_ptr<RawCameraConnection> streaming = connect("cam-000020");
+  ASSERT_NE(streaming, nullptr);
+  const std::string old_serial = SerialHex(streaming->server_certificate());
+  ASSERT_TRUE(streaming->SendPlain(HelloFrame("cam-000020")).ok());
+  ASSERT_TRUE(ExpectFrame<camproto::Welcome>(*streaming, "WELCOME").has_value());
+  ASSERT_TRUE(streaming->SendPlain(SegmentFrame(1, 4096)).ok());
+  ASSERT_NO_FATAL_FAILURE(ExpectSpooledAck(*streaming, 1));
+
+  // A new certificate from the server CA, installed by rename.
+  auto ca = ReadCertificatePem(paths.server_ca_cert);
+  auto ca_key = ReadPrivateKeyPem(paths.server_ca_key);
+  auto key = GenerateP256Key();
+  ASSERT_TRUE(ca.ok() && ca_key.ok() && key.ok());
+  auto cert = IssueCertificate(CertificateSpec{.role = CertificateRole::kServer,
+                                               .common_name = "localhost",
+                                               .dns_names = {"localhost"},
+                                               .ip_addresses = {"127.0.0.1"}},
+                               key->get(), ca->get(), ca_key->get());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  const std::string new_serial = SerialHex(cert->get());
+  ASSERT_TRUE(WritePem(tls_dir + "/server.key", nullptr, key->get()).ok());
+  ASSERT_TRUE(WritePem(tls_dir + "/server.crt", cert->get(), nullptr).ok());
+  ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
+
+  std::string served;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    std::unique_ptr<RawCameraConnection> probe = connect("cam-000021");
+    ASSERT_NE(probe, nullptr);
+    served = SerialHex(probe->server_certificate());
+    if (served == new_serial) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(served, new_serial);
+  EXPECT_NE(served, old_serial);
+  // The camera that connected before the reload streams on.
+  for (uint64_t seq = 2; seq <= 4; ++seq) {
+    ASSERT_TRUE(streaming->SendPlain(SegmentFrame(seq, 4096)).ok());
+    ASSERT_NO_FATAL_FAILURE(ExpectSpooledAck(*streaming, seq));
+  }
+  std::ifstream audit(dir.path() + "/audit.log");
+  const std::string audit_text((std::istreambuf_iterator<char>(audit)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(audit_text, HasSubstr("\"trigger\":\"SIGHUP\""));
+  EXPECT_THAT(audit_text, HasSubstr(new_serial));
 }
 
 }  // namespace
