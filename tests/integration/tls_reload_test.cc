@@ -315,6 +315,34 @@ TEST_F(TlsReloadTest, CrlClosesTheOpenSessionAndTlsRefusesTheNextHandshake) {
   EXPECT_THAT(server_->AdminView().metrics_text, HasSubstr("ingest_tls_crl_revoked_serials 1\n"));
 }
 
+TEST_F(TlsReloadTest, ResumedSessionOfACertificateRevokedSinceIsRefused) {
+  // A ticket from before the revocation: resuming it skips OpenSSL's
+  // certificate (and CRL) check, so the server checks the serial itself.
+  camproto::SslSessionPtr ticket;
+  {
+    std::unique_ptr<RawCameraConnection> first = Welcomed("cam-000017");
+    ASSERT_NE(first, nullptr);
+    ticket = first->session();
+    ASSERT_NE(ticket, nullptr);
+    ASSERT_EQ(SSL_SESSION_is_resumable(ticket.get()), 1);
+  }
+  auto cert = ReadCertificatePem(paths_.CameraPem("cam-000017"));
+  ASSERT_TRUE(cert.ok());
+  ASSERT_NO_FATAL_FAILURE(WriteCrl({"cam-000017"}));
+  ASSERT_TRUE(server_->ReloadTls("SIGHUP").ok());
+
+  RawCameraOptions options = RawOptions(*server_, dir_.path(), paths_.CameraPem("cam-000017"));
+  options.resume_session = ticket.get();
+  absl::StatusOr<std::unique_ptr<RawCameraConnection>> again = RawCameraConnection::Connect(options);
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE((*again)->Handshake().ok());
+  // The ticket keys survived the reload: the session did resume.
+  EXPECT_TRUE((*again)->session_resumed());
+  ASSERT_NO_FATAL_FAILURE(ExpectRevoked(**again, SerialHex(cert->get())));
+  EXPECT_EQ(WaitForStat(*server_, &IngestStats::revoked_handshakes, 1), 1u);
+  EXPECT_EQ(server_->Stats().handshakes_resumed, 0u);
+}
+
 TEST_F(TlsReloadTest, ChangedDenyListIsPickedUpWithoutASignal) {
   std::unique_ptr<RawCameraConnection> revoked = Welcomed("cam-000016");
   ASSERT_NE(revoked, nullptr);
