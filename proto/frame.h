@@ -138,6 +138,7 @@ enum class ErrorCode : uint16_t {
   kSegmentMismatch = 9,  // a re-sent seq whose contents differ from the stored segment
   kInvalidField = 10,    // a SEGMENT field outside its documented range
   kSuperseded = 11,      // a newer connection of the same camera took over
+  kRevoked = 12,         // the camera's certificate or id was revoked (deny list or CRL)
 };
 
 // Either side: a protocol error; the sender closes after it.

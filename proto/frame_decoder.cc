@@ -393,7 +393,7 @@ ErrorCode ErrorCodeOf(const absl::Status& status) {
   int code = 0;
   if (payload.has_value() && absl::SimpleAtoi(std::string(*payload), &code) &&
       code >= static_cast<int>(ErrorCode::kMalformedFrame) &&
-      code <= static_cast<int>(ErrorCode::kSuperseded)) {
+      code <= static_cast<int>(ErrorCode::kRevoked)) {
     return static_cast<ErrorCode>(code);
   }
   return ErrorCode::kMalformedFrame;
@@ -459,6 +459,8 @@ const char* ErrorCodeName(ErrorCode code) {
       return "INVALID_FIELD";
     case ErrorCode::kSuperseded:
       return "SUPERSEDED";
+    case ErrorCode::kRevoked:
+      return "REVOKED";
   }
   return "?";
 }

@@ -58,6 +58,11 @@ struct TlsConfig {
   std::string key_file;          // its private key, PEM
   std::string camera_ca_file;    // CA(s) that sign camera certificates, PEM
   std::string ticket_keys_file;  // optional; empty = random keys per process
+  // Revocation, both optional and re-read on reload (SIGHUP or a change of
+  // any TLS file): PEM CRL(s) of the camera CA(s), and a list of camera ids
+  // refused whatever their certificate (server/tls/camera_revocation.h).
+  std::string crl_file;
+  std::string camera_deny_list_file;
   bool allow_tls12 = false;
   uint32_t handshake_timeout_ms = 10000;
   // Generate a development CA and certificates under <state_dir>/dev-certs on

@@ -26,6 +26,8 @@ ABSL_FLAG(std::optional<std::string>, tls_cert, std::nullopt, "Overrides tls.cer
 ABSL_FLAG(std::optional<std::string>, tls_key, std::nullopt, "Overrides tls.key_file: server private key (PEM).");
 ABSL_FLAG(std::optional<std::string>, camera_ca, std::nullopt, "Overrides tls.camera_ca_file: CA(s) signing camera certificates (PEM).");
 ABSL_FLAG(std::optional<std::string>, ticket_keys, std::nullopt, "Overrides tls.ticket_keys_file: session-ticket keys shared in a zone.");
+ABSL_FLAG(std::optional<std::string>, crl_file, std::nullopt, "Overrides tls.crl_file: CRL(s) of the camera CA(s) (PEM).");
+ABSL_FLAG(std::optional<std::string>, camera_deny_list, std::nullopt, "Overrides tls.camera_deny_list_file: camera ids refused, one per line.");
 ABSL_FLAG(std::optional<bool>, allow_tls12, std::nullopt, "Overrides tls.allow_tls12 (give a value: --allow_tls12=true).");
 ABSL_FLAG(std::optional<int64_t>, handshake_timeout_ms, std::nullopt, "Overrides tls.handshake_timeout_ms.");
 ABSL_FLAG(std::optional<bool>, dev_certs, std::nullopt, "Overrides tls.dev_certs: generate development certificates (--dev_certs=true).");
@@ -147,6 +149,8 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_tls_key, "tls.key_file", config));
   RETURN_IF_ERROR(Override(FLAGS_camera_ca, "tls.camera_ca_file", config));
   RETURN_IF_ERROR(Override(FLAGS_ticket_keys, "tls.ticket_keys_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_crl_file, "tls.crl_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_camera_deny_list, "tls.camera_deny_list_file", config));
   RETURN_IF_ERROR(Override(FLAGS_allow_tls12, "tls.allow_tls12", config));
   RETURN_IF_ERROR(Override(FLAGS_handshake_timeout_ms, "tls.handshake_timeout_ms", config));
   RETURN_IF_ERROR(Override(FLAGS_dev_certs, "tls.dev_certs", config));

@@ -35,6 +35,8 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, tls_cert);
 ABSL_DECLARE_FLAG(std::optional<std::string>, tls_key);
 ABSL_DECLARE_FLAG(std::optional<std::string>, camera_ca);
 ABSL_DECLARE_FLAG(std::optional<std::string>, ticket_keys);
+ABSL_DECLARE_FLAG(std::optional<std::string>, crl_file);
+ABSL_DECLARE_FLAG(std::optional<std::string>, camera_deny_list);
 ABSL_DECLARE_FLAG(std::optional<bool>, allow_tls12);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, handshake_timeout_ms);
 ABSL_DECLARE_FLAG(std::optional<bool>, dev_certs);

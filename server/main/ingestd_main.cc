@@ -12,8 +12,9 @@
 // are moved to peers in waves, the spool is uploaded, exit 0 (1 if the
 // drain deadline came first; nothing is lost, the spool keeps it). A second
 // SIGTERM hurries the drain. SIGINT (Ctrl-C) drains fast from the start.
-// SIGHUP re-reads the session-ticket keys and the zone map (which is also
-// re-read when its file changes).
+// SIGHUP re-reads the TLS files (certificate, key, camera CA, CRL, deny list,
+// ticket keys; also re-read within seconds when one changes) and the zone map
+// (likewise).
 #include <malloc.h>
 #include <signal.h>
 
@@ -152,12 +153,10 @@ int RunServer() {
       (*server)->Drain(name, /*fast=*/sig == SIGINT);
     }
     if (sig == SIGHUP) {
-      absl::Status reloaded = (*server)->ReloadTicketKeys();
-      if (reloaded.ok()) {
-        log::Info("ticket_keys_reloaded", {{"file", config->tls.ticket_keys_file}});
-      } else {
-        log::Warn("ticket_keys_reload_failed", {{"error", reloaded.ToString()}});
-      }
+      // Certificate, key, camera CA, CRL, deny list and ticket keys, as one
+      // set: all valid, or the old set stays (the audit log says which).
+      absl::Status reloaded = (*server)->ReloadTls("SIGHUP");
+      if (!reloaded.ok()) log::Error("tls_reload_failed", {{"error", reloaded.ToString()}});
       if (!config->server.zone_map.empty()) {
         absl::Status zones = (*server)->ReloadZoneMap();
         if (!zones.ok()) log::Error("zone_map_reload_failed", {{"error", zones.ToString()}});

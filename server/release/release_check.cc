@@ -16,7 +16,9 @@
 #include "server/s3/client_tls_context.h"
 #include "server/shard/startup_config.h"
 #include "server/shard/zone_setup.h"
+#include "server/tls/camera_revocation.h"
 #include "server/tls/certificate_validity.h"
+#include "server/tls/server_tls.h"
 #include "server/tls/ticket_keys.h"
 #include "server/tls/tls_server_context.h"
 
@@ -56,6 +58,8 @@ class ReleaseChecker {
         {"tls.key_file", &config.tls.key_file},
         {"tls.camera_ca_file", &config.tls.camera_ca_file},
         {"tls.ticket_keys_file", &config.tls.ticket_keys_file},
+        {"tls.crl_file", &config.tls.crl_file},
+        {"tls.camera_deny_list_file", &config.tls.camera_deny_list_file},
         {"drain.token_file", &config.drain.token_file},
         {"store.ca_file", &config.store.ca_file},
     };
@@ -105,7 +109,22 @@ class ReleaseChecker {
                                                                    Describe(Find("tls.cert_file")->copy))));
     }
     ERR_clear_error();
-    if (Has("tls.camera_ca_file")) Fail("tls.camera_ca_file", UseCameraCa(ctx.get(), tls.camera_ca_file));
+    bool have_camera_ca = false;
+    if (Has("tls.camera_ca_file")) {
+      absl::Status loaded = UseCameraCa(ctx.get(), tls.camera_ca_file);
+      Fail("tls.camera_ca_file", loaded);
+      have_camera_ca = loaded.ok();
+    }
+    if (Has("tls.crl_file")) {
+      absl::StatusOr<std::vector<X509CrlPtr>> crls = ReadCrlFile(tls.crl_file);
+      absl::Status checked = crls.status();
+      // The signatures can only be checked against a camera CA bundle that loaded.
+      if (crls.ok() && have_camera_ca) checked = UseCameraCrls(ctx.get(), *crls, tls.crl_file);
+      Fail("tls.crl_file", checked);
+    }
+    if (Has("tls.camera_deny_list_file")) {
+      Fail("tls.camera_deny_list_file", ReadCameraDenyListFile(tls.camera_deny_list_file).status());
+    }
     if (Has("tls.ticket_keys_file")) Fail("tls.ticket_keys_file", ReadTicketKeysFile(tls.ticket_keys_file).status());
   }
 

@@ -53,6 +53,13 @@ bool CameraSession::CloseIfSuperseded() {
   return true;
 }
 
+bool CameraSession::CloseAsRevoked(std::string_view reason) {
+  if (state_ == State::kClosing) return false;
+  outcome_ = SessionOutcome::kRevoked;
+  FailWith(ProtocolError(camproto::ErrorCode::kRevoked, reason));
+  return true;
+}
+
 bool CameraSession::SendGoaway(camproto::GoawayReason reason, uint32_t reconnect_after_ms,
                                std::string_view message) {
   if (state_ == State::kClosing || goaway_sent_) return false;

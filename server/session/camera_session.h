@@ -57,6 +57,7 @@ enum class SessionOutcome {
   kRejectedServerFull,     // over a connection limit
   kRefusedSegment,         // BAD_SEQUENCE, SEGMENT_MISMATCH or INVALID_FIELD
   kCameraError,            // the camera sent ERROR
+  kRevoked,                // deny list or CRL: ERROR REVOKED
 };
 
 class CameraSession final : public camproto::FrameHandler {
@@ -103,6 +104,10 @@ class CameraSession final : public camproto::FrameHandler {
   // already closing. The shard calls it every tick, so an old connection
   // leaves within a tick even if it never sends again.
   bool CloseIfSuperseded();
+  // The camera was revoked (deny list or CRL; `reason` says which): queues
+  // ERROR REVOKED and enters kClosing, whatever the session is doing. False
+  // if it is already closing.
+  bool CloseAsRevoked(std::string_view reason);
 
   // Frames waiting to be encrypted and sent. The caller moves them out.
   std::string& outbox() { return outbox_; }

@@ -163,6 +163,55 @@ void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
               sum, count);
 }
 
+double UnixSeconds(absl::Time t) { return static_cast<double>(absl::ToUnixSeconds(t)); }
+
+void TlsMetrics(const TlsView& tls, PrometheusText& w) {
+  if (!tls.loaded) return;
+  w.Gauge("ingest_tls_certificate_expiry_timestamp_seconds",
+          "notAfter of the serving certificate (tls.cert_file), unix seconds.", UnixSeconds(tls.certificate_not_after));
+  w.Gauge("ingest_tls_camera_ca_expiry_timestamp_seconds",
+          "Earliest notAfter in the camera CA bundle (tls.camera_ca_file), unix seconds.",
+          UnixSeconds(tls.camera_ca_not_after));
+  w.Counter("ingest_tls_reloads_total", "TLS reloads that took effect (SIGHUP or a changed file).",
+            static_cast<double>(tls.reloads));
+  w.Counter("ingest_tls_reload_failures_total", "TLS reloads refused (a bad file); the previous set-up stays.",
+            static_cast<double>(tls.reload_failures));
+  w.Gauge("ingest_tls_last_reload_ok", "0 if the last TLS reload was refused (see /status tls.last_reload).",
+          tls.last_reload_ok ? 1 : 0);
+  w.Gauge("ingest_tls_loaded_timestamp_seconds", "When the serving TLS files were read, unix seconds.",
+          UnixSeconds(tls.loaded_at));
+  w.Gauge("ingest_tls_denied_cameras", "Camera ids on the deny list (tls.camera_deny_list_file).",
+          static_cast<double>(tls.denied_cameras));
+  w.Gauge("ingest_tls_crl_revoked_serials", "Certificate serials revoked by the CRLs (tls.crl_file).",
+          static_cast<double>(tls.revoked_serials));
+}
+
+std::string TimeJson(absl::Time t) {
+  if (t == absl::InfinitePast() || t == absl::InfiniteFuture()) return "null";
+  return JsonString(absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()));
+}
+
+std::string TlsStatusJson(const TlsView& tls, absl::Time now) {
+  if (!tls.loaded) return "null";
+  return absl::StrCat(
+      "{\"certificate_subject\":", JsonString(tls.certificate_subject),
+      ",\"certificate_serial\":", JsonString(tls.certificate_serial),
+      ",\"certificate_not_after\":", TimeJson(tls.certificate_not_after),
+      ",\"certificate_expiry_unix\":", absl::ToUnixSeconds(tls.certificate_not_after),
+      ",\"certificate_days_left\":", absl::StrFormat("%.1f", absl::ToDoubleHours(tls.certificate_not_after - now) / 24),
+      ",\"camera_ca_not_after\":", TimeJson(tls.camera_ca_not_after),
+      ",\"camera_ca_expiry_unix\":", absl::ToUnixSeconds(tls.camera_ca_not_after),
+      ",\"camera_cas\":", tls.camera_cas, ",\"denied_cameras\":", tls.denied_cameras, ",\"crls\":", tls.crls,
+      ",\"crl_revoked_serials\":", tls.revoked_serials, ",\"loaded_at\":", TimeJson(tls.loaded_at),
+      ",\"reloads\":", tls.reloads, ",\"reload_failures\":", tls.reload_failures, ",\"last_reload\":",
+      tls.last_reload_at == absl::InfinitePast()
+          ? std::string("null")
+          : absl::StrCat("{\"at\":", TimeJson(tls.last_reload_at), ",\"trigger\":", JsonString(tls.last_reload_trigger),
+                         ",\"ok\":", tls.last_reload_ok ? "true" : "false",
+                         ",\"error\":", JsonString(tls.last_reload_error), "}"),
+      "}");
+}
+
 std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck>& checks, bool ready, absl::Time now) {
   const IngestConfig& config = *input.config;
   return absl::StrCat(
@@ -183,6 +232,7 @@ std::string StatusJson(const AdminViewInput& input, const std::vector<AdminCheck
       ",\"batches_in_flight\":", input.sealer.batches_in_flight,
       ",\"oldest_pending_age_s\":", absl::ToDoubleSeconds(input.sealer.oldest_pending_age),
       ",\"store\":", JsonString(config.store.url), ",\"store_ok\":", input.sealer.store_ok ? "true" : "false",
+      ",\"tls\":", TlsStatusJson(input.tls, now),
       ",\"failed_checks\":[",
       [&] {
         std::string failed;
@@ -223,6 +273,7 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   ShardMetrics(input, w);
   SealerMetrics(input.sealer, w);
   if (input.s3 != nullptr) S3Metrics(*input.s3, w);
+  TlsMetrics(input.tls, w);
   w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
   w.Gauge("ingest_spool_disk_free_bytes", "Free bytes on the spool's file system (last measured).",
           static_cast<double>(input.spool_disk_free_bytes));

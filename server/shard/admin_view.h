@@ -32,6 +32,27 @@ struct ShardView {
   absl::Time last_turn;  // MonotonicNow() clock
 };
 
+// The serving TLS set-up and its reloads (IngestServer::ReloadTls).
+struct TlsView {
+  bool loaded = false;
+  std::string certificate_subject;
+  std::string certificate_serial;
+  absl::Time certificate_not_after;
+  absl::Time camera_ca_not_after;  // earliest in the bundle
+  uint64_t camera_cas = 0;
+  uint64_t denied_cameras = 0;
+  uint64_t crls = 0;
+  uint64_t revoked_serials = 0;
+  uint64_t reloads = 0;          // successful, since start
+  uint64_t reload_failures = 0;  // refused, since start
+  absl::Time loaded_at;          // when the serving set-up was read
+  // The last reload attempt (none yet: at is InfinitePast).
+  absl::Time last_reload_at = absl::InfinitePast();
+  std::string last_reload_trigger;
+  bool last_reload_ok = true;
+  std::string last_reload_error;
+};
+
 struct AdminViewInput {
   const IngestConfig* config = nullptr;
   std::vector<ShardView> shards;
@@ -49,6 +70,7 @@ struct AdminViewInput {
   DrainProgress drain;
   std::string zone_map_digest;  // empty without a zone map
   uint64_t misplaced_sessions = 0;
+  TlsView tls;
 };
 
 AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now);

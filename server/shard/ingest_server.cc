@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/build_info.h"
 #include "common/json_log.h"
 #include "common/status_macros.h"
@@ -244,11 +245,7 @@ absl::Status IngestServer::Init() {
   RETURN_IF_ERROR(SetUpZone());
   SetStartupStep("loading TLS certificates");
   RETURN_IF_ERROR(PrepareDevCertificates(config_));
-  ASSIGN_OR_RETURN(tls_, CreateServerContext(TlsServerOptions{.cert_file = config_.tls.cert_file,
-                                                              .key_file = config_.tls.key_file,
-                                                              .camera_ca_file = config_.tls.camera_ca_file,
-                                                              .ticket_keys_file = config_.tls.ticket_keys_file,
-                                                              .allow_tls12 = config_.tls.allow_tls12}));
+  RETURN_IF_ERROR(SetUpTls());
   SetStartupStep("recovering the spool");
   ASSIGN_OR_RETURN(catalog_, SpoolCatalog::Open(SpoolCatalogOptions{.dir = config_.spool.dir,
                                                                     .shard_count = config_.server.shards,
@@ -321,7 +318,6 @@ absl::Status IngestServer::Init() {
         .index = i,
         .listen_fd = listen_fds_[i],
         .listen_family = listen_family_,
-        .tls = tls_.get(),
         .session = SessionLimits{.server_id = config_.server.id,
                                  .max_segment_bytes = config_.protocol.max_segment_bytes,
                                  .ack_window_bytes = config_.protocol.ack_window_bytes,
@@ -346,7 +342,9 @@ absl::Status IngestServer::Init() {
                                                                    .registry = &registry_,
                                                                    .limiter = limiter_.get(),
                                                                    .next_session_id = &next_session_id_,
-                                                                   .admission = admission_.get()}));
+                                                                   .admission = admission_.get(),
+                                                                   .tls = serving_tls_.get(),
+                                                                   .revocations = &revocation_events_}));
   }
   for (int i = 0; i < shard_count; ++i) {
     threads_.emplace_back([this, i] {
@@ -373,6 +371,7 @@ absl::Status IngestServer::Init() {
     }
     return absl::InternalError("a shard failed to start");
   }
+  tls_watcher_ = std::thread([this] { RunTlsWatcher(); });
   started_up_.store(true, std::memory_order_release);
   SetStartupStep("serving");
   log::Info("ingestd_serving", {{"version", BuildVersion()},
@@ -395,6 +394,12 @@ absl::Status IngestServer::Stop() {
   }
   if (rezone_thread_.joinable()) rezone_thread_.join();
   StopAndFlush(absl::InfiniteFuture());
+  {
+    absl::MutexLock lock(&tls_watcher_mu_);
+    tls_watcher_stop_ = true;
+  }
+  if (tls_watcher_.joinable()) tls_watcher_.join();
+  if (audit_ != nullptr) AuditRevocations();  // what the shards did last
   // Readiness has reported "shutting down" since the first line; the admin
   // endpoints stay up until everything is flushed.
   if (admin_ != nullptr) admin_->Stop();
@@ -465,11 +470,161 @@ void IngestServer::RequestGoaways(uint32_t cameras) {
   for (auto& shard : shards_) shard->RequestGoaways(per_shard);
 }
 
-absl::Status IngestServer::ReloadTicketKeys() {
-  if (config_.tls.ticket_keys_file.empty()) {
-    return absl::FailedPreconditionError("no tls.ticket_keys_file configured");
+namespace {
+
+std::string TimeText(absl::Time t) { return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone()); }
+
+// What /status and /metrics say about `tls` (the reload record is kept).
+void DescribeServing(const ServerTls& tls, absl::Time loaded_at, TlsView& view) {
+  view.loaded = true;
+  view.certificate_subject = tls.certificate_subject;
+  view.certificate_serial = tls.certificate_serial;
+  view.certificate_not_after = tls.certificate_not_after;
+  view.camera_ca_not_after = tls.camera_ca_not_after;
+  view.camera_cas = tls.camera_ca_count;
+  view.denied_cameras = tls.revocation->denied_cameras();
+  view.crls = tls.revocation->crl_count();
+  view.revoked_serials = tls.revocation->revoked_serials();
+  view.loaded_at = loaded_at;
+}
+
+}  // namespace
+
+ServerTlsFiles IngestServer::TlsFiles() const {
+  return ServerTlsFiles{.context = TlsServerOptions{.cert_file = config_.tls.cert_file,
+                                                    .key_file = config_.tls.key_file,
+                                                    .camera_ca_file = config_.tls.camera_ca_file,
+                                                    .ticket_keys_file = config_.tls.ticket_keys_file,
+                                                    .allow_tls12 = config_.tls.allow_tls12},
+                        .crl_file = config_.tls.crl_file,
+                        .camera_deny_list_file = config_.tls.camera_deny_list_file};
+}
+
+std::string IngestServer::TlsFileStamps() const {
+  std::string stamps;
+  for (const std::string* path : {&config_.tls.cert_file, &config_.tls.key_file, &config_.tls.camera_ca_file,
+                                  &config_.tls.ticket_keys_file, &config_.tls.crl_file,
+                                  &config_.tls.camera_deny_list_file}) {
+    absl::StrAppend(&stamps, path->empty() ? "-" : FileStamp(*path), "|");
   }
-  return ingest::ReloadTicketKeys(tls_.get(), config_.tls.ticket_keys_file);
+  return stamps;
+}
+
+absl::Status IngestServer::SetUpTls() {
+  const std::string stamps = TlsFileStamps();
+  ASSIGN_OR_RETURN(std::shared_ptr<const ServerTls> tls, LoadServerTls(TlsFiles()));
+  {
+    absl::MutexLock lock(&tls_mu_);
+    tls_stamps_loaded_ = tls_stamps_seen_ = stamps;
+    DescribeServing(*tls, absl::Now(), tls_status_);
+  }
+  log::Info("tls_loaded", {{"certificate", tls->certificate_subject},
+                           {"serial", tls->certificate_serial},
+                           {"not_after", TimeText(tls->certificate_not_after)},
+                           {"camera_cas", tls->camera_ca_count},
+                           {"denied_cameras", tls->revocation->denied_cameras()},
+                           {"crl_revoked_serials", tls->revocation->revoked_serials()}});
+  serving_tls_ = std::make_unique<ServingTls>(std::move(tls));
+  return absl::OkStatus();
+}
+
+absl::Status IngestServer::ReloadTls(std::string_view trigger) {
+  if (serving_tls_ == nullptr) return absl::FailedPreconditionError("TLS is not set up yet");
+  absl::MutexLock lock(&tls_mu_);
+  const absl::Time now = absl::Now();
+  // A refused file is not tried again until one of the files changes.
+  tls_stamps_loaded_ = tls_stamps_seen_ = TlsFileStamps();
+  tls_status_.last_reload_at = now;
+  tls_status_.last_reload_trigger = std::string(trigger);
+  const std::shared_ptr<const ServerTls> previous = serving_tls_->Get().tls;
+  absl::StatusOr<std::shared_ptr<const ServerTls>> next = LoadServerTls(TlsFiles(), previous->ctx.get());
+  absl::Status status = next.status();
+  // Loading an expired certificate would make every camera refuse us; at
+  // start-up that is `ingestd check`'s to catch, on a reload it is ours.
+  if (status.ok() && !((*next)->certificate_not_before <= now && now <= (*next)->certificate_not_after)) {
+    status = absl::InvalidArgumentError(absl::StrCat(
+        "the certificate in ", config_.tls.cert_file, " (", (*next)->certificate_subject, ") is not valid now: ",
+        TimeText((*next)->certificate_not_before), " .. ", TimeText((*next)->certificate_not_after)));
+  }
+  if (!status.ok()) {
+    ++tls_status_.reload_failures;
+    tls_status_.last_reload_ok = false;
+    tls_status_.last_reload_error = std::string(status.message());
+    audit_->Write("tls_reload_refused", {{"trigger", trigger},
+                                         {"error", ToStd(status.message())},
+                                         {"serving_certificate_serial", previous->certificate_serial}});
+    return status;
+  }
+  const ServerTls& tls = **next;
+  DescribeServing(tls, now, tls_status_);
+  ++tls_status_.reloads;
+  tls_status_.last_reload_ok = true;
+  tls_status_.last_reload_error.clear();
+  audited_refusals_.clear();
+  audit_->Write("tls_reloaded", {{"trigger", trigger},
+                                 {"certificate", tls.certificate_subject},
+                                 {"certificate_serial", tls.certificate_serial},
+                                 {"certificate_not_after", TimeText(tls.certificate_not_after)},
+                                 {"previous_certificate_serial", previous->certificate_serial},
+                                 {"camera_cas", tls.camera_ca_count},
+                                 {"camera_ca_not_after", TimeText(tls.camera_ca_not_after)},
+                                 {"denied_cameras", tls.revocation->denied_cameras()},
+                                 {"crl_revoked_serials", tls.revocation->revoked_serials()}});
+  // From here on new handshakes use it; each shard picks it up within a loop
+  // turn and closes the sessions it revokes.
+  serving_tls_->Replace(*std::move(next));
+  return absl::OkStatus();
+}
+
+void IngestServer::ReloadTlsIfChanged() {
+  {
+    absl::MutexLock lock(&tls_mu_);
+    const std::string stamps = TlsFileStamps();
+    const bool settled = stamps == tls_stamps_seen_;
+    tls_stamps_seen_ = stamps;
+    if (stamps == tls_stamps_loaded_ || !settled) return;
+  }
+  absl::Status reloaded = ReloadTls("file_changed");
+  if (!reloaded.ok()) log::Error("tls_reload_failed", {{"error", reloaded.ToString()}});
+}
+
+void IngestServer::RunTlsWatcher() {
+  absl::Time next_check = absl::Now() + absl::Seconds(1);
+  while (true) {
+    {
+      absl::MutexLock lock(&tls_watcher_mu_);
+      tls_watcher_mu_.AwaitWithTimeout(absl::Condition(&tls_watcher_stop_), absl::Milliseconds(250));
+      if (tls_watcher_stop_) return;
+    }
+    AuditRevocations();
+    if (absl::Now() >= next_check) {
+      ReloadTlsIfChanged();
+      next_check = absl::Now() + absl::Seconds(1);
+    }
+  }
+}
+
+void IngestServer::AuditRevocations() {
+  uint64_t dropped = 0;
+  const std::vector<RevocationEvent> events = revocation_events_.Take(&dropped);
+  for (const RevocationEvent& event : events) {
+    if (!event.session_closed) {
+      absl::MutexLock lock(&tls_mu_);
+      if (!audited_refusals_.insert(absl::StrCat(event.camera, "/", event.serial)).second) continue;
+    }
+    audit_->Write(event.session_closed ? "camera_revoked_session_closed" : "camera_revoked_handshake_refused",
+                  {{"camera", event.camera},
+                   {"certificate_serial", event.serial},
+                   {"peer", event.peer},
+                   {"shard", event.shard},
+                   {"reason", event.reason}});
+  }
+  if (dropped > 0) audit_->Write("camera_revocations_not_audited", {{"events", dropped}});
+}
+
+TlsView IngestServer::TlsStatus() const {
+  absl::MutexLock lock(&tls_mu_);
+  return tls_status_;
 }
 
 absl::Status IngestServer::Wait() {
@@ -511,6 +666,7 @@ AdminSnapshot IngestServer::AdminView() const {
     input.zone_map_digest = admission_->map()->digest();
     input.misplaced_sessions = MisplacedSessions();
   }
+  input.tls = TlsStatus();
   return BuildAdminSnapshot(input, absl::Now());
 }
 

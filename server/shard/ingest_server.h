@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/ssl_ptr.h"
@@ -29,9 +30,12 @@
 #include "server/session/camera_registry.h"
 #include "server/session/connection_limiter.h"
 #include "server/session/zone_admission.h"
+#include "server/shard/admin_view.h"
+#include "server/shard/revocation_events.h"
 #include "server/shard/shard.h"
 #include "server/spool/spool_catalog.h"
 #include "server/store/object_store.h"
+#include "server/tls/server_tls.h"
 
 namespace ingest {
 
@@ -83,9 +87,20 @@ class IngestServer final : public DrainTarget {
   void CloseListeners() override;
   void RequestGoaways(uint32_t cameras) override;
   DrainFlushResult StopAndFlush(absl::Time deadline) override;
-  // Re-reads the session-ticket keys file (rotation on SIGHUP); on error the
-  // old keys stay in use.
-  absl::Status ReloadTicketKeys();
+  // Rebuilds the whole TLS set-up from the tls.* files (certificate, key and
+  // their match, camera CA bundle, CRLs, deny list, ticket keys — re-read if
+  // tls.ticket_keys_file is set, else kept) on the calling thread, never a
+  // shard's, and only if all of it is valid makes it the one new handshakes
+  // use; established sessions carry on with theirs. Each shard then closes
+  // the open sessions of cameras it revokes (ERROR REVOKED). A refused
+  // reload (bad or mismatched file, or a certificate not valid now) leaves
+  // the old set-up serving; either way the result is audited, counted and
+  // shown in /status. `trigger` says why: "SIGHUP", "file_changed", ...
+  absl::Status ReloadTls(std::string_view trigger);
+  // Reloads once a TLS file changed since it was last read and then stayed
+  // the same for one more call (a certificate and key replaced one after the
+  // other are read together). The TLS watcher thread calls it every second.
+  void ReloadTlsIfChanged();
   // Re-reads server.zone_map (SIGHUP, or a change of the file): a bad map is
   // refused and the old one stays. Cameras that now belong to another zone
   // are moved in waves (drain.goaway_per_second), each once its spooled data
@@ -111,9 +126,29 @@ class IngestServer final : public DrainTarget {
   absl::Status SetUpZone();
   void RunRezone(std::string map_digest);
   uint64_t SumOverShards(std::atomic<uint64_t> ShardCounters::*counter) const;
+  absl::Status SetUpTls();
+  ServerTlsFiles TlsFiles() const;
+  std::string TlsFileStamps() const;
+  // Every second: a changed TLS file is reloaded; every 250 ms: the shards'
+  // revocations are written to the audit log.
+  void RunTlsWatcher();
+  void AuditRevocations();
+  TlsView TlsStatus() const;
 
   IngestConfig config_;
-  camproto::SslCtxPtr tls_;
+  std::unique_ptr<ServingTls> serving_tls_;
+  RevocationEvents revocation_events_;
+  // Serializes reloads (SIGHUP and the watcher) and guards their record.
+  mutable absl::Mutex tls_mu_;
+  TlsView tls_status_ ABSL_GUARDED_BY(tls_mu_);
+  std::string tls_stamps_loaded_ ABSL_GUARDED_BY(tls_mu_);  // of the files serving now
+  std::string tls_stamps_seen_ ABSL_GUARDED_BY(tls_mu_);    // at the previous check
+  // Cameras whose refused handshakes are already in the audit log since the
+  // last reload (a revoked camera retries every few seconds).
+  absl::flat_hash_set<std::string> audited_refusals_ ABSL_GUARDED_BY(tls_mu_);
+  std::thread tls_watcher_;
+  absl::Mutex tls_watcher_mu_;
+  bool tls_watcher_stop_ ABSL_GUARDED_BY(tls_watcher_mu_) = false;
   std::unique_ptr<SpoolCatalog> catalog_;
   RecoveryReport recovery_;
   std::unique_ptr<ObjectStore> store_;

@@ -83,6 +83,7 @@ absl::Status Shard::Setup() {
 absl::Status Shard::Run() {
   absl::Status setup = Setup();
   if (!setup.ok()) return setup;
+  AdoptTls();
   ArmAccept();
   serving_.store(true, std::memory_order_release);
   last_tick_ = last_deadline_scan_ = MonotonicNow();
@@ -107,6 +108,7 @@ void Shard::Loop() {
       break;
     }
     const absl::Time turn_start = MonotonicNow();
+    if (shared_.tls->generation() != tls_generation_) AdoptTls();
     if (uint64_t budget = goaway_budget_.exchange(0, std::memory_order_relaxed); budget > 0) {
       SendGoawayWave(budget);
     }
@@ -399,7 +401,7 @@ void Shard::OnPeerName(Connection& conn, int res) {
       break;
   }
   if (conn.phase == Phase::kClosing) return;
-  auto tls = camproto::TlsChannel::CreateServer(options_.tls);
+  auto tls = camproto::TlsChannel::CreateServer(tls_->ctx.get());
   if (!tls.ok()) {
     LogConnectionError("tls_setup_failed", conn, ToStd(tls.status().message()));
     BeginClose(conn);
@@ -523,6 +525,7 @@ bool Shard::DriveConnection(Connection& conn) {
       } else {
         Bump(counters_.handshake_failures_other);
       }
+      NoteRevokedHandshake(conn);
       LogConnectionError("tls_handshake_failed", conn, ToStd(hs.status().message()));
       BeginClose(conn);  // sends the alert TLS queued
       return false;
@@ -583,6 +586,7 @@ bool Shard::FinishHandshake(Connection& conn) {
     BeginClose(conn);
     return false;
   }
+  if (RefuseIfRevoked(conn, *camera_id)) return false;
   Bump(conn.tls->session_resumed() ? counters_.handshakes_resumed : counters_.handshakes_full);
   conn.session = std::make_unique<CameraSession>(*this, options_.session, std::move(*camera_id));
   conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
@@ -633,6 +637,7 @@ void Shard::Flush(Connection& conn) {
         case SessionOutcome::kRejectedServerFull: Bump(counters_.server_full_rejects); break;
         case SessionOutcome::kCameraError: break;
         case SessionOutcome::kRefusedSegment: break;  // counted by reason in Count()
+        case SessionOutcome::kRevoked: break;         // counted where it was revoked
         default: Bump(counters_.protocol_errors); break;
       }
       // A welcomed session says why it ended in its session_close line.
@@ -963,6 +968,68 @@ void Shard::LogConnectionError(std::string_view event, const Connection& conn,
                     {"camera", camera},
                     {"detail", detail},
                     {"suppressed", suppressed}});
+}
+
+void Shard::AdoptTls() {
+  ServingTls::Current current = shared_.tls->Get();
+  tls_ = std::move(current.tls);
+  tls_generation_ = current.generation;
+  CloseRevokedSessions();
+}
+
+void Shard::CloseRevokedSessions() {
+  const CameraRevocation& revocation = *tls_->revocation;
+  if (revocation.denied_cameras() == 0 && revocation.crl_count() == 0) return;
+  for (auto& c : connections_) {
+    Connection& conn = *c;
+    if (conn.phase != Phase::kSession || conn.session == nullptr ||
+        conn.session->state() == CameraSession::State::kClosing) {
+      continue;
+    }
+    // The certificate the session was opened with: the one verified in a
+    // full handshake, or the one a resumed ticket carried.
+    X509* cert = conn.tls->peer_certificate();
+    std::optional<std::string> reason = revocation.Check(conn.session->camera_id(), cert);
+    if (!reason.has_value() || !conn.session->CloseAsRevoked(*reason)) continue;
+    Bump(counters_.revoked_sessions_closed);
+    ReportRevocation(conn, conn.session->camera_id(), cert, *reason, /*session_closed=*/true);
+    MarkDirty(conn);
+  }
+}
+
+bool Shard::RefuseIfRevoked(Connection& conn, const std::string& camera_id) {
+  X509* cert = conn.tls->peer_certificate();
+  std::optional<std::string> reason = tls_->revocation->Check(camera_id, cert);
+  if (!reason.has_value()) return false;
+  Bump(counters_.revoked_handshakes);
+  ReportRevocation(conn, camera_id, cert, *reason, /*session_closed=*/false);
+  // A session only to say why: ERROR REVOKED, close_notify, close (Flush).
+  conn.session = std::make_unique<CameraSession>(*this, options_.session, camera_id);
+  conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
+  conn.session->CloseAsRevoked(*reason);
+  conn.phase = Phase::kSession;
+  MarkDirty(conn);
+  return true;
+}
+
+void Shard::NoteRevokedHandshake(Connection& conn) {
+  X509* cert = RevokedPeerCertificate(conn.tls->ssl());
+  if (cert == nullptr) return;
+  Bump(counters_.revoked_handshakes);
+  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(cert);
+  ReportRevocation(conn, camera_id.ok() ? *camera_id : std::string(), cert,
+                   "certificate revoked by a CRL (tls.crl_file)", /*session_closed=*/false);
+}
+
+void Shard::ReportRevocation(const Connection& conn, const std::string& camera_id, X509* cert,
+                             const std::string& reason, bool session_closed) {
+  if (shared_.revocations == nullptr) return;
+  shared_.revocations->Add(RevocationEvent{.session_closed = session_closed,
+                                           .shard = options_.index,
+                                           .camera = camera_id,
+                                           .serial = SerialHex(cert),
+                                           .peer = conn.source,
+                                           .reason = reason});
 }
 
 }  // namespace ingest

@@ -38,9 +38,11 @@
 #include "server/session/connection_limiter.h"
 #include "server/session/segment_buffer_pool.h"
 #include "server/session/session_host.h"
+#include "server/shard/revocation_events.h"
 #include "server/shard/shard_counters.h"
 #include "server/shard/spool_writer.h"
 #include "server/spool/spool_catalog.h"
+#include "server/tls/server_tls.h"
 #include "server/uring/provided_buffer_ring.h"
 #include "server/uring/ring.h"
 #include "server/uring/user_data.h"
@@ -51,7 +53,6 @@ struct ShardOptions {
   int index = 0;
   int listen_fd = -1;            // bound and listening; owned by the caller
   int listen_family = AF_INET;
-  SSL_CTX* tls = nullptr;        // server context; outlives the shard
   SessionLimits session;
   unsigned registered_files = 16384;  // direct descriptors (max sockets) of this shard
   uint32_t recv_buffers = 1024;       // provided buffers (power of two)
@@ -82,6 +83,8 @@ struct ShardShared {
   ConnectionLimiter* limiter = nullptr;
   std::atomic<uint64_t>* next_session_id = nullptr;
   const ZoneAdmission* admission = nullptr;  // null: every camera is admitted
+  const ServingTls* tls = nullptr;           // the current TLS set-up (reloadable)
+  RevocationEvents* revocations = nullptr;   // for the audit log; may be null
 };
 
 class Shard final : public SessionHost {
@@ -217,6 +220,18 @@ class Shard final : public SessionHost {
   // Over a connection limit: refuse politely (REJECT after HELLO) while few
   // refusals are in progress, else close at once.
   void RefuseOverLimit(Connection& conn, const char* limit);
+  // TLS reloads: takes the newest set-up for new handshakes, then closes the
+  // open sessions of cameras it revokes (ERROR REVOKED).
+  void AdoptTls();
+  void CloseRevokedSessions();
+  // After the handshake: ERROR REVOKED instead of a session if the camera is
+  // on the deny list or its certificate on a CRL (a resumed session skips
+  // OpenSSL's CRL check). False if it may go on.
+  bool RefuseIfRevoked(Connection& conn, const std::string& camera_id);
+  // A handshake OpenSSL failed: counted and audited if the certificate was revoked.
+  void NoteRevokedHandshake(Connection& conn);
+  void ReportRevocation(const Connection& conn, const std::string& camera_id, X509* cert,
+                        const std::string& reason, bool session_closed);
   Connection* Lookup(const UserData& ud);
   Connection& NewConnection();
   // Mirrors the spool writer's full-disk state into the counters and logs
@@ -241,6 +256,8 @@ class Shard final : public SessionHost {
   absl::Time stop_deadline_ = absl::InfiniteFuture();
   absl::Status fatal_;
 
+  std::shared_ptr<const ServerTls> tls_;  // newest set-up seen by this shard
+  uint64_t tls_generation_ = 0;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<ProvidedBufferRing> buffers_;
   std::unique_ptr<SpoolWriter> writer_;

@@ -31,6 +31,8 @@ namespace ingest {
   X(protocol_errors)          /* malformed/oversized/unknown frames */                  \
   X(window_exceeded)                                                                   \
   X(superseded)               /* an older connection replaced by a newer one */        \
+  X(revoked_handshakes)       /* deny list or CRL: refused at (or right after) the handshake */ \
+  X(revoked_sessions_closed)  /* open sessions closed with ERROR REVOKED after a TLS reload */ \
   X(slow_readers)             /* closed: too much unsent data */                        \
   X(sessions_welcomed)                                                                 \
   X(session_lines_suppressed) /* session_open/close lines skipped by the rate limits */ \

@@ -359,6 +359,47 @@ absl::Status WritePem(const std::string& path, X509* cert, EVP_PKEY* key) {
   return status;
 }
 
+absl::StatusOr<X509CrlPtr> IssueCrl(X509* issuer_cert, EVP_PKEY* issuer_key, const std::vector<X509*>& revoked,
+                                    absl::Time next_update) {
+  ERR_clear_error();
+  X509CrlPtr crl(X509_CRL_new());
+  if (crl == nullptr) return OpenSslError(absl::StatusCode::kInternal, "X509_CRL_new");
+  using Asn1TimePtr = std::unique_ptr<ASN1_TIME, decltype(&ASN1_TIME_free)>;
+  Asn1TimePtr last(ASN1_TIME_set(nullptr, absl::ToTimeT(absl::Now() - absl::Hours(1))), &ASN1_TIME_free);
+  Asn1TimePtr next(ASN1_TIME_set(nullptr, absl::ToTimeT(next_update)), &ASN1_TIME_free);
+  if (last == nullptr || next == nullptr || X509_CRL_set_version(crl.get(), 1) != 1 ||
+      X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(issuer_cert)) != 1 ||
+      X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 || X509_CRL_set1_nextUpdate(crl.get(), next.get()) != 1) {
+    return OpenSslError(absl::StatusCode::kInternal, "setting CRL fields");
+  }
+  for (X509* cert : revoked) {
+    X509_REVOKED* entry = X509_REVOKED_new();
+    if (entry == nullptr || X509_REVOKED_set_serialNumber(entry, const_cast<ASN1_INTEGER*>(X509_get0_serialNumber(cert))) != 1 ||
+        X509_REVOKED_set_revocationDate(entry, last.get()) != 1 || X509_CRL_add0_revoked(crl.get(), entry) != 1) {
+      X509_REVOKED_free(entry);
+      return OpenSslError(absl::StatusCode::kInternal, "adding a revoked serial");
+    }
+  }
+  if (X509_CRL_sort(crl.get()) != 1 || X509_CRL_sign(crl.get(), issuer_key, EVP_sha256()) <= 0) {
+    return OpenSslError(absl::StatusCode::kInternal, "signing the CRL");
+  }
+  return crl;
+}
+
+absl::Status WriteCrlPem(const std::string& path, const std::vector<X509_CRL*>& crls) {
+  ERR_clear_error();
+  BioPtr bio(BIO_new(BIO_s_mem()), &BIO_free);
+  if (bio == nullptr) return OpenSslError(absl::StatusCode::kInternal, "BIO_new");
+  for (X509_CRL* crl : crls) {
+    if (PEM_write_bio_X509_CRL(bio.get(), crl) != 1) {
+      return OpenSslError(absl::StatusCode::kInternal, "encoding a CRL for " + path);
+    }
+  }
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio.get(), &data);
+  return WriteFileAtomically(path, std::string(data, static_cast<size_t>(size)), 0644);
+}
+
 absl::StatusOr<X509Ptr> ReadCertificatePem(const std::string& path) {
   ERR_clear_error();
   BioPtr bio(BIO_new_file(path.c_str(), "r"), &BIO_free);

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/ssl_ptr.h"
+#include "server/tls/camera_revocation.h"
 
 namespace ingest {
 
@@ -98,6 +99,15 @@ absl::StatusOr<camproto::X509Ptr> IssueCertificate(const CertificateSpec& spec,
 // Writes `cert` (if not null) followed by `key` (if not null) as PEM to
 // `path`, atomically, with mode 0600 if a key is included and 0644 otherwise.
 absl::Status WritePem(const std::string& path, X509* cert, EVP_PKEY* key);
+
+// A CRL (v2, SHA-256) issued by `issuer_cert` / `issuer_key` revoking
+// `revoked` (their serials), valid from an hour ago until `next_update`, for
+// tests and development revocation.
+absl::StatusOr<X509CrlPtr> IssueCrl(X509* issuer_cert, EVP_PKEY* issuer_key, const std::vector<X509*>& revoked,
+                                    absl::Time next_update = absl::Now() + absl::Hours(24 * 7));
+
+// Writes `crls` as PEM to `path`, atomically, mode 0644.
+absl::Status WriteCrlPem(const std::string& path, const std::vector<X509_CRL*>& crls);
 
 // The first certificate / private key in a PEM file.
 absl::StatusOr<camproto::X509Ptr> ReadCertificatePem(const std::string& path);

@@ -77,6 +77,11 @@ class TicketKeyRing {
     Wipe(keys);
   }
 
+  std::vector<TicketKey> All() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return keys_;
+  }
+
   TicketKey Current() const {
     absl::ReaderMutexLock lock(&mu_);
     return keys_.front();
@@ -295,6 +300,14 @@ absl::Status ReplaceTicketKeys(SSL_CTX* ctx, std::vector<TicketKey> keys) {
   }
   ring->Replace(std::move(keys));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TicketKey>> InstalledTicketKeys(SSL_CTX* ctx) {
+  TicketKeyRing* ring = RingOf(ctx);
+  if (ring == nullptr) {
+    return absl::FailedPreconditionError("this TLS context has no installed ticket keys");
+  }
+  return ring->All();
 }
 
 }  // namespace ingest

@@ -67,6 +67,11 @@ absl::Status InstallTicketKeys(SSL_CTX* ctx, std::vector<TicketKey> keys);
 // the old or the new list. FailedPrecondition if none were installed.
 absl::Status ReplaceTicketKeys(SSL_CTX* ctx, std::vector<TicketKey> keys);
 
+// A copy of the keys installed in `ctx` (first = encrypting), so a context
+// built to replace it (certificate rotation) resumes the same tickets.
+// FailedPrecondition if none were installed. The caller wipes the copy.
+absl::StatusOr<std::vector<TicketKey>> InstalledTicketKeys(SSL_CTX* ctx);
+
 }  // namespace ingest
 
 #endif  // SERVER_TLS_TICKET_KEYS_H_

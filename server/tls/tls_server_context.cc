@@ -116,7 +116,9 @@ absl::StatusOr<camproto::SslCtxPtr> CreateServerContext(const TlsServerOptions& 
   SSL_CTX_set_num_tickets(c, 1);
 
   std::vector<TicketKey> keys;
-  if (options.ticket_keys_file.empty()) {
+  if (!options.ticket_keys.empty()) {
+    keys = options.ticket_keys;
+  } else if (options.ticket_keys_file.empty()) {
     ASSIGN_OR_RETURN(TicketKey key, GenerateTicketKey());
     keys.push_back(key);
   } else {

@@ -15,12 +15,14 @@
 #define SERVER_TLS_TLS_SERVER_CONTEXT_H_
 
 #include <string>
+#include <vector>
 
 #include <openssl/ssl.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/ssl_ptr.h"
+#include "server/tls/ticket_keys.h"
 
 namespace ingest {
 
@@ -32,6 +34,9 @@ struct TlsServerOptions {
   // this process only, so tickets resume only on this server until restart.
   std::string ticket_keys_file{};
   bool allow_tls12 = false;  // TLS 1.3 only unless set
+  // Keys to install instead of reading ticket_keys_file (or a random key):
+  // a context replacing another keeps resuming its tickets.
+  std::vector<TicketKey> ticket_keys{};
 };
 
 // A server context: TLS 1.3 (or 1.2+ if allowed), client certificate required

@@ -457,13 +457,15 @@ TEST(FrameCodecTest, CommitBeyondWritableSpanIsRefused) {
 TEST(FrameCodecTest, ErrorCodeSurvivesTheStatus) {
   for (ErrorCode code : {ErrorCode::kMalformedFrame, ErrorCode::kFrameTooLarge,
                          ErrorCode::kUnknownFrameType, ErrorCode::kUnexpectedFrame,
-                         ErrorCode::kWindowExceeded, ErrorCode::kTimeout, ErrorCode::kInternal}) {
+                         ErrorCode::kWindowExceeded, ErrorCode::kTimeout, ErrorCode::kInternal,
+                         ErrorCode::kSuperseded, ErrorCode::kRevoked}) {
     absl::Status status = MakeProtocolError(code, "context");
     EXPECT_FALSE(status.ok());
     EXPECT_EQ(ErrorCodeOf(status), code);
     EXPECT_NE(status.message().find("context"), absl::string_view::npos);
   }
   EXPECT_EQ(ErrorCodeOf(absl::UnavailableError("not ours")), ErrorCode::kMalformedFrame);
+  EXPECT_NE(MakeProtocolError(ErrorCode::kRevoked, "x").message().find("REVOKED: x"), absl::string_view::npos);
 }
 
 TEST(FrameEncoderTest, ValidateForEncodingRefusesWhatDecodersRefuse) {

@@ -72,6 +72,9 @@ struct RawCameraOptions {
   std::string source_address{};
   // Socket send/receive timeout, and the default wait of every call.
   absl::Duration io_timeout = absl::Seconds(5);
+  // A session (ticket) from an earlier connection to offer for resumption
+  // (see session()); null: a full handshake.
+  SSL_SESSION* resume_session = nullptr;
 };
 
 // True for the statuses ReadFrame/Handshake return once the connection is
@@ -121,7 +124,7 @@ class RawCameraConnection final : public camproto::FrameHandler {
     if (!ctx.ok()) return ctx.status();
     conn->ctx_ = std::move(*ctx);
     absl::StatusOr<std::unique_ptr<camproto::TlsChannel>> tls =
-        camproto::TlsChannel::CreateClient(conn->ctx_.get(), options.server_name, nullptr);
+        camproto::TlsChannel::CreateClient(conn->ctx_.get(), options.server_name, options.resume_session);
     if (!tls.ok()) return tls.status();
     conn->tls_ = std::move(*tls);
     absl::Status s = conn->OpenSocket();
@@ -283,6 +286,15 @@ class RawCameraConnection final : public camproto::FrameHandler {
   // How the connection ended; OK while it has not.
   const absl::Status& close_reason() const { return close_reason_; }
   bool handshake_done() const { return tls_->handshake_done(); }
+  // The certificate the server presented (null before the handshake), e.g.
+  // to see which one it serves after a rotation. Owned by the connection.
+  X509* server_certificate() const { return tls_->peer_certificate(); }
+  // The TLS session to resume on a later connection; the server's ticket
+  // comes after the handshake, so read a frame (WELCOME) first. A copy:
+  // OpenSSL marks a connection's own session unresumable when the
+  // connection ends without close_notify, as this one usually does.
+  camproto::SslSessionPtr session() { return camproto::SslSessionPtr(SSL_SESSION_dup(SSL_get0_session(tls_->ssl()))); }
+  bool session_resumed() const { return tls_->session_resumed(); }
 
   // camproto::FrameHandler: the server sends control frames only.
   absl::Status OnControlFrame(camproto::ControlFrame frame) override {

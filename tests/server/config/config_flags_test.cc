@@ -106,6 +106,8 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_tls_key, target.tls.key_file);
   absl::SetFlag(&FLAGS_camera_ca, target.tls.camera_ca_file);
   absl::SetFlag(&FLAGS_ticket_keys, target.tls.ticket_keys_file);
+  absl::SetFlag(&FLAGS_crl_file, target.tls.crl_file);
+  absl::SetFlag(&FLAGS_camera_deny_list, target.tls.camera_deny_list_file);
   absl::SetFlag(&FLAGS_allow_tls12, target.tls.allow_tls12);
   absl::SetFlag(&FLAGS_handshake_timeout_ms, target.tls.handshake_timeout_ms);
   absl::SetFlag(&FLAGS_dev_certs, target.tls.dev_certs);

@@ -30,6 +30,8 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
            .key_file = "/etc/ingestd/server.key",
            .camera_ca_file = "/etc/ingestd/cameras.pem",
            .ticket_keys_file = "/etc/ingestd/tickets.key",
+           .crl_file = "/etc/ingestd/cameras.crl",
+           .camera_deny_list_file = "/etc/ingestd/denied-cameras.txt",
            .allow_tls12 = true,
            .handshake_timeout_ms = 2500,
            .dev_certs = true};

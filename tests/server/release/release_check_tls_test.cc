@@ -107,5 +107,50 @@ TEST(ReleaseCheckTlsTest, CertificateExpiringWithinTwoWeeksOnlyWarns) {
   EXPECT_TRUE(absl::StrContains(report.warnings[0], "in 5 days")) << report.warnings[0];
 }
 
+// The revocation files are opened as the server opens them on start and reload.
+class ReleaseCheckRevocationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    release_.ShipEverything();
+    release_.WriteConfig(absl::StrCat("crl_file = \"", release_.installed("tls/cameras.crl"), "\"\n",
+                                      "camera_deny_list_file = \"", release_.installed("tls/denied.txt"), "\"\n"));
+    ReleaseFixture::Write(release_.staged("tls/denied.txt"), "# stolen\ncam-000042\n");
+  }
+
+  // Ships a CRL issued by `issuer` (a pki/ certificate and key).
+  void ShipCrl(const std::string& issuer_cert, const std::string& issuer_key) {
+    auto cert = ReadCertificatePem(release_.Path("pki/" + issuer_cert));
+    auto key = ReadPrivateKeyPem(release_.Path("pki/" + issuer_key));
+    ASSERT_TRUE(cert.ok() && key.ok());
+    auto crl = IssueCrl(cert->get(), key->get(), {});
+    ASSERT_TRUE(crl.ok()) << crl.status();
+    ASSERT_TRUE(WriteCrlPem(release_.staged("tls/cameras.crl"), {crl->get()}).ok());
+  }
+
+  ReleaseFixture release_;
+};
+
+TEST_F(ReleaseCheckRevocationTest, CameraCaCrlAndDenyListPass) {
+  ASSERT_NO_FATAL_FAILURE(ShipCrl("camera-ca.crt", "camera-ca.key"));
+  ReleaseCheckReport report = release_.Check();
+  EXPECT_TRUE(report.ok()) << absl::StrJoin(report.problems, "\n");
+  for (const std::string key : {"tls.crl_file", "tls.camera_deny_list_file"}) {
+    const CheckedFile* file = FileFor(report, key);
+    ASSERT_NE(file, nullptr) << key;
+    EXPECT_TRUE(file->status.ok()) << key << ": " << file->status;
+  }
+}
+
+TEST_F(ReleaseCheckRevocationTest, CrlOfAnotherCaFails) {
+  ASSERT_NO_FATAL_FAILURE(ShipCrl("server-ca.crt", "server-ca.key"));
+  EXPECT_TRUE(HasProblem(release_.Check(), "tls.crl_file", {"not signed by a CA of the camera CA file"}));
+}
+
+TEST_F(ReleaseCheckRevocationTest, BadDenyListLineFailsWithItsLine) {
+  ASSERT_NO_FATAL_FAILURE(ShipCrl("camera-ca.crt", "camera-ca.key"));
+  ReleaseFixture::Write(release_.staged("tls/denied.txt"), "cam-000042\ncam 43\n");
+  EXPECT_TRUE(HasProblem(release_.Check(), "tls.camera_deny_list_file", {"denied.txt:2:", "one camera id per line"}));
+}
+
 }  // namespace
 }  // namespace ingest

@@ -47,8 +47,9 @@ class ReleaseFixture {
   std::string staged(const std::string& relative) const { return staged_dir() + "/" + relative; }
 
   // Writes staging/config/ingestd.toml: zone-a, naming every kind of file
-  // the server opens under the installed folder.
-  void WriteConfig() const {
+  // the server opens under the installed folder; `extra_tls` is appended to
+  // its [tls] table (e.g. "crl_file = ...\n").
+  void WriteConfig(const std::string& extra_tls = "") const {
     auto key = [](const std::string& name, const std::string& value) {
       return absl::StrCat(name, " = \"", value, "\"\n");
     };
@@ -58,7 +59,7 @@ class ReleaseFixture {
                        "[tls]\n", key("cert_file", installed("tls/server.crt")),
                        key("key_file", installed("tls/server.key")),
                        key("camera_ca_file", installed("tls/camera-ca.crt")),
-                       key("ticket_keys_file", installed("tls/ticket.keys")),  //
+                       key("ticket_keys_file", installed("tls/ticket.keys")), extra_tls,  //
                        "[store]\n", key("url", "dir:" + Path("store")), key("ca_file", installed("tls/store-ca.crt")),
                        "[drain]\n", key("token_file", installed("drain.token"))));
   }

@@ -304,6 +304,20 @@ TEST(CameraSessionStart, OverALimitTheHelloGetsServerFull) {
   EXPECT_EQ(s.outcome(), SessionOutcome::kRejectedServerFull);
 }
 
+TEST(CameraSessionRevocation, ARevokedSessionIsToldWhyAndClosesOnce) {
+  SessionHarness h;
+  CameraSession& s = Welcomed(h);
+  SendEach(h, s, {Segment(1)});
+  EXPECT_TRUE(s.CloseAsRevoked("camera cam-1 is on the deny list"));
+  std::vector<ControlFrame> out = h.TakeFrames(s);
+  EXPECT_EQ(ErrorIn(out), ErrorCode::kRevoked);
+  EXPECT_EQ(s.outcome(), SessionOutcome::kRevoked);
+  EXPECT_EQ(s.state(), CameraSession::State::kClosing);
+  EXPECT_NE(s.close_reason().find("deny list"), std::string::npos);
+  EXPECT_FALSE(s.CloseAsRevoked("again"));
+  EXPECT_EQ(h.CheckInvariants(), "");
+}
+
 TEST(CameraSessionOwnership, AnOlderConnectionIsToldSupersededWithoutSendingAgain) {
   SessionHarness h;
   CameraSession& old_connection = Welcomed(h);
