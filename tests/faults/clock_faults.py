@@ -53,23 +53,14 @@ stderr.
     tests/faults/clock_faults.py --build_dir build --faketime_futex wt/build/tests/libfaketime_futex.so
     tests/faults/clock_faults.py --build_dir build --case camera_clock
 
-In CI as faults.clock_faults, camera_clock only: the server of 2026-12-02
-passes it and fails server_clock, the same way every run. Nothing is lost
-or stored twice, batches keep sealing, but:
-  - each step forward of 1 h (mid, forward) closes every camera with ERROR
-    TIMEOUT: Shard::Tick's idle check compares absl::Now() with each
-    connection's last_receive, so the step looks like an hour of silence
-    (ingest_idle_timeouts_total +50 per step, camera-sim reconnects 50);
-  - after each step back, Shard::Loop waits kTick - (now - last_tick_),
-    about an hour, and runs no Tick until the clock has caught up: no
-    deadline scan (idle, handshake and HELLO timeouts, superseded
-    connections), no accept re-arm; an idle shard sleeps in its io_uring
-    wait and misses the stop request, so after the recovery step ingestd
-    does not exit on SIGTERM (its log ends at drain_cameras_moved);
-  - ACK p99 rises to 0.6-1 s around a step back: SpoolWriter::TimeUntilDue
-    dates records with absl::Now(), so records received before the step
-    wait for commit_bytes instead of commit_interval.
-Register the whole script once these are fixed.
+In CI as faults.clock_faults (both cases, about 30 s). Its first runs
+(2026-12-02) found the server's timers on the wall clock: each step forward
+of 1 h closed every camera as idle (Shard::Tick compared absl::Now() with
+each connection's last_receive); after each step back the shard ran no Tick
+for an hour (no deadline scans, no superseded closes; ingestd did not exit
+on SIGTERM) and the sealer wrote no index; ACK p99 rose to 0.6-1 s around a
+step back (the spool writer's commit interval). Timeouts, deadlines and
+intervals now run on CLOCK_MONOTONIC (common/monotonic_clock.h).
 """
 
 import argparse
