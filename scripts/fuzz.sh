@@ -10,12 +10,12 @@
 # Prints per target the executions, coverage (cov: and ft: from libFuzzer's
 # final stats), corpus size and crashes, then a summary. Exits 1 if any
 # target crashed (the crash inputs are kept and their paths printed; replay
-# one with `build-fuzz/tests/fuzz/<target>_fuzz <path>`), 2 on a bad
+# one with `build-asan/tests/fuzz/<target>_fuzz <path>`), 2 on a bad
 # argument or a failed build.
 #
 # Environment: FUZZ_CXX (default clang++-14, matching libclang-rt-14-dev from
-# scripts/setup.sh), FUZZ_BUILD_DIR (default build-fuzz), FUZZ_BUILD_JOBS
-# (default 2).
+# scripts/setup.sh), FUZZ_BUILD_DIR (default build-asan, the sanitized tree
+# scripts/build.sh --sanitize makes).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,17 +32,11 @@ is_count() {
 
 build() {
   local build_dir="$1"
-  local cxx="${FUZZ_CXX:-clang++-14}"
-  command -v "${cxx}" >/dev/null || {
-    echo "fuzz: ${cxx} not found (scripts/setup.sh installs clang-14 and libclang-rt-14-dev)" >&2
-    return 1
-  }
-  # A separate configuration: the normal build uses g++, and a compiler
-  # cannot be changed in an existing CMake cache.
-  CXX="${cxx}" cmake -S "${ROOT}" -B "${build_dir}" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DINGEST_FUZZ=ON -DINGEST_SANITIZE=OFF >/dev/null
-  # Only the fuzz targets and the libraries they link, not the test tree.
-  cmake --build "${build_dir}" --target fuzz_targets -j "${FUZZ_BUILD_JOBS:-2}"
+  # The fuzz targets live in the sanitized tree (clang, ASan + UBSan, the
+  # libraries with coverage feedback); after scripts/build.sh --sanitize they
+  # are already built and this only checks that they are up to date.
+  SANITIZE_CXX="${FUZZ_CXX:-${SANITIZE_CXX:-clang++-14}}" \
+    "${ROOT}/scripts/build.sh" --sanitize --build-dir "${build_dir}" --target fuzz_targets >/dev/null
 }
 
 # The value of `key: N` on the last line of `log` that has it.
@@ -122,7 +116,7 @@ main() {
     shift
   done
 
-  local build_dir="${FUZZ_BUILD_DIR:-${ROOT}/build-fuzz}"
+  local build_dir="${FUZZ_BUILD_DIR:-${ROOT}/build-asan}"
   local start=${SECONDS}
   if ! build "${build_dir}"; then
     echo "fuzz: build failed" >&2

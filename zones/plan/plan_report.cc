@@ -64,7 +64,7 @@ void WriteIndexTradeOff(const CapacityPlan& plan, std::ostream& out) {
       << "  write (nothing is rewritten); a camera with no new segments writes nothing.\n";
   // Columns in five groups: PUTs per camera, PUTs per month, their cost,
   // the cost of every PUT, and the wait.
-  const char* row_format = "  %1s %7s  %7s %10s  %8s %10s  %8s %10s  %10s  %9s %9s\n";
+  constexpr absl::string_view row_format = "  %1s %7s  %7s %10s  %8s %10s  %8s %10s  %10s  %9s %9s\n";
   out << absl::StrFormat("  %9s  %18s  %19s  %19s  %10s  %19s\n", "", "index PUT per", "index PUT per month",
                          "index $ per month", "all PUT $", "findable after ACK");
   out << absl::StrFormat(row_format, "", "interval", "cam-h", "cam-month", "zone", "all zones", "zone", "all zones",

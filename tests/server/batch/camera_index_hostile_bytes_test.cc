@@ -119,8 +119,8 @@ TEST(CameraIndexHostileBytesTest, EveryBadIndexIsDataLoss) {
 TEST(CameraIndexHostileBytesTest, ATableThatWouldExpandPastTheLimitIsRefusedBeforeDecoding) {
   // 1 KiB keys named by ~210,000 entries: 8.6 MB of index that would copy
   // into over 256 MiB of strings.
-  const uint32_t entries = static_cast<uint32_t>(kMaxCameraIndexDecodedBytes / (kMaxObjectKeyBytes + 5)) + 1;
-  absl::StatusOr<CameraIndex> index = DecodeCameraIndex(Build(With([entries](Layout& l) {
+  constexpr uint32_t entries = static_cast<uint32_t>(kMaxCameraIndexDecodedBytes / (kMaxObjectKeyBytes + 5)) + 1;
+  absl::StatusOr<CameraIndex> index = DecodeCameraIndex(Build(With([](Layout& l) {
     l.keys = {std::string(kMaxObjectKeyBytes, 'k')};
     l.entry_count = entries;
     l.entries = entries;
