@@ -41,7 +41,14 @@ class ByteWriter {
     U16(static_cast<uint16_t>(s.size()));
     Bytes(s);
   }
-  void Bytes(std::string_view s) { out_->insert(out_->end(), s.begin(), s.end()); }
+  // resize + memcpy, not insert(): GCC 12 at -O3 inlines insert() after the
+  // length prefix's resize and reports a false -Warray-bounds on it.
+  void Bytes(std::string_view s) {
+    if (s.empty()) return;
+    const size_t at = out_->size();
+    out_->resize(at + s.size());
+    std::memcpy(out_->data() + at, s.data(), s.size());
+  }
 
  private:
   template <typename T>

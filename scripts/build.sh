@@ -77,7 +77,7 @@ main() {
   # directory never keeps a stale setting from its cache.
   cmake -S "${ROOT}" -B "${build_dir}" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "${compiler_args[@]}" \
-    -DINGEST_SANITIZE="${sanitize}" -DINGEST_FUZZ="${fuzz}"
+    -DINGEST_SANITIZE="${sanitize}" -DINGEST_FUZZ="${fuzz}" -DINGEST_WERROR=ON
   cmake --build "${build_dir}" "${targets[@]}"
 
   build_dir="$(cd "${build_dir}" && pwd)"
