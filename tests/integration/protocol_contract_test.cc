@@ -41,7 +41,7 @@ class ProtocolContractTest : public ::testing::Test {
 
   // Expects an ERROR with `code`, then a TLS close_notify (not a bare close).
   static void ExpectErrorThenCloseNotify(RawCameraConnection& conn, camproto::ErrorCode code) {
-    std::optional<camproto::Error> error = ExpectFrame<camproto::Error>(conn, "ERROR");
+    std::optional<camproto::Error> error = ExpectError(conn);
     ASSERT_TRUE(error.has_value());
     EXPECT_EQ(error->code, code) << camproto::ErrorCodeName(error->code) << ": " << error->message;
     absl::StatusOr<camproto::ControlFrame> after = conn.ReadFrame(absl::Seconds(5));
@@ -165,7 +165,7 @@ TEST_F(ProtocolContractTest, OlderConnectionOfACameraLeavesWithoutSendingAgain) 
   std::unique_ptr<RawCameraConnection> new_connection = Welcomed("cam-000016", 1);
   ASSERT_NE(new_connection, nullptr);
   // The old one says nothing more, yet is told within a second or two.
-  std::optional<camproto::Error> error = ExpectFrame<camproto::Error>(*old_connection, "ERROR");
+  std::optional<camproto::Error> error = ExpectError(*old_connection);
   ASSERT_TRUE(error.has_value());
   EXPECT_EQ(error->code, camproto::ErrorCode::kSuperseded);
   EXPECT_TRUE(old_connection->WaitForClose(absl::Seconds(5)).ok());
