@@ -25,6 +25,7 @@
 #include "proto/tls_client_context.h"
 #include "bench/sim/segment_payload.h"
 #include "server/tls/dev_certs.h"
+#include "server/uring/prepare.h"
 #include "server/uring/provided_buffer_ring.h"
 #include "server/uring/ring.h"
 #include "server/uring/user_data.h"
@@ -244,10 +245,8 @@ void Fleet::StartConnect(SimCamera& cam, absl::Time now) {
   cam.welcomed = false;
   cam.client_connected = false;
   cam.goaway_at = absl::InfiniteFuture();
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_connect(sqe, cam.fd, reinterpret_cast<const sockaddr*>(&server_addr_),
-                        sizeof(server_addr_));
-  sqe->user_data = UserData{Op::kPeerName, cam.index, cam.generation}.Pack();
+  PrepareConnect(*ring_, RingFile::Fd(cam.fd), reinterpret_cast<const sockaddr*>(&server_addr_),
+                 sizeof(server_addr_), UserData{Op::kConnect, cam.index, cam.generation});
   ++cam.in_flight;
 }
 
@@ -279,23 +278,20 @@ void Fleet::OnConnect(SimCamera& cam, int res) {
 
 void Fleet::ArmRecv(SimCamera& cam) {
   if (cam.recv_armed || cam.phase != SimCamera::Phase::kOpen) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_recv_multishot(sqe, cam.fd, nullptr, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = buffers_->group();
-  sqe->user_data = UserData{Op::kRecv, cam.index, cam.generation}.Pack();
+  PrepareRecvMultishot(*ring_, RingFile::Fd(cam.fd), buffers_->group(),
+                       UserData{Op::kRecv, cam.index, cam.generation});
   cam.recv_armed = true;
   cam.recv_starved = false;
   ++cam.in_flight;
 }
 
 void Fleet::OnRecv(SimCamera& cam, const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE)) {
+  if (!HasMore(cqe)) {
     cam.recv_armed = false;
     --cam.in_flight;
   }
-  if (cqe.flags & IORING_CQE_F_BUFFER) {
-    auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (std::optional<uint16_t> buffer = SelectedBuffer(cqe)) {
+    const uint16_t id = *buffer;
     buffers_->MarkTaken();
     if (cqe.res > 0 && cam.phase == SimCamera::Phase::kOpen) {
       Pump(cam, buffers_->View(id, static_cast<uint32_t>(cqe.res)));
@@ -473,10 +469,8 @@ void Fleet::StartSend(SimCamera& cam) {
     if (cam.tls->pending_ciphertext() == 0) return;
     cam.tls->TakeCiphertext(cam.send_buffer);
   }
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_send(sqe, cam.fd, cam.send_buffer.data() + cam.send_offset,
-                     cam.send_buffer.size() - cam.send_offset, MSG_NOSIGNAL);
-  sqe->user_data = UserData{Op::kSend, cam.index, cam.generation}.Pack();
+  PrepareSend(*ring_, RingFile::Fd(cam.fd), cam.send_buffer.data() + cam.send_offset,
+              cam.send_buffer.size() - cam.send_offset, UserData{Op::kSend, cam.index, cam.generation});
   cam.send_in_flight = true;
   ++cam.in_flight;
 }
@@ -641,7 +635,7 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       SimCamera& cam = *cameras_[ud.id];
       if (ud.generation != cam.generation) return;
       switch (ud.op) {
-        case Op::kPeerName:
+        case Op::kConnect:
           --cam.in_flight;
           if (cam.phase == SimCamera::Phase::kClosing) {
             MaybeFinishClose(cam);
@@ -708,11 +702,12 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       if (ud.id >= cameras_.size()) return;
       SimCamera& cam = *cameras_[ud.id];
       if (ud.generation != cam.generation) return;
-      if (ud.op == Op::kRecv && (cqe.flags & IORING_CQE_F_BUFFER)) {
+      std::optional<uint16_t> buffer = SelectedBuffer(cqe);
+      if (ud.op == Op::kRecv && buffer.has_value()) {
         buffers_->MarkTaken();
-        buffers_->Recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+        buffers_->Recycle(*buffer);
       }
-      if (ud.op != Op::kRecv || !(cqe.flags & IORING_CQE_F_MORE)) --cam.in_flight;
+      if (ud.op != Op::kRecv || !HasMore(cqe)) --cam.in_flight;
     });
   }
   for (auto& cam : cameras_) {

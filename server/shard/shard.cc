@@ -14,15 +14,10 @@
 #include "common/std_string_view.h"
 #include "proto/frame.h"
 #include "server/tls/camera_identity.h"
+#include "server/uring/prepare.h"
 
 namespace ingest {
 namespace {
-
-// Not in liburing 2.3's headers; stable kernel ABI since 6.7.
-constexpr uint32_t kSocketUringOpGetsockopt = 2;
-#ifndef SO_PEERNAME
-constexpr int SO_PEERNAME = 28;
-#endif
 
 constexpr absl::Duration kTick = absl::Milliseconds(100);
 constexpr absl::Duration kDeadlineScanInterval = absl::Milliseconds(250);
@@ -302,9 +297,9 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
     // Every connection stays allocated until its last completion, so this is
     // a bug; say so loudly rather than corrupt another connection.
     log::Error("stale_completion", {{"shard", options_.index}, {"op", static_cast<int>(ud.op)}});
-    if (cqe.flags & IORING_CQE_F_BUFFER) {
+    if (std::optional<uint16_t> buffer = SelectedBuffer(cqe)) {
       buffers_->MarkTaken();
-      buffers_->Recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+      buffers_->Recycle(*buffer);
     }
     return;
   }
@@ -314,7 +309,7 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
       OnPeerName(*conn, cqe.res);
       break;
     case Op::kRecv:
-      if (!(cqe.flags & IORING_CQE_F_MORE)) {
+      if (!HasMore(cqe)) {
         --conn->in_flight;
         conn->recv_armed = false;
       }
@@ -336,16 +331,14 @@ void Shard::Dispatch(const io_uring_cqe& cqe) {
 
 void Shard::ArmAccept() {
   if (accept_armed_ || stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
   // Accepted sockets go straight into the ring's direct-descriptor table: they
   // never occupy a process file descriptor.
-  io_uring_prep_multishot_accept_direct(sqe, options_.listen_fd, nullptr, nullptr, 0);
-  sqe->user_data = UserData{Op::kAccept, 0, 0}.Pack();
+  PrepareMultishotAcceptDirect(*ring_, options_.listen_fd, UserData{Op::kAccept, 0, 0});
   accept_armed_ = true;
 }
 
 void Shard::OnAccept(const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
+  if (!HasMore(cqe)) accept_armed_ = false;
   if (cqe.res < 0) {
     // ENFILE: the direct-descriptor table is full. The accept is re-armed on
     // the next tick rather than spinning.
@@ -367,15 +360,9 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
   }
   // A direct descriptor has no fd for getpeername(2); SO_PEERNAME through a
   // socket uring_cmd reads the peer address without leaving the ring.
-  io_uring_sqe* sqe = ring_->GetSqe();
-  sqe->opcode = IORING_OP_URING_CMD;
-  sqe->fd = conn.file_index;
-  sqe->flags = IOSQE_FIXED_FILE;
-  sqe->cmd_op = kSocketUringOpGetsockopt;
-  sqe->addr = (uint64_t{static_cast<uint32_t>(SO_PEERNAME)} << 32) | uint32_t{SOL_SOCKET};
-  sqe->file_index = options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  sqe->addr3 = reinterpret_cast<uint64_t>(&conn.peer);
-  sqe->user_data = UserData{Op::kPeerName, conn.id, conn.generation}.Pack();
+  PreparePeerName(*ring_, RingFile::Direct(conn.file_index), &conn.peer,
+                  options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in),
+                  UserData{Op::kPeerName, conn.id, conn.generation});
   ++conn.in_flight;
 }
 
@@ -426,11 +413,8 @@ void Shard::RefuseOverLimit(Connection& conn, const char* limit) {
 
 void Shard::ArmRecv(Connection& conn) {
   if (conn.recv_armed || conn.peer_closed || conn.phase == Phase::kClosing) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_recv_multishot(sqe, conn.file_index, nullptr, 0, 0);
-  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-  sqe->buf_group = buffers_->group();
-  sqe->user_data = UserData{Op::kRecv, conn.id, conn.generation}.Pack();
+  PrepareRecvMultishot(*ring_, RingFile::Direct(conn.file_index), buffers_->group(),
+                       UserData{Op::kRecv, conn.id, conn.generation});
   conn.recv_armed = true;
   conn.recv_starved = false;
   ++conn.in_flight;
@@ -441,15 +425,14 @@ void Shard::StopReceiving(Connection& conn) {
   // A paused camera must not keep filling the shard's receive buffers: the
   // cameras whose segments are half received need them to finish, and their
   // finishing is what frees the memory the paused camera waits for.
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_cancel64(sqe, UserData{Op::kRecv, conn.id, conn.generation}.Pack(), 0);
-  sqe->user_data = UserData{Op::kCancel, conn.id, conn.generation}.Pack();
+  PrepareCancel(*ring_, UserData{Op::kRecv, conn.id, conn.generation},
+                UserData{Op::kCancel, conn.id, conn.generation});
   ++conn.in_flight;
 }
 
 void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
-  if (cqe.flags & IORING_CQE_F_BUFFER) {
-    auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  if (std::optional<uint16_t> buffer = SelectedBuffer(cqe)) {
+    const uint16_t id = *buffer;
     buffers_->MarkTaken();
     if (cqe.res > 0 && conn.phase != Phase::kClosing) {
       conn.chunks.push_back({id, 0, static_cast<uint32_t>(cqe.res)});
@@ -671,11 +654,8 @@ void Shard::StartSend(Connection& conn) {
     // the send is in flight.
     conn.tls->TakeCiphertext(conn.send_buffer);
   }
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_send(sqe, conn.file_index, conn.send_buffer.data() + conn.send_offset,
-                     conn.send_buffer.size() - conn.send_offset, MSG_NOSIGNAL);
-  sqe->flags |= IOSQE_FIXED_FILE;
-  sqe->user_data = UserData{Op::kSend, conn.id, conn.generation}.Pack();
+  PrepareSend(*ring_, RingFile::Direct(conn.file_index), conn.send_buffer.data() + conn.send_offset,
+              conn.send_buffer.size() - conn.send_offset, UserData{Op::kSend, conn.id, conn.generation});
   conn.send_in_flight = true;
   ++conn.in_flight;
 }
@@ -718,13 +698,8 @@ void Shard::SubmitClose(Connection& conn) {
   Bump(counters_.closes_with_cancel);
   // close() does not cancel requests in flight on the socket: cancel them all
   // first; the hard link runs the close whatever the cancel's result.
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_cancel_fd(sqe, conn.file_index, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-  sqe->flags |= IOSQE_IO_HARDLINK;
-  sqe->user_data = UserData{Op::kCancel, conn.id, conn.generation}.Pack();
-  sqe = ring_->GetSqe();
-  io_uring_prep_close_direct(sqe, static_cast<unsigned>(conn.file_index));
-  sqe->user_data = UserData{Op::kClose, conn.id, conn.generation}.Pack();
+  PrepareCancelAllAndClose(*ring_, conn.file_index, UserData{Op::kCancel, conn.id, conn.generation},
+                           UserData{Op::kClose, conn.id, conn.generation});
   conn.in_flight += 2;
 }
 
