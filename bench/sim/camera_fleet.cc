@@ -25,8 +25,10 @@
 #include "proto/tls_client_context.h"
 #include "bench/sim/segment_payload.h"
 #include "server/tls/dev_certs.h"
+#include "server/uring/prepare.h"
 #include "server/uring/provided_buffer_ring.h"
 #include "server/uring/ring.h"
+#include "server/uring/tls_transport.h"
 #include "server/uring/user_data.h"
 
 namespace ingest {
@@ -41,19 +43,14 @@ struct SimCamera {
   std::string id;
   camproto::CameraCredentials credentials;
   std::unique_ptr<CameraClient> client;
-  std::unique_ptr<camproto::TlsChannel> tls;
+  // kConnecting: connect in flight; kOpen: TLS over the connection;
+  // kClosing: cut, waiting for the transport's last completion.
   enum class Phase { kIdle, kConnecting, kOpen, kClosing } phase = Phase::kIdle;
-  int fd = -1;
+  TlsTransport transport;  // the socket, its receive and send sides, TLS
   uint32_t generation = 0;
-  int in_flight = 0;
-  bool recv_armed = false;
-  bool recv_starved = false;
-  bool send_in_flight = false;
   bool client_connected = false;  // OnConnected called for this connection
   bool welcomed = false;
   bool dirty = false;
-  std::string send_buffer;
-  size_t send_offset = 0;
   absl::Time connect_started;
   absl::Time next_ping = absl::InfiniteFuture();
   absl::Duration reconnect_delay = absl::ZeroDuration();
@@ -83,15 +80,17 @@ class Fleet {
   absl::Status Setup();
   void Produce(SimCamera& cam);
   void StartConnect(SimCamera& cam, absl::Time now);
+  void OnCompletion(SimCamera& cam, Op op, const io_uring_cqe& cqe);
   void OnConnect(SimCamera& cam, int res);
-  void OnRecv(SimCamera& cam, const io_uring_cqe& cqe);
-  void OnSend(SimCamera& cam, int res);
-  void Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext);
+  void OnRecv(SimCamera& cam, TlsTransport::Event event);
+  // Handshakes and reads what the received ciphertext lent to TLS holds;
+  // false once the camera closed.
+  bool Pump(SimCamera& cam);
   void AfterInput(SimCamera& cam);
   void Flush(SimCamera& cam);
-  void StartSend(SimCamera& cam);
-  void ArmRecv(SimCamera& cam);
   void Close(SimCamera& cam, absl::Duration reconnect_after);
+  // After the run: close_notify to the server, then every socket closed.
+  void CloseAll();
   // The reconnect delay after the server closed or broke the connection: what
   // its GOAWAY asked for, if it sent one, else `otherwise`.
   absl::Duration ReconnectDelayAfterLoss(const SimCamera& cam, absl::Duration otherwise) const;
@@ -106,6 +105,7 @@ class Fleet {
   std::minstd_rand rng_;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<ProvidedBufferRing> buffers_;
+  TransportShared transport_shared_;
   camproto::SslCtxPtr ctx_;
   camproto::ResumptionCache resumption_;
   sockaddr_in server_addr_{};
@@ -132,6 +132,7 @@ class Fleet {
 absl::Status Fleet::Setup() {
   ASSIGN_OR_RETURN(ring_, Ring::Create(RingOptions{.sq_entries = 4096, .cq_entries = 32768}));
   ASSIGN_OR_RETURN(buffers_, ProvidedBufferRing::Create(ring_->raw(), 0, 2048, 16384));
+  transport_shared_ = TransportShared{.ring = ring_.get(), .buffers = buffers_.get()};
   plaintext_.resize(64 * 1024);
   DevCertPaths paths = DevCertPathsIn(options_.certs_dir);
   // Dev set-ups issue missing camera certificates on the fly (the CA key is there).
@@ -230,25 +231,47 @@ void Fleet::Produce(SimCamera& cam) {
 }
 
 void Fleet::StartConnect(SimCamera& cam, absl::Time now) {
-  cam.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (cam.fd < 0) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
     ++report_.connect_failures;
     connects_.push({now + absl::Seconds(1), cam.index});
     return;
   }
   int one = 1;
-  setsockopt(cam.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   ++cam.generation;
   cam.phase = SimCamera::Phase::kConnecting;
   cam.connect_started = now;
   cam.welcomed = false;
   cam.client_connected = false;
   cam.goaway_at = absl::InfiniteFuture();
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_connect(sqe, cam.fd, reinterpret_cast<const sockaddr*>(&server_addr_),
-                        sizeof(server_addr_));
-  sqe->user_data = UserData{Op::kPeerName, cam.index, cam.generation}.Pack();
-  ++cam.in_flight;
+  cam.transport.Open(&transport_shared_, RingFile::Fd(fd), cam.index, cam.generation);
+  cam.transport.Connect(reinterpret_cast<const sockaddr*>(&server_addr_), sizeof(server_addr_));
+}
+
+void Fleet::OnCompletion(SimCamera& cam, Op op, const io_uring_cqe& cqe) {
+  const TlsTransport::Event event = cam.transport.OnCompletion(op, cqe);
+  if (cam.phase == SimCamera::Phase::kClosing) {
+    MaybeFinishClose(cam);
+    return;
+  }
+  switch (event) {
+    case TlsTransport::Event::kConnected:
+      OnConnect(cam, cqe.res);
+      return;
+    case TlsTransport::Event::kSent:
+      Flush(cam);  // keep the socket busy: more segments may fit the window now
+      return;
+    case TlsTransport::Event::kSendFailed:
+      Close(cam, absl::Milliseconds(500));
+      return;
+    case TlsTransport::Event::kNone:
+    case TlsTransport::Event::kPeerName:
+      return;
+    default:
+      OnRecv(cam, event);
+      return;
+  }
 }
 
 void Fleet::OnConnect(SimCamera& cam, int res) {
@@ -266,81 +289,58 @@ void Fleet::OnConnect(SimCamera& cam, int res) {
     Close(cam, absl::Seconds(1));
     return;
   }
-  cam.tls = std::move(*tls);
-  (void)camproto::UseCameraCredentials(cam.tls->ssl(), cam.credentials);
-  (void)camproto::ResumptionCache::Track(cam.tls->ssl(), cam.id);
+  cam.transport.StartTls(std::move(*tls));
+  (void)camproto::UseCameraCredentials(cam.transport.tls()->ssl(), cam.credentials);
+  (void)camproto::ResumptionCache::Track(cam.transport.tls()->ssl(), cam.id);
   cam.phase = SimCamera::Phase::kOpen;
   ++cam.report.connections;
   ++connected_;
-  (void)cam.tls->Handshake();  // queues the ClientHello
-  ArmRecv(cam);
+  (void)cam.transport.tls()->Handshake();  // queues the ClientHello
+  cam.transport.ArmRecv();
   MarkDirty(cam);
 }
 
-void Fleet::ArmRecv(SimCamera& cam) {
-  if (cam.recv_armed || cam.phase != SimCamera::Phase::kOpen) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_recv_multishot(sqe, cam.fd, nullptr, 0, 0);
-  sqe->flags |= IOSQE_BUFFER_SELECT;
-  sqe->buf_group = buffers_->group();
-  sqe->user_data = UserData{Op::kRecv, cam.index, cam.generation}.Pack();
-  cam.recv_armed = true;
-  cam.recv_starved = false;
-  ++cam.in_flight;
-}
-
-void Fleet::OnRecv(SimCamera& cam, const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE)) {
-    cam.recv_armed = false;
-    --cam.in_flight;
-  }
-  if (cqe.flags & IORING_CQE_F_BUFFER) {
-    auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    buffers_->MarkTaken();
-    if (cqe.res > 0 && cam.phase == SimCamera::Phase::kOpen) {
-      Pump(cam, buffers_->View(id, static_cast<uint32_t>(cqe.res)));
-    }
-    buffers_->Recycle(id);
-  }
+void Fleet::OnRecv(SimCamera& cam, TlsTransport::Event event) {
+  // The camera never pauses: what arrived is read at once, and its buffer
+  // goes straight back.
+  if (event == TlsTransport::Event::kReceived) cam.transport.ConsumeReceived([&] { return Pump(cam); });
   if (cam.phase != SimCamera::Phase::kOpen) {
     MaybeFinishClose(cam);
     return;
   }
-  if (cqe.res == -ENOBUFS) {
-    cam.recv_starved = true;
-  } else if (cqe.res <= 0) {
+  if (event != TlsTransport::Event::kReceived && event != TlsTransport::Event::kStarved) {
+    // The server closed or broke the connection.
     Close(cam, ReconnectDelayAfterLoss(cam, absl::Milliseconds(500)));
     return;
   }
-  if (!cam.recv_armed) ArmRecv(cam);
+  // Out of buffers (kStarved): armed again at once, other cameras return theirs.
+  if (cam.transport.receive() != TlsTransport::Receive::kArmed) cam.transport.ArmRecv();
 }
 
-void Fleet::Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext) {
-  cam.tls->LendCiphertext(ciphertext);
-  if (!cam.tls->handshake_done()) {
-    auto hs = cam.tls->Handshake();
+bool Fleet::Pump(SimCamera& cam) {
+  camproto::TlsChannel& tls = *cam.transport.tls();
+  if (!tls.handshake_done()) {
+    auto hs = tls.Handshake();
     if (!hs.ok()) {
-      cam.tls->ReleaseLentCiphertext();
       NoteError(cam, "tls_handshake", hs.status());
       Close(cam, absl::Seconds(1));
-      return;
+      return false;
     }
   }
-  if (cam.tls->handshake_done() && !cam.client_connected) {
+  if (tls.handshake_done() && !cam.client_connected) {
     cam.client_connected = true;
-    if (cam.tls->session_resumed()) {
+    if (tls.session_resumed()) {
       ++report_.handshakes_resumed;
     } else {
       ++report_.handshakes_full;
     }
     cam.client->OnConnected();
   }
-  while (cam.tls->handshake_done()) {
-    absl::StatusOr<size_t> n = cam.tls->ReadPlaintext(absl::MakeSpan(plaintext_));
+  while (tls.handshake_done()) {
+    absl::StatusOr<size_t> n = tls.ReadPlaintext(absl::MakeSpan(plaintext_));
     if (!n.ok()) {
-      cam.tls->ReleaseLentCiphertext();
       Close(cam, ReconnectDelayAfterLoss(cam, absl::Milliseconds(500)));
-      return;
+      return false;
     }
     if (*n == 0) break;
     absl::Status s = cam.client->OnBytes(absl::MakeConstSpan(plaintext_.data(), *n));
@@ -349,8 +349,8 @@ void Fleet::Pump(SimCamera& cam, absl::Span<const uint8_t> ciphertext) {
       break;
     }
   }
-  cam.tls->ReleaseLentCiphertext();
   AfterInput(cam);
+  return cam.phase == SimCamera::Phase::kOpen;
 }
 
 void Fleet::AfterInput(SimCamera& cam) {
@@ -430,7 +430,7 @@ void Fleet::MarkDirty(SimCamera& cam) {
 }
 
 void Fleet::Flush(SimCamera& cam) {
-  if (cam.phase != SimCamera::Phase::kOpen || cam.tls == nullptr) return;
+  if (cam.phase != SimCamera::Phase::kOpen || cam.transport.tls() == nullptr) return;
   if (options_.saturate && cam.recording && recording_ && cam.welcomed &&
       absl::Now() < cam.record_until) {
     // At most four segments outstanding (sent or not) per camera: enough to
@@ -455,46 +455,15 @@ void Fleet::Flush(SimCamera& cam) {
         if (seq > sent) break;
         if (time == absl::InfiniteFuture()) time = now;
       }
-      if (!cam.tls->WritePlaintext({reinterpret_cast<const uint8_t*>(out.data()), out.size()})
+      if (!cam.transport.tls()
+               ->WritePlaintext({reinterpret_cast<const uint8_t*>(out.data()), out.size()})
                .ok()) {
         Close(cam, absl::Seconds(1));
         return;
       }
     }
   }
-  StartSend(cam);
-}
-
-void Fleet::StartSend(SimCamera& cam) {
-  if (cam.send_in_flight || cam.phase != SimCamera::Phase::kOpen) return;
-  if (cam.send_offset >= cam.send_buffer.size()) {
-    cam.send_buffer.clear();
-    cam.send_offset = 0;
-    if (cam.tls->pending_ciphertext() == 0) return;
-    cam.tls->TakeCiphertext(cam.send_buffer);
-  }
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_send(sqe, cam.fd, cam.send_buffer.data() + cam.send_offset,
-                     cam.send_buffer.size() - cam.send_offset, MSG_NOSIGNAL);
-  sqe->user_data = UserData{Op::kSend, cam.index, cam.generation}.Pack();
-  cam.send_in_flight = true;
-  ++cam.in_flight;
-}
-
-void Fleet::OnSend(SimCamera& cam, int res) {
-  cam.send_in_flight = false;
-  --cam.in_flight;
-  if (cam.phase != SimCamera::Phase::kOpen) {
-    MaybeFinishClose(cam);
-    return;
-  }
-  if (res < 0) {
-    Close(cam, absl::Milliseconds(500));
-    return;
-  }
-  cam.send_offset += static_cast<size_t>(res);
-  // Keep the socket busy: more segments may fit the window now.
-  Flush(cam);
+  cam.transport.Send();
 }
 
 void Fleet::Close(SimCamera& cam, absl::Duration reconnect_after) {
@@ -503,8 +472,9 @@ void Fleet::Close(SimCamera& cam, absl::Duration reconnect_after) {
   if (cam.welcomed && cam.lost_at == absl::InfiniteFuture()) cam.lost_at = absl::Now();
   cam.phase = SimCamera::Phase::kClosing;
   cam.reconnect_delay = reconnect_after;
-  // shutdown() makes the pending recv/send complete; the fd is closed after.
-  ::shutdown(cam.fd, SHUT_RDWR);
+  // Every request on the socket is cancelled, then it is closed; the camera
+  // reconnects once the last completion is in.
+  cam.transport.Cut();
   MaybeFinishClose(cam);
 }
 
@@ -526,17 +496,45 @@ void Fleet::NoteGapEnded(SimCamera& cam, absl::Time now) {
 }
 
 void Fleet::MaybeFinishClose(SimCamera& cam) {
-  if (cam.phase != SimCamera::Phase::kClosing || cam.in_flight > 0) return;
-  ::close(cam.fd);
-  cam.fd = -1;
-  cam.tls.reset();
-  cam.send_buffer.clear();
-  cam.send_offset = 0;
+  if (cam.phase != SimCamera::Phase::kClosing || !cam.transport.Finish()) return;
   cam.client->OnDisconnected();
   cam.phase = SimCamera::Phase::kIdle;
   cam.next_ping = absl::InfiniteFuture();
   ++reconnects_;
   if (recording_ || !AllAcked()) connects_.push({absl::Now() + cam.reconnect_delay, cam.index});
+}
+
+void Fleet::CloseAll() {
+  // close_notify after whatever is pending, then cancel + close; cameras
+  // still connecting are cut at once.
+  const absl::Time deadline = absl::Now() + absl::Milliseconds(250);
+  for (auto& cam : cameras_) {
+    if (cam->phase == SimCamera::Phase::kOpen) {
+      cam->transport.Close(deadline);
+    } else {
+      cam->transport.Cut();
+    }
+  }
+  // Drain the ring so no completion refers to a closed socket.
+  for (int i = 0; i < 50; ++i) {
+    bool busy = false;
+    for (auto& cam : cameras_) {
+      cam->transport.CutIfOverdue(absl::Now());  // a server that does not read
+      const TlsTransport::State state = cam->transport.state();
+      busy = busy || (state != TlsTransport::State::kIdle && state != TlsTransport::State::kClosed);
+    }
+    if (!busy) break;
+    (void)ring_->SubmitAndWait(absl::Milliseconds(10));
+    ring_->ForEachCompletion([&](const io_uring_cqe& cqe) {
+      UserData ud = UserData::Unpack(cqe.user_data);
+      if (ud.id >= cameras_.size()) return;
+      SimCamera& cam = *cameras_[ud.id];
+      if (ud.generation != cam.generation) return;
+      (void)cam.transport.OnCompletion(ud.op, cqe);
+      (void)cam.transport.Finish();
+    });
+  }
+  for (auto& cam : cameras_) cam->transport.Abandon();
 }
 
 bool Fleet::AllAcked() const {
@@ -634,37 +632,13 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     if (!production_.empty()) wait = std::min(wait, production_.top().first - now);
     absl::Status s = ring_->SubmitAndWait(std::max(wait, absl::Microseconds(100)));
     if (!s.ok()) return s;
-    bool recycled = false;
     ring_->ForEachCompletion([&](const io_uring_cqe& cqe) {
       UserData ud = UserData::Unpack(cqe.user_data);
       if (ud.id >= cameras_.size()) return;
       SimCamera& cam = *cameras_[ud.id];
       if (ud.generation != cam.generation) return;
-      switch (ud.op) {
-        case Op::kPeerName:
-          --cam.in_flight;
-          if (cam.phase == SimCamera::Phase::kClosing) {
-            MaybeFinishClose(cam);
-          } else {
-            OnConnect(cam, cqe.res);
-          }
-          break;
-        case Op::kRecv:
-          recycled = true;
-          OnRecv(cam, cqe);
-          break;
-        case Op::kSend:
-          OnSend(cam, cqe.res);
-          break;
-        default:
-          break;
-      }
+      OnCompletion(cam, ud.op, cqe);
     });
-    if (recycled) {
-      for (auto& cam : cameras_) {
-        if (cam->recv_starved && cam->phase == SimCamera::Phase::kOpen) ArmRecv(*cam);
-      }
-    }
   }
   const absl::Time end = absl::Now();
   report_.elapsed = end - start_;
@@ -678,16 +652,6 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     report_.longest_gap = std::max(report_.longest_gap, cam->report.longest_gap);
   }
   for (auto& cam : cameras_) {
-    if (cam->phase == SimCamera::Phase::kOpen) {
-      cam->tls->SendCloseNotify();
-      StartSend(*cam);
-    }
-  }
-  (void)ring_->Submit();
-  for (auto& cam : cameras_) {
-    if (cam->fd >= 0) {
-      ::shutdown(cam->fd, SHUT_RDWR);
-    }
     unsigned char digest[32];
     unsigned int len = 0;
     EVP_DigestFinal_ex(cam->sha.get(), digest, &len);
@@ -697,28 +661,7 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     report_.bytes_acked += cam->report.acked_spooled * segment_bytes_;
     report_.cameras.push_back(cam->report);
   }
-  // Drain the ring so no completion refers to a closed fd, then close.
-  for (int i = 0; i < 50; ++i) {
-    bool busy = false;
-    for (auto& cam : cameras_) busy = busy || cam->in_flight > 0;
-    if (!busy) break;
-    (void)ring_->SubmitAndWait(absl::Milliseconds(10));
-    ring_->ForEachCompletion([&](const io_uring_cqe& cqe) {
-      UserData ud = UserData::Unpack(cqe.user_data);
-      if (ud.id >= cameras_.size()) return;
-      SimCamera& cam = *cameras_[ud.id];
-      if (ud.generation != cam.generation) return;
-      if (ud.op == Op::kRecv && (cqe.flags & IORING_CQE_F_BUFFER)) {
-        buffers_->MarkTaken();
-        buffers_->Recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
-      }
-      if (ud.op != Op::kRecv || !(cqe.flags & IORING_CQE_F_MORE)) --cam.in_flight;
-    });
-  }
-  for (auto& cam : cameras_) {
-    if (cam->fd >= 0) ::close(cam->fd);
-    cam->fd = -1;
-  }
+  CloseAll();
   return report_;
 }
 

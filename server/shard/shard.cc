@@ -1,55 +1,22 @@
 #include "server/shard/shard.h"
 
-#include <arpa/inet.h>
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <random>
 
-#include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "common/monotonic_clock.h"
 #include "common/std_string_view.h"
 #include "proto/frame.h"
 #include "server/tls/camera_identity.h"
+#include "server/uring/prepare.h"
 
 namespace ingest {
 namespace {
 
-// Not in liburing 2.3's headers; stable kernel ABI since 6.7.
-constexpr uint32_t kSocketUringOpGetsockopt = 2;
-#ifndef SO_PEERNAME
-constexpr int SO_PEERNAME = 28;
-#endif
-
 constexpr absl::Duration kTick = absl::Milliseconds(100);
-constexpr absl::Duration kDeadlineScanInterval = absl::Milliseconds(250);
-constexpr absl::Duration kIdleTrimAfter = absl::Seconds(1);
 // How long a closing connection may take to send its last words (alert,
 // ERROR, REJECT) before it is cut.
 constexpr absl::Duration kCloseGrace = absl::Seconds(5);
 // A camera that stops reading its ACKs is cut off before its unsent data grows.
 constexpr size_t kMaxUnsentBytes = 1 << 20;
-
-std::string FormatAddress(const sockaddr_storage& addr) {
-  char text[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof(text));
-  } else if (addr.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text,
-              sizeof(text));
-  }
-  return text;
-}
-
-// The peer's port, to match a session with firewall, NAT or proxy logs.
-uint16_t PeerPort(const sockaddr_storage& addr) {
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(addr).sin_port);
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(addr).sin6_port);
-  return 0;
-}
 
 }  // namespace
 
@@ -74,6 +41,7 @@ absl::Status Shard::Setup() {
                                             options_.recv_buffer_bytes);
   if (!buffers.ok()) return buffers.status();
   buffers_ = std::move(*buffers);
+  transport_shared_ = TransportShared{.ring = ring_.get(), .buffers = buffers_.get()};
   writer_ = std::make_unique<SpoolWriter>(*ring_, *shared_.catalog, options_.index,
                                           options_.writer);
   connections_.reserve(options_.registered_files);
@@ -115,7 +83,7 @@ void Shard::Loop() {
     if (uint64_t budget = rezone_budget_.exchange(0, std::memory_order_relaxed); budget > 0) {
       SendRezoneWave(budget);
     }
-    recycled_this_turn_ = false;
+    const uint64_t recycled_before = buffers_->recycled();
     ring_->ForEachCompletion([this](const io_uring_cqe& cqe) { Dispatch(cqe); });
     // A connection can be both paused (blocked) and out of receive buffers
     // (starved); once unpaused it needs its receive armed again even if no
@@ -123,21 +91,10 @@ void Shard::Loop() {
     // did), so starved ones are looked at after every retry of paused ones.
     const bool retried_blocked = !blocked_.empty();
     if (retried_blocked) RetryBlocked();
-    if (!starved_.empty() && (recycled_this_turn_ || retried_blocked)) RearmStarved();
-    if (!urgent_poll_.empty()) {
-      std::vector<uint32_t> ids;
-      ids.swap(urgent_poll_);
-      for (uint32_t id : ids) {
-        Connection& conn = *connections_[id];
-        if (conn.session == nullptr || conn.phase != Phase::kSession) continue;
-        conn.session->Poll();
-        MarkDirty(conn);
-        if (conn.session->needs_poll() &&
-            conn.session->state() == CameraSession::State::kWaitingForPredecessor) {
-          urgent_poll_.push_back(id);
-        }
-      }
+    if (!starved_.empty() && (buffers_->recycled() != recycled_before || retried_blocked)) {
+      RearmStarved();
     }
+    if (!urgent_poll_.empty()) PollUrgent();
     now = MonotonicNow();
     if (now - last_tick_ >= kTick) Tick(now);
     writer_->MaybeCommit(now, /*force=*/stopping_);
@@ -153,108 +110,25 @@ void Shard::Loop() {
   // goes away with the ring; nothing unacknowledged was promised.
 }
 
-void Shard::StartStopping() {
-  stopping_ = true;
-  stop_deadline_ = MonotonicNow() + options_.stop_grace;
-  for (auto& c : connections_) {
-    Connection& conn = *c;
-    if (conn.phase == Phase::kSession && conn.session != nullptr &&
-        conn.session->state() == CameraSession::State::kStreaming) {
-      // Told already by a drain wave: it is finishing its in-flight segments.
-      if (!conn.session->goaway_sent()) SendGoaway(conn);
-    } else if (conn.phase == Phase::kHandshake || conn.phase == Phase::kPeerLookup ||
-               conn.phase == Phase::kSession) {
-      BeginClose(conn);
+void Shard::PollUrgent() {
+  std::vector<uint32_t> ids;
+  ids.swap(urgent_poll_);
+  for (uint32_t id : ids) {
+    Connection& conn = *connections_[id];
+    if (conn.session == nullptr || conn.phase() != Phase::kSession) continue;
+    conn.session->Poll();
+    MarkDirty(conn);
+    if (conn.session->needs_poll() &&
+        conn.session->state() == CameraSession::State::kWaitingForPredecessor) {
+      urgent_poll_.push_back(id);
     }
   }
 }
 
-bool Shard::SendGoaway(Connection& conn, camproto::GoawayReason reason) {
-  // Cameras reconnect to a peer; jitter spreads their arrival there.
-  const int64_t min_ms = absl::ToInt64Milliseconds(options_.reconnect_after_min);
-  const int64_t max_ms = std::max(min_ms, absl::ToInt64Milliseconds(options_.reconnect_after_max));
-  std::uniform_int_distribution<int64_t> reconnect_after(min_ms, max_ms);
-  const bool rezoned = reason == camproto::GoawayReason::kRezoned;
-  if (!conn.session->SendGoaway(reason, static_cast<uint32_t>(reconnect_after(goaway_rng_)),
-                                rezoned ? "camera moved to another zone" : "server draining")) {
-    return false;
-  }
-  Bump(counters_.goaways_sent);
-  if (rezoned) Bump(counters_.rezone_goaways);
-  MarkDirty(conn);
-  return true;
-}
-
-void Shard::SendGoawayWave(uint64_t budget) {
-  for (auto& c : connections_) {
-    if (budget == 0) return;
-    Connection& conn = *c;
-    if (conn.phase != Phase::kSession || conn.session == nullptr ||
-        conn.session->state() != CameraSession::State::kStreaming || conn.session->goaway_sent()) {
-      continue;
-    }
-    if (SendGoaway(conn)) --budget;
-  }
-}
-
-void Shard::SendRezoneWave(uint64_t budget) {
-  if (shared_.admission == nullptr) return;
-  uint64_t misplaced = 0;
-  for (auto& c : connections_) {
-    Connection& conn = *c;
-    if (conn.phase != Phase::kSession || conn.session == nullptr ||
-        conn.session->state() != CameraSession::State::kStreaming || conn.session->goaway_sent() ||
-        shared_.admission->BelongsHere(conn.session->camera_id())) {
-      continue;
-    }
-    ++misplaced;
-    // Its data goes up with this zone's recordings first; the sealer does
-    // that within the batch age, and a later wave moves the camera.
-    if (!conn.session->PersistedUpToMoveMark() || budget == 0) continue;
-    if (SendGoaway(conn, camproto::GoawayReason::kRezoned)) --budget;
-  }
-  misplaced_sessions_.store(misplaced, std::memory_order_relaxed);
-}
-
-void Shard::RecordTurn(absl::Duration turn) {
-  const int64_t us = absl::ToInt64Microseconds(turn);
-  size_t bucket = 0;
-  while (bucket < kLoopTurnBucketsUs.size() && us > kLoopTurnBucketsUs[bucket]) ++bucket;
-  counters_.loop_turn_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-  counters_.loop_turn_us_sum.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
-}
-
-void Shard::CountPhases() {
-  std::array<uint32_t, kConnectionPhaseNames.size()> counts{};
-  for (const auto& c : connections_) {
-    const Connection& conn = *c;
-    switch (conn.phase) {
-      case Phase::kFree:
-        continue;
-      case Phase::kPeerLookup:
-        ++counts[static_cast<size_t>(ConnectionPhase::kPeerLookup)];
-        continue;
-      case Phase::kHandshake:
-        ++counts[static_cast<size_t>(ConnectionPhase::kHandshake)];
-        continue;
-      case Phase::kClosing:
-        ++counts[static_cast<size_t>(ConnectionPhase::kClosing)];
-        continue;
-      case Phase::kSession:
-        break;
-    }
-    const bool streaming = conn.session != nullptr && conn.session->state() == CameraSession::State::kStreaming;
-    ++counts[static_cast<size_t>(streaming ? ConnectionPhase::kStreaming : ConnectionPhase::kAwaitingHello)];
-  }
-  for (size_t i = 0; i < counts.size(); ++i) {
-    counters_.connections_by_phase[i].store(counts[i], std::memory_order_relaxed);
-  }
-}
-
-Shard::Connection* Shard::Lookup(const UserData& ud) {
-  if (ud.id >= connections_.size()) return nullptr;
-  Connection* conn = connections_[ud.id].get();
-  if (conn->generation != ud.generation || conn->phase == Phase::kFree) return nullptr;
+Shard::Connection* Shard::Find(uint32_t id, uint32_t generation) {
+  if (id >= connections_.size()) return nullptr;
+  Connection* conn = connections_[id].get();
+  if (conn->generation != generation || conn->stage == Phase::kFree) return nullptr;
   return conn;
 }
 
@@ -277,248 +151,91 @@ Shard::Connection& Shard::NewConnection() {
 }
 
 void Shard::Dispatch(const io_uring_cqe& cqe) {
-  UserData ud = UserData::Unpack(cqe.user_data);
+  const UserData ud = UserData::Unpack(cqe.user_data);
   switch (ud.op) {
     case Op::kAccept:
       OnAccept(cqe);
       return;
     case Op::kSpoolWrite:
-    case Op::kSpoolSync: {
-      const absl::Time stalled_since = writer_->stalled_since();
-      absl::Status s = writer_->OnCompletion(
-          ud.op, cqe.res, [this](const SpoolPendingRecord& r) { OnDurable(r); });
-      if (!s.ok()) {
-        log::Error("spool_failed", {{"shard", options_.index}, {"error", s.ToString()}});
-        fatal_ = s;
-      }
-      NoteSpoolStall(stalled_since);
+    case Op::kSpoolSync:
+      OnSpoolCompletion(ud.op, cqe.res);
       return;
-    }
     default:
       break;
   }
-  Connection* conn = Lookup(ud);
+  Connection* conn = Find(ud.id, ud.generation);
   if (conn == nullptr) {
     // Every connection stays allocated until its last completion, so this is
     // a bug; say so loudly rather than corrupt another connection.
     log::Error("stale_completion", {{"shard", options_.index}, {"op", static_cast<int>(ud.op)}});
-    if (cqe.flags & IORING_CQE_F_BUFFER) {
+    if (std::optional<uint16_t> buffer = SelectedBuffer(cqe)) {
       buffers_->MarkTaken();
-      buffers_->Recycle(static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+      buffers_->Recycle(*buffer);
     }
     return;
   }
-  switch (ud.op) {
-    case Op::kPeerName:
-      --conn->in_flight;
+  const TlsTransport::Event event = conn->transport.OnCompletion(ud.op, cqe);
+  switch (event) {
+    case TlsTransport::Event::kPeerName:
       OnPeerName(*conn, cqe.res);
       break;
-    case Op::kRecv:
-      if (!(cqe.flags & IORING_CQE_F_MORE)) {
-        --conn->in_flight;
-        conn->recv_armed = false;
-      }
-      OnRecv(*conn, cqe);
-      break;
-    case Op::kSend:
-      --conn->in_flight;
-      OnSend(*conn, cqe.res);
-      break;
-    case Op::kCancel:
-    case Op::kClose:
-      --conn->in_flight;
+    case TlsTransport::Event::kReceived:
+    case TlsTransport::Event::kPeerClosed:
+    case TlsTransport::Event::kReceiveFailed:
+    case TlsTransport::Event::kStarved:
+    case TlsTransport::Event::kReceiveStopped:
+      OnReceive(*conn, event);
       break;
     default:
-      break;
+      break;  // sends, cancels and closes are the transport's own business
   }
-  MaybeFree(*conn);
+  if (conn->transport.Finish()) Free(*conn);
 }
 
-void Shard::ArmAccept() {
-  if (accept_armed_ || stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
-  // Accepted sockets go straight into the ring's direct-descriptor table: they
-  // never occupy a process file descriptor.
-  io_uring_prep_multishot_accept_direct(sqe, options_.listen_fd, nullptr, nullptr, 0);
-  sqe->user_data = UserData{Op::kAccept, 0, 0}.Pack();
-  accept_armed_ = true;
-}
-
-void Shard::OnAccept(const io_uring_cqe& cqe) {
-  if (!(cqe.flags & IORING_CQE_F_MORE)) accept_armed_ = false;
-  if (cqe.res < 0) {
-    // ENFILE: the direct-descriptor table is full. The accept is re-armed on
-    // the next tick rather than spinning.
-    // A drain shut the listener down: the accept ends with an error, as meant.
-    if (cqe.res != -ECANCELED && !accept_stopped_.load(std::memory_order_acquire)) Bump(counters_.accept_errors);
-    return;
-  }
-  Bump(counters_.connections_accepted);
-  Bump(counters_.connections_open);
-  if (draining_.load(std::memory_order_relaxed)) Bump(counters_.connections_accepted_while_draining);
-  Connection& conn = NewConnection();
-  conn.file_index = cqe.res;
-  conn.phase = Phase::kPeerLookup;
-  conn.last_receive = MonotonicNow();
-  conn.deadline = conn.last_receive + options_.handshake_timeout;
-  if (stopping_) {
-    BeginClose(conn);
-    return;
-  }
-  // A direct descriptor has no fd for getpeername(2); SO_PEERNAME through a
-  // socket uring_cmd reads the peer address without leaving the ring.
-  io_uring_sqe* sqe = ring_->GetSqe();
-  sqe->opcode = IORING_OP_URING_CMD;
-  sqe->fd = conn.file_index;
-  sqe->flags = IOSQE_FIXED_FILE;
-  sqe->cmd_op = kSocketUringOpGetsockopt;
-  sqe->addr = (uint64_t{static_cast<uint32_t>(SO_PEERNAME)} << 32) | uint32_t{SOL_SOCKET};
-  sqe->file_index = options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  sqe->addr3 = reinterpret_cast<uint64_t>(&conn.peer);
-  sqe->user_data = UserData{Op::kPeerName, conn.id, conn.generation}.Pack();
-  ++conn.in_flight;
-}
-
-void Shard::OnPeerName(Connection& conn, int res) {
-  if (conn.phase != Phase::kPeerLookup) return;
-  if (res < 0) {
-    // Unknown peer: only the total limit applies.
-    Bump(counters_.peer_lookup_failures);
-  } else {
-    conn.source = FormatAddress(conn.peer);
-  }
-  switch (shared_.limiter->TryAdmit(conn.source)) {
-    case Admission::kAdmitted:
-      conn.admitted = true;
-      break;
-    case Admission::kOverTotal:
-      Bump(counters_.refused_total_limit);
-      RefuseOverLimit(conn, "max_connections");
-      break;
-    case Admission::kOverPerSource:
-      Bump(counters_.refused_source_limit);
-      RefuseOverLimit(conn, "max_connections_per_source");
-      break;
-  }
-  if (conn.phase == Phase::kClosing) return;
-  auto tls = camproto::TlsChannel::CreateServer(tls_->ctx.get());
-  if (!tls.ok()) {
-    LogConnectionError("tls_setup_failed", conn, ToStd(tls.status().message()));
-    BeginClose(conn);
-    return;
-  }
-  conn.tls = std::move(*tls);
-  conn.phase = Phase::kHandshake;
-  ArmRecv(conn);
-}
-
-void Shard::RefuseOverLimit(Connection& conn, const char* limit) {
-  if (refusals_in_progress_ >= options_.max_refusals_in_progress) {
-    Bump(counters_.refused_at_accept);
-    LogConnectionError("connection_refused", conn, absl::StrCat("over ", limit, "; closed at accept"));
-    BeginClose(conn);
-    return;
-  }
-  ++refusals_in_progress_;
-  conn.refusing = true;
-  LogConnectionError("connection_refused", conn, absl::StrCat("over ", limit, "; REJECT SERVER_FULL"));
-}
-
-void Shard::ArmRecv(Connection& conn) {
-  if (conn.recv_armed || conn.peer_closed || conn.phase == Phase::kClosing) return;
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_recv_multishot(sqe, conn.file_index, nullptr, 0, 0);
-  sqe->flags |= IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-  sqe->buf_group = buffers_->group();
-  sqe->user_data = UserData{Op::kRecv, conn.id, conn.generation}.Pack();
-  conn.recv_armed = true;
-  conn.recv_starved = false;
-  ++conn.in_flight;
-}
-
-void Shard::StopReceiving(Connection& conn) {
-  if (!conn.recv_armed || conn.close_submitted) return;
-  // A paused camera must not keep filling the shard's receive buffers: the
-  // cameras whose segments are half received need them to finish, and their
-  // finishing is what frees the memory the paused camera waits for.
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_cancel64(sqe, UserData{Op::kRecv, conn.id, conn.generation}.Pack(), 0);
-  sqe->user_data = UserData{Op::kCancel, conn.id, conn.generation}.Pack();
-  ++conn.in_flight;
-}
-
-void Shard::OnRecv(Connection& conn, const io_uring_cqe& cqe) {
-  if (cqe.flags & IORING_CQE_F_BUFFER) {
-    auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    buffers_->MarkTaken();
-    if (cqe.res > 0 && conn.phase != Phase::kClosing) {
-      conn.chunks.push_back({id, 0, static_cast<uint32_t>(cqe.res)});
-      conn.last_receive = MonotonicNow();
-      conn.idle_trimmed = false;
-    } else {
-      buffers_->Recycle(id);
-      recycled_this_turn_ = true;
-    }
-  }
-  if (cqe.res == -ENOBUFS) {
-    // Every receive buffer of the shard holds unprocessed data: this
-    // connection waits until buffers come back (that is the backpressure).
-    Bump(counters_.recv_enobufs);
-    if (!conn.recv_starved) {
-      conn.recv_starved = true;
+void Shard::OnReceive(Connection& conn, TlsTransport::Event event) {
+  switch (event) {
+    case TlsTransport::Event::kStarved:
+      // Every receive buffer of the shard holds unprocessed data: this
+      // connection waits until buffers come back (RearmStarved).
+      Bump(counters_.recv_enobufs);
       starved_.push_back(conn.id);
-    }
-    return;
+      return;
+    case TlsTransport::Event::kReceiveStopped:
+      // We stopped it: for a close, or for backpressure — which may already be
+      // over, in which case RetryBlocked found it still armed and skipped it.
+      if (conn.phase() == Phase::kSession && !conn.blocked) conn.transport.ArmRecv();
+      return;
+    case TlsTransport::Event::kReceiveFailed:
+      BeginClose(conn);
+      return;
+    default:  // bytes, or the peer's end of stream
+      break;
   }
-  if (cqe.res == -ECANCELED) {
-    // We stopped it: for a close, or for backpressure — which may already be
-    // over, in which case RetryBlocked found it still armed and skipped it.
-    if (conn.phase == Phase::kSession && !conn.blocked && !conn.close_submitted) ArmRecv(conn);
-    return;
-  }
-  if (cqe.res == 0) {
-    conn.peer_closed = true;
-  } else if (cqe.res < 0) {
-    conn.peer_closed = true;
-    if (conn.phase != Phase::kClosing) BeginClose(conn);
-    return;
-  }
-  if (conn.phase == Phase::kClosing) return;
+  if (conn.phase() == Phase::kClosing) return;
   PumpInput(conn);
-  if (conn.phase == Phase::kClosing) return;
-  if (conn.peer_closed) {
+  if (conn.phase() == Phase::kClosing) return;
+  if (conn.transport.peer_closed()) {
     // The camera closed its side; a partial frame left behind is simply dropped
     // (never acknowledged, so the camera re-sends it).
     BeginClose(conn);
     return;
   }
-  if (!conn.recv_armed && !conn.recv_starved) {
+  if (conn.transport.receive() == TlsTransport::Receive::kOff) {
     Bump(counters_.recv_rearms);
-    ArmRecv(conn);
+    conn.transport.ArmRecv();
   }
 }
 
 void Shard::PumpInput(Connection& conn) {
   // Ciphertext already inside TLS (left from a paused read) goes first.
   if (!DriveConnection(conn)) return;
-  while (!conn.chunks.empty() && conn.phase != Phase::kClosing) {
-    RecvChunk chunk = conn.chunks.front();
-    conn.tls->LendCiphertext(buffers_->View(chunk.buffer_id, chunk.offset + chunk.length)
-                                 .subspan(chunk.offset));
-    bool more = DriveConnection(conn);
-    // Anything TLS did not read is copied aside, so the buffer can go back to
-    // the kernel now (at most one buffer's worth per paused connection).
-    conn.tls->ReleaseLentCiphertext();
-    conn.chunks.erase(conn.chunks.begin());
-    buffers_->Recycle(chunk.buffer_id);
-    recycled_this_turn_ = true;
-    if (!more) break;
-  }
+  conn.transport.ConsumeReceived([&] { return DriveConnection(conn); });
 }
 
 bool Shard::DriveConnection(Connection& conn) {
-  if (conn.phase == Phase::kHandshake) {
-    absl::StatusOr<camproto::TlsChannel::HandshakeResult> hs = conn.tls->Handshake();
+  camproto::TlsChannel& tls = *conn.transport.tls();
+  if (conn.phase() == Phase::kHandshake) {
+    absl::StatusOr<camproto::TlsChannel::HandshakeResult> hs = tls.Handshake();
     if (!hs.ok()) {
       if (hs.status().code() == absl::StatusCode::kUnauthenticated) {
         Bump(counters_.handshake_failures_cert);
@@ -536,7 +253,7 @@ bool Shard::DriveConnection(Connection& conn) {
     }
     if (!FinishHandshake(conn)) return false;
   }
-  if (conn.phase != Phase::kSession) return false;
+  if (conn.phase() != Phase::kSession) return false;
   CameraSession& session = *conn.session;
   while (session.state() != CameraSession::State::kClosing) {
     absl::Span<uint8_t> target = session.decoder().WritableSpan(session);
@@ -546,17 +263,20 @@ bool Shard::DriveConnection(Connection& conn) {
         break;
       }
       // No memory for the next segment (pool budget or spool full): stop
-      // reading this camera until the spool catches up.
+      // reading this camera until the spool catches up. A paused camera must
+      // not keep filling the shard's receive buffers: the cameras whose
+      // segments are half received need them to finish, and their finishing
+      // is what frees the memory the paused camera waits for.
       if (!conn.blocked) {
         conn.blocked = true;
         blocked_.push_back(conn.id);
         Bump(counters_.backpressure_pauses);
-        StopReceiving(conn);
+        conn.transport.StopReceiving();
       }
       MarkDirty(conn);
       return false;
     }
-    absl::StatusOr<size_t> n = conn.tls->ReadPlaintext(target);
+    absl::StatusOr<size_t> n = tls.ReadPlaintext(target);
     if (!n.ok()) {
       if (!camproto::IsPeerClosedCleanly(n.status())) {
         LogConnectionError("tls_read_failed", conn, ToStd(n.status().message()));
@@ -579,7 +299,8 @@ bool Shard::DriveConnection(Connection& conn) {
 }
 
 bool Shard::FinishHandshake(Connection& conn) {
-  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(conn.tls->peer_certificate());
+  camproto::TlsChannel& tls = *conn.transport.tls();
+  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(tls.peer_certificate());
   if (!camera_id.ok()) {
     Bump(counters_.bad_camera_identity);
     LogConnectionError("bad_camera_identity", conn, ToStd(camera_id.status().message()));
@@ -587,11 +308,13 @@ bool Shard::FinishHandshake(Connection& conn) {
     return false;
   }
   if (RefuseIfRevoked(conn, *camera_id)) return false;
-  Bump(conn.tls->session_resumed() ? counters_.handshakes_resumed : counters_.handshakes_full);
+  Bump(tls.session_resumed() ? counters_.handshakes_resumed : counters_.handshakes_full);
   conn.session = std::make_unique<CameraSession>(*this, options_.session, std::move(*camera_id));
   conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
-  if (conn.refusing) conn.session->RefuseAsFull("server at its connection limit; try another server or later");
-  conn.phase = Phase::kSession;
+  if (conn.admission == Connection::Admission::kRefusing) {
+    conn.session->RefuseAsFull("server at its connection limit; try another server or later");
+  }
+  conn.stage = Phase::kSession;
   conn.deadline = MonotonicNow() + options_.hello_timeout;
   return true;
 }
@@ -603,14 +326,15 @@ void Shard::MarkDirty(Connection& conn) {
 }
 
 void Shard::Flush(Connection& conn) {
-  if (conn.phase == Phase::kFree) return;
+  if (conn.phase() == Phase::kFree) return;
+  camproto::TlsChannel* tls = conn.transport.tls();
   if (conn.session != nullptr) {
     CameraSession& session = *conn.session;
     const CameraSession::AcksQueued acks = session.FlushAcks();
     if (acks.spooled) Bump(counters_.acks_spooled);
     if (acks.persisted) Bump(counters_.acks_persisted);
-    if (!session.outbox().empty() && conn.tls->handshake_done()) {
-      absl::Status s = conn.tls->WritePlaintext(
+    if (!session.outbox().empty() && tls->handshake_done()) {
+      absl::Status s = tls->WritePlaintext(
           {reinterpret_cast<const uint8_t*>(session.outbox().data()), session.outbox().size()});
       session.outbox().clear();
       if (!s.ok()) {
@@ -620,194 +344,59 @@ void Shard::Flush(Connection& conn) {
     }
     // Counted from the session's own flag: a HELLO and a bad frame in one
     // read welcome and close the session within the same turn.
-    if (session.welcomed() && !conn.welcomed) {
-      conn.welcomed = true;
-      if (conn.phase == Phase::kSession) conn.deadline = absl::InfiniteFuture();
+    if (session.welcomed() && conn.welcome == Connection::Welcome::kNotYet) {
+      conn.welcome = Connection::Welcome::kWelcomed;
+      if (conn.phase() == Phase::kSession) conn.deadline = absl::InfiniteFuture();
       Bump(counters_.sessions_welcomed);
       LogSessionOpen(conn);
     }
-    if (session.state() == CameraSession::State::kClosing && conn.phase != Phase::kClosing) {
-      switch (session.outcome()) {
-        case SessionOutcome::kRejectedVersion: Bump(counters_.rejected_version); break;
-        case SessionOutcome::kRejectedIdMismatch: Bump(counters_.rejected_id_mismatch); break;
-        case SessionOutcome::kWindowExceeded: Bump(counters_.window_exceeded); break;
-        case SessionOutcome::kSuperseded: Bump(counters_.superseded); break;
-        case SessionOutcome::kRedirected: Bump(counters_.admission_redirected); break;
-        case SessionOutcome::kRejectedUnknownCamera: Bump(counters_.admission_rejected_unknown); break;
-        case SessionOutcome::kRejectedServerFull: Bump(counters_.server_full_rejects); break;
-        case SessionOutcome::kCameraError: break;
-        case SessionOutcome::kRefusedSegment: break;  // counted by reason in Count()
-        case SessionOutcome::kRevoked: break;         // counted where it was revoked
-        default: Bump(counters_.protocol_errors); break;
-      }
-      // A welcomed session says why it ended in its session_close line.
-      if (session.outcome() != SessionOutcome::kRedirected && !conn.welcomed) {
-        LogConnectionError("session_refused", conn, session.close_reason());
-      }
-      BeginClose(conn);
+    if (session.state() == CameraSession::State::kClosing && conn.phase() != Phase::kClosing) {
+      EndSession(conn);
       return;
     }
   }
-  if (conn.tls != nullptr && conn.tls->pending_ciphertext() > kMaxUnsentBytes) {
+  if (tls != nullptr && tls->pending_ciphertext() > kMaxUnsentBytes) {
     Bump(counters_.slow_readers);
     LogConnectionError("slow_reader", conn, "camera is not reading its acknowledgements");
-    conn.close_after_send = false;
-    SubmitClose(conn);
+    conn.transport.Cut();
     return;
   }
-  StartSend(conn);
+  conn.transport.Send();
 }
 
-void Shard::StartSend(Connection& conn) {
-  if (conn.send_in_flight || conn.close_submitted || conn.tls == nullptr) return;
-  if (conn.send_offset >= conn.send_buffer.size()) {
-    conn.send_buffer.clear();
-    conn.send_offset = 0;
-    if (conn.tls->pending_ciphertext() == 0) {
-      if (conn.close_after_send) SubmitClose(conn);
-      return;
-    }
-    // The send reads from our own buffer: TLS may reallocate its output while
-    // the send is in flight.
-    conn.tls->TakeCiphertext(conn.send_buffer);
+void Shard::EndSession(Connection& conn) {
+  const CameraSession& session = *conn.session;
+  CountOutcome(session.outcome());
+  // A welcomed session says why it ended in its session_close line.
+  if (session.outcome() != SessionOutcome::kRedirected && conn.welcome == Connection::Welcome::kNotYet) {
+    LogConnectionError("session_refused", conn, session.close_reason());
   }
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_send(sqe, conn.file_index, conn.send_buffer.data() + conn.send_offset,
-                     conn.send_buffer.size() - conn.send_offset, MSG_NOSIGNAL);
-  sqe->flags |= IOSQE_FIXED_FILE;
-  sqe->user_data = UserData{Op::kSend, conn.id, conn.generation}.Pack();
-  conn.send_in_flight = true;
-  ++conn.in_flight;
-}
-
-void Shard::OnSend(Connection& conn, int res) {
-  conn.send_in_flight = false;
-  if (res < 0) {
-    conn.close_after_send = false;
-    if (conn.phase != Phase::kClosing) conn.phase = Phase::kClosing;
-    SubmitClose(conn);
-    return;
-  }
-  conn.send_offset += static_cast<size_t>(res);
-  StartSend(conn);
+  BeginClose(conn);
 }
 
 void Shard::BeginClose(Connection& conn) {
-  if (conn.phase == Phase::kClosing || conn.phase == Phase::kFree) return;
-  conn.phase = Phase::kClosing;
-  // Alerts, ERROR and REJECT frames go out before the socket closes.
-  if (conn.session != nullptr && !conn.session->outbox().empty() && conn.tls->handshake_done()) {
-    (void)conn.tls->WritePlaintext({reinterpret_cast<const uint8_t*>(conn.session->outbox().data()),
-                                    conn.session->outbox().size()});
+  if (conn.phase() == Phase::kClosing || conn.phase() == Phase::kFree) return;
+  // Alerts, ERROR and REJECT frames go out before the socket closes (and the
+  // transport's close_notify after them).
+  camproto::TlsChannel* tls = conn.transport.tls();
+  if (conn.session != nullptr && !conn.session->outbox().empty() && tls->handshake_done()) {
+    (void)tls->WritePlaintext({reinterpret_cast<const uint8_t*>(conn.session->outbox().data()),
+                               conn.session->outbox().size()});
     conn.session->outbox().clear();
   }
-  // End the TLS session cleanly after our last words (REJECT, REDIRECT,
-  // ERROR, the last ACKs of a drain): strict TLS stacks report a bare TCP
-  // close as an unexpected EOF. No-op before the handshake finished.
-  if (conn.tls != nullptr && !conn.peer_closed) conn.tls->SendCloseNotify();
-  conn.close_after_send = true;
-  // A peer that never reads would keep that last send pending forever.
-  conn.deadline = MonotonicNow() + kCloseGrace;
-  StartSend(conn);
+  conn.transport.Close(MonotonicNow() + kCloseGrace);
 }
 
-void Shard::SubmitClose(Connection& conn) {
-  if (conn.close_submitted) return;
-  conn.phase = Phase::kClosing;
-  conn.close_submitted = true;
-  Bump(counters_.closes_with_cancel);
-  // close() does not cancel requests in flight on the socket: cancel them all
-  // first; the hard link runs the close whatever the cancel's result.
-  io_uring_sqe* sqe = ring_->GetSqe();
-  io_uring_prep_cancel_fd(sqe, conn.file_index, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
-  sqe->flags |= IOSQE_IO_HARDLINK;
-  sqe->user_data = UserData{Op::kCancel, conn.id, conn.generation}.Pack();
-  sqe = ring_->GetSqe();
-  io_uring_prep_close_direct(sqe, static_cast<unsigned>(conn.file_index));
-  sqe->user_data = UserData{Op::kClose, conn.id, conn.generation}.Pack();
-  conn.in_flight += 2;
-}
-
-void Shard::MaybeFree(Connection& conn) {
-  if (conn.phase != Phase::kClosing || conn.in_flight > 0) return;
-  if (!conn.close_submitted) {
-    SubmitClose(conn);
-    return;
-  }
-  for (const RecvChunk& chunk : conn.chunks) {
-    buffers_->Recycle(chunk.buffer_id);
-    recycled_this_turn_ = true;
-  }
-  if (conn.admitted) shared_.limiter->Release(conn.source);
-  if (conn.refusing) --refusals_in_progress_;
-  if (conn.open_logged) LogSessionClose(conn);
+void Shard::Free(Connection& conn) {
+  if (conn.admission == Connection::Admission::kAdmitted) shared_.limiter->Release(conn.source);
+  if (conn.admission == Connection::Admission::kRefusing) --refusals_in_progress_;
+  if (conn.welcome == Connection::Welcome::kLogged) LogSessionClose(conn);
   conn.session.reset();
-  conn.tls.reset();
-  conn.phase = Phase::kFree;
+  conn.stage = Phase::kFree;
+  Bump(counters_.closes_with_cancel);
   Bump(counters_.connections_closed);
   counters_.connections_open.fetch_sub(1, std::memory_order_relaxed);
   free_ids_.push_back(conn.id);
-}
-
-SegmentBuffer Shard::AllocateRecord(size_t bytes) {
-  if (!AcceptingSegments()) return {};
-  return pool_.Allocate(bytes);
-}
-
-void Shard::ReleaseRecord(const SegmentBuffer& buffer) { pool_.Release(buffer); }
-
-bool Shard::AcceptingSegments() const {
-  // A full disk pauses the cameras like a full spool: what they send waits in
-  // their socket buffers, unacknowledged, until uploads free space.
-  const uint64_t pending = writer_->open_bytes() + writer_->in_flight_bytes();
-  return !writer_->stalled() && !shared_.catalog->disk_low(pending) &&
-         shared_.catalog->total_bytes() + pending < options_.spool_max_bytes;
-}
-
-void Shard::NoteSpoolStall(absl::Time stalled_since_before) {
-  counters_.spool_disk_full_errors.store(writer_->counters().disk_full_errors, std::memory_order_relaxed);
-  const bool was = stalled_since_before != absl::InfinitePast();
-  if (was == writer_->stalled()) return;
-  counters_.spool_write_stalled.store(writer_->stalled() ? 1 : 0, std::memory_order_relaxed);
-  if (writer_->stalled()) {
-    log::Error("spool_disk_full", {{"shard", options_.index},
-                                   {"error", "no space left on the spool's file system; cameras paused, "
-                                             "the batch is retried until uploads free space"},
-                                   {"free_bytes", static_cast<int64_t>(shared_.catalog->disk_free_bytes())}});
-  } else {
-    log::Info("spool_disk_space_back", {{"shard", options_.index},
-                                        {"stalled_ms", absl::ToInt64Milliseconds(MonotonicNow() - stalled_since_before)}});
-  }
-}
-
-void Shard::SpoolRecord(CameraSession& session, const SegmentBuffer& buffer, size_t record_bytes,
-                        uint64_t seq, uint32_t payload_bytes) {
-  uint64_t tag = session.host_tag();
-  writer_->Append(SpoolPendingRecord{.buffer = buffer,
-                                     .record_bytes = static_cast<uint32_t>(record_bytes),
-                                     .payload_bytes = payload_bytes,
-                                     .seq = seq,
-                                     .camera = &shared_.registry->Get(session.camera_id()),
-                                     .conn_id = static_cast<uint32_t>(tag >> 32),
-                                     .conn_generation = static_cast<uint32_t>(tag),
-                                     .received = MonotonicNow()});
-  Bump(counters_.segments_accepted);
-  Bump(counters_.payload_bytes_accepted, payload_bytes);
-}
-
-void Shard::OnDurable(const SpoolPendingRecord& record) {
-  record.camera->RaiseDurable(record.seq);
-  pool_.Release(record.buffer);
-  Bump(counters_.spool_records);
-  Bump(counters_.spool_bytes, record.record_bytes);
-  Bump(counters_.ack_latency_us_sum,
-       static_cast<uint64_t>(absl::ToInt64Microseconds(MonotonicNow() - record.received)));
-  Bump(counters_.ack_latency_count);
-  Connection* conn = Lookup(UserData{Op::kSend, record.conn_id, record.conn_generation});
-  if (conn != nullptr && conn->session != nullptr) {
-    conn->session->OnDurable(record.seq, record.payload_bytes);
-    MarkDirty(*conn);
-  }
 }
 
 void Shard::RetryBlocked() {
@@ -816,12 +405,12 @@ void Shard::RetryBlocked() {
   for (uint32_t id : ids) {
     Connection& conn = *connections_[id];
     conn.blocked = false;
-    if (conn.phase != Phase::kSession) continue;
+    if (conn.phase() != Phase::kSession) continue;
     PumpInput(conn);
-    if (conn.phase == Phase::kSession && conn.peer_closed && !conn.blocked) BeginClose(conn);
-    if (conn.phase == Phase::kSession && !conn.recv_armed && !conn.recv_starved &&
+    if (conn.phase() == Phase::kSession && conn.transport.peer_closed() && !conn.blocked) BeginClose(conn);
+    if (conn.phase() == Phase::kSession && conn.transport.receive() == TlsTransport::Receive::kOff &&
         !conn.blocked) {
-      ArmRecv(conn);
+      conn.transport.ArmRecv();
     }
   }
 }
@@ -830,206 +419,17 @@ void Shard::RearmStarved() {
   size_t kept = 0;
   for (size_t i = 0; i < starved_.size(); ++i) {
     Connection& conn = *connections_[starved_[i]];
-    if (!conn.recv_starved || conn.phase == Phase::kClosing || conn.phase == Phase::kFree) {
+    if (conn.transport.receive() != TlsTransport::Receive::kStarved ||
+        conn.phase() == Phase::kClosing || conn.phase() == Phase::kFree) {
       continue;  // re-armed elsewhere, or gone
     }
     if (conn.blocked || buffers_->in_use() >= buffers_->count()) {
       starved_[kept++] = starved_[i];  // still waiting
       continue;
     }
-    ArmRecv(conn);
+    conn.transport.ArmRecv();
   }
   starved_.resize(kept);
-}
-
-void Shard::Tick(absl::Time now) {
-  last_tick_ = now;
-  const RingCounters& ring = ring_->counters();
-  counters_.ring_sq_full_flushes.store(ring.sq_full_flushes, std::memory_order_relaxed);
-  counters_.ring_submit_busy.store(ring.submit_busy, std::memory_order_relaxed);
-  counters_.ring_cq_overflows.store(ring.cq_overflows, std::memory_order_relaxed);
-  if (!accept_armed_) ArmAccept();
-  if (!blocked_.empty()) RetryBlocked();
-  CountPhases();
-  for (auto& c : connections_) {
-    Connection& conn = *c;
-    if (conn.phase != Phase::kSession || conn.session == nullptr) continue;
-    // An older connection of a camera that reconnected elsewhere (often a
-    // half-open one nobody reads) leaves now rather than at its next SEGMENT.
-    if (conn.session->CloseIfSuperseded()) {
-      MarkDirty(conn);
-      continue;
-    }
-    if (conn.session->needs_poll()) {
-      conn.session->Poll();
-      MarkDirty(conn);
-    }
-  }
-  if (now - last_deadline_scan_ < kDeadlineScanInterval) return;
-  last_deadline_scan_ = now;
-  for (auto& c : connections_) {
-    Connection& conn = *c;
-    if (conn.phase == Phase::kClosing && !conn.close_submitted && now >= conn.deadline) {
-      SubmitClose(conn);
-      continue;
-    }
-    if (conn.phase == Phase::kFree || conn.phase == Phase::kClosing) continue;
-    // Most cameras are quiet between segments: give their TLS buffers back
-    // (not on every receive: that would be malloc churn on the hot path).
-    if (!conn.idle_trimmed && conn.phase == Phase::kSession && conn.chunks.empty() &&
-        !conn.send_in_flight && now - conn.last_receive >= kIdleTrimAfter) {
-      conn.tls->ReleaseIdleMemory();
-      conn.idle_trimmed = true;
-    }
-    if (now >= conn.deadline) {
-      if (conn.phase == Phase::kSession) {
-        Bump(counters_.hello_timeouts);
-        conn.session->FailWith(
-            camproto::MakeProtocolError(camproto::ErrorCode::kTimeout, "no HELLO in time"));
-      } else {
-        Bump(counters_.handshake_timeouts);
-      }
-      LogConnectionError("connection_timeout", conn, "handshake or HELLO deadline passed");
-      BeginClose(conn);
-    } else if (now - conn.last_receive >= options_.idle_timeout && !conn.blocked &&
-               !conn.recv_starved) {
-      // (A paused or buffer-starved camera has data waiting: not idle.)
-      Bump(counters_.idle_timeouts);
-      if (conn.session != nullptr) {
-        conn.session->FailWith(camproto::MakeProtocolError(
-            camproto::ErrorCode::kTimeout, "nothing received within the idle timeout"));
-      }
-      LogConnectionError("connection_timeout", conn, "idle");
-      BeginClose(conn);
-    }
-  }
-}
-
-void Shard::Count(SessionEvent event) {
-  switch (event) {
-    case SessionEvent::kDuplicate: Bump(counters_.segments_duplicate); return;
-    case SessionEvent::kRefusedBadSequence: Bump(counters_.segments_refused_bad_sequence); return;
-    case SessionEvent::kRefusedMismatch: Bump(counters_.segments_refused_mismatch); return;
-    case SessionEvent::kRefusedInvalidField: Bump(counters_.segments_refused_invalid_field); return;
-  }
-}
-
-void Shard::LogSessionOpen(Connection& conn) {
-  const CameraSession& session = *conn.session;
-  conn.opened = MonotonicNow();
-  // The camera's own pace first, so one camera reconnecting in a loop cannot
-  // use up the shard's budget and hide everyone else's sessions. A session
-  // whose open line is skipped skips its close line too.
-  uint64_t camera_suppressed = 0;
-  if (!shared_.registry->Get(session.camera_id()).AllowSessionLog(conn.opened, camera_suppressed) ||
-      !session_log_limiter_.Allow(conn.opened)) {
-    Bump(counters_.session_lines_suppressed);
-    return;
-  }
-  conn.open_logged = true;
-  log::Info("session_open", {{"shard", options_.index},
-                             {"camera", session.camera_id()},
-                             {"session", session.session_id()},
-                             {"peer", conn.source},
-                             {"peer_port", PeerPort(conn.peer)},
-                             {"firmware", session.firmware_version()},
-                             // The only version a session is welcomed with.
-                             {"protocol_version", int64_t{camproto::kProtocolVersion}},
-                             {"tls", std::string_view(conn.tls->session_resumed() ? "resumed" : "full")},
-                             {"hello_last_durable_seq", session.hello_last_durable_seq()},
-                             {"base_seq", session.base_seq()},
-                             {"camera_sessions_unlogged", camera_suppressed},
-                             {"shard_sessions_unlogged", session_log_limiter_.TakeSuppressed()}});
-}
-
-void Shard::LogSessionClose(const Connection& conn) {
-  const CameraSession& session = *conn.session;
-  log::Info("session_close", {{"shard", options_.index},
-                              {"camera", session.camera_id()},
-                              {"session", session.session_id()},
-                              {"seconds", absl::ToDoubleSeconds(MonotonicNow() - conn.opened)},
-                              {"segments", session.segments_accepted()},
-                              {"duplicates", session.segments_duplicate()},
-                              {"payload_bytes", session.payload_bytes_accepted()},
-                              {"goaway", session.goaway_sent()},
-                              {"reason", session.close_reason().empty()
-                                             ? std::string_view(conn.peer_closed ? "camera closed" : "server closed")
-                                             : std::string_view(session.close_reason())}});
-}
-
-void Shard::LogConnectionError(std::string_view event, const Connection& conn,
-                               std::string_view detail) {
-  if (!error_log_limiter_.Allow(MonotonicNow())) return;
-  uint64_t suppressed = error_log_limiter_.TakeSuppressed();
-  std::string_view camera = conn.session != nullptr ? std::string_view(conn.session->camera_id())
-                                                    : std::string_view();
-  log::Warn(event, {{"shard", options_.index},
-                    {"peer", conn.source},
-                    {"camera", camera},
-                    {"detail", detail},
-                    {"suppressed", suppressed}});
-}
-
-void Shard::AdoptTls() {
-  ServingTls::Current current = shared_.tls->Get();
-  tls_ = std::move(current.tls);
-  tls_generation_ = current.generation;
-  CloseRevokedSessions();
-}
-
-void Shard::CloseRevokedSessions() {
-  const CameraRevocation& revocation = *tls_->revocation;
-  if (revocation.denied_cameras() == 0 && revocation.crl_count() == 0) return;
-  for (auto& c : connections_) {
-    Connection& conn = *c;
-    if (conn.phase != Phase::kSession || conn.session == nullptr ||
-        conn.session->state() == CameraSession::State::kClosing) {
-      continue;
-    }
-    // The certificate the session was opened with: the one verified in a
-    // full handshake, or the one a resumed ticket carried.
-    X509* cert = conn.tls->peer_certificate();
-    std::optional<std::string> reason = revocation.Check(conn.session->camera_id(), cert);
-    if (!reason.has_value() || !conn.session->CloseAsRevoked(*reason)) continue;
-    Bump(counters_.revoked_sessions_closed);
-    ReportRevocation(conn, conn.session->camera_id(), cert, *reason, /*session_closed=*/true);
-    MarkDirty(conn);
-  }
-}
-
-bool Shard::RefuseIfRevoked(Connection& conn, const std::string& camera_id) {
-  X509* cert = conn.tls->peer_certificate();
-  std::optional<std::string> reason = tls_->revocation->Check(camera_id, cert);
-  if (!reason.has_value()) return false;
-  Bump(counters_.revoked_handshakes);
-  ReportRevocation(conn, camera_id, cert, *reason, /*session_closed=*/false);
-  // A session only to say why: ERROR REVOKED, close_notify, close (Flush).
-  conn.session = std::make_unique<CameraSession>(*this, options_.session, camera_id);
-  conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
-  conn.session->CloseAsRevoked(*reason);
-  conn.phase = Phase::kSession;
-  MarkDirty(conn);
-  return true;
-}
-
-void Shard::NoteRevokedHandshake(Connection& conn) {
-  X509* cert = RevokedPeerCertificate(conn.tls->ssl());
-  if (cert == nullptr) return;
-  Bump(counters_.revoked_handshakes);
-  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(cert);
-  ReportRevocation(conn, camera_id.ok() ? *camera_id : std::string(), cert,
-                   "certificate revoked by a CRL (tls.crl_file)", /*session_closed=*/false);
-}
-
-void Shard::ReportRevocation(const Connection& conn, const std::string& camera_id, X509* cert,
-                             const std::string& reason, bool session_closed) {
-  if (shared_.revocations == nullptr) return;
-  shared_.revocations->Add(RevocationEvent{.session_closed = session_closed,
-                                           .shard = options_.index,
-                                           .camera = camera_id,
-                                           .serial = SerialHex(cert),
-                                           .peer = conn.source,
-                                           .reason = reason});
 }
 
 }  // namespace ingest

@@ -9,6 +9,16 @@
 //   TLS handshake (memory, zero-copy from the receive buffer) -> HELLO ->
 //   WELCOME -> SEGMENTs decrypted straight into pooled record buffers ->
 //   group commit (writev + fdatasync) -> ACK -> ... -> cancel + close_direct.
+// The socket side of it (receive chunks, sends, requests in flight, the
+// close sequence) is the connection's TlsTransport; the shard keeps the
+// phases, sessions, admission, drain and re-zoning waves, and timeouts.
+//
+// Its member functions live in shard.cc (the loop, completions, sessions
+// driven over their transports, closing), shard_accept.cc (accept, peer
+// lookup, connection limits), shard_spool.cc (SessionHost: record buffers,
+// spooling, durability), shard_waves.cc (stop, drain and re-zoning waves,
+// TLS reloads and revocations), shard_timeouts.cc (the tick and deadlines)
+// and shard_reporting.cc (metrics and log lines).
 //
 //   Shard shard(options, shared);
 //   std::thread t([&] { absl::Status s = shard.Run(); });
@@ -28,7 +38,6 @@
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/json_log.h"
@@ -45,6 +54,7 @@
 #include "server/tls/server_tls.h"
 #include "server/uring/provided_buffer_ring.h"
 #include "server/uring/ring.h"
+#include "server/uring/tls_transport.h"
 #include "server/uring/user_data.h"
 
 namespace ingest {
@@ -136,43 +146,41 @@ class Shard final : public SessionHost {
   void Count(SessionEvent event) override;
 
  private:
-  struct RecvChunk {
-    uint16_t buffer_id;
-    uint32_t offset;
-    uint32_t length;
-  };
-
-  enum class Phase { kFree, kPeerLookup, kHandshake, kSession, kClosing };
+  // Where a connection is in its life. A connection whose transport is no
+  // longer open is kClosing whatever it was doing (see phase()).
+  enum class Phase : uint8_t { kFree, kPeerLookup, kHandshake, kSession, kClosing };
 
   struct Connection {
+    // Its place under the connection limits.
+    enum class Admission : uint8_t {
+      kNone,       // not (yet) counted: nothing to release
+      kAdmitted,   // counted by the limiter until freed
+      kRefusing,   // over a limit: handshake, then REJECT SERVER_FULL
+    };
+    // How far its session got, for the counters and the session lines.
+    enum class Welcome : uint8_t {
+      kNotYet,     // no WELCOME sent: the HELLO deadline applies
+      kWelcomed,   // WELCOME sent; its session_open line was suppressed
+      kLogged,     // session_open logged: session_close is due
+    };
+
     uint32_t id = 0;
     uint32_t generation = 0;
-    Phase phase = Phase::kFree;
-    int file_index = -1;
-    sockaddr_storage peer{};
+    Phase stage = Phase::kFree;   // never kClosing: the transport says that
+    TlsTransport transport;
     std::string source;           // peer address, for the per-source limit
-    bool admitted = false;
-    bool refusing = false;        // over a limit: handshake, then REJECT SERVER_FULL
-    bool open_logged = false;     // session_open logged (session_close is due)
-    absl::Time opened;
-    std::unique_ptr<camproto::TlsChannel> tls;
-    std::unique_ptr<CameraSession> session;
-    absl::InlinedVector<RecvChunk, 4> chunks;  // received, not yet decrypted
-    std::string send_buffer;      // ciphertext handed to the in-flight send
-    size_t send_offset = 0;
-    bool recv_armed = false;
-    bool recv_starved = false;    // multishot ended on ENOBUFS; re-arm when buffers return
-    bool send_in_flight = false;
-    bool peer_closed = false;
-    bool close_after_send = false;
-    bool close_submitted = false;
+    Admission admission = Admission::kNone;
+    Welcome welcome = Welcome::kNotYet;
     bool dirty = false;           // has output to flush this turn
     bool blocked = false;         // session waits for memory / spool room
-    bool idle_trimmed = false;    // TLS buffers released since the last receive
-    bool welcomed = false;        // WELCOME sent (the HELLO deadline no longer applies)
-    int in_flight = 0;            // SQEs whose final completion is still due
+    absl::Time opened;
+    std::unique_ptr<CameraSession> session;
     absl::Time deadline = absl::InfiniteFuture();  // handshake / hello deadline
-    absl::Time last_receive;
+
+    Phase phase() const {
+      if (stage == Phase::kFree || transport.open()) return stage;
+      return Phase::kClosing;
+    }
   };
 
   absl::Status Setup();
@@ -181,11 +189,8 @@ class Shard final : public SessionHost {
   void ArmAccept();
   void OnAccept(const io_uring_cqe& cqe);
   void OnPeerName(Connection& conn, int res);
-  void OnRecv(Connection& conn, const io_uring_cqe& cqe);
-  void OnSend(Connection& conn, int res);
-  void ArmRecv(Connection& conn);
-  // Cancels the connection's multishot recv while its session is paused.
-  void StopReceiving(Connection& conn);
+  void OnReceive(Connection& conn, TlsTransport::Event event);
+  void OnSpoolCompletion(Op op, int res);
   // Decrypts and decodes queued receive buffers until they are used up, the
   // session pauses (backpressure), or the connection ends.
   void PumpInput(Connection& conn);
@@ -194,22 +199,30 @@ class Shard final : public SessionHost {
   bool FinishHandshake(Connection& conn);
   // Moves session frames into TLS and starts a send if none is in flight.
   void Flush(Connection& conn);
+  // A session that ended: counted by outcome; closes the connection.
+  void EndSession(Connection& conn);
   void MarkDirty(Connection& conn);
-  void StartSend(Connection& conn);
   // Sends what is pending (alerts, ERROR, REJECT), then cancels and closes.
   void BeginClose(Connection& conn);
-  void SubmitClose(Connection& conn);
-  void MaybeFree(Connection& conn);
+  // The transport's last completion is in: the slot goes back to the pool.
+  void Free(Connection& conn);
   void OnDurable(const SpoolPendingRecord& record);
   void RetryBlocked();
   void RearmStarved();
+  // Polls the sessions waiting on a predecessor or a duplicate (every turn).
+  void PollUrgent();
   void Tick(absl::Time now);
+  // Supersedes and polls sessions (every tick).
+  void PollSessions();
+  // Handshake, HELLO, idle and close deadlines, and idle memory trimming.
+  void EnforceDeadlines(Connection& conn, absl::Time now);
   void StartStopping();
   // Sends GOAWAY to up to `budget` streaming sessions not yet told.
   void SendGoawayWave(uint64_t budget);
   void SendRezoneWave(uint64_t budget);
   bool SendGoaway(Connection& conn, camproto::GoawayReason reason = camproto::GoawayReason::kDraining);
   void CountPhases();
+  void CountOutcome(SessionOutcome outcome);
   void RecordTurn(absl::Duration turn);
   void LogConnectionError(std::string_view event, const Connection& conn,
                           std::string_view detail);
@@ -232,7 +245,8 @@ class Shard final : public SessionHost {
   void NoteRevokedHandshake(Connection& conn);
   void ReportRevocation(const Connection& conn, const std::string& camera_id, X509* cert,
                         const std::string& reason, bool session_closed);
-  Connection* Lookup(const UserData& ud);
+  // The connection of (id, generation), or null if that one is gone.
+  Connection* Find(uint32_t id, uint32_t generation);
   Connection& NewConnection();
   // Mirrors the spool writer's full-disk state into the counters and logs
   // when a stall starts or ends (the writer was stalled since the argument
@@ -260,6 +274,7 @@ class Shard final : public SessionHost {
   uint64_t tls_generation_ = 0;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<ProvidedBufferRing> buffers_;
+  TransportShared transport_shared_;
   std::unique_ptr<SpoolWriter> writer_;
   SegmentBufferPool pool_;
   log::RateLimiter error_log_limiter_;
@@ -273,7 +288,6 @@ class Shard final : public SessionHost {
   std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
   uint32_t refusals_in_progress_ = 0;
   bool accept_armed_ = false;
-  bool recycled_this_turn_ = false;
   absl::Time last_tick_;
   absl::Time last_deadline_scan_;
 };

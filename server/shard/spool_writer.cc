@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/monotonic_clock.h"
+#include "server/uring/prepare.h"
 #include "server/uring/user_data.h"
 
 namespace ingest {
@@ -79,16 +80,11 @@ void SpoolWriter::Stall(Op op) {
 void SpoolWriter::SubmitWriteAndSync() {
   write_ok_ = false;
   sqes_in_flight_ = 2;
-  io_uring_sqe* sqe = ring_.GetSqe();
-  io_uring_prep_writev(sqe, file_.fd, iov_.data() + iov_done_,
-                       static_cast<unsigned>(iov_.size() - iov_done_), write_offset_);
   // The sync runs only if the write wrote everything (a short write breaks the
   // link and the sync completes with -ECANCELED; the remainder is resubmitted).
-  sqe->flags |= IOSQE_IO_LINK;
-  sqe->user_data = UserData{Op::kSpoolWrite, 0, 0}.Pack();
-  sqe = ring_.GetSqe();
-  io_uring_prep_fsync(sqe, file_.fd, IORING_FSYNC_DATASYNC);
-  sqe->user_data = UserData{Op::kSpoolSync, 0, 0}.Pack();
+  PrepareWriteThenDatasync(ring_, file_.fd, iov_.data() + iov_done_,
+                           static_cast<unsigned>(iov_.size() - iov_done_), write_offset_,
+                           UserData{Op::kSpoolWrite, 0, 0}, UserData{Op::kSpoolSync, 0, 0});
 }
 
 absl::Status SpoolWriter::OnCompletion(

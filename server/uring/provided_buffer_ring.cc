@@ -68,6 +68,7 @@ void ProvidedBufferRing::Recycle(uint16_t id) {
                         io_uring_buf_ring_mask(count_), 0);
   io_uring_buf_ring_advance(br_, 1);
   --in_use_;
+  ++recycled_;
 }
 
 }  // namespace ingest

@@ -4,9 +4,11 @@
 // receive buffer at all.
 //
 //   ASSIGN_OR_RETURN(auto buffers, ProvidedBufferRing::Create(ring, /*group=*/0, 1024, 16384));
-//   ... cqe with IORING_CQE_F_BUFFER: uint16_t id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
-//   absl::Span<const uint8_t> data = buffers->View(id, cqe.res);
-//   buffers->Recycle(id);   // once every byte has been consumed
+//   ... a recv completion: if (std::optional<uint16_t> id = SelectedBuffer(cqe)) {
+//     buffers->MarkTaken();
+//     absl::Span<const uint8_t> data = buffers->View(*id, cqe.res);
+//     buffers->Recycle(*id);   // once every byte has been consumed
+//   }
 //
 // liburing 2.3 has no io_uring_setup_buf_ring, so this maps and registers the
 // ring itself.
@@ -46,6 +48,9 @@ class ProvidedBufferRing {
   void MarkTaken() { ++in_use_; }
   // Gives buffer `id` back to the kernel.
   void Recycle(uint16_t id);
+  // Buffers given back since creation: a change since the last look means
+  // connections starved of buffers may be re-armed.
+  uint64_t recycled() const { return recycled_; }
 
  private:
   ProvidedBufferRing() = default;
@@ -59,6 +64,7 @@ class ProvidedBufferRing {
   uint32_t count_ = 0;
   uint32_t buffer_bytes_ = 0;
   uint32_t in_use_ = 0;
+  uint64_t recycled_ = 0;
 };
 
 }  // namespace ingest

@@ -77,6 +77,10 @@ io_uring_sqe* Ring::GetSqe() {
     }
     sqe = io_uring_get_sqe(&ring_);
   }
+  // liburing's prep helpers set every field, but a request built by hand (the
+  // socket uring_cmd) would otherwise inherit the slot's previous fields, e.g.
+  // a send's MSG_NOSIGNAL read as uring_cmd flags (-EINVAL).
+  std::memset(sqe, 0, sizeof(*sqe));
   return sqe;
 }
 

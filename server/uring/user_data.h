@@ -3,7 +3,7 @@
 // connection's generation (a completion for an older user of the same
 // connection object is recognised and ignored).
 //
-//   sqe->user_data = UserData{Op::kRecv, conn.id, conn.generation}.Pack();
+//   PrepareSend(ring, socket, data, size, UserData{Op::kSend, conn.id, conn.generation});
 //   UserData ud = UserData::Unpack(cqe.user_data);
 #ifndef SERVER_URING_USER_DATA_H_
 #define SERVER_URING_USER_DATA_H_
@@ -21,6 +21,8 @@ enum class Op : uint8_t {
   kClose,
   kSpoolWrite,
   kSpoolSync,
+  kConnect,  // a client socket's connect (camera-sim)
+  kTimeout,
 };
 
 struct UserData {

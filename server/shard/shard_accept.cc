@@ -1,0 +1,107 @@
+// Shard: a new connection — accepted as a direct descriptor, its peer's
+// address looked up through the ring, counted against the connection limits
+// (or refused), and given a TLS connection to handshake.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "common/std_string_view.h"
+#include "server/shard/shard.h"
+#include "server/uring/prepare.h"
+
+namespace ingest {
+namespace {
+
+std::string FormatAddress(const sockaddr_storage& addr) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof(text));
+  } else if (addr.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
+}  // namespace
+
+void Shard::ArmAccept() {
+  if (accept_armed_ || stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
+  PrepareMultishotAcceptDirect(*ring_, options_.listen_fd, UserData{Op::kAccept, 0, 0});
+  accept_armed_ = true;
+}
+
+void Shard::OnAccept(const io_uring_cqe& cqe) {
+  if (!HasMore(cqe)) accept_armed_ = false;
+  if (cqe.res < 0) {
+    // ENFILE: the direct-descriptor table is full. The accept is re-armed on
+    // the next tick rather than spinning.
+    // A drain shut the listener down: the accept ends with an error, as meant.
+    if (cqe.res != -ECANCELED && !accept_stopped_.load(std::memory_order_acquire)) Bump(counters_.accept_errors);
+    return;
+  }
+  Bump(counters_.connections_accepted);
+  Bump(counters_.connections_open);
+  if (draining_.load(std::memory_order_relaxed)) Bump(counters_.connections_accepted_while_draining);
+  Connection& conn = NewConnection();
+  conn.stage = Phase::kPeerLookup;
+  // Accepted sockets live in the ring's direct-descriptor table: they never
+  // occupy a process file descriptor.
+  conn.transport.Open(&transport_shared_, RingFile::Direct(cqe.res), conn.id, conn.generation);
+  conn.deadline = conn.transport.last_receive() + options_.handshake_timeout;
+  if (stopping_) {
+    BeginClose(conn);
+    return;
+  }
+  conn.transport.LookUpPeer(options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+}
+
+void Shard::OnPeerName(Connection& conn, int res) {
+  if (conn.phase() != Phase::kPeerLookup) return;
+  if (res < 0) {
+    // Unknown peer: only the total limit applies.
+    Bump(counters_.peer_lookup_failures);
+  } else {
+    conn.source = FormatAddress(conn.transport.peer());
+  }
+  switch (shared_.limiter->TryAdmit(conn.source)) {
+    case Admission::kAdmitted:
+      conn.admission = Connection::Admission::kAdmitted;
+      break;
+    case Admission::kOverTotal:
+      Bump(counters_.refused_total_limit);
+      RefuseOverLimit(conn, "max_connections");
+      break;
+    case Admission::kOverPerSource:
+      Bump(counters_.refused_source_limit);
+      RefuseOverLimit(conn, "max_connections_per_source");
+      break;
+  }
+  if (conn.phase() == Phase::kClosing) return;
+  auto tls = camproto::TlsChannel::CreateServer(tls_->ctx.get());
+  if (!tls.ok()) {
+    LogConnectionError("tls_setup_failed", conn, ToStd(tls.status().message()));
+    BeginClose(conn);
+    return;
+  }
+  conn.transport.StartTls(std::move(*tls));
+  conn.stage = Phase::kHandshake;
+  conn.transport.ArmRecv();
+}
+
+void Shard::RefuseOverLimit(Connection& conn, const char* limit) {
+  if (refusals_in_progress_ >= options_.max_refusals_in_progress) {
+    Bump(counters_.refused_at_accept);
+    LogConnectionError("connection_refused", conn, absl::StrCat("over ", limit, "; closed at accept"));
+    BeginClose(conn);
+    return;
+  }
+  ++refusals_in_progress_;
+  conn.admission = Connection::Admission::kRefusing;
+  LogConnectionError("connection_refused", conn, absl::StrCat("over ", limit, "; REJECT SERVER_FULL"));
+}
+
+}  // namespace ingest
