@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/sim/camera_fleet.h"
 #include "common/host_port.h"
+#include "common/json_string.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7443", "ingestd address host:port (IPv4)");
 ABSL_FLAG(std::string, server_name, "localhost", "name checked against the server certificate");
@@ -148,9 +149,9 @@ int main(int argc, char** argv) {
       absl::StrAppend(&out, ",\"per_camera\":[");
       for (size_t i = 0; i < r.cameras.size(); ++i) {
         const auto& c = r.cameras[i];
-        absl::StrAppend(&out, i ? "," : "", "{\"id\":\"", c.id, "\",\"segments\":", c.segments,
-                        ",\"bytes\":", c.bytes, ",\"sha256\":\"", c.sha256_hex,
-                        "\",\"acked_spooled\":", c.acked_spooled,
+        absl::StrAppend(&out, i ? "," : "", "{\"id\":", ingest::JsonString(c.id), ",\"segments\":", c.segments,
+                        ",\"bytes\":", c.bytes, ",\"sha256\":", ingest::JsonString(c.sha256_hex),
+                        ",\"acked_spooled\":", c.acked_spooled,
                         ",\"acked_persisted\":", c.acked_persisted, ",\"resent\":", c.resent,
                         ",\"connections\":", c.connections, ",\"reconnects\":", c.reconnects,
                         ",\"longest_gap_ms\":", Ms(c.longest_gap),
