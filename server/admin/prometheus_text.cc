@@ -191,6 +191,15 @@ void PrometheusText::Histogram(std::string_view name, std::string_view help, std
   absl::StrAppend(&family->samples, n, "_count", LabelSet(labels), " ", count, "\n");
 }
 
+void PrometheusText::Histogram(std::string_view name, std::string_view help, const ingest::Histogram& histogram,
+                               const PrometheusLabels& labels) {
+  std::vector<double> bounds_seconds;
+  bounds_seconds.reserve(histogram.upper_bounds_us().size());
+  for (int64_t us : histogram.upper_bounds_us()) bounds_seconds.push_back(static_cast<double>(us) / 1e6);
+  Histogram(name, help, bounds_seconds, histogram.CumulativeCounts(), static_cast<double>(histogram.sum_us()) / 1e6,
+            histogram.count(), labels);
+}
+
 std::string PrometheusText::Take() {
   std::string out;
   for (const Family& family : families_) {

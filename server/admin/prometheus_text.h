@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/histogram.h"
 
 namespace ingest {
 
@@ -59,6 +60,11 @@ class PrometheusText {
   // the error in status().
   void Histogram(std::string_view name, std::string_view help, std::span<const double> upper_bounds,
                  std::span<const uint64_t> cumulative_counts, double sum, uint64_t count,
+                 const PrometheusLabels& labels = {});
+
+  // As above, from a latency histogram (common/histogram.h): its
+  // microsecond bounds and exact sum in seconds.
+  void Histogram(std::string_view name, std::string_view help, const ingest::Histogram& histogram,
                  const PrometheusLabels& labels = {});
 
   // OK, or the first rejected sample's error (InvalidArgument naming it).

@@ -37,6 +37,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "common/histogram.h"
 #include "server/s3/aws_credentials.h"
 #include "server/s3/http_client.h"
 #include "server/s3/retry_policy.h"
@@ -101,9 +102,11 @@ absl::StatusOr<S3Target> ResolveS3Target(const S3ClientOptions& options);
 // failed otherwise.
 absl::Status ValidateBucketName(std::string_view bucket);
 
-// Latency buckets: upper bounds in milliseconds; a last, open bucket follows.
-inline constexpr std::array<int64_t, 12> kS3LatencyBucketsMs = {
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+// Latency buckets: upper bounds in microseconds (5 ms .. 30 s); a last, open
+// bucket follows.
+inline constexpr std::array<int64_t, 12> kS3LatencyBoundsUs = {
+    5'000,     10'000,    25'000,    50'000,     100'000,    250'000,
+    500'000,   1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000};
 
 // A snapshot of the client's counters. Every HTTP attempt counts once in
 // `requests` and once in the latency histogram; failed attempts count once in
@@ -119,7 +122,7 @@ struct S3ClientStats {
   uint64_t client_errors = 0;   // any other failure (4xx, digest mismatch, bad reply)
   uint64_t bytes_up = 0;        // request bodies
   uint64_t bytes_down = 0;      // response bodies
-  std::array<uint64_t, kS3LatencyBucketsMs.size() + 1> latency_histogram{};
+  Histogram latency{kS3LatencyBoundsUs};  // every attempt, with its exact sum
 };
 
 struct S3ByteRange {

@@ -59,20 +59,6 @@ std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
   return checks;
 }
 
-void LoopTurnHistogram(const ShardCounters& c, const PrometheusLabels& shard, PrometheusText& w) {
-  std::array<double, kLoopTurnBucketsUs.size()> bounds;
-  std::array<uint64_t, kLoopTurnBucketsUs.size()> cumulative;
-  uint64_t running = 0;
-  for (size_t b = 0; b < kLoopTurnBucketsUs.size(); ++b) {
-    bounds[b] = static_cast<double>(kLoopTurnBucketsUs[b]) / 1e6;
-    running += c.loop_turn_buckets[b].load(std::memory_order_relaxed);
-    cumulative[b] = running;
-  }
-  const uint64_t count = running + c.loop_turn_buckets.back().load(std::memory_order_relaxed);
-  w.Histogram("ingest_loop_turn_seconds", "Work done per event-loop turn (between two waits).", bounds, cumulative,
-              static_cast<double>(c.loop_turn_us_sum.load(std::memory_order_relaxed)) / 1e6, count, shard);
-}
-
 void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
   for (size_t i = 0; i < input.shards.size(); ++i) {
     const ShardCounters& c = *input.shards[i].counters;
@@ -101,7 +87,8 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
             static_cast<double>(c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(
                 std::memory_order_relaxed)),
             shard);
-    LoopTurnHistogram(c, shard, w);
+    w.Histogram("ingest_loop_turn_seconds", "Work done per event-loop turn (between two waits).",
+                c.loop_turn.Snapshot(), shard);
   }
 }
 
@@ -146,21 +133,7 @@ void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
             {{"direction", "up"}});
   w.Counter("ingest_s3_bytes_total", "S3 request and response bodies.", static_cast<double>(s.bytes_down),
             {{"direction", "down"}});
-  std::vector<double> bounds;
-  std::vector<uint64_t> cumulative;
-  uint64_t running = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i) {
-    bounds.push_back(static_cast<double>(kS3LatencyBucketsMs[i]) / 1000.0);
-    running += s.latency_histogram[i];
-    cumulative.push_back(running);
-  }
-  const uint64_t count = running + s.latency_histogram.back();
-  // The client keeps bucket counts only; the sum is estimated from bucket bounds.
-  double sum = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i)
-    sum += bounds[i] * static_cast<double>(s.latency_histogram[i]);
-  w.Histogram("ingest_s3_request_seconds", "S3 attempt latency (sum estimated from bucket bounds).", bounds, cumulative,
-              sum, count);
+  w.Histogram("ingest_s3_request_seconds", "S3 attempt latency.", s.latency);
 }
 
 double UnixSeconds(absl::Time t) { return static_cast<double>(absl::ToUnixSeconds(t)); }

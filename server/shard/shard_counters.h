@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "common/histogram.h"
+
 namespace ingest {
 
 #define INGEST_SHARD_COUNTERS(X)                                                        \
@@ -68,8 +70,8 @@ namespace ingest {
 
 // Upper bounds (microseconds) of the loop turn-time histogram buckets; one
 // more bucket counts the rest. A turn is the work between two waits.
-inline constexpr std::array<uint32_t, 11> kLoopTurnBucketsUs = {50,   100,   250,   500,    1000,  2500,
-                                                                5000, 10000, 25000, 50000, 100000};
+inline constexpr std::array<int64_t, 11> kLoopTurnBucketsUs = {50,   100,   250,   500,   1000,  2500,
+                                                               5000, 10000, 25000, 50000, 100000};
 
 // Connections by phase of their life, recounted every tick (100 ms).
 enum class ConnectionPhase : uint8_t { kPeerLookup, kHandshake, kAwaitingHello, kStreaming, kClosing };
@@ -80,8 +82,12 @@ struct ShardCounters {
 #define INGEST_DECLARE_COUNTER(name) std::atomic<uint64_t> name{0};
   INGEST_SHARD_COUNTERS(INGEST_DECLARE_COUNTER)
 #undef INGEST_DECLARE_COUNTER
-  std::array<std::atomic<uint64_t>, kLoopTurnBucketsUs.size() + 1> loop_turn_buckets{};
-  std::atomic<uint64_t> loop_turn_us_sum{0};
+  AtomicHistogram loop_turn{kLoopTurnBucketsUs};  // work per loop turn
+  // The raw counters under loop_turn, under their old names, for
+  // Shard::RecordTurn, which bumps a bucket and the sum itself; once it calls
+  // loop_turn.Record(turn) these two go.
+  std::atomic<uint64_t>* const loop_turn_buckets = loop_turn.bucket_counters();
+  std::atomic<uint64_t>& loop_turn_us_sum = loop_turn.sum_us_counter();
   std::array<std::atomic<uint32_t>, kConnectionPhaseNames.size()> connections_by_phase{};
 };
 

@@ -266,9 +266,15 @@ TEST(S3ClientTest, PutSignsThePayloadAndSendsContentMd5) {
   EXPECT_EQ(stats.requests, 1u);
   EXPECT_EQ(stats.retries, 0u);
   EXPECT_EQ(stats.bytes_up, body.size());
-  uint64_t in_histogram = 0;
-  for (uint64_t n : stats.latency_histogram) in_histogram += n;
-  EXPECT_EQ(in_histogram, 1u);
+  EXPECT_EQ(stats.latency.count(), 1u);
+  uint64_t in_buckets = 0;
+  for (uint64_t n : stats.latency.bucket_counts()) in_buckets += n;
+  EXPECT_EQ(in_buckets, 1u);
+  // The sum is measured, not estimated from the bucket bounds: one loopback
+  // attempt takes more than nothing and less than a second.
+  EXPECT_GT(stats.latency.sum(), absl::ZeroDuration());
+  EXPECT_LT(stats.latency.sum(), absl::Seconds(1));
+  EXPECT_EQ(stats.latency.sum(), stats.latency.max());
 }
 
 TEST(S3ClientTest, ThrottlingAndServerErrorsAreRetriedWithBackoff) {
