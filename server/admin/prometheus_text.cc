@@ -200,6 +200,36 @@ void PrometheusText::Histogram(std::string_view name, std::string_view help, con
             histogram.count(), labels);
 }
 
+bool PrometheusText::CheckDeclaration(std::string_view name, std::string_view help) {
+  if (help.empty()) {
+    Fail(absl::StrCat("metric ", ToAbsl(name), " is declared without HELP text"));
+    return false;
+  }
+  auto it = index_.find(name);
+  if (it != index_.end() && families_[it->second].help != EscapeHelp(help)) {
+    Fail(absl::StrCat("metric ", ToAbsl(name), " is declared twice with different HELP text"));
+    return false;
+  }
+  return true;
+}
+
+void PrometheusText::Add(const CounterFamily& family, double value, const PrometheusLabels& labels) {
+  if (!family.name.ends_with("_total")) {
+    Fail(absl::StrCat("counter ", ToAbsl(family.name), " does not end in _total"));
+    return;
+  }
+  if (CheckDeclaration(family.name, family.help)) Counter(family.name, family.help, value, labels);
+}
+
+void PrometheusText::Add(const GaugeFamily& family, double value, const PrometheusLabels& labels) {
+  if (CheckDeclaration(family.name, family.help)) Gauge(family.name, family.help, value, labels);
+}
+
+void PrometheusText::Add(const HistogramFamily& family, const ingest::Histogram& histogram,
+                         const PrometheusLabels& labels) {
+  if (CheckDeclaration(family.name, family.help)) Histogram(family.name, family.help, histogram, labels);
+}
+
 std::string PrometheusText::Take() {
   std::string out;
   for (const Family& family : families_) {

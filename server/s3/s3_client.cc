@@ -311,8 +311,8 @@ std::string S3Client::Describe(const Request& request) const {
   return absl::StrCat("S3 ", request.operation, " s3://", options_.bucket, "/", request.key);
 }
 
-absl::Status S3Client::ErrorFromResponse(const Request& request,
-                                         const HttpResponse& response) const {
+absl::Status S3Client::ErrorFromResponse(const Request& request, const HttpResponse& response,
+                                         std::string* s3_code) const {
   S3ErrorInfo info;
   std::string unparsed;
   if (!response.body.empty()) {
@@ -323,6 +323,7 @@ absl::Status S3Client::ErrorFromResponse(const Request& request,
       unparsed = absl::StrCat(" (unparsed body: ", Printable(response.BodyText()), ")");
     }
   }
+  *s3_code = info.code;
   const absl::StatusCode code = S3ErrorToStatusCode(response.status, info.code);
   std::string text = absl::StrCat(Describe(request), ": HTTP ", response.status);
   if (!info.code.empty()) absl::StrAppend(&text, " ", Printable(info.code));
@@ -397,10 +398,11 @@ absl::StatusOr<HttpResponse> S3Client::AttemptOnce(const Request& request) {
     }
     return response;
   }
-  absl::Status error = ErrorFromResponse(request, *response);
-  if (response->status == 429 || (absl::IsUnavailable(error) && response->status == 503) ||
-      absl::StrContains(error.message(), "Throttl") ||
-      absl::StrContains(error.message(), "SlowDown")) {
+  std::string s3_code;
+  absl::Status error = ErrorFromResponse(request, *response, &s3_code);
+  // From the status and the S3 error code only: the message is free text (it
+  // can quote a key or a bucket policy).
+  if (IsS3Throttling(response->status, s3_code)) {
     counters_->Error(ErrorKind::kThrottled);
   } else if (response->status >= 500) {
     counters_->Error(ErrorKind::kServer);

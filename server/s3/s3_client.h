@@ -115,7 +115,7 @@ struct S3ClientStats {
   uint64_t requests = 0;
   uint64_t retries = 0;         // attempts after the first of an operation
   uint64_t network_errors = 0;  // no complete response (connect, reset, timeout)
-  uint64_t throttled = 0;       // 429, 503 SlowDown, Throttling
+  uint64_t throttled = 0;       // IsS3Throttling: a throttling S3 error code, 429, or 503 with no code
   uint64_t server_errors = 0;   // other 5xx
   uint64_t auth_errors = 0;     // 401 / 403 and credential errors
   uint64_t not_found = 0;       // 404 (incl. NoSuchBucket)
@@ -219,7 +219,9 @@ class S3Client {
   // request.check) is success.
   absl::StatusOr<HttpResponse> Execute(const Request& request);
   absl::StatusOr<HttpResponse> AttemptOnce(const Request& request);
-  absl::Status ErrorFromResponse(const Request& request, const HttpResponse& response) const;
+  // The error a non-2xx reply stands for; `s3_code` gets the reply's S3
+  // error code ("" when it has none).
+  absl::Status ErrorFromResponse(const Request& request, const HttpResponse& response, std::string* s3_code) const;
   std::string Describe(const Request& request) const;
   absl::StatusOr<std::string> PutObjectMultipartOnce(std::string_view key,
                                                      std::string_view upload_id,

@@ -303,6 +303,31 @@ TEST(S3ClientTest, ThrottlingAndServerErrorsAreRetriedWithBackoff) {
   EXPECT_EQ(stats.network_errors, 1u);
 }
 
+// The "throttled" kind comes from the status and the S3 error code only:
+// a 503 ServiceUnavailable is a server error, a 400 with a throttling code
+// and a 503 without a body (as HEAD gets) are throttling, and "SlowDown" in
+// a message's free text is not.
+TEST(S3ClientTest, ThrottlingIsToldByTheErrorCodeNotTheMessage) {
+  FakeS3 s3([](const Recorded&, int index) {
+    if (index == 0) return S3Error(503, "ServiceUnavailable");
+    if (index == 1) return S3Error(400, "Throttling");
+    if (index == 2) return Response(503, "", "");
+    return Response(400,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidRequest</Code>"
+                    "<Message>SlowDown: Throttling is not what this says</Message></Error>",
+                    "Content-Type: application/xml\r\n");
+  });
+  std::vector<absl::Duration> sleeps;
+  std::unique_ptr<S3Client> client = MakeClient(s3, &sleeps);
+  absl::StatusOr<std::string> etag = client->PutObject("k", Bytes("x"));
+  EXPECT_TRUE(absl::IsInvalidArgument(etag.status())) << etag.status();
+  const S3ClientStats stats = client->stats();
+  EXPECT_EQ(stats.requests, 4u);
+  EXPECT_EQ(stats.server_errors, 1u);
+  EXPECT_EQ(stats.throttled, 2u);
+  EXPECT_EQ(stats.client_errors, 1u);
+}
+
 TEST(S3ClientTest, GivesUpAfterMaxAttempts) {
   FakeS3 s3([](const Recorded&, int) { return S3Error(500, "InternalError"); });
   std::vector<absl::Duration> sleeps;
