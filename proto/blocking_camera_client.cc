@@ -12,8 +12,8 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/host_port.h"
 #include "common/status_macros.h"
 
 namespace camproto {
@@ -25,39 +25,6 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadPerStep = 1 << 20;
 // The longest single poll(2) wait, so an infinite deadline still re-checks.
 constexpr absl::Duration kMaxWait = absl::Seconds(1);
-
-std::string FormatEndpoint(const std::string& host, uint16_t port) {
-  // IPv6 literals need brackets to keep the port readable.
-  if (host.find(':') != std::string::npos) return absl::StrCat("[", host, "]:", port);
-  return absl::StrCat(host, ":", port);
-}
-
-// "host:port" or "[v6-literal]:port", as REDIRECT names an endpoint.
-absl::StatusOr<std::pair<std::string, uint16_t>> ParseEndpoint(const std::string& text) {
-  std::string host;
-  std::string port_text;
-  if (!text.empty() && text.front() == '[') {
-    const size_t close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return absl::InvalidArgumentError(absl::StrCat("bad endpoint \"", text, "\""));
-    }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-  } else {
-    const size_t colon = text.rfind(':');
-    if (colon == std::string::npos || text.find(':') != colon) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad endpoint \"", text, "\" (want host:port or [v6]:port)"));
-    }
-    host = text.substr(0, colon);
-    port_text = text.substr(colon + 1);
-  }
-  uint32_t port = 0;
-  if (host.empty() || !absl::SimpleAtoi(port_text, &port) || port == 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("bad endpoint \"", text, "\""));
-  }
-  return std::make_pair(host, static_cast<uint16_t>(port));
-}
 
 // Milliseconds for poll(2) until `deadline`, rounded up so a wait never ends
 // just before its deadline and spins.
@@ -155,7 +122,7 @@ absl::Status BlockingCameraClient::Flush(absl::Duration timeout) {
 }
 
 std::string BlockingCameraClient::current_endpoint() const {
-  return FormatEndpoint(endpoint_.host, endpoint_.port);
+  return ingest::HostPort{.host = endpoint_.host, .port = endpoint_.port}.ToString();
 }
 
 absl::Status BlockingCameraClient::Run(absl::Time deadline, const std::function<bool()>& done) {
@@ -463,15 +430,15 @@ absl::Status BlockingCameraClient::AfterServerFrames() {
         endpoint_ = home_;
         return absl::OkStatus();
       }
-      absl::StatusOr<std::pair<std::string, uint16_t>> target = ParseEndpoint(redirect.endpoint);
+      // The grammar the zone map validated the endpoint with (common/host_port.h).
+      absl::StatusOr<ingest::HostPort> target = ingest::ParseEndpoint(redirect.endpoint);
       if (!target.ok()) {
         DisconnectWithBackoff(WithContext(target.status()));
         endpoint_ = home_;
         return absl::OkStatus();
       }
       Disconnect(std::move(reason), now);
-      endpoint_ =
-          Endpoint{.host = target->first, .port = target->second, .server_name = target->first};
+      endpoint_ = Endpoint{.host = target->host, .port = target->port, .server_name = target->host};
       return absl::OkStatus();
     }
     case CameraClient::State::kRejected: {

@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/std_string_view.h"
 
 namespace camproto {
 namespace {
@@ -381,7 +382,7 @@ absl::Status FrameDecoder::Fail(absl::Status status) {
 
 absl::Status MakeProtocolError(ErrorCode code, std::string_view message) {
   const std::string text =
-      absl::StrCat(ErrorCodeName(code), ": ", absl::string_view(message.data(), message.size()));
+      absl::StrCat(ErrorCodeName(code), ": ", ingest::ToAbsl(message));
   absl::Status status =
       code == ErrorCode::kInternal ? absl::InternalError(text) : absl::InvalidArgumentError(text);
   status.SetPayload(kErrorCodeUrl, absl::Cord(absl::StrCat(static_cast<int>(code))));

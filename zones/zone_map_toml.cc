@@ -1,8 +1,6 @@
 // Reading the TOML form of the zone map (docs/zones.md has the format) and
 // checking each field on its own; checks across zones are in
 // zone_map_validation.cc.
-#include <arpa/inet.h>
-
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -12,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/host_port.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "zones/zone_map_spec.h"
@@ -79,42 +78,6 @@ std::string CameraIdProblem(std::string_view text) {
   for (char c : text) {
     if (!IsZoneIdChar(c)) return "camera ids have only letters, digits, '-', '_' and '.'";
   }
-  return "";
-}
-
-bool IsNumericAddress(int family, std::string_view text) {
-  char buffer[INET6_ADDRSTRLEN] = {};
-  if (text.size() >= sizeof(buffer)) return false;
-  text.copy(buffer, text.size());
-  unsigned char out[16];
-  return inet_pton(family, buffer, out) == 1;
-}
-
-// Empty if `text` is "host:port" (host a DNS name, an IPv4 address or a
-// bracketed IPv6 address; port 1..65535), else what is wrong with it.
-std::string EndpointProblem(std::string_view text) {
-  size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos) return "expected host:port, e.g. ingest.example.com:7443";
-  std::string_view host = text.substr(0, colon);
-  std::string_view port = text.substr(colon + 1);
-  if (host.empty()) return "missing host before ':'";
-  if (host.front() == '[') {
-    if (host.size() < 2 || host.back() != ']') return "unclosed '[' around an IPv6 address";
-    if (!IsNumericAddress(AF_INET6, host.substr(1, host.size() - 2))) return "not an IPv6 address inside [...]";
-  } else {
-    if (host.find(':') != std::string_view::npos) return "IPv6 addresses need brackets, e.g. [2001:db8::1]:7443";
-    if (host.size() > 253 || host.front() == '-' || host.front() == '.') return "not a host name";
-    for (char c : host) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
-      if (!ok) return "a host name has only letters, digits, '-' and '.'";
-    }
-  }
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
-    return "the port must be a number 1..65535";
-  }
-  int value = 0;
-  for (char c : port) value = value * 10 + (c - '0');
-  if (value < 1 || value > 65535) return "the port must be a number 1..65535";
   return "";
 }
 
@@ -356,8 +319,10 @@ absl::Status ParseZone(std::string_view source, const toml::table& table, size_t
   }
 
   RETURN_IF_ERROR(reader.String("endpoint", true, zone.endpoint));
-  if (std::string problem = EndpointProblem(zone.endpoint); !problem.empty()) {
-    return reader.ErrorAtKey("endpoint", absl::StrCat("\"", zone.endpoint, "\": ", problem));
+  // The same grammar the server's REDIRECT carries and the camera client
+  // parses (common/host_port.h).
+  if (absl::StatusOr<HostPort> endpoint = ParseEndpoint(zone.endpoint); !endpoint.ok()) {
+    return reader.ErrorAtKey("endpoint", ToStd(endpoint.status().message()));
   }
 
   int64_t capacity = 0;

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/std_string_view.h"
 #include "zones/camera_id_format.h"
 #include "zones/plan/plan_command.h"
 #include "zones/zone_map.h"
@@ -139,7 +140,7 @@ std::string Percent(double share) {
 
 std::string Plural(size_t n, std::string_view one, std::string_view many) {
   return absl::StrCat(n, " ",
-                      n == 1 ? absl::string_view(one.data(), one.size()) : absl::string_view(many.data(), many.size()));
+                      n == 1 ? ToAbsl(one) : ToAbsl(many));
 }
 
 std::string StoreSummary(const ZoneStore& store) {

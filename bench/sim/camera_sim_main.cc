@@ -17,10 +17,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "bench/sim/camera_fleet.h"
+#include "common/host_port.h"
+#include "common/json_string.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7443", "ingestd address host:port (IPv4)");
 ABSL_FLAG(std::string, server_name, "localhost", "name checked against the server certificate");
@@ -68,14 +68,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("simulated camera fleet for ingestd");
   absl::ParseCommandLine(argc, argv);
   ingest::FleetOptions options;
-  std::vector<std::string> target = absl::StrSplit(absl::GetFlag(FLAGS_target), ':');
-  int port = 0;
-  if (target.size() != 2 || !absl::SimpleAtoi(target[1], &port) || port <= 0 || port > 65535) {
-    std::fprintf(stderr, "camera-sim: --target must be ipv4:port\n");
+  absl::StatusOr<ingest::HostPort> target = ingest::ParseEndpoint(absl::GetFlag(FLAGS_target));
+  if (!target.ok()) {
+    std::fprintf(stderr, "camera-sim: --target: %s\n", std::string(target.status().message()).c_str());
     return 2;
   }
-  options.host = target[0];
-  options.port = static_cast<uint16_t>(port);
+  options.host = target->host;  // the fleet checks that it is IPv4
+  options.port = target->port;
   options.server_name = absl::GetFlag(FLAGS_server_name);
   options.certs_dir = absl::GetFlag(FLAGS_certs_dir);
   options.cameras = absl::GetFlag(FLAGS_cameras);
@@ -150,9 +149,9 @@ int main(int argc, char** argv) {
       absl::StrAppend(&out, ",\"per_camera\":[");
       for (size_t i = 0; i < r.cameras.size(); ++i) {
         const auto& c = r.cameras[i];
-        absl::StrAppend(&out, i ? "," : "", "{\"id\":\"", c.id, "\",\"segments\":", c.segments,
-                        ",\"bytes\":", c.bytes, ",\"sha256\":\"", c.sha256_hex,
-                        "\",\"acked_spooled\":", c.acked_spooled,
+        absl::StrAppend(&out, i ? "," : "", "{\"id\":", ingest::JsonString(c.id), ",\"segments\":", c.segments,
+                        ",\"bytes\":", c.bytes, ",\"sha256\":", ingest::JsonString(c.sha256_hex),
+                        ",\"acked_spooled\":", c.acked_spooled,
                         ",\"acked_persisted\":", c.acked_persisted, ",\"resent\":", c.resent,
                         ",\"connections\":", c.connections, ",\"reconnects\":", c.reconnects,
                         ",\"longest_gap_ms\":", Ms(c.longest_gap),

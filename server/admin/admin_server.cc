@@ -1,7 +1,6 @@
 #include "server/admin/admin_server.h"
 
 #include <array>
-#include <charconv>
 #include <chrono>
 #include <exception>
 #include <map>
@@ -29,6 +28,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/host_port.h"
 #include "common/json_log.h"
 #include "server/admin/admin_request.h"
 
@@ -49,36 +49,16 @@ constexpr size_t kMaxLingerBytes = 256 * 1024;
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(50);
 
 absl::StatusOr<tcp::endpoint> ParseListen(std::string_view listen) {
-  std::string_view host;
-  std::string_view port_text;
-  if (listen.starts_with('[')) {
-    size_t close = listen.find(']');
-    if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("admin listen \"", std::string(listen), "\": expected [ipv6]:port"));
-    }
-    host = listen.substr(1, close - 1);
-    port_text = listen.substr(close + 2);
-  } else {
-    size_t colon = listen.rfind(':');
-    if (colon == std::string_view::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("admin listen \"", std::string(listen), "\": expected host:port"));
-    }
-    host = listen.substr(0, colon);
-    port_text = listen.substr(colon + 1);
-  }
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("admin listen \"", std::string(listen), "\": bad port"));
+  absl::StatusOr<HostPort> address = ParseListenAddress(listen);
+  if (!address.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("admin listen: ", address.status().message()));
   }
   boost::system::error_code address_error;
-  asio::ip::address address = asio::ip::make_address(std::string(host), address_error);
-  if (address_error) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("admin listen \"", std::string(listen), "\": host must be a numeric IPv4 or IPv6 address"));
+  asio::ip::address ip = asio::ip::make_address(address->host, address_error);
+  if (address_error) {  // ParseListenAddress accepts only what inet_pton does
+    return absl::InternalError(absl::StrCat("admin listen \"", std::string(listen), "\": ", address_error.message()));
   }
-  return tcp::endpoint(address, static_cast<uint16_t>(port));
+  return tcp::endpoint(ip, address->port);
 }
 
 absl::Status ValidateOptions(const AdminServerOptions& options) {

@@ -191,6 +191,45 @@ void PrometheusText::Histogram(std::string_view name, std::string_view help, std
   absl::StrAppend(&family->samples, n, "_count", LabelSet(labels), " ", count, "\n");
 }
 
+void PrometheusText::Histogram(std::string_view name, std::string_view help, const ingest::Histogram& histogram,
+                               const PrometheusLabels& labels) {
+  std::vector<double> bounds_seconds;
+  bounds_seconds.reserve(histogram.upper_bounds_us().size());
+  for (int64_t us : histogram.upper_bounds_us()) bounds_seconds.push_back(static_cast<double>(us) / 1e6);
+  Histogram(name, help, bounds_seconds, histogram.CumulativeCounts(), static_cast<double>(histogram.sum_us()) / 1e6,
+            histogram.count(), labels);
+}
+
+bool PrometheusText::CheckDeclaration(std::string_view name, std::string_view help) {
+  if (help.empty()) {
+    Fail(absl::StrCat("metric ", ToAbsl(name), " is declared without HELP text"));
+    return false;
+  }
+  auto it = index_.find(name);
+  if (it != index_.end() && families_[it->second].help != EscapeHelp(help)) {
+    Fail(absl::StrCat("metric ", ToAbsl(name), " is declared twice with different HELP text"));
+    return false;
+  }
+  return true;
+}
+
+void PrometheusText::Add(const CounterFamily& family, double value, const PrometheusLabels& labels) {
+  if (!family.name.ends_with("_total")) {
+    Fail(absl::StrCat("counter ", ToAbsl(family.name), " does not end in _total"));
+    return;
+  }
+  if (CheckDeclaration(family.name, family.help)) Counter(family.name, family.help, value, labels);
+}
+
+void PrometheusText::Add(const GaugeFamily& family, double value, const PrometheusLabels& labels) {
+  if (CheckDeclaration(family.name, family.help)) Gauge(family.name, family.help, value, labels);
+}
+
+void PrometheusText::Add(const HistogramFamily& family, const ingest::Histogram& histogram,
+                         const PrometheusLabels& labels) {
+  if (CheckDeclaration(family.name, family.help)) Histogram(family.name, family.help, histogram, labels);
+}
+
 std::string PrometheusText::Take() {
   std::string out;
   for (const Family& family : families_) {

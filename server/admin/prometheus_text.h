@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "common/histogram.h"
 
 namespace ingest {
 
@@ -39,8 +40,38 @@ bool IsValidLabelName(std::string_view name);
 // newline become \\, \" and \n.
 std::string EscapeLabelValue(std::string_view value);
 
+// A metric family declared once, with what it means: the HELP line every
+// scrape shows. Declare each as a constant where its value is produced or
+// exported, and add samples with PrometheusText::Add; the type says whether
+// it is a counter (only goes up; the name ends in _total), a gauge (goes up
+// and down) or a histogram.
+//
+//   constexpr CounterFamily kSegmentsAccepted{"ingest_segments_accepted_total",
+//                                             "Segments written to the spool (first copy)."};
+//   w.Add(kSegmentsAccepted, 42, {{"shard", "0"}});
+struct CounterFamily {
+  std::string_view name;
+  std::string_view help;
+};
+struct GaugeFamily {
+  std::string_view name;
+  std::string_view help;
+};
+struct HistogramFamily {
+  std::string_view name;
+  std::string_view help;
+};
+
 class PrometheusText {
  public:
+  // One sample of a declared family. Beyond what Counter, Gauge and
+  // Histogram below check, a family must have HELP text, a counter's name
+  // must end in "_total", and every sample of a family must be declared with
+  // the same HELP (two declarations of one name that disagree are an error).
+  void Add(const CounterFamily& family, double value, const PrometheusLabels& labels = {});
+  void Add(const GaugeFamily& family, double value, const PrometheusLabels& labels = {});
+  void Add(const HistogramFamily& family, const ingest::Histogram& histogram, const PrometheusLabels& labels = {});
+
   // Adds one sample of counter family `name`. `help` is used by the first
   // sample of the family and ignored afterwards. Values are doubles (exact for
   // integers up to 2^53). An invalid metric or label name, a negative or NaN
@@ -61,6 +92,11 @@ class PrometheusText {
                  std::span<const uint64_t> cumulative_counts, double sum, uint64_t count,
                  const PrometheusLabels& labels = {});
 
+  // As above, from a latency histogram (common/histogram.h): its
+  // microsecond bounds and exact sum in seconds.
+  void Histogram(std::string_view name, std::string_view help, const ingest::Histogram& histogram,
+                 const PrometheusLabels& labels = {});
+
   // OK, or the first rejected sample's error (InvalidArgument naming it).
   const absl::Status& status() const { return status_; }
 
@@ -79,6 +115,9 @@ class PrometheusText {
   // The family for `name`, created on first use; nullptr (and status_ set)
   // if the name is invalid or the family already has another type.
   Family* FamilyFor(std::string_view name, std::string_view type, std::string_view help);
+  // False (and status_ set) unless `help` is non-empty and agrees with what
+  // the family `name`, if already present, was declared with.
+  bool CheckDeclaration(std::string_view name, std::string_view help);
   bool CheckLabels(std::string_view metric, const PrometheusLabels& labels);
   void Fail(std::string message);
 

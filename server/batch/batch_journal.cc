@@ -18,6 +18,7 @@
 #include "common/crc32c.h"
 #include "common/little_endian.h"
 #include "common/status_macros.h"
+#include "common/std_string_view.h"
 
 namespace ingest {
 namespace {
@@ -30,10 +31,9 @@ constexpr uint32_t kMaxRecordBytes = 256 << 20;
 
 enum RecordType : uint8_t { kIntent = 1, kCommit = 2, kIndexed = 3, kHigh = 4 };
 
-absl::string_view AView(std::string_view s) { return {s.data(), s.size()}; }
 
 absl::Status Errno(std::string_view what, const std::string& path) {
-  return absl::InternalError(absl::StrCat(AView(what), " ", path, ": ", std::strerror(errno)));
+  return absl::InternalError(absl::StrCat(ToAbsl(what), " ", path, ": ", std::strerror(errno)));
 }
 
 absl::Status WriteAll(int fd, const uint8_t* data, size_t size, const std::string& path) {
@@ -230,8 +230,8 @@ absl::StatusOr<std::map<uint64_t, std::string>> ListJournalFiles(const std::stri
     std::string_view name = entry->d_name;
     uint64_t number = 0;
     if (name.size() == 28 && name.substr(0, 8) == "journal-" && name.substr(24) == ".log" &&
-        absl::SimpleAtoi(AView(name.substr(8, 16)), &number)) {
-      files[number] = absl::StrCat(dir, "/", AView(name));
+        absl::SimpleAtoi(ToAbsl(name.substr(8, 16)), &number)) {
+      files[number] = absl::StrCat(dir, "/", ToAbsl(name));
     }
   }
   closedir(d);

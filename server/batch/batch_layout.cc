@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/crc32c.h"
+#include "common/std_string_view.h"
 
 namespace ingest {
 namespace {
@@ -16,7 +17,6 @@ namespace {
 // 9999-12-31T23:59:59.999999Z keeps the day folder at four year digits.
 constexpr int64_t kMaxKeyTimeUs = 253402300799999999;
 
-absl::string_view AView(std::string_view s) { return {s.data(), s.size()}; }
 
 std::string FormatUtc(const char* format, int64_t us) {
   return absl::FormatTime(format, absl::FromUnixMicros(us), absl::UTCTimeZone());
@@ -31,10 +31,10 @@ std::string NewInstanceId() {
 }
 
 std::string BatchKey(std::string_view zone, std::string_view instance, uint64_t batch_seq, absl::Time sealed_at) {
-  const std::string name = absl::StrFormat("%s-%012d.cbt", AView(instance), batch_seq);
+  const std::string name = absl::StrFormat("%s-%012d.cbt", ToAbsl(instance), batch_seq);
   const uint32_t spread = Crc32c({reinterpret_cast<const uint8_t*>(name.data()), name.size()}) & 0xff;
   const int64_t t = IndexKeyTimeUs(absl::ToUnixMicros(sealed_at));
-  return absl::StrFormat("%s/batches/%02x/%s/%s", AView(zone), spread, FormatUtc("%Y-%m-%d/%H", t), name);
+  return absl::StrFormat("%s/batches/%02x/%s/%s", ToAbsl(zone), spread, FormatUtc("%Y-%m-%d/%H", t), name);
 }
 
 int64_t IndexKeyTimeUs(int64_t capture_start_us) { return std::clamp<int64_t>(capture_start_us, 0, kMaxKeyTimeUs); }
@@ -44,10 +44,10 @@ int64_t IndexHourStartUs(int64_t capture_start_us) {
   return t - t % kMicrosPerHour;
 }
 
-std::string IndexRootPrefix(std::string_view zone) { return absl::StrCat(AView(zone), "/index/"); }
+std::string IndexRootPrefix(std::string_view zone) { return absl::StrCat(ToAbsl(zone), "/index/"); }
 
 std::string CameraIndexPrefix(std::string_view zone, std::string_view camera) {
-  return absl::StrCat(IndexRootPrefix(zone), AView(camera), "/");
+  return absl::StrCat(IndexRootPrefix(zone), ToAbsl(camera), "/");
 }
 
 std::string CameraIndexHourPrefix(std::string_view zone, std::string_view camera, int64_t hour_start_us) {
@@ -65,13 +65,13 @@ std::string IndexContentTag(absl::Span<const uint8_t> bytes) {
 std::string CameraIndexKey(std::string_view zone, std::string_view camera, int64_t hour_start_us,
                            uint64_t first_seq, uint64_t last_seq, std::string_view tag) {
   return absl::StrFormat("%s%020d-%020d-%s.cix", CameraIndexHourPrefix(zone, camera, hour_start_us), first_seq,
-                         last_seq, AView(tag));
+                         last_seq, ToAbsl(tag));
 }
 
 absl::StatusOr<int64_t> ParseIndexHourFolders(std::string_view day, std::string_view hour) {
   absl::Time t;
   std::string error;
-  const std::string text = absl::StrCat(AView(day), " ", AView(hour));
+  const std::string text = absl::StrCat(ToAbsl(day), " ", ToAbsl(hour));
   if (day.size() != 10 || hour.size() != 2 ||
       !absl::ParseTime("%Y-%m-%d %H", text, absl::UTCTimeZone(), &t, &error)) {
     return absl::InvalidArgumentError(absl::StrCat("not an index hour folder: ", text));

@@ -14,6 +14,7 @@
 #include "common/crc32c.h"
 #include "common/monotonic_clock.h"
 #include "common/status_macros.h"
+#include "common/std_string_view.h"
 #include "server/batch/batch_layout.h"
 #include "server/batch/batch_object.h"
 #include "server/batch/camera_index.h"
@@ -22,7 +23,6 @@
 namespace ingest {
 namespace {
 
-std::string_view View(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 
 absl::Status PreadAll(int fd, uint8_t* out, size_t length, uint64_t offset, const std::string& path) {
   size_t done = 0;
@@ -109,7 +109,7 @@ void BatchSealer::ProbeStoreIfIdleAndFailing() {
     stats_.store_ok = true;
     stats_.last_store_error.clear();
   }
-  log::Info("store_reachable", {{"after_error", View(s.last_store_error)}});
+  log::Info("store_reachable", {{"after_error", ToStd(s.last_store_error)}});
 }
 
 bool BatchSealer::Stop(bool flush_all, absl::Time deadline) {
@@ -131,7 +131,7 @@ bool BatchSealer::Stop(bool flush_all, absl::Time deadline) {
     log::Error("batch_flush_incomplete", {{"pending_segments", s.pending_segments},
                                           {"batches_in_flight", s.batches_in_flight},
                                           {"unindexed_segments", s.unindexed_segments},
-                                          {"error", View(last.ok() ? synced.message() : last.message())}});
+                                          {"error", ToStd(last.ok() ? synced.message() : last.message())}});
     return false;
   }
   return true;
@@ -151,7 +151,7 @@ void BatchSealer::NoteError(std::string_view event, const absl::Status& status, 
   if (first_error.ok()) first_error = status;
   if (error_log_.Allow(MonotonicNow())) {
     log::Error(event,
-               {{"error", View(status.message())}, {"suppressed", static_cast<int64_t>(error_log_.TakeSuppressed())}});
+               {{"error", ToStd(status.message())}, {"suppressed", static_cast<int64_t>(error_log_.TakeSuppressed())}});
   }
 }
 
@@ -159,7 +159,7 @@ void BatchSealer::NoteStoreError(const absl::Status& status) {
   absl::MutexLock stats_lock(&stats_mu_);
   ++stats_.store_errors;
   stats_.store_ok = false;
-  stats_.last_store_error = std::string(View(status.ToString()));
+  stats_.last_store_error = std::string(ToStd(status.ToString()));
 }
 
 absl::Duration BatchSealer::RetryDelay(int attempts) const {
@@ -537,7 +537,7 @@ void BatchSealer::MaybeRotateJournal(absl::Status& first_error) {
   if (!rotated.ok()) {
     NoteError("sealer_journal_rotate_failed", rotated, first_error);
   } else if (!broken.ok()) {
-    log::Info("batch_journal_rewritten", {{"after", View(broken.message())}, {"bytes", journal_->bytes()}});
+    log::Info("batch_journal_rewritten", {{"after", ToStd(broken.message())}, {"bytes", journal_->bytes()}});
   }
 }
 

@@ -8,6 +8,7 @@
 #include "common/byte_codec.h"
 #include "common/crc32c.h"
 #include "common/little_endian.h"
+#include "common/std_string_view.h"
 #include "server/store/object_store.h"
 
 namespace ingest {
@@ -17,7 +18,6 @@ constexpr std::string_view kMagic = "CIX1";
 constexpr uint16_t kVersion = 1;
 constexpr size_t kEntryBytes = 4 + kSegmentFieldBytes;  // batch number + fields
 
-absl::string_view AView(std::string_view s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
@@ -37,7 +37,7 @@ absl::StatusOr<std::vector<uint8_t>> EncodeCameraIndex(std::string_view camera,
       return absl::InvalidArgumentError(
           absl::StrCat("camera index entry with a batch key of ", e.batch_key.size(), " bytes"));
     }
-    if (batch_number.emplace(AView(e.batch_key), batches.size()).second) batches.push_back(e.batch_key);
+    if (batch_number.emplace(ToAbsl(e.batch_key), batches.size()).second) batches.push_back(e.batch_key);
   }
   std::vector<uint8_t> out;
   ByteWriter w(&out);
@@ -49,7 +49,7 @@ absl::StatusOr<std::vector<uint8_t>> EncodeCameraIndex(std::string_view camera,
   for (std::string_view key : batches) w.String16(key);
   w.U32(static_cast<uint32_t>(entries.size()));
   for (const SegmentLocation& e : entries) {
-    w.U32(batch_number[AView(e.batch_key)]);
+    w.U32(batch_number[ToAbsl(e.batch_key)]);
     WriteSegmentFields(w, e);
   }
   w.U32(Crc32c({out.data(), out.size()}));

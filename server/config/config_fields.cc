@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "server/config/byte_size.h"
-#include "server/config/host_port.h"
+#include "common/host_port.h"
 
 namespace ingest::config_internal {
 namespace {
@@ -59,15 +59,7 @@ absl::Status CheckNotEmpty(std::string_view value) {
 }
 
 // The listener binds without name resolution: a literal address only.
-absl::Status CheckListen(std::string_view value) {
-  absl::StatusOr<HostPort> host_port = ParseHostPort(value);
-  if (!host_port.ok()) return host_port.status();
-  if (!host_port->IsNumeric()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "bad address \"", S(value), "\": host must be an IP address, e.g. 0.0.0.0:7443 or [::]:7443"));
-  }
-  return absl::OkStatus();
-}
+absl::Status CheckListen(std::string_view value) { return ParseListenAddress(value).status(); }
 
 // Empty means dir:<state_dir>/store, filled in by ResolveDefaults.
 absl::Status CheckStoreUrl(std::string_view value) {

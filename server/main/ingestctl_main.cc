@@ -40,6 +40,7 @@
 #include "absl/time/time.h"
 #include "common/json_string.h"
 #include "common/status_macros.h"
+#include "common/std_string_view.h"
 #include "server/batch/batch_journal.h"
 #include "server/batch/recording_reader.h"
 #include "server/config/ingest_flags.h"  // --zone and --spool_dir, shared with ingestd
@@ -97,7 +98,7 @@ void PrintSkipped(const std::vector<ReadProblem>& problems) {
 
 absl::StatusOr<std::string> RequiredFlag(const absl::Flag<std::string>& flag, std::string_view name) {
   std::string value = absl::GetFlag(flag);
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("missing --", absl::string_view(name.data(), name.size())));
+  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat("missing --", ToAbsl(name)));
   return value;
 }
 
@@ -107,7 +108,7 @@ absl::StatusOr<int64_t> ParseTimeArg(const std::string& text, std::string_view n
   absl::Time t;
   std::string error;
   if (!absl::ParseTime(absl::RFC3339_full, text, &t, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat("--", absl::string_view(name.data(), name.size()), "=", text,
+    return absl::InvalidArgumentError(absl::StrCat("--", ToAbsl(name), "=", text,
                                                    ": not unix microseconds nor RFC 3339 (", error, ")"));
   }
   return absl::ToUnixMicros(t);

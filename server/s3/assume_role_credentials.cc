@@ -10,6 +10,7 @@
 #include "absl/types/span.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
+#include "server/s3/retry_policy.h"
 #include "server/s3/s3_xml.h"
 #include "server/s3/sigv4.h"
 
@@ -88,9 +89,8 @@ absl::StatusCode StsErrorCode(int http_status, std::string_view code) {
       code == "UnrecognizedClientException" || code == "InvalidAccessKeyId") {
     return absl::StatusCode::kUnauthenticated;
   }
-  if (code == "Throttling" || code == "ThrottlingException" || code == "RequestLimitExceeded" ||
-      code == "ServiceUnavailable" || code == "InternalFailure" || http_status == 429 ||
-      http_status >= 500) {
+  if (IsThrottlingErrorCode(code) || code == "ServiceUnavailable" || code == "InternalFailure" ||
+      http_status == 429 || http_status >= 500) {
     return absl::StatusCode::kUnavailable;
   }
   if (code == "ValidationError" || code == "MalformedPolicyDocument" ||

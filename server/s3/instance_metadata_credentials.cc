@@ -4,9 +4,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_value.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
-#include "server/s3/flat_json.h"
 
 namespace ingest {
 namespace {
@@ -16,6 +16,8 @@ constexpr std::string_view kCredentialsTarget = "/latest/meta-data/iam/security-
 constexpr size_t kMaxTokenBytes = 4096;
 constexpr size_t kMaxRoleNameBytes = 128;  // IAM allows 64
 constexpr size_t kMaxQuotedMessageBytes = 200;
+// An answer is a flat object of a dozen short strings.
+constexpr JsonLimits kImdsJsonLimits = {.max_bytes = 64 << 10, .max_depth = 16, .max_values = 1024};
 
 bool IsRoleNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
@@ -89,13 +91,22 @@ absl::StatusOr<std::string> ParseImdsRoleName(std::string_view body) {
 }
 
 absl::StatusOr<AwsCredentials> ParseImdsCredentials(const std::string& role_name, std::string_view body) {
-  absl::StatusOr<FlatJsonObject> json = ParseFlatJsonObject(body);
+  absl::StatusOr<JsonValue> json = ParseJson(body, kImdsJsonLimits);
   if (!json.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("credentials for role ", role_name, ": ", json.status().message()));
+        absl::StrCat("credentials for role ", role_name, ": malformed JSON: ", json.status().message()));
   }
-  if (const std::string* code = json->Find("Code"); code != nullptr && *code != "Success") {
-    const std::string* message = json->Find("Message");
+  if (!json->is_object()) {
+    return absl::InvalidArgumentError(absl::StrCat("credentials for role ", role_name,
+                                                   ": expected a JSON object, got ", JsonTypeName(json->type())));
+  }
+  const JsonValue* code_value = json->Find("Code");
+  if (code_value != nullptr && !code_value->is_string()) {
+    return absl::InvalidArgumentError(absl::StrCat("credentials for role ", role_name, ": Code is ",
+                                                   JsonTypeName(code_value->type()), ", not a string"));
+  }
+  if (const std::string* code = json->FindString("Code"); code != nullptr && *code != "Success") {
+    const std::string* message = json->FindString("Message");
     return absl::UnavailableError(absl::StrCat(
         "credentials for role ", role_name, " not available: Code \"", Quote(*code), "\"",
         message != nullptr ? absl::StrCat(", Message \"", Quote(*message), "\"") : ""));
@@ -104,17 +115,17 @@ absl::StatusOr<AwsCredentials> ParseImdsCredentials(const std::string& role_name
   for (auto [name, field] : {std::pair{"AccessKeyId", &credentials.access_key_id},
                              std::pair{"SecretAccessKey", &credentials.secret_access_key},
                              std::pair{"Token", &credentials.session_token}}) {
-    const std::string* value = json->Find(name);
+    const std::string* value = json->FindString(name);
     if (value == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("credentials for role ", role_name, " lack ", name));
+          absl::StrCat("credentials for role ", role_name, " lack ", name, " (a string)"));
     }
     *field = *value;
   }
-  const std::string* expiration = json->Find("Expiration");
+  const std::string* expiration = json->FindString("Expiration");
   if (expiration == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("credentials for role ", role_name, " lack Expiration"));
+        absl::StrCat("credentials for role ", role_name, " lack Expiration (a string)"));
   }
   absl::StatusOr<absl::Time> expires = ParseAwsTimestamp(*expiration);
   if (!expires.ok()) {

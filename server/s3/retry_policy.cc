@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
-
-#include "absl/strings/match.h"
-#include "common/std_string_view.h"
+#include <string_view>
 
 namespace ingest {
 namespace {
@@ -22,14 +20,36 @@ uint64_t RandomSeed() {
   return seed;
 }
 
-bool IsThrottlingCode(std::string_view code) {
-  return code == "SlowDown" || code == "RequestLimitExceeded" || code == "TooManyRequests" ||
-         code == "RequestThrottled" || code == "BandwidthLimitExceeded" ||
-         absl::StartsWith(ToAbsl(code),
-                          "Throttl");  // Throttling, ThrottlingException, ThrottledException
+}  // namespace
+
+bool IsThrottlingErrorCode(std::string_view code) {
+  static constexpr std::string_view kCodes[] = {
+      "SlowDown",  // S3
+      "Throttling",
+      "ThrottlingException",
+      "ThrottledException",
+      "RequestThrottledException",
+      "TooManyRequestsException",
+      "ProvisionedThroughputExceededException",
+      "TransactionInProgressException",
+      "RequestLimitExceeded",
+      "BandwidthLimitExceeded",
+      "LimitExceededException",
+      "RequestThrottled",
+      "PriorRequestNotComplete",
+      "EC2ThrottledException",
+      "TooManyRequests",  // some S3-compatible stores
+  };
+  for (std::string_view throttling : kCodes) {
+    if (code == throttling) return true;
+  }
+  return false;
 }
 
-}  // namespace
+bool IsS3Throttling(int http_status, std::string_view s3_code) {
+  if (IsThrottlingErrorCode(s3_code) || http_status == 429) return true;
+  return http_status == 503 && s3_code.empty();
+}
 
 absl::Status ValidateRetryOptions(const RetryOptions& options) {
   if (options.max_attempts < 1 || options.max_attempts > 100) {
@@ -66,7 +86,7 @@ absl::StatusCode S3ErrorToStatusCode(int http_status, std::string_view s3_code) 
     return absl::StatusCode::kDataLoss;
   }
   if (s3_code == "RequestTimeout" || s3_code == "OperationAborted" || s3_code == "InternalError" ||
-      s3_code == "ServiceUnavailable" || IsThrottlingCode(s3_code)) {
+      s3_code == "ServiceUnavailable" || IsThrottlingErrorCode(s3_code)) {
     return absl::StatusCode::kUnavailable;
   }
   if (s3_code == "InvalidRange") return absl::StatusCode::kOutOfRange;

@@ -52,6 +52,18 @@ absl::Duration BackoffCeiling(const RetryOptions& options, int retry);
 // again.
 bool IsRetryableStatus(const absl::Status& status);
 
+// True for the error codes AWS services send to ask a client to slow down:
+// S3's SlowDown, STS's Throttling, EC2's RequestLimitExceeded and the rest of
+// the list the AWS SDKs retry as throttling (botocore's
+// _THROTTLED_ERROR_CODES). Exact, case-sensitive codes: never message text.
+bool IsThrottlingErrorCode(std::string_view code);
+
+// Whether a failed S3 reply means "too many requests": a throttling code
+// (above), any 429, or a 503 without a code (a HEAD reply has no body to
+// carry one; S3 throttles with 503 SlowDown). A 503 with another code
+// (ServiceUnavailable, ...) is a server error, not throttling.
+bool IsS3Throttling(int http_status, std::string_view s3_code);
+
 // The absl::StatusCode an S3 error reply stands for, from its HTTP status and
 // the <Code> of its XML body ("" when there is none, e.g. for HEAD):
 //   PermissionDenied   401, 403 (AccessDenied, InvalidAccessKeyId,

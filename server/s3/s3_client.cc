@@ -185,12 +185,7 @@ class S3Client::Counters {
     if (retry) retries_.fetch_add(1, std::memory_order_relaxed);
     bytes_up_.fetch_add(bytes_up, std::memory_order_relaxed);
   }
-  void Latency(absl::Duration latency) {
-    const int64_t ms = absl::ToInt64Milliseconds(latency);
-    size_t bucket = 0;
-    while (bucket < kS3LatencyBucketsMs.size() && ms > kS3LatencyBucketsMs[bucket]) ++bucket;
-    histogram_[bucket].fetch_add(1, std::memory_order_relaxed);
-  }
+  void Latency(absl::Duration latency) { latency_.Record(latency); }
   void BytesDown(uint64_t n) { bytes_down_.fetch_add(n, std::memory_order_relaxed); }
   void Error(ErrorKind kind) {
     errors_[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
@@ -211,9 +206,7 @@ class S3Client::Counters {
     stats.client_errors = error(ErrorKind::kClient);
     stats.bytes_up = bytes_up_.load(std::memory_order_relaxed);
     stats.bytes_down = bytes_down_.load(std::memory_order_relaxed);
-    for (size_t i = 0; i < histogram_.size(); ++i) {
-      stats.latency_histogram[i] = histogram_[i].load(std::memory_order_relaxed);
-    }
+    stats.latency = latency_.Snapshot();
     return stats;
   }
 
@@ -223,7 +216,7 @@ class S3Client::Counters {
   std::atomic<uint64_t> bytes_up_{0};
   std::atomic<uint64_t> bytes_down_{0};
   std::array<std::atomic<uint64_t>, 6> errors_{};
-  std::array<std::atomic<uint64_t>, kS3LatencyBucketsMs.size() + 1> histogram_{};
+  AtomicHistogram latency_{kS3LatencyBoundsUs};
 };
 
 struct S3Client::Request {
@@ -318,8 +311,8 @@ std::string S3Client::Describe(const Request& request) const {
   return absl::StrCat("S3 ", request.operation, " s3://", options_.bucket, "/", request.key);
 }
 
-absl::Status S3Client::ErrorFromResponse(const Request& request,
-                                         const HttpResponse& response) const {
+absl::Status S3Client::ErrorFromResponse(const Request& request, const HttpResponse& response,
+                                         std::string* s3_code) const {
   S3ErrorInfo info;
   std::string unparsed;
   if (!response.body.empty()) {
@@ -330,6 +323,7 @@ absl::Status S3Client::ErrorFromResponse(const Request& request,
       unparsed = absl::StrCat(" (unparsed body: ", Printable(response.BodyText()), ")");
     }
   }
+  *s3_code = info.code;
   const absl::StatusCode code = S3ErrorToStatusCode(response.status, info.code);
   std::string text = absl::StrCat(Describe(request), ": HTTP ", response.status);
   if (!info.code.empty()) absl::StrAppend(&text, " ", Printable(info.code));
@@ -404,10 +398,11 @@ absl::StatusOr<HttpResponse> S3Client::AttemptOnce(const Request& request) {
     }
     return response;
   }
-  absl::Status error = ErrorFromResponse(request, *response);
-  if (response->status == 429 || (absl::IsUnavailable(error) && response->status == 503) ||
-      absl::StrContains(error.message(), "Throttl") ||
-      absl::StrContains(error.message(), "SlowDown")) {
+  std::string s3_code;
+  absl::Status error = ErrorFromResponse(request, *response, &s3_code);
+  // From the status and the S3 error code only: the message is free text (it
+  // can quote a key or a bucket policy).
+  if (IsS3Throttling(response->status, s3_code)) {
     counters_->Error(ErrorKind::kThrottled);
   } else if (response->status >= 500) {
     counters_->Error(ErrorKind::kServer);

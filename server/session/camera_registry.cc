@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/string_view.h"
+#include "common/std_string_view.h"
 
 namespace ingest {
 
@@ -44,7 +45,7 @@ std::optional<SegmentFingerprint> CameraState::Recall(uint64_t seq) const {
 
 CameraState& CameraRegistry::Get(std::string_view camera_id) {
   absl::MutexLock lock(&mu_);
-  auto it = cameras_.find(absl::string_view(camera_id.data(), camera_id.size()));
+  auto it = cameras_.find(ToAbsl(camera_id));
   if (it != cameras_.end()) return *it->second;
   auto state = std::make_unique<CameraState>(std::string(camera_id));
   CameraState& ref = *state;

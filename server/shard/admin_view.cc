@@ -59,131 +59,165 @@ std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
   return checks;
 }
 
-void LoopTurnHistogram(const ShardCounters& c, const PrometheusLabels& shard, PrometheusText& w) {
-  std::array<double, kLoopTurnBucketsUs.size()> bounds;
-  std::array<uint64_t, kLoopTurnBucketsUs.size()> cumulative;
-  uint64_t running = 0;
-  for (size_t b = 0; b < kLoopTurnBucketsUs.size(); ++b) {
-    bounds[b] = static_cast<double>(kLoopTurnBucketsUs[b]) / 1e6;
-    running += c.loop_turn_buckets[b].load(std::memory_order_relaxed);
-    cumulative[b] = running;
-  }
-  const uint64_t count = running + c.loop_turn_buckets.back().load(std::memory_order_relaxed);
-  w.Histogram("ingest_loop_turn_seconds", "Work done per event-loop turn (between two waits).", bounds, cumulative,
-              static_cast<double>(c.loop_turn_us_sum.load(std::memory_order_relaxed)) / 1e6, count, shard);
-}
+// Every metric family /metrics has, with what it means. The shard's counters
+// and gauges carry theirs in server/shard/shard_counters.h.
+struct ShardCounterFamily {
+  std::atomic<uint64_t> ShardCounters::*value;
+  CounterFamily family;
+};
+constexpr ShardCounterFamily kShardCounterFamilies[] = {
+#define INGEST_COUNTER_FAMILY(name, help) {&ShardCounters::name, {"ingest_" #name "_total", help}},
+    INGEST_SHARD_COUNTER_TABLE(INGEST_SHARD_NAME_AND_HELP, INGEST_COUNTER_FAMILY)
+#undef INGEST_COUNTER_FAMILY
+};
+struct ShardGaugeFamily {
+  std::atomic<uint64_t> ShardCounters::*value;
+  GaugeFamily family;
+};
+constexpr ShardGaugeFamily kShardGaugeFamilies[] = {
+#define INGEST_GAUGE_FAMILY(name, help) {&ShardCounters::name, {"ingest_" #name, help}},
+    INGEST_SHARD_GAUGE_TABLE(INGEST_SHARD_NAME_AND_HELP, INGEST_GAUGE_FAMILY)
+#undef INGEST_GAUGE_FAMILY
+};
+
+constexpr GaugeFamily kSecondsSinceLoopTurn{"ingest_shard_seconds_since_loop_turn",
+                                            "Seconds since the shard's event loop last turned."};
+constexpr GaugeFamily kConnectionsByPhase{"ingest_connections", "Connections by phase (recounted every 100 ms)."};
+constexpr GaugeFamily kSessionsStreaming{"ingest_sessions_streaming",
+                                         "Cameras welcomed and streaming (recounted every 100 ms)."};
+constexpr HistogramFamily kLoopTurn{"ingest_loop_turn_seconds", "Work done per event-loop turn (between two waits)."};
+
+constexpr CounterFamily kSegmentsPersisted{"ingest_segments_persisted_total",
+                                           "Segments in the object store (ACK persisted)."};
+constexpr CounterFamily kBatchesWritten{"ingest_batches_written_total", "Batch objects uploaded."};
+constexpr CounterFamily kBatchBytesWritten{"ingest_batch_bytes_written_total", "Bytes of batch objects uploaded."};
+constexpr CounterFamily kIndexObjectsWritten{"ingest_index_objects_written_total", "Camera index objects uploaded."};
+constexpr CounterFamily kStoreErrors{"ingest_store_errors_total", "Failed object uploads (retried)."};
+constexpr CounterFamily kDuplicatesSkipped{"ingest_spool_duplicates_skipped_total",
+                                           "Spooled segments already in the store."};
+constexpr CounterFamily kFilesReclaimed{"ingest_spool_files_reclaimed_total", "Spool files deleted after upload."};
+constexpr CounterFamily kCorruptSegments{"ingest_corrupt_segments_total",
+                                         "Spooled payloads whose CRC failed at upload time."};
+constexpr GaugeFamily kPendingSegments{"ingest_pending_segments", "Spooled segments not yet in a batch."};
+constexpr GaugeFamily kBatchesInFlight{"ingest_batches_in_flight", "Batches being uploaded or waiting to retry."};
+constexpr GaugeFamily kUnindexedSegments{"ingest_unindexed_segments",
+                                         "Persisted segments waiting for their camera index object."};
+constexpr GaugeFamily kOldestPendingAge{"ingest_oldest_pending_segment_age_seconds",
+                                        "Age of the oldest spooled segment not yet uploaded."};
+constexpr GaugeFamily kStoreOk{"ingest_store_ok", "1 if the last upload succeeded."};
+
+constexpr CounterFamily kS3Requests{"ingest_s3_requests_total", "S3 HTTP attempts."};
+constexpr CounterFamily kS3Retries{"ingest_s3_retries_total", "S3 attempts after the first of an operation."};
+constexpr CounterFamily kS3Errors{
+    "ingest_s3_errors_total",
+    "Failed S3 attempts by kind: network (no complete answer), throttled (429, 503 without a code, or an S3 "
+    "throttling code such as SlowDown), server (other 5xx), auth, not_found, client (anything else)."};
+constexpr CounterFamily kS3Bytes{"ingest_s3_bytes_total", "S3 request (up) and response (down) bodies."};
+constexpr HistogramFamily kS3RequestSeconds{"ingest_s3_request_seconds", "S3 attempt latency."};
+
+constexpr GaugeFamily kTlsCertificateExpiry{"ingest_tls_certificate_expiry_timestamp_seconds",
+                                            "notAfter of the serving certificate (tls.cert_file), unix seconds."};
+constexpr GaugeFamily kTlsCameraCaExpiry{
+    "ingest_tls_camera_ca_expiry_timestamp_seconds",
+    "Earliest notAfter in the camera CA bundle (tls.camera_ca_file), unix seconds."};
+constexpr CounterFamily kTlsReloads{"ingest_tls_reloads_total",
+                                    "TLS reloads that took effect (SIGHUP or a changed file)."};
+constexpr CounterFamily kTlsReloadFailures{"ingest_tls_reload_failures_total",
+                                           "TLS reloads refused (a bad file); the previous set-up stays."};
+constexpr GaugeFamily kTlsLastReloadOk{"ingest_tls_last_reload_ok",
+                                       "0 if the last TLS reload was refused (see /status tls.last_reload)."};
+constexpr GaugeFamily kTlsLoaded{"ingest_tls_loaded_timestamp_seconds",
+                                 "When the serving TLS files were read, unix seconds."};
+constexpr GaugeFamily kTlsDeniedCameras{"ingest_tls_denied_cameras",
+                                        "Camera ids on the deny list (tls.camera_deny_list_file)."};
+constexpr GaugeFamily kTlsRevokedSerials{"ingest_tls_crl_revoked_serials",
+                                         "Certificate serials revoked by the CRLs (tls.crl_file)."};
+
+constexpr GaugeFamily kReady{"ingest_ready", "1 if every readiness check passes."};
+constexpr GaugeFamily kLive{"ingest_live", "1 if every shard loop turned recently."};
+constexpr GaugeFamily kStarting{"ingest_starting",
+                                "1 while the server recovers its spool and opens its store and listeners."};
+constexpr GaugeFamily kUptime{"ingest_uptime_seconds", "Seconds since the server started."};
+constexpr GaugeFamily kSpoolBytes{"ingest_spool_bytes", "Bytes in spool files not yet reclaimed."};
+constexpr GaugeFamily kSpoolDiskFree{"ingest_spool_disk_free_bytes",
+                                     "Free bytes on the spool's file system (last measured)."};
+constexpr GaugeFamily kInfo{"ingest_info", "Always 1; labels say which server, build, zone and zone map this is."};
+constexpr GaugeFamily kMisplacedSessions{"ingest_misplaced_sessions",
+                                         "Cameras connected here that a reloaded zone map places elsewhere."};
+constexpr GaugeFamily kSpoolMinFree{"ingest_spool_min_free_bytes",
+                                    "Free space the spool leaves on its file system (spool.min_free_bytes)."};
+constexpr GaugeFamily kSpoolMax{"ingest_spool_max_bytes", "Spool capacity (spool.max_bytes)."};
+constexpr GaugeFamily kDraining{"ingest_draining", "1 once a drain has started."};
+constexpr GaugeFamily kDrainPhase{"ingest_drain_phase",
+                                  "0 serving, 1 announced, 2 moving cameras, 3 flushing, 4 done."};
+constexpr GaugeFamily kCamerasKnown{"ingest_cameras_known", "Cameras seen since start (or recovered)."};
+
+double Value(const std::atomic<uint64_t>& v) { return static_cast<double>(v.load(std::memory_order_relaxed)); }
 
 void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
   for (size_t i = 0; i < input.shards.size(); ++i) {
     const ShardCounters& c = *input.shards[i].counters;
     const PrometheusLabels shard = {{"shard", absl::StrCat(i)}};
-#define INGEST_EXPORT_COUNTER(name)                                                                     \
-  if (std::string_view(#name) == "connections_open") {                                                  \
-    w.Gauge("ingest_connections_open", "Camera connections open now.",                                  \
-            static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                        \
-  } else if (std::string_view(#name) == "spool_write_stalled") {                                        \
-    w.Gauge("ingest_spool_write_stalled", "1 while the shard's spool batch waits for disk space.",      \
-            static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                        \
-  } else {                                                                                              \
-    w.Counter("ingest_" #name "_total", "Shard counter " #name " (see server/shard/shard_counters.h).", \
-              static_cast<double>(c.name.load(std::memory_order_relaxed)), shard);                      \
-  }
-    INGEST_SHARD_COUNTERS(INGEST_EXPORT_COUNTER)
-#undef INGEST_EXPORT_COUNTER
-    w.Gauge("ingest_shard_seconds_since_loop_turn", "Seconds since the shard's event loop last turned.",
-            absl::ToDoubleSeconds(MonotonicNow() - input.shards[i].last_turn), shard);
-    for (size_t p = 0; p < kConnectionPhaseNames.size(); ++p) {
-      w.Gauge("ingest_connections", "Connections by phase (recounted every 100 ms).",
-              static_cast<double>(c.connections_by_phase[p].load(std::memory_order_relaxed)),
-              {{"shard", absl::StrCat(i)}, {"state", kConnectionPhaseNames[p]}});
+    for (const ShardCounterFamily& counter : kShardCounterFamilies) {
+      w.Add(counter.family, Value(c.*counter.value), shard);
     }
-    w.Gauge("ingest_sessions_streaming", "Cameras welcomed and streaming (recounted every 100 ms).",
-            static_cast<double>(c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(
-                std::memory_order_relaxed)),
-            shard);
-    LoopTurnHistogram(c, shard, w);
+    for (const ShardGaugeFamily& gauge : kShardGaugeFamilies) w.Add(gauge.family, Value(c.*gauge.value), shard);
+    w.Add(kSecondsSinceLoopTurn, absl::ToDoubleSeconds(MonotonicNow() - input.shards[i].last_turn), shard);
+    for (size_t p = 0; p < kConnectionPhaseNames.size(); ++p) {
+      w.Add(kConnectionsByPhase, static_cast<double>(c.connections_by_phase[p].load(std::memory_order_relaxed)),
+            {{"shard", absl::StrCat(i)}, {"state", kConnectionPhaseNames[p]}});
+    }
+    w.Add(kSessionsStreaming,
+          static_cast<double>(c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(
+              std::memory_order_relaxed)),
+          shard);
+    w.Add(kLoopTurn, c.loop_turn.Snapshot(), shard);
   }
 }
 
 void SealerMetrics(const BatchSealerStats& s, PrometheusText& w) {
-  w.Counter("ingest_segments_persisted_total", "Segments in the object store (ACK persisted).",
-            static_cast<double>(s.segments_persisted));
-  w.Counter("ingest_batches_written_total", "Batch objects uploaded.", static_cast<double>(s.batches_written));
-  w.Counter("ingest_batch_bytes_written_total", "Bytes of batch objects uploaded.",
-            static_cast<double>(s.batch_bytes_written));
-  w.Counter("ingest_index_objects_written_total", "Camera index objects uploaded.",
-            static_cast<double>(s.index_objects_written));
-  w.Counter("ingest_store_errors_total", "Failed object uploads (retried).", static_cast<double>(s.store_errors));
-  w.Counter("ingest_spool_duplicates_skipped_total", "Spooled segments already in the store.",
-            static_cast<double>(s.duplicates_skipped));
-  w.Counter("ingest_spool_files_reclaimed_total", "Spool files deleted after upload.",
-            static_cast<double>(s.files_reclaimed));
-  w.Counter("ingest_corrupt_segments_total", "Spooled payloads whose CRC failed at upload time.",
-            static_cast<double>(s.corrupt_segments));
-  w.Gauge("ingest_pending_segments", "Spooled segments not yet in a batch.", static_cast<double>(s.pending_segments));
-  w.Gauge("ingest_batches_in_flight", "Batches being uploaded or waiting to retry.",
-          static_cast<double>(s.batches_in_flight));
-  w.Gauge("ingest_unindexed_segments", "Persisted segments waiting for their camera index object.",
-          static_cast<double>(s.unindexed_segments));
-  w.Gauge("ingest_oldest_pending_segment_age_seconds", "Age of the oldest spooled segment not yet uploaded.",
-          absl::ToDoubleSeconds(s.oldest_pending_age));
-  w.Gauge("ingest_store_ok", "1 if the last upload succeeded.", s.store_ok ? 1 : 0);
+  w.Add(kSegmentsPersisted, static_cast<double>(s.segments_persisted));
+  w.Add(kBatchesWritten, static_cast<double>(s.batches_written));
+  w.Add(kBatchBytesWritten, static_cast<double>(s.batch_bytes_written));
+  w.Add(kIndexObjectsWritten, static_cast<double>(s.index_objects_written));
+  w.Add(kStoreErrors, static_cast<double>(s.store_errors));
+  w.Add(kDuplicatesSkipped, static_cast<double>(s.duplicates_skipped));
+  w.Add(kFilesReclaimed, static_cast<double>(s.files_reclaimed));
+  w.Add(kCorruptSegments, static_cast<double>(s.corrupt_segments));
+  w.Add(kPendingSegments, static_cast<double>(s.pending_segments));
+  w.Add(kBatchesInFlight, static_cast<double>(s.batches_in_flight));
+  w.Add(kUnindexedSegments, static_cast<double>(s.unindexed_segments));
+  w.Add(kOldestPendingAge, absl::ToDoubleSeconds(s.oldest_pending_age));
+  w.Add(kStoreOk, s.store_ok ? 1 : 0);
 }
 
 void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
-  w.Counter("ingest_s3_requests_total", "S3 HTTP attempts.", static_cast<double>(s.requests));
-  w.Counter("ingest_s3_retries_total", "S3 attempts after the first of an operation.", static_cast<double>(s.retries));
+  w.Add(kS3Requests, static_cast<double>(s.requests));
+  w.Add(kS3Retries, static_cast<double>(s.retries));
   const std::array<std::pair<const char*, uint64_t>, 6> errors = {{{"network", s.network_errors},
                                                                    {"throttled", s.throttled},
                                                                    {"server", s.server_errors},
                                                                    {"auth", s.auth_errors},
                                                                    {"not_found", s.not_found},
                                                                    {"client", s.client_errors}}};
-  for (const auto& [kind, value] : errors) {
-    w.Counter("ingest_s3_errors_total", "Failed S3 attempts by kind.", static_cast<double>(value), {{"kind", kind}});
-  }
-  w.Counter("ingest_s3_bytes_total", "S3 request and response bodies.", static_cast<double>(s.bytes_up),
-            {{"direction", "up"}});
-  w.Counter("ingest_s3_bytes_total", "S3 request and response bodies.", static_cast<double>(s.bytes_down),
-            {{"direction", "down"}});
-  std::vector<double> bounds;
-  std::vector<uint64_t> cumulative;
-  uint64_t running = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i) {
-    bounds.push_back(static_cast<double>(kS3LatencyBucketsMs[i]) / 1000.0);
-    running += s.latency_histogram[i];
-    cumulative.push_back(running);
-  }
-  const uint64_t count = running + s.latency_histogram.back();
-  // The client keeps bucket counts only; the sum is estimated from bucket bounds.
-  double sum = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i)
-    sum += bounds[i] * static_cast<double>(s.latency_histogram[i]);
-  w.Histogram("ingest_s3_request_seconds", "S3 attempt latency (sum estimated from bucket bounds).", bounds, cumulative,
-              sum, count);
+  for (const auto& [kind, value] : errors) w.Add(kS3Errors, static_cast<double>(value), {{"kind", kind}});
+  w.Add(kS3Bytes, static_cast<double>(s.bytes_up), {{"direction", "up"}});
+  w.Add(kS3Bytes, static_cast<double>(s.bytes_down), {{"direction", "down"}});
+  w.Add(kS3RequestSeconds, s.latency);
 }
 
 double UnixSeconds(absl::Time t) { return static_cast<double>(absl::ToUnixSeconds(t)); }
 
 void TlsMetrics(const TlsView& tls, PrometheusText& w) {
   if (!tls.loaded) return;
-  w.Gauge("ingest_tls_certificate_expiry_timestamp_seconds",
-          "notAfter of the serving certificate (tls.cert_file), unix seconds.", UnixSeconds(tls.certificate_not_after));
-  w.Gauge("ingest_tls_camera_ca_expiry_timestamp_seconds",
-          "Earliest notAfter in the camera CA bundle (tls.camera_ca_file), unix seconds.",
-          UnixSeconds(tls.camera_ca_not_after));
-  w.Counter("ingest_tls_reloads_total", "TLS reloads that took effect (SIGHUP or a changed file).",
-            static_cast<double>(tls.reloads));
-  w.Counter("ingest_tls_reload_failures_total", "TLS reloads refused (a bad file); the previous set-up stays.",
-            static_cast<double>(tls.reload_failures));
-  w.Gauge("ingest_tls_last_reload_ok", "0 if the last TLS reload was refused (see /status tls.last_reload).",
-          tls.last_reload_ok ? 1 : 0);
-  w.Gauge("ingest_tls_loaded_timestamp_seconds", "When the serving TLS files were read, unix seconds.",
-          UnixSeconds(tls.loaded_at));
-  w.Gauge("ingest_tls_denied_cameras", "Camera ids on the deny list (tls.camera_deny_list_file).",
-          static_cast<double>(tls.denied_cameras));
-  w.Gauge("ingest_tls_crl_revoked_serials", "Certificate serials revoked by the CRLs (tls.crl_file).",
-          static_cast<double>(tls.revoked_serials));
+  w.Add(kTlsCertificateExpiry, UnixSeconds(tls.certificate_not_after));
+  w.Add(kTlsCameraCaExpiry, UnixSeconds(tls.camera_ca_not_after));
+  w.Add(kTlsReloads, static_cast<double>(tls.reloads));
+  w.Add(kTlsReloadFailures, static_cast<double>(tls.reload_failures));
+  w.Add(kTlsLastReloadOk, tls.last_reload_ok ? 1 : 0);
+  w.Add(kTlsLoaded, UnixSeconds(tls.loaded_at));
+  w.Add(kTlsDeniedCameras, static_cast<double>(tls.denied_cameras));
+  w.Add(kTlsRevokedSerials, static_cast<double>(tls.revoked_serials));
 }
 
 std::string TimeJson(absl::Time t) {
@@ -251,10 +285,10 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   if (!input.started_up) {
     snapshot.readiness = ReadinessChecks(input);
     PrometheusText w;
-    w.Gauge("ingest_ready", "1 if every readiness check passes.", 0);
-    w.Gauge("ingest_live", "1 if every shard loop turned recently.", 1);
-    w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 1);
-    w.Gauge("ingest_uptime_seconds", "Seconds since the server started.", absl::ToDoubleSeconds(now - input.started));
+    w.Add(kReady, 0);
+    w.Add(kLive, 1);
+    w.Add(kStarting, 1);
+    w.Add(kUptime, absl::ToDoubleSeconds(now - input.started));
     snapshot.metrics_text = w.Take();
     snapshot.status_json = absl::StrCat("{\"server_id\":", JsonString(input.config->server.id),
                                         ",\"zone\":", JsonString(input.config->server.zone),
@@ -274,29 +308,24 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   SealerMetrics(input.sealer, w);
   if (input.s3 != nullptr) S3Metrics(*input.s3, w);
   TlsMetrics(input.tls, w);
-  w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
-  w.Gauge("ingest_spool_disk_free_bytes", "Free bytes on the spool's file system (last measured).",
-          static_cast<double>(input.spool_disk_free_bytes));
-  w.Gauge("ingest_info", "Always 1; labels say which server, build, zone and zone map this is.", 1,
-          {{"server_id", input.config->server.id},
-           {"zone", input.config->server.zone},
-           {"version", BuildVersion()},
-           {"commit", BuildCommit()},
-           {"zone_map", input.zone_map_digest.substr(0, 12)}});
-  w.Gauge("ingest_misplaced_sessions", "Cameras connected here that a reloaded zone map places elsewhere.",
-          static_cast<double>(input.misplaced_sessions));
-  w.Gauge("ingest_spool_min_free_bytes", "Free space the spool leaves on its file system (spool.min_free_bytes).",
-          static_cast<double>(input.config->spool.min_free_bytes));
-  w.Gauge("ingest_spool_max_bytes", "Spool capacity (spool.max_bytes).",
-          static_cast<double>(input.config->spool.max_bytes));
-  w.Gauge("ingest_starting", "1 while the server recovers its spool and opens its store and listeners.", 0);
-  w.Gauge("ingest_draining", "1 once a drain has started.", input.drain.phase != DrainPhase::kServing ? 1 : 0);
-  w.Gauge("ingest_drain_phase", "0 serving, 1 announced, 2 moving cameras, 3 flushing, 4 done.",
-          static_cast<double>(static_cast<int>(input.drain.phase)));
-  w.Gauge("ingest_cameras_known", "Cameras seen since start (or recovered).", static_cast<double>(input.cameras_known));
-  w.Gauge("ingest_ready", "1 if every readiness check passes.", ready ? 1 : 0);
-  w.Gauge("ingest_live", "1 if every shard loop turned recently.", snapshot.live ? 1 : 0);
-  w.Gauge("ingest_uptime_seconds", "Seconds since the server started.", absl::ToDoubleSeconds(now - input.started));
+  w.Add(kSpoolBytes, static_cast<double>(input.spool_bytes_live));
+  w.Add(kSpoolDiskFree, static_cast<double>(input.spool_disk_free_bytes));
+  w.Add(kInfo, 1,
+        {{"server_id", input.config->server.id},
+         {"zone", input.config->server.zone},
+         {"version", BuildVersion()},
+         {"commit", BuildCommit()},
+         {"zone_map", input.zone_map_digest.substr(0, 12)}});
+  w.Add(kMisplacedSessions, static_cast<double>(input.misplaced_sessions));
+  w.Add(kSpoolMinFree, static_cast<double>(input.config->spool.min_free_bytes));
+  w.Add(kSpoolMax, static_cast<double>(input.config->spool.max_bytes));
+  w.Add(kStarting, 0);
+  w.Add(kDraining, input.drain.phase != DrainPhase::kServing ? 1 : 0);
+  w.Add(kDrainPhase, static_cast<double>(static_cast<int>(input.drain.phase)));
+  w.Add(kCamerasKnown, static_cast<double>(input.cameras_known));
+  w.Add(kReady, ready ? 1 : 0);
+  w.Add(kLive, snapshot.live ? 1 : 0);
+  w.Add(kUptime, absl::ToDoubleSeconds(now - input.started));
   snapshot.metrics_text = w.Take();
   snapshot.status_json = StatusJson(input, snapshot.readiness, ready, now);
   return snapshot;

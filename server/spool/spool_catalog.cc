@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "common/json_log.h"
 #include "common/status_macros.h"
+#include "common/std_string_view.h"
 #include "server/spool/spool_file_reader.h"
 
 namespace ingest {
@@ -68,7 +69,7 @@ bool ParseDigits(std::string_view s, uint64_t* out) {
   if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return false;
   }
-  return absl::SimpleAtoi(absl::string_view(s.data(), s.size()), out);
+  return absl::SimpleAtoi(ToAbsl(s), out);
 }
 
 }  // namespace

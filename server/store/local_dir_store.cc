@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/std_string_view.h"
 
 namespace ingest {
 namespace {
@@ -122,7 +123,7 @@ std::string WithoutTrailingSlashes(std::string root) {
 LocalDirStore::LocalDirStore(std::string root) : root_(WithoutTrailingSlashes(std::move(root))) {}
 
 std::string LocalDirStore::PathOf(std::string_view key) const {
-  return absl::StrCat(root_, "/", absl::string_view(key.data(), key.size()));
+  return absl::StrCat(root_, "/", ToAbsl(key));
 }
 
 absl::Status LocalDirStore::Put(std::string_view key, absl::Span<const uint8_t> data) {
@@ -206,7 +207,7 @@ absl::StatusOr<std::vector<std::string>> LocalDirStore::ListFolders(std::string_
     const std::string name = it->path().filename().string();
     std::error_code type_ec;
     if (name.starts_with(".") || !it->is_directory(type_ec)) continue;
-    out.push_back(absl::StrCat(absl::string_view(prefix.data(), prefix.size()), name, "/"));
+    out.push_back(absl::StrCat(ToAbsl(prefix), name, "/"));
   }
   if (ec) return absl::InternalError(absl::StrCat("list ", base.string(), ": ", ec.message()));
   std::sort(out.begin(), out.end());

@@ -1,13 +1,14 @@
 // Fuzzes what reads the answers of AWS's credential services, all with the
-// same bytes: the flat JSON parser (server/s3/flat_json.h), the instance
+// same bytes: the JSON reader (common/json_value.h), the instance
 // metadata token, role listing and credentials answers, and STS's
 // AssumeRole answer (XML) under a 200 and an error status.
 //
 // Checked on every input: no crash or undefined behaviour; malformed input
-// is an error, never a crash; a parsed object keeps its limits, and its
-// members written back with our JSON string writer (common/json_string.h)
-// parse to the same members; credentials that parse pass the credential
+// is an error, never a crash; a parsed value keeps its limits, and written
+// back (AppendJson, through our JSON string writer common/json_string.h) it
+// parses to the same value; credentials that parse pass the credential
 // checks and carry an expiry; an STS error status is never read as success.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -15,9 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "common/json_string.h"
+#include "common/json_value.h"
 #include "server/s3/assume_role_credentials.h"
-#include "server/s3/flat_json.h"
 #include "server/s3/instance_metadata_credentials.h"
 #include "server/s3/refreshing_credentials.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -33,27 +33,32 @@ void CheckCredentialsParsed(const absl::StatusOr<AwsCredentials>& credentials) {
   FUZZ_CHECK(credentials->expiration != absl::InfiniteFuture());
 }
 
-void ParseFlatJson(std::string_view text) {
-  const FlatJsonLimits limits;
-  absl::StatusOr<FlatJsonObject> object = ParseFlatJsonObject(text, limits);
-  if (!object.ok()) {
-    FUZZ_CHECK_MSG(absl::IsInvalidArgument(object.status()), object.status().ToString());
+// How many values `value` holds, itself included, and how deep it nests.
+size_t CountValues(const JsonValue& value, size_t depth, size_t* max_depth) {
+  *max_depth = std::max(*max_depth, depth);
+  size_t count = 1;
+  for (const JsonValue& item : value.items()) count += CountValues(item, depth + 1, max_depth);
+  for (const auto& [name, member] : value.members()) count += CountValues(member, depth + 1, max_depth);
+  return count;
+}
+
+void ParseAnyJson(std::string_view text) {
+  const JsonLimits limits{.max_bytes = 64 << 10, .max_depth = 16, .max_values = 1024};
+  absl::StatusOr<JsonValue> value = ParseJson(text, limits);
+  if (!value.ok()) {
+    FUZZ_CHECK_MSG(absl::IsInvalidArgument(value.status()), value.status().ToString());
     return;
   }
-  FUZZ_CHECK(object->members().size() <= limits.max_members);
-  // Every value written back as a JSON string reads back the same.
-  std::string written = "{";
-  for (const auto& [name, value] : object->members()) {
-    if (written.size() > 1) written += ',';
-    AppendJsonString(written, name);
-    written += ':';
-    AppendJsonString(written, value);
-  }
-  written += '}';
-  absl::StatusOr<FlatJsonObject> again = ParseFlatJsonObject(written, {.max_bytes = written.size()});
+  size_t depth = 0;
+  FUZZ_CHECK(CountValues(*value, 0, &depth) <= limits.max_values);
+  FUZZ_CHECK(depth <= limits.max_depth);
+  // Written back compactly, it reads back the same.
+  std::string written;
+  AppendJson(written, *value);
+  absl::StatusOr<JsonValue> again = ParseJson(written, {.max_bytes = written.size() + 1});
   FUZZ_CHECK_MSG(again.ok(), again.status().ToString() + "\n" + written);
-  FUZZ_CHECK(again->members() == object->members());
-  for (const auto& [name, value] : object->members()) FUZZ_CHECK(object->Find(name) != nullptr);
+  FUZZ_CHECK(*again == *value);
+  for (const auto& [name, member] : value->members()) FUZZ_CHECK(value->Find(name) != nullptr);
 }
 
 }  // namespace
@@ -62,7 +67,7 @@ void ParseFlatJson(std::string_view text) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ingest;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  ParseFlatJson(input);
+  ParseAnyJson(input);
 
   absl::StatusOr<std::string> token = ParseImdsToken(input);
   if (token.ok()) FUZZ_CHECK(CheckCredentialText("token", *token, 4096).ok());

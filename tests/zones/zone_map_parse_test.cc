@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/std_string_view.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
 #include "zones/zone_map.h"
@@ -23,16 +24,14 @@ constexpr char kSource[] = "zones.toml";
 
 // A valid zone whose id, subnet and endpoint host are `id` and `subnet`.
 std::string ZoneBlock(std::string_view id, std::string_view subnet, std::string_view extra = "") {
-  return absl::StrCat("[[zone]]\nid = \"", absl::string_view(id.data(), id.size()), "\"\nsubnets = [\"",
-                      absl::string_view(subnet.data(), subnet.size()), "\"]\nendpoint = \"",
-                      absl::string_view(id.data(), id.size()), ".example.com:7443\"\ncapacity_per_server = 100\n",
-                      absl::string_view(extra.data(), extra.size()),
+  return absl::StrCat("[[zone]]\nid = \"", ToAbsl(id), "\"\nsubnets = [\"", ToAbsl(subnet), "\"]\nendpoint = \"",
+                      ToAbsl(id), ".example.com:7443\"\ncapacity_per_server = 100\n", ToAbsl(extra),
                       "[zone.store]\nbucket = \"recordings\"\nregion = \"eu-west-1\"\n");
 }
 
 int MarkedLine(std::string_view toml) {
   int line = 1;
-  for (absl::string_view text : absl::StrSplit(absl::string_view(toml.data(), toml.size()), '\n')) {
+  for (absl::string_view text : absl::StrSplit(ToAbsl(toml), '\n')) {
     if (absl::StrContains(text, "# ERROR")) return line;
     ++line;
   }

@@ -12,9 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/json_value.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
-#include "zones/plan/json_value.h"
 
 namespace ingest::zones {
 namespace {

@@ -216,7 +216,10 @@ TEST_F(InstanceMetadataTest, MalformedAnswersAreClearErrors) {
   };
   const std::string expiration = AwsTimestamp(clock_.Now() + absl::Hours(1));
   const Case cases[] = {
-      {"not json", absl::StatusCode::kInvalidArgument, "malformed JSON at byte 0"},
+      {"not json", absl::StatusCode::kInvalidArgument, "malformed JSON: line 1, column 1"},
+      {"{\"Code\": \"Success\", \"Code\": \"Failed\"}", absl::StatusCode::kInvalidArgument,
+       "duplicate member \"Code\""},
+      {"[\"Success\"]", absl::StatusCode::kInvalidArgument, "expected a JSON object, got an array"},
       {"{\"Code\": \"Success\"}", absl::StatusCode::kInvalidArgument, "lack AccessKeyId"},
       {"{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"S\", \"Token\": \"T\"}",
        absl::StatusCode::kInvalidArgument, "lack Expiration"},

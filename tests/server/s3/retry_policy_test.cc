@@ -120,5 +120,27 @@ TEST(S3ErrorMappingTest, WhichRepliesAreRetried) {
   }
 }
 
+TEST(RetryPolicyTest, ThrottlingIsAnErrorCodeOrA429OrABare503) {
+  for (const char* code : {"SlowDown", "Throttling", "ThrottlingException", "ThrottledException",
+                           "RequestLimitExceeded", "RequestThrottled", "BandwidthLimitExceeded",
+                           "TooManyRequestsException", "TooManyRequests"}) {
+    EXPECT_TRUE(IsThrottlingErrorCode(code)) << code;
+    EXPECT_TRUE(IsS3Throttling(400, code)) << code;
+    EXPECT_TRUE(IsS3Throttling(503, code)) << code;
+  }
+  // Codes, not words in them: exact and case-sensitive.
+  for (const char* code : {"", "slowdown", "SlowDownPlease", "ThrottlingIsNotACode", "ServiceUnavailable",
+                           "InternalError", "RequestTimeout", "AccessDenied"}) {
+    EXPECT_FALSE(IsThrottlingErrorCode(code)) << code;
+  }
+  EXPECT_TRUE(IsS3Throttling(429, ""));
+  EXPECT_TRUE(IsS3Throttling(429, "AnythingElse"));
+  EXPECT_TRUE(IsS3Throttling(503, ""));  // HEAD: no body, no code
+  EXPECT_FALSE(IsS3Throttling(503, "ServiceUnavailable"));
+  EXPECT_FALSE(IsS3Throttling(500, "InternalError"));
+  EXPECT_FALSE(IsS3Throttling(500, ""));
+  EXPECT_FALSE(IsS3Throttling(400, "InvalidRequest"));
+}
+
 }  // namespace
 }  // namespace ingest

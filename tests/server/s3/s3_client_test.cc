@@ -266,9 +266,15 @@ TEST(S3ClientTest, PutSignsThePayloadAndSendsContentMd5) {
   EXPECT_EQ(stats.requests, 1u);
   EXPECT_EQ(stats.retries, 0u);
   EXPECT_EQ(stats.bytes_up, body.size());
-  uint64_t in_histogram = 0;
-  for (uint64_t n : stats.latency_histogram) in_histogram += n;
-  EXPECT_EQ(in_histogram, 1u);
+  EXPECT_EQ(stats.latency.count(), 1u);
+  uint64_t in_buckets = 0;
+  for (uint64_t n : stats.latency.bucket_counts()) in_buckets += n;
+  EXPECT_EQ(in_buckets, 1u);
+  // The sum is measured, not estimated from the bucket bounds: one loopback
+  // attempt takes more than nothing and less than a second.
+  EXPECT_GT(stats.latency.sum(), absl::ZeroDuration());
+  EXPECT_LT(stats.latency.sum(), absl::Seconds(1));
+  EXPECT_EQ(stats.latency.sum(), stats.latency.max());
 }
 
 TEST(S3ClientTest, ThrottlingAndServerErrorsAreRetriedWithBackoff) {
@@ -295,6 +301,31 @@ TEST(S3ClientTest, ThrottlingAndServerErrorsAreRetriedWithBackoff) {
   EXPECT_EQ(stats.throttled, 1u);
   EXPECT_EQ(stats.server_errors, 1u);
   EXPECT_EQ(stats.network_errors, 1u);
+}
+
+// The "throttled" kind comes from the status and the S3 error code only:
+// a 503 ServiceUnavailable is a server error, a 400 with a throttling code
+// and a 503 without a body (as HEAD gets) are throttling, and "SlowDown" in
+// a message's free text is not.
+TEST(S3ClientTest, ThrottlingIsToldByTheErrorCodeNotTheMessage) {
+  FakeS3 s3([](const Recorded&, int index) {
+    if (index == 0) return S3Error(503, "ServiceUnavailable");
+    if (index == 1) return S3Error(400, "Throttling");
+    if (index == 2) return Response(503, "", "");
+    return Response(400,
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidRequest</Code>"
+                    "<Message>SlowDown: Throttling is not what this says</Message></Error>",
+                    "Content-Type: application/xml\r\n");
+  });
+  std::vector<absl::Duration> sleeps;
+  std::unique_ptr<S3Client> client = MakeClient(s3, &sleeps);
+  absl::StatusOr<std::string> etag = client->PutObject("k", Bytes("x"));
+  EXPECT_TRUE(absl::IsInvalidArgument(etag.status())) << etag.status();
+  const S3ClientStats stats = client->stats();
+  EXPECT_EQ(stats.requests, 4u);
+  EXPECT_EQ(stats.server_errors, 1u);
+  EXPECT_EQ(stats.throttled, 2u);
+  EXPECT_EQ(stats.client_errors, 1u);
 }
 
 TEST(S3ClientTest, GivesUpAfterMaxAttempts) {

@@ -16,14 +16,18 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "common/json_string.h"
+#include "common/json_value.h"
+#include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "server/s3/aws_credentials.h"
 #include "server/s3/sigv4.h"
@@ -60,25 +64,6 @@ AwsCredentials TestCredentials(std::string session_token) {
   credentials.secret_access_key = "q0Lx/9dK+eXaMpLe/SeCrEt+KeY/0123456789ab";
   credentials.session_token = std::move(session_token);
   return credentials;
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(ch);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out.append(buf);
-    } else {
-      out.push_back(ch);  // UTF-8 passes through
-    }
-  }
-  out.push_back('"');
-  return out;
 }
 
 std::string JsonPairs(const Pairs& pairs) {
@@ -121,118 +106,22 @@ std::string CaseJson(const Case& c) {
   return out + "}";
 }
 
-// A parser for exactly what botocore_sign.py prints: a JSON array of objects
-// whose values are ASCII strings (json.dump with ensure_ascii). Anything else
-// is a parse failure, reported by the caller.
-class FlatJsonParser {
- public:
-  explicit FlatJsonParser(std::string_view text) : text_(text) {}
-
-  std::optional<std::vector<JsonObject>> ParseArray() {
-    std::vector<JsonObject> out;
-    if (!Consume('[')) return std::nullopt;
-    if (Consume(']')) return Finish(std::move(out));
-    do {
-      std::optional<JsonObject> object = ParseObject();
-      if (!object) return std::nullopt;
-      out.push_back(std::move(*object));
-    } while (Consume(','));
-    if (!Consume(']')) return std::nullopt;
-    return Finish(std::move(out));
-  }
-
- private:
-  std::optional<std::vector<JsonObject>> Finish(std::vector<JsonObject> out) {
-    SkipSpace();
-    if (pos_ != text_.size()) return std::nullopt;
-    return out;
-  }
-
-  std::optional<JsonObject> ParseObject() {
-    JsonObject out;
-    if (!Consume('{')) return std::nullopt;
-    if (Consume('}')) return out;
-    do {
-      std::optional<std::string> key = ParseString();
-      if (!key || !Consume(':')) return std::nullopt;
-      std::optional<std::string> value = ParseString();
-      if (!value) return std::nullopt;
-      out[*key] = *value;
-    } while (Consume(','));
-    if (!Consume('}')) return std::nullopt;
-    return out;
-  }
-
-  std::optional<std::string> ParseString() {
-    if (!Consume('"')) return std::nullopt;
-    std::string out;
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (pos_ >= text_.size()) return std::nullopt;
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/':
-          out.push_back(e);
-          break;
-        case 'n':
-          out.push_back('\n');
-          break;
-        case 't':
-          out.push_back('\t');
-          break;
-        case 'r':
-          out.push_back('\r');
-          break;
-        case 'u': {
-          // Only ASCII escapes appear in what we compare (control characters).
-          if (pos_ + 4 > text_.size()) return std::nullopt;
-          unsigned code = 0;
-          for (char h : text_.substr(pos_, 4)) {
-            const int digit = (h >= '0' && h <= '9')   ? h - '0'
-                              : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                              : (h >= 'A' && h <= 'F') ? h - 'A' + 10
-                                                       : -1;
-            if (digit < 0) return std::nullopt;
-            code = code * 16 + static_cast<unsigned>(digit);
-          }
-          if (code >= 0x80) return std::nullopt;
-          out.push_back(static_cast<char>(code));
-          pos_ += 4;
-          break;
-        }
-        default:
-          return std::nullopt;
-      }
-    }
-    return std::nullopt;
-  }
-
-  void SkipSpace() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' ||
-                                   text_[pos_] == '\t' || text_[pos_] == '\r')) {
-      ++pos_;
+// What botocore_sign.py prints: a JSON array of objects whose values are
+// strings, read with the project's JSON reader (common/json_value.h).
+absl::StatusOr<std::vector<JsonObject>> ParseBotocoreOutput(std::string_view text) {
+  ASSIGN_OR_RETURN(JsonValue doc, ParseJson(text, {.max_bytes = text.size()}));
+  if (!doc.is_array()) return absl::InvalidArgumentError("expected an array of objects");
+  std::vector<JsonObject> out;
+  for (const JsonValue& item : doc.items()) {
+    if (!item.is_object()) return absl::InvalidArgumentError("expected an array of objects");
+    JsonObject& object = out.emplace_back();
+    for (const auto& [name, value] : item.members()) {
+      if (!value.is_string()) return absl::InvalidArgumentError(absl::StrCat("member \"", name, "\" is not a string"));
+      object[name] = value.string();
     }
   }
-
-  bool Consume(char c) {
-    SkipSpace();
-    if (pos_ < text_.size() && text_[pos_] == c) {
-      ++pos_;
-      return true;
-    }
-    return false;
-  }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-};
+  return out;
+}
 
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
@@ -441,8 +330,8 @@ TEST(SigV4BotocoreTest, UploaderRequestsSignExactlyAsBotocoreSignsThem) {
   }
   ASSERT_EQ(run.exit_code, 0) << "botocore_sign.py failed: " << run.error;
   ASSERT_LE(run.output.size(), kMaxOutputBytes);
-  const std::optional<std::vector<JsonObject>> results = FlatJsonParser(run.output).ParseArray();
-  ASSERT_TRUE(results.has_value()) << "unparseable output: " << run.output;
+  const absl::StatusOr<std::vector<JsonObject>> results = ParseBotocoreOutput(run.output);
+  ASSERT_TRUE(results.ok()) << "unparseable output: " << results.status() << "\n" << run.output;
   ASSERT_EQ(results->size(), cases.size());
 
   for (size_t i = 0; i < cases.size(); ++i) {

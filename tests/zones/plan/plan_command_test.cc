@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "common/json_value.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/temp_dir.h"
-#include "zones/plan/json_value.h"
 #include "zones/plan/plan_cli.h"
 
 namespace ingest::zones {

@@ -1,21 +1,33 @@
-#include "zones/plan/json_value.h"
+#include "common/json_value.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <system_error>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "common/std_string_view.h"
 #include "common/utf8.h"
 
-namespace ingest::zones {
+namespace ingest {
 
 const JsonValue* JsonValue::Find(std::string_view key) const {
   for (const auto& [name, value] : members_) {
     if (name == key) return &value;
   }
   return nullptr;
+}
+
+const std::string* JsonValue::FindString(std::string_view key) const {
+  const JsonValue* value = Find(key);
+  return value != nullptr && value->is_string() ? &value->string_ : nullptr;
+}
+
+bool operator==(const JsonValue& a, const JsonValue& b) {
+  return a.type_ == b.type_ && a.bool_ == b.bool_ && a.number_ == b.number_ && a.string_ == b.string_ &&
+         a.items_ == b.items_ && a.members_ == b.members_;
 }
 
 const char* JsonTypeName(JsonValue::Type type) {
@@ -36,13 +48,18 @@ const char* JsonTypeName(JsonValue::Type type) {
   return "?";
 }
 
-// Recursive descent over the text; positions are tracked as line/column for
-// errors only.
+// Recursive descent over the text, bounded by JsonLimits::max_depth. Lines
+// are counted as whitespace is skipped (a raw newline can be nowhere else),
+// so every value knows its line without rescanning.
 class JsonParser {
  public:
-  explicit JsonParser(std::string_view text) : text_(text) {}
+  JsonParser(std::string_view text, const JsonLimits& limits) : text_(text), limits_(limits) {}
 
   absl::StatusOr<JsonValue> ParseDocument() {
+    if (text_.size() > limits_.max_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat("JSON document of ", text_.size(),
+                                                     " bytes is over the limit of ", limits_.max_bytes, " bytes"));
+    }
     SkipWhitespace();
     JsonValue value;
     if (!ParseValue(0, &value)) return error_;
@@ -55,43 +72,33 @@ class JsonParser {
   }
 
  private:
-  static constexpr int kMaxDepth = 32;
-
   bool AtEnd() const { return pos_ >= text_.size(); }
   char Peek() const { return text_[pos_]; }
 
-  // Records the first error at the current position; false, for `return Error(...)`.
+  // Records the error at the current position; false, for `return Error(...)`.
   bool Error(std::string_view problem) {
-    int line = 1;
-    int column = 1;
-    for (size_t i = 0; i < pos_ && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
-      }
-    }
-    error_ = absl::InvalidArgumentError(absl::StrCat("line ", line, ", column ", column, ": ", ToAbsl(problem)));
+    error_ = absl::InvalidArgumentError(
+        absl::StrCat("line ", line_, ", column ", pos_ - line_start_ + 1, ": ", ToAbsl(problem)));
     return false;
   }
 
-  int CurrentLine() const {
-    int line = 1;
-    for (size_t i = 0; i < pos_; ++i) line += text_[i] == '\n';
-    return line;
-  }
-
   void SkipWhitespace() {
-    while (!AtEnd() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r')) ++pos_;
+    while (!AtEnd() && (Peek() == ' ' || Peek() == '\t' || Peek() == '\n' || Peek() == '\r')) {
+      if (Peek() == '\n') {
+        ++line_;
+        line_start_ = pos_ + 1;
+      }
+      ++pos_;
+    }
   }
 
-  bool ParseValue(int depth, JsonValue* out) {
+  bool ParseValue(size_t depth, JsonValue* out) {
     if (AtEnd()) return Error("unexpected end of input, expected a value");
-    out->line_ = CurrentLine();
+    if (++values_ > limits_.max_values) return Error(absl::StrCat("more than ", limits_.max_values, " values"));
+    out->line_ = line_;
     char c = Peek();
     if (c == '{' || c == '[') {
-      if (depth >= kMaxDepth) return Error("nested more than 32 deep");
+      if (depth >= limits_.max_depth) return Error(absl::StrCat("nested more than ", limits_.max_depth, " deep"));
       return c == '{' ? ParseObject(depth, out) : ParseArray(depth, out);
     }
     if (c == '"') {
@@ -119,7 +126,7 @@ class JsonParser {
     return true;
   }
 
-  bool ParseObject(int depth, JsonValue* out) {
+  bool ParseObject(size_t depth, JsonValue* out) {
     out->type_ = JsonValue::Type::kObject;
     ++pos_;  // '{'
     SkipWhitespace();
@@ -132,8 +139,10 @@ class JsonParser {
       if (AtEnd()) return Error("unexpected end of input inside an object");
       if (Peek() != '"') return Error("expected a member name in double quotes");
       std::string key;
-      size_t key_pos = pos_;
+      const size_t key_pos = pos_;
       if (!ParseString(&key)) return false;
+      // Readers differ on which of two same-named members wins; refusing the
+      // document means no two readers of it can disagree.
       if (out->Find(key) != nullptr) {
         pos_ = key_pos;
         return Error(absl::StrCat("duplicate member \"", key, "\""));
@@ -159,7 +168,7 @@ class JsonParser {
     }
   }
 
-  bool ParseArray(int depth, JsonValue* out) {
+  bool ParseArray(size_t depth, JsonValue* out) {
     out->type_ = JsonValue::Type::kArray;
     ++pos_;  // '['
     SkipWhitespace();
@@ -193,11 +202,11 @@ class JsonParser {
       char c = text_[pos_ + i];
       v <<= 4;
       if (c >= '0' && c <= '9') {
-        v |= c - '0';
+        v |= static_cast<uint32_t>(c - '0');
       } else if (c >= 'a' && c <= 'f') {
-        v |= c - 'a' + 10;
+        v |= static_cast<uint32_t>(c - 'a' + 10);
       } else if (c >= 'A' && c <= 'F') {
-        v |= c - 'A' + 10;
+        v |= static_cast<uint32_t>(c - 'A' + 10);
       } else {
         return Error("bad hex digit in a \\u escape");
       }
@@ -205,6 +214,28 @@ class JsonParser {
     pos_ += 4;
     *out = v;
     return true;
+  }
+
+  // Length of the well-formed UTF-8 sequence starting at pos_ (lead byte
+  // >= 0x80), or 0: no overlong forms, no surrogates, nothing past U+10FFFF.
+  size_t Utf8SequenceLength() const {
+    auto byte = [&](size_t i) -> unsigned {
+      return pos_ + i < text_.size() ? static_cast<unsigned char>(text_[pos_ + i]) : 0u;
+    };
+    auto tail = [&](size_t i, unsigned lo, unsigned hi) { return byte(i) >= lo && byte(i) <= hi; };
+    const unsigned lead = byte(0);
+    if (lead >= 0xC2 && lead <= 0xDF) return tail(1, 0x80, 0xBF) ? 2 : 0;
+    if (lead == 0xE0) return tail(1, 0xA0, 0xBF) && tail(2, 0x80, 0xBF) ? 3 : 0;
+    if ((lead >= 0xE1 && lead <= 0xEC) || lead == 0xEE || lead == 0xEF) {
+      return tail(1, 0x80, 0xBF) && tail(2, 0x80, 0xBF) ? 3 : 0;
+    }
+    if (lead == 0xED) return tail(1, 0x80, 0x9F) && tail(2, 0x80, 0xBF) ? 3 : 0;
+    if (lead == 0xF0) return tail(1, 0x90, 0xBF) && tail(2, 0x80, 0xBF) && tail(3, 0x80, 0xBF) ? 4 : 0;
+    if (lead >= 0xF1 && lead <= 0xF3) {
+      return tail(1, 0x80, 0xBF) && tail(2, 0x80, 0xBF) && tail(3, 0x80, 0xBF) ? 4 : 0;
+    }
+    if (lead == 0xF4) return tail(1, 0x80, 0x8F) && tail(2, 0x80, 0xBF) && tail(3, 0x80, 0xBF) ? 4 : 0;
+    return 0;
   }
 
   bool ParseString(std::string* out) {
@@ -217,6 +248,13 @@ class JsonParser {
         return true;
       }
       if (static_cast<unsigned char>(c) < 0x20) return Error("control character in a string (escape it)");
+      if (static_cast<unsigned char>(c) >= 0x80) {
+        const size_t length = Utf8SequenceLength();
+        if (length == 0) return Error("invalid UTF-8 in a string");
+        out->append(text_.substr(pos_, length));
+        pos_ += length;
+        continue;
+      }
       if (c != '\\') {
         out->push_back(c);
         ++pos_;
@@ -228,13 +266,9 @@ class JsonParser {
       ++pos_;
       switch (e) {
         case '"':
-          out->push_back('"');
-          break;
         case '\\':
-          out->push_back('\\');
-          break;
         case '/':
-          out->push_back('/');
+          out->push_back(e);
           break;
         case 'b':
           out->push_back('\b');
@@ -280,29 +314,39 @@ class JsonParser {
     size_t p = pos_;
     auto digit = [&](size_t i) { return i < text_.size() && text_[i] >= '0' && text_[i] <= '9'; };
     if (p < text_.size() && text_[p] == '-') ++p;
-    if (!digit(p)) return Error("bad number: expected a digit");
+    if (!digit(p)) {
+      pos_ = p;
+      return Error("bad number: expected a digit");
+    }
     if (text_[p] == '0') {
       ++p;
-      if (digit(p)) return Error("bad number: leading zero");
+      if (digit(p)) {
+        pos_ = p;
+        return Error("bad number: leading zero");
+      }
     } else {
       while (digit(p)) ++p;
     }
     if (p < text_.size() && text_[p] == '.') {
       ++p;
-      if (!digit(p)) return Error("bad number: expected a digit after '.'");
+      if (!digit(p)) {
+        pos_ = p;
+        return Error("bad number: expected a digit after '.'");
+      }
       while (digit(p)) ++p;
     }
     if (p < text_.size() && (text_[p] == 'e' || text_[p] == 'E')) {
       ++p;
       if (p < text_.size() && (text_[p] == '+' || text_[p] == '-')) ++p;
-      if (!digit(p)) return Error("bad number: expected a digit in the exponent");
+      if (!digit(p)) {
+        pos_ = p;
+        return Error("bad number: expected a digit in the exponent");
+      }
       while (digit(p)) ++p;
     }
     double value = 0;
     auto [end, ec] = std::from_chars(text_.data() + start, text_.data() + p, value);
-    if (ec == std::errc::result_out_of_range || !std::isfinite(value)) {
-      return Error("number out of range");
-    }
+    if (ec == std::errc::result_out_of_range || !std::isfinite(value)) return Error("number out of range");
     if (ec != std::errc() || end != text_.data() + p) return Error("bad number");
     out->type_ = JsonValue::Type::kNumber;
     out->number_ = value;
@@ -311,10 +355,58 @@ class JsonParser {
   }
 
   std::string_view text_;
+  const JsonLimits& limits_;
   size_t pos_ = 0;
+  int line_ = 1;
+  size_t line_start_ = 0;
+  size_t values_ = 0;
   absl::Status error_;
 };
 
-absl::StatusOr<JsonValue> ParseJson(std::string_view text) { return JsonParser(text).ParseDocument(); }
+absl::StatusOr<JsonValue> ParseJson(std::string_view text, const JsonLimits& limits) {
+  return JsonParser(text, limits).ParseDocument();
+}
 
-}  // namespace ingest::zones
+void AppendJson(std::string& out, const JsonValue& value) {
+  switch (value.type()) {
+    case JsonValue::Type::kNull:
+      out += "null";
+      return;
+    case JsonValue::Type::kBool:
+      out += value.boolean() ? "true" : "false";
+      return;
+    case JsonValue::Type::kNumber: {
+      char buffer[32];
+      auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value.number());
+      out.append(buffer, ec == std::errc() ? end : buffer);
+      return;
+    }
+    case JsonValue::Type::kString:
+      AppendJsonString(out, value.string());
+      return;
+    case JsonValue::Type::kArray: {
+      out.push_back('[');
+      for (size_t i = 0; i < value.items().size(); ++i) {
+        if (i > 0) out.push_back(',');
+        AppendJson(out, value.items()[i]);
+      }
+      out.push_back(']');
+      return;
+    }
+    case JsonValue::Type::kObject: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [name, member] : value.members()) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(out, name);
+        out.push_back(':');
+        AppendJson(out, member);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+}  // namespace ingest
