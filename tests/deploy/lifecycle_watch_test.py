@@ -320,7 +320,9 @@ def terminating_drain(args, work, aws):
 
 
 def terminating_killed_run(args, work, aws):
-    host = Host(args, work, aws, "i-killed", announce_ms=4000, deadline_ms=10000)
+    # The drain lasts 8 s: a watcher run (an AWS CLI call or two) must fit in
+    # it on a loaded machine; with 4 s a CI run once began only after it.
+    host = Host(args, work, aws, "i-killed", announce_ms=8000, deadline_ms=15000)
     try:
         host.start()
         aws.set_lifecycle_state(host.name, "Terminated")
