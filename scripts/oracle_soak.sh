@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Long runs of the model-based oracle test (tests/integration/model_oracle_test.cc):
 # RUNS runs of SECONDS each, seeds SEED, SEED+1, ..., against radosgw (with S3
-# outages) unless --no-s3, each run a fresh process of the test binary
-# (ModelOracleTest.FromEnvironment). Prints one table: per run the seed, the
+# outages) unless --no-s3, each run a fresh process of the integration test
+# program (tests/integration/ builds into integration_tests) running only
+# ModelOracleTest.FromEnvironment. Prints one table: per run the seed, the
 # actions executed, segments claimed and stored, and the violations found;
 # then the actions by kind and the violations by check over all runs. Logs of
 # failed runs are kept and named. Exits 1 if any run failed.
@@ -11,7 +12,7 @@
 #   ORACLE_SEED=1000 scripts/oracle_soak.sh --runs 3 --seconds 60 --cameras 8,4
 #   scripts/oracle_soak.sh --runs 2 --seconds 30 --no-s3 --actions send_next,reorder,sigkill
 #
-# Build first: cmake --build build --target ingestd ingestctl model_oracle_test
+# Build first: cmake --build build --target ingestd ingestctl integration_tests
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +28,7 @@ usage: oracle_soak.sh [--runs N] [--seconds S] [--seed N] [--no-s3]
   --no-s3         local-directory store instead of radosgw
   --cameras R,L   misbehaving and well-behaved cameras per run (default 4,2)
   --actions LIST  only these action kinds (names in tests/support/oracle/run_log.h)
-  --build-dir DIR where model_oracle_test was built (default build)
+  --build-dir DIR where integration_tests was built (default build)
   --binary PATH   the test binary itself
   --ingestd PATH  run against this ingestd (ingestctl from beside it) instead of the built-in one
   --log-dir DIR   keep every run's log here (default: only failed runs', in a temp folder)
@@ -70,8 +71,8 @@ done
 [[ ${RUNS} =~ ^[0-9]+$ && ${RUNS} -ge 1 ]] || die "--runs must be a positive integer"
 [[ ${RUN_SECONDS} =~ ^[0-9]+$ && ${RUN_SECONDS} -ge 1 ]] || die "--seconds must be a positive integer"
 [[ ${SEED} =~ ^[0-9]+$ ]] || die "--seed must be a non-negative integer"
-BINARY="${BINARY:-${BUILD_DIR}/tests/model_oracle_test}"
-[[ -x ${BINARY} ]] || die "${BINARY} not found; build the targets ingestd ingestctl model_oracle_test"
+BINARY="${BINARY:-${BUILD_DIR}/tests/integration_tests}"
+[[ -x ${BINARY} ]] || die "${BINARY} not found; build the targets ingestd ingestctl integration_tests"
 if [[ ${USE_S3} -eq 1 && ! -x /usr/bin/radosgw ]]; then
   die "radosgw is not installed (scripts/setup.sh installs it); or pass --no-s3"
 fi

@@ -316,7 +316,7 @@ TEST_F(AssumeRoleTest, RoleOnTopOfARole) {
 TEST(AssumeRoleUnreachableTest, NoStsIsUnavailable) {
   uint16_t port = 0;
   {
-    FakeHttpServer server([](const ::ingest::testing::FakeHttpRequest&) {
+    FakeHttpServer server([](const ::ingest::testing::TestHttpRequest&) {
       return ::ingest::testing::MakeFakeResponse(200, "");
     });
     port = server.port();

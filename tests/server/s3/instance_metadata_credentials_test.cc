@@ -266,7 +266,7 @@ TEST_F(InstanceMetadataTest, RoleNamesThatAreNotIamNamesAreRefused) {
 TEST(InstanceMetadataUnreachableTest, ClosedPortFailsFastWithUnavailable) {
   uint16_t port = 0;
   {
-    FakeHttpServer server([](const ::ingest::testing::FakeHttpRequest&) {
+    FakeHttpServer server([](const ::ingest::testing::TestHttpRequest&) {
       return ::ingest::testing::MakeFakeResponse(200, "");
     });
     port = server.port();

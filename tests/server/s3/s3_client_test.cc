@@ -16,15 +16,15 @@
 #include "server/s3/s3_store.h"
 #include "server/s3/sigv4.h"
 #include "server/s3/static_credentials.h"
-#include "tests/server/s3/test_http_server.h"
+#include "tests/support/test_http_server.h"
 
 namespace ingest {
 namespace {
 
 using ::ingest::testing::Response;
 using ::ingest::testing::ServerConnection;
+using ::ingest::testing::TestHttpRequest;
 using ::ingest::testing::TestHttpServer;
-namespace http = boost::beast::http;
 
 struct Recorded {
   std::string method;
@@ -50,15 +50,14 @@ class FakeS3 {
 
  private:
   void Serve(ServerConnection& c) {
-    http::request<http::string_body> request;
+    TestHttpRequest request;
     while (c.ReadRequest(&request)) {
-      Recorded recorded{.method = std::string(request.method_string()),
-                        .target = std::string(request.target()),
+      Recorded recorded{.method = request.method,
+                        .target = request.target,
                         .headers = {},
-                        .body = request.body()};
-      for (const auto& field : request) {
-        recorded.headers[absl::AsciiStrToLower(absl::string_view(
-            field.name_string().data(), field.name_string().size()))] = std::string(field.value());
+                        .body = request.body};
+      for (const auto& [name, value] : request.headers) {
+        recorded.headers[absl::AsciiStrToLower(name)] = value;
       }
       int index = 0;
       {
