@@ -170,4 +170,21 @@ absl::StatusOr<ObjectInfo> S3Store::Head(std::string_view key) {
 
 absl::Status S3Store::CheckAccess() { return client_->CheckAccess(options_.prefix); }
 
+std::optional<ObjectStoreStats> S3Store::request_stats() const {
+  const S3ClientStats s = client_->stats();
+  ObjectStoreStats out{.requests = s.requests,
+                       .retries = s.retries,
+                       .network_errors = s.network_errors,
+                       .throttled = s.throttled,
+                       .server_errors = s.server_errors,
+                       .auth_errors = s.auth_errors,
+                       .not_found = s.not_found,
+                       .client_errors = s.client_errors,
+                       .bytes_up = s.bytes_up,
+                       .bytes_down = s.bytes_down};
+  out.latency_bounds_ms.assign(kS3LatencyBucketsMs.begin(), kS3LatencyBucketsMs.end());
+  out.latency_counts.assign(s.latency_histogram.begin(), s.latency_histogram.end());
+  return out;
+}
+
 }  // namespace ingest

@@ -130,7 +130,9 @@ void SealerMetrics(const BatchSealerStats& s, PrometheusText& w) {
   w.Gauge("ingest_store_ok", "1 if the last upload succeeded.", s.store_ok ? 1 : 0);
 }
 
-void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
+// Named after S3, the one store that sends requests, as dashboards and
+// alerts know them.
+void S3Metrics(const ObjectStoreStats& s, PrometheusText& w) {
   w.Counter("ingest_s3_requests_total", "S3 HTTP attempts.", static_cast<double>(s.requests));
   w.Counter("ingest_s3_retries_total", "S3 attempts after the first of an operation.", static_cast<double>(s.retries));
   const std::array<std::pair<const char*, uint64_t>, 6> errors = {{{"network", s.network_errors},
@@ -149,16 +151,16 @@ void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
   std::vector<double> bounds;
   std::vector<uint64_t> cumulative;
   uint64_t running = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i) {
-    bounds.push_back(static_cast<double>(kS3LatencyBucketsMs[i]) / 1000.0);
-    running += s.latency_histogram[i];
+  for (size_t i = 0; i < s.latency_bounds_ms.size(); ++i) {
+    bounds.push_back(static_cast<double>(s.latency_bounds_ms[i]) / 1000.0);
+    running += s.latency_counts[i];
     cumulative.push_back(running);
   }
-  const uint64_t count = running + s.latency_histogram.back();
+  const uint64_t count = running + s.latency_counts.back();
   // The client keeps bucket counts only; the sum is estimated from bucket bounds.
   double sum = 0;
-  for (size_t i = 0; i < kS3LatencyBucketsMs.size(); ++i)
-    sum += bounds[i] * static_cast<double>(s.latency_histogram[i]);
+  for (size_t i = 0; i < s.latency_bounds_ms.size(); ++i)
+    sum += bounds[i] * static_cast<double>(s.latency_counts[i]);
   w.Histogram("ingest_s3_request_seconds", "S3 attempt latency (sum estimated from bucket bounds).", bounds, cumulative,
               sum, count);
 }
@@ -272,7 +274,7 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   PrometheusText w;
   ShardMetrics(input, w);
   SealerMetrics(input.sealer, w);
-  if (input.s3 != nullptr) S3Metrics(*input.s3, w);
+  if (input.store_requests.has_value()) S3Metrics(*input.store_requests, w);
   TlsMetrics(input.tls, w);
   w.Gauge("ingest_spool_bytes", "Bytes in spool files not yet reclaimed.", static_cast<double>(input.spool_bytes_live));
   w.Gauge("ingest_spool_disk_free_bytes", "Free bytes on the spool's file system (last measured).",

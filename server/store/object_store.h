@@ -6,10 +6,12 @@
 //   RETURN_IF_ERROR(store.Put("dev/cam-1/x.cpk", bytes));
 //   ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List("dev/cam-1/"));
 //   ASSIGN_OR_RETURN(std::vector<uint8_t> head, store.GetRange(objects[0].key, 0, 4096));
+//   RETURN_IF_ERROR(store.CheckAccess());  // at start-up: bad credentials fail loudly
 #ifndef SERVER_STORE_OBJECT_STORE_H_
 #define SERVER_STORE_OBJECT_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +27,27 @@ inline constexpr size_t kMaxObjectKeyBytes = 1024;
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
+};
+
+// What a store counted about the requests it sent to a remote service (S3)
+// since it was opened, for the stats line and /metrics
+// (ObjectStore::request_stats()).
+struct ObjectStoreStats {
+  uint64_t requests = 0;
+  uint64_t retries = 0;         // attempts after the first of an operation
+  uint64_t network_errors = 0;  // no complete response (connect, reset, timeout)
+  uint64_t throttled = 0;       // asked to slow down
+  uint64_t server_errors = 0;   // other errors on the service's side
+  uint64_t auth_errors = 0;     // refused credentials
+  uint64_t not_found = 0;
+  uint64_t client_errors = 0;  // any other failure
+  uint64_t bytes_up = 0;       // request bodies
+  uint64_t bytes_down = 0;     // response bodies
+  // Request latency: latency_counts[i] requests took at most
+  // latency_bounds_ms[i] (and more than the bound before); the one extra
+  // last count took longer than every bound.
+  std::vector<int64_t> latency_bounds_ms{};
+  std::vector<uint64_t> latency_counts{};
 };
 
 // Every implementation is thread-safe. Every method validates its key (or
@@ -61,6 +84,17 @@ class ObjectStore {
 
   // The object's size. NotFound if there is none.
   virtual absl::StatusOr<ObjectInfo> Head(std::string_view key) = 0;
+
+  // One cheap request proving the store can be used with the access it was
+  // given: OK, or PermissionDenied (bad credentials), FailedPrecondition
+  // (no such bucket, wrong region) or Unavailable / DeadlineExceeded (not
+  // reachable now). For start-up and readiness. The default, for a store with
+  // nothing to reach, is OK.
+  virtual absl::Status CheckAccess() { return absl::OkStatus(); }
+
+  // The counters of a store that sends requests to a remote service; nullopt
+  // for one that sends none (the local directory).
+  virtual std::optional<ObjectStoreStats> request_stats() const { return std::nullopt; }
 };
 
 namespace object_key_internal {
