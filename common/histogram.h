@@ -76,12 +76,6 @@ class AtomicHistogram {
   void RecordMicros(int64_t us);
   Histogram Snapshot() const;
 
-  // The raw counters, for code written before this type that bumps bucket i
-  // and the microsecond sum itself (server/shard/shard_counters.h's
-  // loop_turn_buckets and loop_turn_us_sum aliases). New code calls Record.
-  std::atomic<uint64_t>* bucket_counters() { return buckets_.get(); }
-  std::atomic<uint64_t>& sum_us_counter() { return sum_us_; }
-
  private:
   std::span<const int64_t> bounds_;
   std::unique_ptr<std::atomic<uint64_t>[]> buckets_;

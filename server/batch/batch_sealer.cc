@@ -99,7 +99,7 @@ void BatchSealer::ProbeStoreIfIdleAndFailing() {
   const BatchSealerStats s = stats();
   // Uploads in flight will tell soon enough.
   if (s.store_ok || s.batches_in_flight > 0) return;
-  absl::Status reachable = options_.probe_store();
+  absl::Status reachable = store_->CheckAccess();
   if (!reachable.ok()) {
     NoteStoreError(reachable);
     return;

@@ -78,9 +78,9 @@ struct BatchSealerOptions {
   absl::Duration flush_deadline = absl::Seconds(60);
   uint64_t journal_rotate_bytes = 64 << 20;
   // While the store is not known to be writable and nothing is uploading,
-  // this is called every probe_interval on the sealer thread, so an idle
-  // server's readiness recovers with the store. Empty: never.
-  std::function<absl::Status()> probe_store;
+  // its CheckAccess() is called every probe_interval on the sealer thread,
+  // so an idle server's readiness recovers with the store. False: never.
+  bool probe_store = false;
   absl::Duration probe_interval = absl::Seconds(5);
 };
 

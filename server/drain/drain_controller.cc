@@ -98,6 +98,14 @@ DrainProgress DrainController::Progress() const {
   return progress;
 }
 
+void DrainController::AwaitDone() const {
+  absl::MutexLock lock(&mu_);
+  auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return progress_.phase == DrainPhase::kServing || progress_.phase == DrainPhase::kDone;
+  };
+  mu_.Await(absl::Condition(&finished));
+}
+
 void DrainController::SetPhase(DrainPhase phase) {
   absl::MutexLock lock(&mu_);
   progress_.phase = phase;

@@ -104,6 +104,8 @@ class DrainController {
   DrainPhase phase() const;
   bool draining() const { return phase() != DrainPhase::kServing; }
   bool done() const { return phase() == DrainPhase::kDone; }
+  // Blocks until a drain that was started is done; at once if none was.
+  void AwaitDone() const;
 
  private:
   void Run();

@@ -46,7 +46,7 @@
 #include "server/config/ingest_flags.h"  // --zone and --spool_dir, shared with ingestd
 #include "server/spool/spool_catalog.h"
 #include "server/spool/spool_file_reader.h"
-#include "server/s3/store_from_config.h"
+#include "server/store_config/store_from_config.h"
 
 ABSL_FLAG(std::string, store_dir, "", "root folder of the local object store (same as --store=dir:DIR)");
 ABSL_FLAG(std::string, camera, "", "camera id");
@@ -130,7 +130,7 @@ absl::StatusOr<std::unique_ptr<ObjectStore>> OpenStore() {
   if (config.store.url.empty()) return absl::InvalidArgumentError("missing --store_dir or --store");
   ResolveStoreRegions(config.store);  // as ingestd does: --s3_endpoint alone needs no --s3_region
   ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config.store));
-  RETURN_IF_ERROR(opened.CheckAccess());
+  RETURN_IF_ERROR(opened.store->CheckAccess());
   return std::move(opened.store);
 }
 

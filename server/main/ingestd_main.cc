@@ -6,6 +6,8 @@
 //   ingestd certs --out DIR --cameras N               # development CA and certificates
 //   ingestd check --config FILE [--installed_config_dir DIR [--staged_config_dir DIR]]
 //                                                     # open every file the server would (release_check.h)
+//   ingestd --help                                    # ingestd's and every configuration flag
+//                                                     #   (--helpfull: every library's too)
 //
 // Flags may be spelled with dashes or underscores (--max-connections).
 // SIGTERM (or POST /admin/drain): graceful drain — readiness fails, cameras
@@ -16,9 +18,15 @@
 // ticket keys; also re-read within seconds when one changes) and the zone map
 // (likewise).
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -27,14 +35,14 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "common/json_log.h"
 #include "server/config/ingest_config.h"
 #include "server/config/ingest_flags.h"
+#include "server/ingestd/ingest_server.h"
+#include "server/ingestd/ingestd_usage.h"
+#include "server/ingestd/startup_config.h"
 #include "server/release/release_check.h"
-#include "server/shard/ingest_server.h"
-#include "server/shard/startup_config.h"
 #include "server/tls/dev_certs.h"
 
 ABSL_FLAG(std::string, config, "", "TOML configuration file (flags override its values)");
@@ -84,8 +92,8 @@ void LogStats(const IngestServer& server) {
                       {"index_objects_written", s.sealer.index_objects_written},
                       {"store_ok", s.sealer.store_ok},
                       {"store_errors", s.sealer.store_errors},
-                      {"s3_requests", s.s3.requests},
-                      {"s3_retries", s.s3.retries}});
+                      {"s3_requests", s.store.requests},
+                      {"s3_retries", s.store.retries}});
 }
 
 int RunCerts() {
@@ -113,6 +121,78 @@ int RunCheck() {
   return report.ok() ? 0 : 2;
 }
 
+// SIGTERM and SIGINT drain (a second one hurries the drain), SIGHUP reloads.
+void HandleSignal(IngestServer& server, int sig) {
+  if (sig == SIGTERM || sig == SIGINT) {
+    const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    log::Info("ingestd_signal", {{"signal", name}});
+    server.Drain(name, /*fast=*/sig == SIGINT);
+  }
+  if (sig == SIGHUP) {
+    // Certificate, key, camera CA, CRL, deny list and ticket keys, as one
+    // set: all valid, or the old set stays (the audit log says which).
+    absl::Status reloaded = server.ReloadTls("SIGHUP");
+    if (!reloaded.ok()) log::Error("tls_reload_failed", {{"error", reloaded.ToString()}});
+    if (!server.config().server.zone_map.empty()) {
+      absl::Status zones = server.ReloadZoneMap();
+      if (!zones.ok()) log::Error("zone_map_reload_failed", {{"error", zones.ToString()}});
+    }
+  }
+}
+
+// What the main thread does now and then while the server runs.
+class Chores {
+ public:
+  explicit Chores(absl::Duration stats_interval) : stats_interval_(stats_interval) {}
+
+  absl::Time next_due() const {
+    absl::Time next = std::min(next_zone_check_, next_trim_);
+    return stats_interval_ > absl::ZeroDuration() ? std::min(next, next_stats_) : next;
+  }
+
+  void RunDue(IngestServer& server) {
+    const absl::Time now = absl::Now();
+    if (now >= next_zone_check_) {
+      server.ReloadZoneMapIfChanged();
+      next_zone_check_ = now + absl::Seconds(1);
+    }
+    if (stats_interval_ > absl::ZeroDuration() && now >= next_stats_) {
+      LogStats(server);
+      next_stats_ = now + stats_interval_;
+    }
+    // Handshake storms leave freed memory scattered through the shards'
+    // malloc arenas; hand it back to the kernel so RSS follows the cameras
+    // actually connected. Off the shard threads, a few ms every 5 s.
+    if (now >= next_trim_) {
+      malloc_trim(0);
+      next_trim_ = now + absl::Seconds(5);
+    }
+  }
+
+ private:
+  const absl::Duration stats_interval_;
+  absl::Time next_stats_ = absl::Now() + stats_interval_;
+  absl::Time next_trim_ = absl::Now() + absl::Seconds(5);
+  absl::Time next_zone_check_ = absl::Now() + absl::Seconds(1);
+};
+
+// Until the server has ended (a shard failed, or a drain flushed it), waits
+// for a signal, the end, or the next chore, whichever comes first.
+void ServeUntilEnded(IngestServer& server, int signal_fd) {
+  Chores chores(absl::Seconds(absl::GetFlag(FLAGS_stats_interval_s)));
+  while (!server.ended()) {
+    pollfd fds[2] = {{.fd = signal_fd, .events = POLLIN, .revents = 0},
+                     {.fd = server.ended_fd(), .events = POLLIN, .revents = 0}};
+    const absl::Duration wait = std::max(absl::ZeroDuration(), chores.next_due() - absl::Now());
+    const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(absl::Ceil(wait, absl::Milliseconds(1))));
+    if (poll(fds, 2, timeout_ms) > 0 && (fds[0].revents & POLLIN) != 0) {
+      signalfd_siginfo info{};
+      if (read(signal_fd, &info, sizeof(info)) == sizeof(info)) HandleSignal(server, static_cast<int>(info.ssi_signo));
+    }
+    chores.RunDue(server);
+  }
+}
+
 int RunServer() {
   absl::StatusOr<IngestConfig> config = BuildStartupConfig(absl::GetFlag(FLAGS_config));
   if (!config.ok()) {
@@ -124,7 +204,7 @@ int RunServer() {
     return 0;
   }
   log::SetMinLevel(ParseLevel(config->log.level));
-  // Signals are taken by this thread only (sigtimedwait); shard threads
+  // Signals reach this thread only, through a signalfd; the shard threads
   // inherit the blocked mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -133,52 +213,18 @@ int RunServer() {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC);
+  if (signal_fd < 0) {
+    log::Error("ingestd_start_failed", {{"error", absl::StrCat("signalfd: ", std::strerror(errno))}});
+    return 1;
+  }
 
   absl::StatusOr<std::unique_ptr<IngestServer>> server = IngestServer::Start(*config);
   if (!server.ok()) {
     log::Error("ingestd_start_failed", {{"error", server.status().ToString()}});
     return 1;
   }
-  const absl::Duration interval = absl::Seconds(absl::GetFlag(FLAGS_stats_interval_s));
-  absl::Time next_stats = absl::Now() + interval;
-  absl::Time next_trim = absl::Now() + absl::Seconds(5);
-  absl::Time next_zone_check = absl::Now() + absl::Seconds(1);
-  while (!(*server)->failed() && !(*server)->drain().done()) {
-    // Short waits: the process exits soon after a drain finishes.
-    timespec quarter_second{0, 250'000'000};
-    int sig = sigtimedwait(&signals, nullptr, &quarter_second);
-    if (sig == SIGTERM || sig == SIGINT) {
-      const char* name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
-      log::Info("ingestd_signal", {{"signal", name}});
-      (*server)->Drain(name, /*fast=*/sig == SIGINT);
-    }
-    if (sig == SIGHUP) {
-      // Certificate, key, camera CA, CRL, deny list and ticket keys, as one
-      // set: all valid, or the old set stays (the audit log says which).
-      absl::Status reloaded = (*server)->ReloadTls("SIGHUP");
-      if (!reloaded.ok()) log::Error("tls_reload_failed", {{"error", reloaded.ToString()}});
-      if (!config->server.zone_map.empty()) {
-        absl::Status zones = (*server)->ReloadZoneMap();
-        if (!zones.ok()) log::Error("zone_map_reload_failed", {{"error", zones.ToString()}});
-      }
-    }
-    const absl::Time now = absl::Now();
-    if (now >= next_zone_check) {
-      (*server)->ReloadZoneMapIfChanged();
-      next_zone_check = now + absl::Seconds(1);
-    }
-    if (interval > absl::ZeroDuration() && now >= next_stats) {
-      LogStats(**server);
-      next_stats = now + interval;
-    }
-    // Handshake storms leave freed memory scattered through the shards'
-    // malloc arenas; hand it back to the kernel so RSS follows the cameras
-    // actually connected. Off the shard threads, a few ms every 5 s.
-    if (now >= next_trim) {
-      malloc_trim(0);
-      next_trim = now + absl::Seconds(5);
-    }
-  }
+  ServeUntilEnded(**server, signal_fd);
   absl::Status stopped = (*server)->Stop();
   LogStats(**server);
   if (!stopped.ok()) {
@@ -193,7 +239,8 @@ int RunServer() {
 }  // namespace ingest
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  // --help lists the configuration flags as well as these.
+  ingest::SetIngestdUsage(
       "camera ingest daemon\n  ingestd [--config FILE] [flags]\n  ingestd certs --out DIR --cameras N\n"
       "  ingestd check --config FILE [--installed_config_dir DIR] [--staged_config_dir DIR]");
   std::vector<std::string> storage;

@@ -216,7 +216,7 @@ class S3Client::Counters {
   std::atomic<uint64_t> bytes_up_{0};
   std::atomic<uint64_t> bytes_down_{0};
   std::array<std::atomic<uint64_t>, 6> errors_{};
-  AtomicHistogram latency_{kS3LatencyBoundsUs};
+  AtomicHistogram latency_{kStoreRequestLatencyBoundsUs};
 };
 
 struct S3Client::Request {

@@ -37,11 +37,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "common/histogram.h"
 #include "server/s3/aws_credentials.h"
 #include "server/s3/http_client.h"
 #include "server/s3/retry_policy.h"
 #include "server/s3/s3_xml.h"
+#include "server/store/object_store.h"
 
 namespace ingest {
 
@@ -102,28 +102,10 @@ absl::StatusOr<S3Target> ResolveS3Target(const S3ClientOptions& options);
 // failed otherwise.
 absl::Status ValidateBucketName(std::string_view bucket);
 
-// Latency buckets: upper bounds in microseconds (5 ms .. 30 s); a last, open
-// bucket follows.
-inline constexpr std::array<int64_t, 12> kS3LatencyBoundsUs = {
-    5'000,     10'000,    25'000,    50'000,     100'000,    250'000,
-    500'000,   1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000};
-
-// A snapshot of the client's counters. Every HTTP attempt counts once in
-// `requests` and once in the latency histogram; failed attempts count once in
-// exactly one of the error fields.
-struct S3ClientStats {
-  uint64_t requests = 0;
-  uint64_t retries = 0;         // attempts after the first of an operation
-  uint64_t network_errors = 0;  // no complete response (connect, reset, timeout)
-  uint64_t throttled = 0;       // IsS3Throttling: a throttling S3 error code, 429, or 503 with no code
-  uint64_t server_errors = 0;   // other 5xx
-  uint64_t auth_errors = 0;     // 401 / 403 and credential errors
-  uint64_t not_found = 0;       // 404 (incl. NoSuchBucket)
-  uint64_t client_errors = 0;   // any other failure (4xx, digest mismatch, bad reply)
-  uint64_t bytes_up = 0;        // request bodies
-  uint64_t bytes_down = 0;      // response bodies
-  Histogram latency{kS3LatencyBoundsUs};  // every attempt, with its exact sum
-};
+// A snapshot of the client's counters, in the store's terms. Every HTTP
+// attempt counts once in `requests` and once in the latency histogram; failed
+// attempts count once in exactly one of the error fields.
+using S3ClientStats = ObjectStoreStats;
 
 struct S3ByteRange {
   uint64_t offset = 0;

@@ -170,4 +170,6 @@ absl::StatusOr<ObjectInfo> S3Store::Head(std::string_view key) {
 
 absl::Status S3Store::CheckAccess() { return client_->CheckAccess(options_.prefix); }
 
+std::optional<ObjectStoreStats> S3Store::request_stats() const { return client_->stats(); }
+
 }  // namespace ingest

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -62,7 +63,9 @@ class S3Store : public ObjectStore {
   // PermissionDenied (bad keys), FailedPrecondition (no such bucket, wrong
   // region) or Unavailable (unreachable) otherwise. For start-up and
   // readiness.
-  absl::Status CheckAccess();
+  absl::Status CheckAccess() override;
+  // The client's counters (stats()) in the store-neutral form.
+  std::optional<ObjectStoreStats> request_stats() const override;
 
   S3ClientStats stats() const { return client_->stats(); }
   const S3StoreOptions& options() const { return options_; }

@@ -191,7 +191,9 @@ void SealerMetrics(const BatchSealerStats& s, PrometheusText& w) {
   w.Add(kStoreOk, s.store_ok ? 1 : 0);
 }
 
-void S3Metrics(const S3ClientStats& s, PrometheusText& w) {
+// Named after S3, the one store that sends requests, as dashboards and
+// alerts know them.
+void S3Metrics(const ObjectStoreStats& s, PrometheusText& w) {
   w.Add(kS3Requests, static_cast<double>(s.requests));
   w.Add(kS3Retries, static_cast<double>(s.retries));
   const std::array<std::pair<const char*, uint64_t>, 6> errors = {{{"network", s.network_errors},
@@ -306,7 +308,7 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   PrometheusText w;
   ShardMetrics(input, w);
   SealerMetrics(input.sealer, w);
-  if (input.s3 != nullptr) S3Metrics(*input.s3, w);
+  if (input.store_requests.has_value()) S3Metrics(*input.store_requests, w);
   TlsMetrics(input.tls, w);
   w.Add(kSpoolBytes, static_cast<double>(input.spool_bytes_live));
   w.Add(kSpoolDiskFree, static_cast<double>(input.spool_disk_free_bytes));

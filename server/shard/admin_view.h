@@ -7,6 +7,7 @@
 #ifndef SERVER_SHARD_ADMIN_VIEW_H_
 #define SERVER_SHARD_ADMIN_VIEW_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,8 @@
 #include "server/batch/batch_sealer.h"
 #include "server/config/ingest_config.h"
 #include "server/drain/drain_controller.h"
-#include "server/s3/s3_client.h"
 #include "server/shard/shard_counters.h"
+#include "server/store/object_store.h"
 
 namespace ingest {
 
@@ -57,7 +58,9 @@ struct AdminViewInput {
   const IngestConfig* config = nullptr;
   std::vector<ShardView> shards;
   BatchSealerStats sealer;
-  const S3ClientStats* s3 = nullptr;  // null unless the store is S3
+  // The store's request counters (ObjectStore::request_stats()), shown as
+  // the ingest_s3_* metrics; none for the local directory.
+  std::optional<ObjectStoreStats> store_requests;
   uint64_t spool_bytes_live = 0;
   uint64_t spool_disk_free_bytes = UINT64_MAX;
   uint64_t cameras_known = 0;

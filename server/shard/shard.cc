@@ -104,7 +104,7 @@ void Shard::Loop() {
       Flush(conn);
     }
     dirty_.clear();
-    RecordTurn(MonotonicNow() - turn_start);
+    counters_.loop_turn.Record(MonotonicNow() - turn_start);
   }
   // Whatever is still open when the loop ends (stop deadline, fatal error)
   // goes away with the ring; nothing unacknowledged was promised.

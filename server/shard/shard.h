@@ -223,7 +223,6 @@ class Shard final : public SessionHost {
   bool SendGoaway(Connection& conn, camproto::GoawayReason reason = camproto::GoawayReason::kDraining);
   void CountPhases();
   void CountOutcome(SessionOutcome outcome);
-  void RecordTurn(absl::Duration turn);
   void LogConnectionError(std::string_view event, const Connection& conn,
                           std::string_view detail);
   // One line per welcomed session at its start and at its end, so an SRE can

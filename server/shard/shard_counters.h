@@ -102,11 +102,6 @@ struct ShardCounters {
   INGEST_SHARD_GAUGE_TABLE(INGEST_SHARD_NAME_ONLY, INGEST_DECLARE_COUNTER)
 #undef INGEST_DECLARE_COUNTER
   AtomicHistogram loop_turn{kLoopTurnBucketsUs};  // work per loop turn
-  // The raw counters under loop_turn, under their old names, for
-  // Shard::RecordTurn, which bumps a bucket and the sum itself; once it calls
-  // loop_turn.Record(turn) these two go.
-  std::atomic<uint64_t>* const loop_turn_buckets = loop_turn.bucket_counters();
-  std::atomic<uint64_t>& loop_turn_us_sum = loop_turn.sum_us_counter();
   std::array<std::atomic<uint32_t>, kConnectionPhaseNames.size()> connections_by_phase{};
 };
 

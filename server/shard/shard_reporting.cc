@@ -22,14 +22,6 @@ uint16_t PeerPort(const sockaddr_storage& addr) {
 
 }  // namespace
 
-void Shard::RecordTurn(absl::Duration turn) {
-  const int64_t us = absl::ToInt64Microseconds(turn);
-  size_t bucket = 0;
-  while (bucket < kLoopTurnBucketsUs.size() && us > kLoopTurnBucketsUs[bucket]) ++bucket;
-  counters_.loop_turn_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
-  counters_.loop_turn_us_sum.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
-}
-
 void Shard::CountPhases() {
   std::array<uint32_t, kConnectionPhaseNames.size()> counts{};
   for (const auto& c : connections_) {

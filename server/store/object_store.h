@@ -6,10 +6,13 @@
 //   RETURN_IF_ERROR(store.Put("dev/cam-1/x.cpk", bytes));
 //   ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store.List("dev/cam-1/"));
 //   ASSIGN_OR_RETURN(std::vector<uint8_t> head, store.GetRange(objects[0].key, 0, 4096));
+//   RETURN_IF_ERROR(store.CheckAccess());  // at start-up: bad credentials fail loudly
 #ifndef SERVER_STORE_OBJECT_STORE_H_
 #define SERVER_STORE_OBJECT_STORE_H_
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/histogram.h"
 
 namespace ingest {
 
@@ -25,6 +29,29 @@ inline constexpr size_t kMaxObjectKeyBytes = 1024;
 struct ObjectInfo {
   std::string key;
   uint64_t size = 0;
+};
+
+// Request latency buckets: upper bounds in microseconds (5 ms .. 30 s); a
+// last, open bucket follows.
+inline constexpr std::array<int64_t, 12> kStoreRequestLatencyBoundsUs = {
+    5'000,     10'000,    25'000,    50'000,     100'000,    250'000,
+    500'000,   1'000'000, 2'500'000, 5'000'000, 10'000'000, 30'000'000};
+
+// What a store counted about the requests it sent to a remote service (S3)
+// since it was opened, for the stats line and /metrics
+// (ObjectStore::request_stats()).
+struct ObjectStoreStats {
+  uint64_t requests = 0;
+  uint64_t retries = 0;         // attempts after the first of an operation
+  uint64_t network_errors = 0;  // no complete response (connect, reset, timeout)
+  uint64_t throttled = 0;       // asked to slow down (S3: a throttling error code, 429, or 503 with no code)
+  uint64_t server_errors = 0;   // other errors on the service's side (5xx)
+  uint64_t auth_errors = 0;     // refused credentials (401 / 403, credential errors)
+  uint64_t not_found = 0;       // 404 (incl. NoSuchBucket)
+  uint64_t client_errors = 0;   // any other failure (4xx, digest mismatch, bad reply)
+  uint64_t bytes_up = 0;        // request bodies
+  uint64_t bytes_down = 0;      // response bodies
+  Histogram latency{kStoreRequestLatencyBoundsUs};  // every attempt, with its exact sum
 };
 
 // Every implementation is thread-safe. Every method validates its key (or
@@ -61,6 +88,17 @@ class ObjectStore {
 
   // The object's size. NotFound if there is none.
   virtual absl::StatusOr<ObjectInfo> Head(std::string_view key) = 0;
+
+  // One cheap request proving the store can be used with the access it was
+  // given: OK, or PermissionDenied (bad credentials), FailedPrecondition
+  // (no such bucket, wrong region) or Unavailable / DeadlineExceeded (not
+  // reachable now). For start-up and readiness. The default, for a store with
+  // nothing to reach, is OK.
+  virtual absl::Status CheckAccess() { return absl::OkStatus(); }
+
+  // The counters of a store that sends requests to a remote service; nullopt
+  // for one that sends none (the local directory).
+  virtual std::optional<ObjectStoreStats> request_stats() const { return std::nullopt; }
 };
 
 namespace object_key_internal {

@@ -95,18 +95,6 @@ TEST(HistogramTest, AtomicHistogramCountsEverySampleFromManyThreads) {
   EXPECT_EQ(snapshot.bucket_counts()[0] + snapshot.bucket_counts()[1], 40000u);
 }
 
-TEST(HistogramTest, RawCountersFeedTheSnapshot) {
-  // What server/shard/shard_counters.h's loop_turn_buckets / loop_turn_us_sum
-  // aliases do for code that bumps a bucket itself.
-  AtomicHistogram h(kBoundsUs);
-  h.bucket_counters()[2].fetch_add(1);
-  h.sum_us_counter().fetch_add(42000);
-  const Histogram snapshot = h.Snapshot();
-  EXPECT_EQ(snapshot.count(), 1u);
-  EXPECT_EQ(snapshot.sum(), absl::Milliseconds(42));
-  EXPECT_EQ(snapshot.CumulativeCounts(), (std::vector<uint64_t>{0, 0, 1}));
-}
-
 TEST(HistogramTest, CameraSimLatencyBucketsAreWithinASixteenthOfTheValue) {
   LatencyHistogram h;
   const std::span<const int64_t> bounds = h.upper_bounds_us();

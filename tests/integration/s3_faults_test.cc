@@ -70,7 +70,7 @@ TEST_F(S3FaultsTest, GatewayOutageMidStreamLosesNothingAndPersistedAcksResume) {
   const IngestStats during = server->Stats();
   EXPECT_FALSE(during.sealer.store_ok);
   EXPECT_FALSE(CheckPasses(*server, "store_writable")) << "readiness must fail while S3 is down";
-  EXPECT_GT(during.sealer.store_errors + during.s3.network_errors, 0u);
+  EXPECT_GT(during.sealer.store_errors + during.store.network_errors, 0u);
   const uint64_t persisted_during = during.sealer.segments_persisted;
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(server->Stats().sealer.segments_persisted, persisted_during) << "nothing persists while S3 is down";

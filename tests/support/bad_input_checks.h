@@ -26,7 +26,7 @@
 #include "gtest/gtest.h"
 #include "proto/frame.h"
 #include "proto/frame_decoder.h"
-#include "server/shard/ingest_server.h"
+#include "server/ingestd/ingest_server.h"
 #include "server/tls/dev_certs.h"
 #include "tests/support/ingest_test_env.h"
 #include "tests/support/raw_camera_connection.h"

@@ -21,7 +21,7 @@
 #include "bench/sim/camera_fleet.h"
 #include "gtest/gtest.h"
 #include "server/config/ingest_config.h"
-#include "server/shard/ingest_server.h"
+#include "server/ingestd/ingest_server.h"
 #include "server/batch/recording_reader.h"
 #include "tests/support/temp_dir.h"
 

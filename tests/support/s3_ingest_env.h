@@ -23,7 +23,7 @@
 #include "gtest/gtest.h"
 #include "server/batch/batch_object.h"
 #include "server/config/ingest_config.h"
-#include "server/s3/store_from_config.h"
+#include "server/store_config/store_from_config.h"
 #include "tests/support/s3_test_server.h"
 
 namespace ingest::testing {

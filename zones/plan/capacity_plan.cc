@@ -17,7 +17,7 @@ constexpr double kGiB = 1 << 30;
 // ingestd's per-shard receive buffers (two provided-buffer rings of 16 MiB).
 constexpr double kReceiveBytesPerShard = 2 * 16 * kMiB;
 // ingestd sizes each shard's direct-descriptor table to its share of
-// server.max_connections plus slack, within these bounds (ingest_server.cc).
+// server.max_connections plus slack, within these bounds (server/ingestd/component_options.cc).
 constexpr uint64_t kMinDescriptorTable = 256;
 constexpr uint64_t kMaxDescriptorTable = 20'000;
 constexpr uint64_t kDescriptorSlack = 64;

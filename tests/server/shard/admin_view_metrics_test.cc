@@ -67,15 +67,16 @@ class AdminViewMetricsTest : public ::testing::Test {
       c.connections_open.store(3);
       c.loop_turn.Record(absl::Microseconds(2500));
     }
-    s3_.requests = 2;
-    s3_.throttled = 1;
-    s3_.latency.Record(absl::Milliseconds(12));
-    s3_.latency.Record(absl::Milliseconds(700));
+    ObjectStoreStats store;
+    store.requests = 2;
+    store.throttled = 1;
+    store.latency.Record(absl::Milliseconds(12));
+    store.latency.Record(absl::Milliseconds(700));
     input_.config = &config_;
     for (const ShardCounters& c : counters_) {
       input_.shards.push_back({.counters = &c, .serving = true, .last_turn = MonotonicNow()});
     }
-    input_.s3 = &s3_;
+    input_.store_requests = store;
     input_.started = absl::Now() - absl::Minutes(1);
     input_.started_up = true;
     input_.tls.loaded = true;
@@ -83,7 +84,6 @@ class AdminViewMetricsTest : public ::testing::Test {
 
   IngestConfig config_;
   ShardCounters counters_[2];
-  S3ClientStats s3_;
   AdminViewInput input_;
 };
 

@@ -1,31 +1,25 @@
 // Opens the object store a [store] configuration names: the embedded
 // local-directory store for "dir:<path>", S3 (with the credential chain) for
 // "s3://bucket/prefix". Shared by ingestd and ingestctl so both read the same
-// settings the same way.
+// settings the same way; neither needs to know which kind it got.
 //
 //   ASSIGN_OR_RETURN(OpenedStore opened, OpenStoreFromConfig(config.store));
-//   RETURN_IF_ERROR(opened.CheckAccess());  // S3: fails loudly on bad credentials
-#ifndef SERVER_S3_STORE_FROM_CONFIG_H_
-#define SERVER_S3_STORE_FROM_CONFIG_H_
+//   RETURN_IF_ERROR(opened.store->CheckAccess());  // S3: fails loudly on bad credentials
+#ifndef SERVER_STORE_CONFIG_STORE_FROM_CONFIG_H_
+#define SERVER_STORE_CONFIG_STORE_FROM_CONFIG_H_
 
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "server/config/ingest_config.h"
-#include "server/s3/s3_store.h"
 #include "server/store/object_store.h"
 
 namespace ingest {
 
 struct OpenedStore {
   std::unique_ptr<ObjectStore> store;
-  S3Store* s3 = nullptr;  // the same object when it is S3, else null
   std::string description;  // for logs: "dir:/x" or "s3://b/p at <endpoint>, credentials from <source>"
-
-  // S3: one authenticated request (PermissionDenied for bad credentials,
-  // FailedPrecondition for a missing bucket). The local store: OK.
-  absl::Status CheckAccess() const;
 };
 
 // Builds the store; sends nothing over the network.
@@ -33,4 +27,4 @@ absl::StatusOr<OpenedStore> OpenStoreFromConfig(const StoreConfig& config);
 
 }  // namespace ingest
 
-#endif  // SERVER_S3_STORE_FROM_CONFIG_H_
+#endif  // SERVER_STORE_CONFIG_STORE_FROM_CONFIG_H_

@@ -2,8 +2,8 @@
 // taking the zone's store settings, and checking that the host really sits in
 // one of the zone's subnets (a server started with the wrong --zone would
 // take another zone's cameras and write into its prefix).
-#ifndef SERVER_SHARD_ZONE_SETUP_H_
-#define SERVER_SHARD_ZONE_SETUP_H_
+#ifndef SERVER_INGESTD_ZONE_SETUP_H_
+#define SERVER_INGESTD_ZONE_SETUP_H_
 
 #include <memory>
 #include <string>
@@ -18,6 +18,9 @@ namespace ingest {
 // Loads config.server.zone_map; FailedPrecondition if config.server.zone is
 // not one of its zones. Errors name the file (and line, for a bad map).
 absl::StatusOr<std::shared_ptr<const zones::ZoneMap>> LoadZoneMapFor(const IngestConfig& config);
+// The same for the map in file `zone_map` and the zone called `zone`.
+absl::StatusOr<std::shared_ptr<const zones::ZoneMap>> LoadZoneMapFor(const std::string& zone_map,
+                                                                     const std::string& zone);
 
 // With store.url empty, the zone map says where the zone's recordings go.
 void ApplyZoneStore(const zones::Zone& zone, StoreConfig& store);
@@ -32,4 +35,4 @@ absl::Status CheckAddressesInZone(const zones::Zone& zone, const std::vector<std
 
 }  // namespace ingest
 
-#endif  // SERVER_SHARD_ZONE_SETUP_H_
+#endif  // SERVER_INGESTD_ZONE_SETUP_H_

@@ -1,4 +1,4 @@
-#include "server/shard/zone_setup.h"
+#include "server/ingestd/zone_setup.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -6,19 +6,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/config/host_port.h"
+#include "common/host_port.h"
 
 namespace ingest {
 
 absl::StatusOr<std::shared_ptr<const zones::ZoneMap>> LoadZoneMapFor(const IngestConfig& config) {
-  absl::StatusOr<zones::ZoneMap> map = zones::ZoneMap::Load(config.server.zone_map);
+  return LoadZoneMapFor(config.server.zone_map, config.server.zone);
+}
+
+absl::StatusOr<std::shared_ptr<const zones::ZoneMap>> LoadZoneMapFor(const std::string& zone_map,
+                                                                     const std::string& zone) {
+  absl::StatusOr<zones::ZoneMap> map = zones::ZoneMap::Load(zone_map);
   if (!map.ok()) return map.status();
-  if (map->Find(config.server.zone) == nullptr) {
+  if (map->Find(zone) == nullptr) {
     std::vector<std::string> ids;
-    for (const zones::Zone& zone : map->zones()) ids.push_back(zone.id);
-    return absl::FailedPreconditionError(absl::StrCat("server.zone \"", config.server.zone, "\" is not in zone map ",
-                                                      config.server.zone_map, " (zones: ", absl::StrJoin(ids, ", "),
-                                                      ")"));
+    for (const zones::Zone& z : map->zones()) ids.push_back(z.id);
+    return absl::FailedPreconditionError(absl::StrCat("server.zone \"", zone, "\" is not in zone map ", zone_map,
+                                                      " (zones: ", absl::StrJoin(ids, ", "), ")"));
   }
   return std::make_shared<const zones::ZoneMap>(*std::move(map));
 }

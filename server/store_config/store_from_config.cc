@@ -1,15 +1,12 @@
-#include "server/s3/store_from_config.h"
+#include "server/store_config/store_from_config.h"
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "server/s3/credentials_chain.h"
+#include "server/s3/s3_store.h"
 #include "server/store/local_dir_store.h"
 
 namespace ingest {
-
-absl::Status OpenedStore::CheckAccess() const {
-  return s3 != nullptr ? s3->CheckAccess() : absl::OkStatus();
-}
 
 absl::StatusOr<OpenedStore> OpenStoreFromConfig(const StoreConfig& config) {
   const std::string& url = config.url;
@@ -45,7 +42,6 @@ absl::StatusOr<OpenedStore> OpenStoreFromConfig(const StoreConfig& config) {
   options.prefix = where.prefix;
   const std::string source = credentials->Describe();
   ASSIGN_OR_RETURN(std::unique_ptr<S3Store> s3, OpenS3Store(std::move(options), std::move(credentials)));
-  opened.s3 = s3.get();
   opened.description = absl::StrCat(url, " at ", config.endpoint.empty() ? "AWS" : config.endpoint, " (",
                                     config.region, "), credentials from ", source);
   opened.store = std::move(s3);

@@ -1,7 +1,7 @@
-#include "server/shard/startup_config.h"
+#include "server/ingestd/startup_config.h"
 
 #include "common/status_macros.h"
-#include "server/shard/zone_setup.h"
+#include "server/ingestd/zone_setup.h"
 
 namespace ingest {
 

@@ -10,8 +10,8 @@
 //   ASSIGN_OR_RETURN(std::shared_ptr<const zones::ZoneMap> map, ApplyZoneMapStore(config));
 //   RETURN_IF_ERROR(ResolveDefaults(config));
 //   RETURN_IF_ERROR(ValidateConfig(config));
-#ifndef SERVER_SHARD_STARTUP_CONFIG_H_
-#define SERVER_SHARD_STARTUP_CONFIG_H_
+#ifndef SERVER_INGESTD_STARTUP_CONFIG_H_
+#define SERVER_INGESTD_STARTUP_CONFIG_H_
 
 #include <memory>
 #include <string>
@@ -37,4 +37,4 @@ absl::StatusOr<IngestConfig> BuildStartupConfig(const std::string& path);
 
 }  // namespace ingest
 
-#endif  // SERVER_SHARD_STARTUP_CONFIG_H_
+#endif  // SERVER_INGESTD_STARTUP_CONFIG_H_
