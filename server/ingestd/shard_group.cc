@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/time/clock.h"
 #include "common/json_log.h"
 
 namespace ingest {
@@ -17,7 +16,13 @@ void ShardGroup::Start(const std::vector<ShardOptions>& options, const ShardShar
     absl::MutexLock lock(&mu_);
     results_.resize(options.size());
   }
-  for (const ShardOptions& o : options) shards_.push_back(std::make_unique<Shard>(o, shared));
+  for (ShardOptions o : options) {
+    o.on_serving = [this] {
+      absl::MutexLock lock(&mu_);
+      ++shards_serving_;
+    };
+    shards_.push_back(std::make_unique<Shard>(o, shared));
+  }
   for (size_t i = 0; i < shards_.size(); ++i) threads_.emplace_back([this, i] { RunShard(i); });
 }
 
@@ -33,20 +38,14 @@ void ShardGroup::RunShard(size_t i) {
   if (on_failure_) on_failure_();
 }
 
-bool ShardGroup::AllServing() const {
-  return std::all_of(shards_.begin(), shards_.end(), [](const auto& shard) { return shard->serving(); });
-}
-
 absl::Status ShardGroup::AwaitServing(absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
   absl::MutexLock lock(&mu_);
-  // A shard that fails wakes this at once (its result is stored under mu_).
-  // Shard::serving() is a flag nobody signals, so it is looked at again
-  // every millisecond.
-  auto failed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return failed_.load(); };
-  while (!failed() && !AllServing() && absl::Now() < deadline) {
-    mu_.AwaitWithTimeout(absl::Condition(&failed), absl::Milliseconds(1));
-  }
+  // Each shard's on_serving and each failure (its result is stored under
+  // mu_) wakes this.
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return failed_.load() || shards_serving_ == shards_.size();
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
   for (const absl::Status& result : results_) {
     if (!result.ok()) return result;
   }

@@ -64,7 +64,6 @@ class ShardGroup {
   const std::vector<std::unique_ptr<Shard>>& shards() const { return shards_; }
 
  private:
-  bool AllServing() const;
   void RunShard(size_t i);
 
   std::vector<std::unique_ptr<Shard>> shards_;
@@ -75,6 +74,7 @@ class ShardGroup {
   // A shard's result once its Run() returned.
   std::vector<absl::Status> results_ ABSL_GUARDED_BY(mu_);
   bool joined_ ABSL_GUARDED_BY(mu_) = false;
+  size_t shards_serving_ ABSL_GUARDED_BY(mu_) = 0;  // shards whose on_serving ran
 };
 
 }  // namespace ingest

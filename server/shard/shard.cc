@@ -54,6 +54,7 @@ absl::Status Shard::Run() {
   AdoptTls();
   ArmAccept();
   serving_.store(true, std::memory_order_release);
+  if (options_.on_serving) options_.on_serving();
   last_tick_ = last_deadline_scan_ = MonotonicNow();
   Loop();
   serving_.store(false, std::memory_order_release);

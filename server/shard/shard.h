@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -84,6 +85,10 @@ struct ShardOptions {
   // REJECT SERVER_FULL; beyond that they are closed at accept, so a flood
   // cannot make the shard spend its CPU on handshakes it will refuse.
   uint32_t max_refusals_in_progress = 32;
+  // Called once, on the shard's thread, when Run() has set up its ring and
+  // armed accept (serving() turns true just before); may be empty. Lets the
+  // process wait for its shards without polling serving().
+  std::function<void()> on_serving{};
 };
 
 // Process-wide objects the shards share (all thread-safe).

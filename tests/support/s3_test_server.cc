@@ -126,7 +126,7 @@ std::string S3TestServer::ScriptPath() {
       override_path != nullptr && *override_path != '\0') {
     return override_path;
   }
-  return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "scripts" / "s3_test_server.sh")
+  return (std::filesystem::path(INGEST_SOURCE_DIR) / "scripts" / "s3_test_server.sh")
       .string();
 }
 

@@ -572,8 +572,8 @@ TEST(ZoneMapParseTest, LoadRefusesAFileOver16MiB) {
 }
 
 TEST(ZoneMapParseTest, DeployExampleIsAccepted) {
-  // The example ships in deploy/, two folders above this file.
-  const std::string source_dir = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  // The example ships in deploy/.
+  const std::string source_dir = INGEST_SOURCE_DIR;
   absl::StatusOr<ZoneMap> map = ZoneMap::Load(source_dir + "/deploy/zones.example.toml");
   ASSERT_TRUE(map.ok()) << map.status();
   EXPECT_EQ(map->zones().size(), 3u);

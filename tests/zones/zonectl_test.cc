@@ -30,7 +30,7 @@ std::string ZonectlPath() {
   return (std::filesystem::path(INGESTD_PATH).parent_path().parent_path() / "zones" / "zonectl").string();
 }
 
-std::string SourceDir() { return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path(); }
+std::string SourceDir() { return INGEST_SOURCE_DIR; }
 
 struct Result {
   int exit_code = -1;

@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 
 // This file is tests/server/config/config_file_test.cc; the repository root
 // is four levels up from it.
-fs::path RepoRoot() { return fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path(); }
+fs::path RepoRoot() { return fs::path(INGEST_SOURCE_DIR); }
 
 class ConfigFileTest : public ::testing::Test {
  protected:

@@ -136,7 +136,7 @@ std::string ShellQuote(const std::string& s) {
 }
 
 std::string ScriptPath() {
-  return (std::filesystem::path(__FILE__).parent_path() / "botocore_sign.py").string();
+  return (std::filesystem::path(INGEST_SOURCE_DIR) / "tests" / "server" / "s3" / "botocore_sign.py").string();
 }
 
 // Debian's interpreter is the one CI installs python3-botocore for; any

@@ -24,7 +24,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::string BenchPath() {
-  return (std::filesystem::path(__FILE__).parent_path() / "../../../bench/results/ingest-2026-11-22.json")
+  return (std::filesystem::path(INGEST_SOURCE_DIR) / "bench/results/ingest-2026-11-22.json")
       .lexically_normal()
       .string();
 }
