@@ -50,7 +50,9 @@ class ReleaseChecker {
   void ChooseCopies(IngestConfig& config) {
     std::string staged_dir = options_.staged_config_dir;
     if (staged_dir.empty()) staged_dir = std::filesystem::path(options_.config_file).parent_path().string();
-    if (staged_dir.empty()) staged_dir = ".";
+    // A std::string, not a literal: GCC 12 at -O3 warns -Wrestrict, wrongly
+    // (GCC bug 105651), on assigning a short literal to a string.
+    if (staged_dir.empty()) staged_dir = std::string(".");
     const StagedRelease release{.installed_config_dir = options_.installed_config_dir, .staged_config_dir = staged_dir};
     const std::pair<const char*, std::string*> fields[] = {
         {"server.zone_map", &config.server.zone_map},

@@ -255,18 +255,20 @@ absl::StatusOr<AwsCredentials> AssumeRoleCredentialsProvider::Fetch() {
                   "&Version=2011-06-15");
 
   // Field by field: these structs have members without defaults, which
-  // designated initializers would have to spell out.
+  // designated initializers would have to spell out. Strings, not literals,
+  // are assigned: GCC 12 at -O3 warns -Wrestrict, wrongly (GCC bug 105651),
+  // on assigning a short literal to a string.
   SigV4Request to_sign;
-  to_sign.method = "POST";
+  to_sign.method = std::string("POST");
   to_sign.host = client_.endpoint().HostHeader();
-  to_sign.path = "/";
+  to_sign.path = std::string("/");
   to_sign.headers = {{"content-type", std::string(kFormContentType)}};
   to_sign.payload_sha256 = Sha256Hex(body);
   SignedHeaders signed_headers = SignRequest(
       to_sign, *base, SigV4Scope{.region = options_.sts_region, .service = "sts"}, clock_());
   HttpRequest request;
-  request.method = "POST";
-  request.target = "/";
+  request.method = std::string("POST");
+  request.target = std::string("/");
   request.headers = to_sign.headers;
   for (auto& header : signed_headers.headers) request.headers.push_back(std::move(header));
   request.body =
