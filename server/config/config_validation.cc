@@ -68,13 +68,10 @@ void ResolveStoreRegions(StoreConfig& store) {
   if (store.sts_region.empty()) store.sts_region = store.region;
 }
 
-absl::Status ValidateConfig(const IngestConfig& config) {
-  Problems problems;
-  for (const auto& field : config_internal::ConfigFields()) {
-    problems.Add(config_internal::CheckField(field, config));
-  }
+namespace {
 
-  // Values ResolveDefaults should have filled.
+// Values ResolveDefaults should have filled.
+void CheckResolvedDefaults(const IngestConfig& config, Problems& problems) {
   if (config.server.id.empty()) problems.Add("server.id: must not be empty (ResolveDefaults sets the hostname)");
   if (config.server.shards < 1 || config.server.shards > kMaxShards) {
     problems.Add(absl::StrCat("server.shards: must be between 1 and ", kMaxShards, ", got ",
@@ -85,7 +82,9 @@ absl::Status ValidateConfig(const IngestConfig& config) {
   if (config.server.max_connections_per_source == 0) {
     problems.Add("server.max_connections_per_source: must not be 0 (ResolveDefaults sets min(1000, max_connections))");
   }
+}
 
+void CheckStoreAndServer(const IngestConfig& config, Problems& problems) {
   // A guessed AWS region would fail every request (or sign for the wrong
   // one); only the operator knows where the bucket lives.
   const StoreConfig& store = config.store;
@@ -98,20 +97,21 @@ absl::Status ValidateConfig(const IngestConfig& config) {
     problems.Add(absl::StrCat("server.max_connections_per_source: must not exceed server.max_connections (",
                               server.max_connections, "), got ", server.max_connections_per_source));
   }
+}
 
-  if (!config.tls.dev_certs) {
-    const std::pair<std::string_view, const std::string*> required[] = {
-        {"tls.cert_file", &config.tls.cert_file},
-        {"tls.key_file", &config.tls.key_file},
-        {"tls.camera_ca_file", &config.tls.camera_ca_file},
-    };
-    for (const auto& [name, value] : required) {
-      if (value->empty()) {
-        problems.Add(absl::StrCat(std::string(name), ": required unless tls.dev_certs = true"));
-      }
-    }
+void CheckTlsFiles(const IngestConfig& config, Problems& problems) {
+  if (config.tls.dev_certs) return;
+  const std::pair<std::string_view, const std::string*> required[] = {
+      {"tls.cert_file", &config.tls.cert_file},
+      {"tls.key_file", &config.tls.key_file},
+      {"tls.camera_ca_file", &config.tls.camera_ca_file},
+  };
+  for (const auto& [name, value] : required) {
+    if (value->empty()) problems.Add(absl::StrCat(std::string(name), ": required unless tls.dev_certs = true"));
   }
+}
 
+void CheckProtocol(const IngestConfig& config, Problems& problems) {
   const ProtocolConfig& protocol = config.protocol;
   // A window smaller than one segment would stall a camera forever.
   if (protocol.ack_window_bytes < protocol.max_segment_bytes) {
@@ -125,7 +125,9 @@ absl::Status ValidateConfig(const IngestConfig& config) {
     problems.Add(absl::StrCat("protocol.keepalive_interval_ms: must be less than protocol.idle_timeout_ms (",
                               protocol.idle_timeout_ms, "), got ", protocol.keepalive_interval_ms));
   }
+}
 
+void CheckDrain(const IngestConfig& config, Problems& problems) {
   const DrainConfig& drain = config.drain;
   if (drain.reconnect_after_min_ms > drain.reconnect_after_max_ms) {
     problems.Add(absl::StrCat("drain.reconnect_after_min_ms: must be at most drain.reconnect_after_max_ms (",
@@ -137,8 +139,11 @@ absl::Status ValidateConfig(const IngestConfig& config) {
     problems.Add(absl::StrCat("drain.announce_delay_ms: must be less than drain.deadline_ms (", drain.deadline_ms,
                               "), got ", drain.announce_delay_ms));
   }
+}
 
+void CheckSpool(const IngestConfig& config, Problems& problems) {
   const SpoolConfig& spool = config.spool;
+  const ProtocolConfig& protocol = config.protocol;
   if (spool.shard_memory_bytes < protocol.max_segment_bytes) {
     problems.Add(absl::StrCat("spool.shard_memory_bytes: must be at least protocol.max_segment_bytes (",
                               FormatByteSize(protocol.max_segment_bytes), "), got ",
@@ -158,6 +163,21 @@ absl::Status ValidateConfig(const IngestConfig& config) {
                               FormatByteSize(2 * shards * spool.file_bytes), "), got ",
                               FormatByteSize(spool.max_bytes)));
   }
+}
+
+}  // namespace
+
+absl::Status ValidateConfig(const IngestConfig& config) {
+  Problems problems;
+  for (const auto& field : config_internal::ConfigFields()) {
+    problems.Add(config_internal::CheckField(field, config));
+  }
+  CheckResolvedDefaults(config, problems);
+  CheckStoreAndServer(config, problems);
+  CheckTlsFiles(config, problems);
+  CheckProtocol(config, problems);
+  CheckDrain(config, problems);
+  CheckSpool(config, problems);
   return problems.ToStatus();
 }
 

@@ -133,91 +133,102 @@ std::string EscapeXmlText(std::string_view text) {
   return out;
 }
 
-absl::Status WalkS3Xml(std::string_view xml,
-                       const std::function<absl::Status(absl::Span<const std::string_view> path,
-                                                        std::string_view text)>& on_element) {
-  if (xml.size() > kMaxS3XmlBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 XML reply of ", xml.size(), " bytes is over the ", kMaxS3XmlBytes, "-byte limit"));
+namespace {
+
+using ElementCallback =
+    std::function<absl::Status(absl::Span<const std::string_view> path, std::string_view text)>;
+
+// One pass over a document: the open elements, their text so far, and the
+// caps. Each Take* method consumes one construct at `i_` and advances past it.
+class S3XmlWalker {
+ public:
+  S3XmlWalker(std::string_view xml, const ElementCallback& on_element) : xml_(xml), on_element_(on_element) {}
+
+  absl::Status Walk() {
+    if (xml_.substr(0, 3) == "\xEF\xBB\xBF") i_ = 3;
+    while (i_ < xml_.size()) {
+      RETURN_IF_ERROR(xml_[i_] == '<' ? TakeMarkup() : TakeText());
+    }
+    if (!path_.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("truncated S3 XML: <", std::string(raw_names_.back()), "> is not closed"));
+    }
+    if (!root_seen_) return absl::InvalidArgumentError("S3 reply has no XML element");
+    return absl::OkStatus();
   }
-  std::vector<std::string_view> path;       // open elements, local names
-  std::vector<std::string_view> raw_names;  // as written, to match end tags
-  std::vector<std::string> texts;
-  bool root_seen = false;
-  size_t elements = 0;
-  size_t i = 0;
-  if (xml.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
 
-  while (i < xml.size()) {
-    if (xml[i] != '<') {
-      const size_t lt = xml.find('<', i);
-      const std::string_view run = xml.substr(i, lt == std::string_view::npos ? xml.npos : lt - i);
-      if (path.empty()) {
-        if (!IsOnlySpace(run)) return Malformed("text outside the root element", i);
-      } else {
-        RETURN_IF_ERROR(DecodeXmlText(run, &texts.back()));
-      }
-      i += run.size();
-      continue;
+ private:
+  absl::Status TakeText() {
+    const size_t lt = xml_.find('<', i_);
+    const std::string_view run = xml_.substr(i_, lt == std::string_view::npos ? xml_.npos : lt - i_);
+    if (path_.empty()) {
+      if (!IsOnlySpace(run)) return Malformed("text outside the root element", i_);
+    } else {
+      RETURN_IF_ERROR(DecodeXmlText(run, &texts_.back()));
     }
-    const std::string_view rest = xml.substr(i);
-    if (rest.substr(0, 2) == "<?") {
-      const size_t end = rest.find("?>");
-      if (end == std::string_view::npos) return Malformed("unterminated <?...?>", i);
-      i += end + 2;
-      continue;
-    }
-    if (rest.substr(0, 4) == "<!--") {
-      const size_t end = rest.find("-->", 4);
-      if (end == std::string_view::npos) return Malformed("unterminated comment", i);
-      i += end + 3;
-      continue;
-    }
-    if (rest.substr(0, 9) == "<![CDATA[") {
-      const size_t end = rest.find("]]>", 9);
-      if (end == std::string_view::npos) return Malformed("unterminated CDATA", i);
-      if (path.empty()) return Malformed("CDATA outside the root element", i);
-      texts.back().append(rest.substr(9, end - 9));
-      i += end + 3;
-      continue;
-    }
-    if (rest.substr(0, 2) == "<!") return Malformed("DOCTYPE and declarations are not accepted", i);
+    i_ += run.size();
+    return absl::OkStatus();
+  }
 
+  // Everything that starts with '<': a processing instruction, a comment,
+  // CDATA, an end tag or a start tag.
+  absl::Status TakeMarkup() {
+    const std::string_view rest = xml_.substr(i_);
+    if (rest.substr(0, 2) == "<?") return Skip(rest, "?>", 0, "unterminated <?...?>");
+    if (rest.substr(0, 4) == "<!--") return Skip(rest, "-->", 4, "unterminated comment");
+    if (rest.substr(0, 9) == "<![CDATA[") return TakeCdata(rest);
+    if (rest.substr(0, 2) == "<!") return Malformed("DOCTYPE and declarations are not accepted", i_);
     const bool closing = rest.substr(0, 2) == "</";
     size_t j = closing ? 2 : 1;
     const size_t name_start = j;
     while (j < rest.size() && IsNameChar(rest[j])) ++j;
     const std::string_view name = rest.substr(name_start, j - name_start);
-    if (name.empty() || name.size() > kMaxNameBytes) return Malformed("bad element name", i);
+    if (name.empty() || name.size() > kMaxNameBytes) return Malformed("bad element name", i_);
+    return closing ? TakeEndTag(rest, name, j) : TakeStartTag(rest, name, j);
+  }
 
-    if (closing) {
-      while (j < rest.size() && IsXmlSpace(rest[j])) ++j;
-      if (j >= rest.size()) return Malformed("truncated end tag", i);
-      if (rest[j] != '>') return Malformed("bad end tag", i);
-      if (raw_names.empty() || raw_names.back() != name) {
-        return Malformed(
-            absl::StrCat("end tag </", std::string(name), "> does not match ",
-                         raw_names.empty() ? std::string("nothing")
-                                           : absl::StrCat("<", std::string(raw_names.back()), ">")),
-            i);
-      }
-      RETURN_IF_ERROR(on_element(path, texts.back()));
-      path.pop_back();
-      raw_names.pop_back();
-      texts.pop_back();
-      i += j + 1;
-      continue;
+  absl::Status Skip(std::string_view rest, std::string_view terminator, size_t from, std::string_view unterminated) {
+    const size_t end = rest.find(terminator, from);
+    if (end == std::string_view::npos) return Malformed(unterminated, i_);
+    i_ += end + terminator.size();
+    return absl::OkStatus();
+  }
+
+  absl::Status TakeCdata(std::string_view rest) {
+    const size_t end = rest.find("]]>", 9);
+    if (end == std::string_view::npos) return Malformed("unterminated CDATA", i_);
+    if (path_.empty()) return Malformed("CDATA outside the root element", i_);
+    texts_.back().append(rest.substr(9, end - 9));
+    i_ += end + 3;
+    return absl::OkStatus();
+  }
+
+  // `j` is just past the name.
+  absl::Status TakeEndTag(std::string_view rest, std::string_view name, size_t j) {
+    while (j < rest.size() && IsXmlSpace(rest[j])) ++j;
+    if (j >= rest.size()) return Malformed("truncated end tag", i_);
+    if (rest[j] != '>') return Malformed("bad end tag", i_);
+    if (raw_names_.empty() || raw_names_.back() != name) {
+      return Malformed(absl::StrCat("end tag </", std::string(name), "> does not match ",
+                                    raw_names_.empty() ? std::string("nothing")
+                                                       : absl::StrCat("<", std::string(raw_names_.back()), ">")),
+                       i_);
     }
+    RETURN_IF_ERROR(CloseElement());
+    i_ += j + 1;
+    return absl::OkStatus();
+  }
 
-    // A start tag: skip attributes, honouring quotes so '>' inside a value
-    // does not end the tag.
+  // `j` is just past the name. Attributes are skipped, honouring quotes so
+  // '>' inside a value does not end the tag.
+  absl::Status TakeStartTag(std::string_view rest, std::string_view name, size_t j) {
     bool self_closing = false;
     while (true) {
-      if (j >= rest.size()) return Malformed("truncated start tag", i);
+      if (j >= rest.size()) return Malformed("truncated start tag", i_);
       const char c = rest[j];
       if (c == '"' || c == '\'') {
         const size_t close = rest.find(c, j + 1);
-        if (close == std::string_view::npos) return Malformed("unterminated attribute value", i);
+        if (close == std::string_view::npos) return Malformed("unterminated attribute value", i_);
         j = close + 1;
       } else if (c == '>') {
         ++j;
@@ -227,34 +238,51 @@ absl::Status WalkS3Xml(std::string_view xml,
         j += 2;
         break;
       } else if (c == '<') {
-        return Malformed("'<' inside a tag", i + j);
+        return Malformed("'<' inside a tag", i_ + j);
       } else {
         ++j;
       }
     }
-    if (path.empty() && root_seen) return Malformed("a second root element", i);
-    if (path.size() >= static_cast<size_t>(kMaxS3XmlDepth)) {
-      return Malformed(absl::StrCat("nesting deeper than ", kMaxS3XmlDepth), i);
+    if (path_.empty() && root_seen_) return Malformed("a second root element", i_);
+    if (path_.size() >= static_cast<size_t>(kMaxS3XmlDepth)) {
+      return Malformed(absl::StrCat("nesting deeper than ", kMaxS3XmlDepth), i_);
     }
-    if (++elements > kMaxElements) return Malformed("too many elements", i);
-    root_seen = true;
-    path.push_back(LocalName(name));
-    raw_names.push_back(name);
-    texts.emplace_back();
-    if (self_closing) {
-      RETURN_IF_ERROR(on_element(path, texts.back()));
-      path.pop_back();
-      raw_names.pop_back();
-      texts.pop_back();
-    }
-    i += j;
+    if (++elements_ > kMaxElements) return Malformed("too many elements", i_);
+    root_seen_ = true;
+    path_.push_back(LocalName(name));
+    raw_names_.push_back(name);
+    texts_.emplace_back();
+    if (self_closing) RETURN_IF_ERROR(CloseElement());
+    i_ += j;
+    return absl::OkStatus();
   }
-  if (!path.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("truncated S3 XML: <", std::string(raw_names.back()), "> is not closed"));
+
+  absl::Status CloseElement() {
+    RETURN_IF_ERROR(on_element_(path_, texts_.back()));
+    path_.pop_back();
+    raw_names_.pop_back();
+    texts_.pop_back();
+    return absl::OkStatus();
   }
-  if (!root_seen) return absl::InvalidArgumentError("S3 reply has no XML element");
-  return absl::OkStatus();
+
+  const std::string_view xml_;
+  const ElementCallback& on_element_;
+  size_t i_ = 0;
+  std::vector<std::string_view> path_;       // open elements, local names
+  std::vector<std::string_view> raw_names_;  // as written, to match end tags
+  std::vector<std::string> texts_;
+  bool root_seen_ = false;
+  size_t elements_ = 0;
+};
+
+}  // namespace
+
+absl::Status WalkS3Xml(std::string_view xml, const ElementCallback& on_element) {
+  if (xml.size() > kMaxS3XmlBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "S3 XML reply of ", xml.size(), " bytes is over the ", kMaxS3XmlBytes, "-byte limit"));
+  }
+  return S3XmlWalker(xml, on_element).Walk();
 }
 
 namespace {
