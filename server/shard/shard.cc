@@ -53,9 +53,13 @@ absl::Status Shard::Run() {
   if (!setup.ok()) return setup;
   AdoptTls();
   ArmAccept();
+  last_tick_ = last_deadline_scan_ = MonotonicNow();
+  // A shard that serves has turned now: /healthz, which needs a recent turn
+  // from every serving shard, holds from the first look, before the loop's
+  // first turn records one.
+  last_turn_us_.store(absl::ToUnixMicros(last_tick_), std::memory_order_relaxed);
   serving_.store(true, std::memory_order_release);
   if (options_.on_serving) options_.on_serving();
-  last_tick_ = last_deadline_scan_ = MonotonicNow();
   Loop();
   serving_.store(false, std::memory_order_release);
   return fatal_;

@@ -22,6 +22,8 @@ void Shard::Tick(absl::Time now) {
   counters_.ring_sq_full_flushes.store(ring.sq_full_flushes, std::memory_order_relaxed);
   counters_.ring_submit_busy.store(ring.submit_busy, std::memory_order_relaxed);
   counters_.ring_cq_overflows.store(ring.cq_overflows, std::memory_order_relaxed);
+  // The writer counts its commits; /metrics reads the shard's copy.
+  counters_.spool_commits.store(writer_->counters().commits, std::memory_order_relaxed);
   if (!accept_armed_) ArmAccept();
   if (!blocked_.empty()) RetryBlocked();
   CountPhases();

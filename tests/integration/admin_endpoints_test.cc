@@ -1,9 +1,13 @@
 // The admin endpoints of a running ingestd: liveness, readiness (and why it
 // fails), Prometheus metrics that move with camera traffic, and /status.
-#include "gtest/gtest.h"
-#include "tests/support/http_get.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "common/build_info.h"
+#include "gtest/gtest.h"
 #include "server/shard/admin_view.h"
+#include "tests/support/http_get.h"
 #include "tests/support/ingest_test_env.h"
 
 namespace ingest::testing {
@@ -95,6 +99,16 @@ TEST(AdminEndpointsTest, MetricsCoverDrainLoopTurnsAndConnectionPhases) {
     EXPECT_NE(metrics.find(expected), std::string::npos) << expected;
   }
   EXPECT_NE(HttpGet(server->admin_port(), "/status").body.find("\"drain\":{\"state\":\"serving\""), std::string::npos);
+  // Every acknowledged segment went through a group commit, so the shards'
+  // commit counters together cannot be 0.
+  double commits = 0;
+  for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+    if (!absl::StartsWith(line, "ingest_spool_commits_total{")) continue;
+    double value = 0;
+    ASSERT_TRUE(absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) << line;
+    commits += value;
+  }
+  EXPECT_GT(commits, 0) << metrics;
 }
 
 }  // namespace
