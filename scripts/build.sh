@@ -73,11 +73,18 @@ main() {
     fi
   fi
 
-  # INGEST_SANITIZE and INGEST_FUZZ are passed both ways so reusing a
-  # directory never keeps a stale setting from its cache.
+  # ccache (scripts/setup.sh installs it) keeps what a build compiled for the
+  # next one, in any clone; INGEST_CCACHE=0 in the environment turns it off.
+  local ccache=OFF
+  if [[ ${INGEST_CCACHE:-1} != 0 ]] && command -v ccache >/dev/null; then
+    ccache=ON
+  fi
+
+  # INGEST_SANITIZE, INGEST_FUZZ and INGEST_CCACHE are passed both ways so
+  # reusing a directory never keeps a stale setting from its cache.
   cmake -S "${ROOT}" -B "${build_dir}" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "${compiler_args[@]}" \
-    -DINGEST_SANITIZE="${sanitize}" -DINGEST_FUZZ="${fuzz}" -DINGEST_WERROR=ON
+    -DINGEST_SANITIZE="${sanitize}" -DINGEST_FUZZ="${fuzz}" -DINGEST_WERROR=ON -DINGEST_CCACHE="${ccache}"
   cmake --build "${build_dir}" "${targets[@]}"
 
   build_dir="$(cd "${build_dir}" && pwd)"

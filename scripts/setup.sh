@@ -16,6 +16,8 @@ PACKAGES=(
   pkg-config
   g++
   lld
+  # A compiler cache: a fresh clone rebuilds only what changed (scripts/build.sh).
+  ccache
   liburing-dev
   libboost-dev
   libabsl-dev

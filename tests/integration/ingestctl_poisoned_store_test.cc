@@ -24,6 +24,7 @@
 #include "server/batch/batch_layout.h"
 #include "server/store/local_dir_store.h"
 #include "tests/server/batch/hand_made_zone.h"
+#include "tests/support/build_paths.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest {
@@ -40,7 +41,7 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
 
 // The build puts ingestctl beside ingestd.
-std::string IngestctlPath() { return (std::filesystem::path(INGESTD_PATH).parent_path() / "ingestctl").string(); }
+std::string IngestctlPath() { return ingest::testing::BuiltProgram("server/ingestctl"); }
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

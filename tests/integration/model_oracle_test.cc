@@ -31,6 +31,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/support/build_paths.h"
 #include "tests/support/oracle/oracle_run.h"
 
 namespace ingest::testing::oracle {
@@ -57,7 +58,7 @@ OracleOptions BaseOptions(uint64_t seed, bool s3, absl::Duration duration) {
   options.slowness = kSanitized ? 3.0 : 1.0;
   // ORACLE_INGESTD runs the oracle against another build of the server.
   const char* ingestd = ::getenv("ORACLE_INGESTD");
-  options.ingestd = ingestd != nullptr && *ingestd != '\0' ? ingestd : INGESTD_PATH;
+  options.ingestd = ingestd != nullptr && *ingestd != '\0' ? ingestd : ingest::testing::IngestdPath();
   options.ingestctl = (std::filesystem::path(options.ingestd).parent_path() / "ingestctl").string();
   if (const char* log_dir = ::getenv("ORACLE_LOG_DIR")) options.log_dir = log_dir;
   return options;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/build_paths.h"
 #include "tests/support/http_get.h"
 #include "tests/support/ingest_test_env.h"
 #include "tests/support/ingestd_process.h"
@@ -24,7 +25,7 @@ namespace ingest::testing {
 namespace {
 
 constexpr char kPrometheusPath[] = "/usr/bin/prometheus";
-const std::string kAlertRulesPath = std::string(INGEST_SOURCE_DIR) + "/deploy/observability/alerts.yml";
+const std::string kAlertRulesPath = ingest::testing::SourceDir() + "/deploy/observability/alerts.yml";
 
 std::string ReadWholeFile(const std::string& path) {
   std::ifstream in(path);

@@ -19,6 +19,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/support/build_paths.h"
 
 namespace ingest::testing {
 
@@ -54,7 +55,7 @@ class IngestdProcess {
 
   // Starts the daemon and waits (bounded) until it accepts connections.
   bool Start() {
-    std::vector<std::string> args = {INGESTD_PATH,
+    std::vector<std::string> args = {IngestdPath(),
                                      "--dev_certs",
                                      absl::StrCat("--listen=127.0.0.1:", port_),
                                      "--admin_listen=127.0.0.1:0",

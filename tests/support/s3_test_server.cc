@@ -1,3 +1,4 @@
+#include "tests/support/build_paths.h"
 #include "tests/support/s3_test_server.h"
 
 #include <fcntl.h>
@@ -126,7 +127,7 @@ std::string S3TestServer::ScriptPath() {
       override_path != nullptr && *override_path != '\0') {
     return override_path;
   }
-  return (std::filesystem::path(INGEST_SOURCE_DIR) / "scripts" / "s3_test_server.sh")
+  return (std::filesystem::path(SourceDir()) / "scripts" / "s3_test_server.sh")
       .string();
 }
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/std_string_view.h"
 #include "gtest/gtest.h"
+#include "tests/support/build_paths.h"
 #include "tests/support/temp_dir.h"
 #include "zones/zone_map.h"
 
@@ -573,7 +574,7 @@ TEST(ZoneMapParseTest, LoadRefusesAFileOver16MiB) {
 
 TEST(ZoneMapParseTest, DeployExampleIsAccepted) {
   // The example ships in deploy/.
-  const std::string source_dir = INGEST_SOURCE_DIR;
+  const std::string source_dir = ingest::testing::SourceDir();
   absl::StatusOr<ZoneMap> map = ZoneMap::Load(source_dir + "/deploy/zones.example.toml");
   ASSERT_TRUE(map.ok()) << map.status();
   EXPECT_EQ(map->zones().size(), 3u);

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/build_paths.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest::zones {
@@ -25,12 +26,12 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-// The build puts ingestd in server/ and zonectl in zones/.
+// zonectl, built in zones/ of this build tree.
 std::string ZonectlPath() {
-  return (std::filesystem::path(INGESTD_PATH).parent_path().parent_path() / "zones" / "zonectl").string();
+  return ingest::testing::BuiltProgram("zones/zonectl");
 }
 
-std::string SourceDir() { return INGEST_SOURCE_DIR; }
+std::string SourceDir() { return ingest::testing::SourceDir(); }
 
 struct Result {
   int exit_code = -1;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/support/build_paths.h"
 #include "toml++/toml.h"
 #include "server/config/ingest_config.h"
 #include "tests/server/config/config_test_util.h"
@@ -20,7 +21,7 @@ namespace fs = std::filesystem;
 
 // This file is tests/server/config/config_file_test.cc; the repository root
 // is four levels up from it.
-fs::path RepoRoot() { return fs::path(INGEST_SOURCE_DIR); }
+fs::path RepoRoot() { return fs::path(ingest::testing::SourceDir()); }
 
 class ConfigFileTest : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "server/config/ingest_flags.h"
 #include "server/ingestd/ingestd_usage.h"
+#include "tests/support/build_paths.h"
 
 namespace ingest {
 namespace {
@@ -23,7 +24,7 @@ using ::testing::Not;
 // stdout of `ingestd <args>`.
 std::string RunIngestd(const std::string& args) {
   std::string out;
-  FILE* pipe = popen(absl::StrCat(INGESTD_PATH, " ", args, " 2>/dev/null").c_str(), "r");
+  FILE* pipe = popen(absl::StrCat(ingest::testing::IngestdPath(), " ", args, " 2>/dev/null").c_str(), "r");
   if (pipe == nullptr) return out;
   char buffer[4096];
   size_t n;

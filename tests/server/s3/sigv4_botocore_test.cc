@@ -31,6 +31,7 @@
 #include "gtest/gtest.h"
 #include "server/s3/aws_credentials.h"
 #include "server/s3/sigv4.h"
+#include "tests/support/build_paths.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest {
@@ -136,7 +137,7 @@ std::string ShellQuote(const std::string& s) {
 }
 
 std::string ScriptPath() {
-  return (std::filesystem::path(INGEST_SOURCE_DIR) / "tests" / "server" / "s3" / "botocore_sign.py").string();
+  return (std::filesystem::path(ingest::testing::SourceDir()) / "tests" / "server" / "s3" / "botocore_sign.py").string();
 }
 
 // Debian's interpreter is the one CI installs python3-botocore for; any

@@ -4,7 +4,7 @@
 // drains) and bounded one-shot commands such as ingestctl. Every wait has a
 // deadline; a child past it is killed by its own pid, never by name.
 //
-//   IngestdChild server({.binary = INGESTD_PATH, .state_dir = dir, .port = port,
+//   IngestdChild server({.binary = IngestdPath(), .state_dir = dir, .port = port,
 //                        .log_file = dir + "/ingestd.log"});
 //   ASSERT_TRUE(server.Start(absl::Seconds(20)).ok());
 //   server.Signal(SIGTERM);

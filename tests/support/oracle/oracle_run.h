@@ -15,7 +15,7 @@
 // led to it.
 //
 //   OracleOptions options{.seed = 11, .duration = absl::Seconds(20),
-//                         .ingestd = INGESTD_PATH, .ingestctl = ...};
+//                         .ingestd = IngestdPath(), .ingestctl = ...};
 //   OracleResult result = RunOracle(options);
 //   std::cout << result.summary << "\n";
 #ifndef TESTS_SUPPORT_ORACLE_ORACLE_RUN_H_

@@ -1,5 +1,6 @@
 // Bench result files: the shipped one loads with the figures of
 // bench/README.md; every missing, mistyped or absurd field is refused by name.
+#include "tests/support/build_paths.h"
 #include "zones/plan/bench_result.h"
 
 #include <filesystem>
@@ -19,7 +20,7 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string ShippedResultPath() {
-  return (std::filesystem::path(INGEST_SOURCE_DIR) / "bench/results/ingest-2026-11-22.json")
+  return (std::filesystem::path(ingest::testing::SourceDir()) / "bench/results/ingest-2026-11-22.json")
       .lexically_normal()
       .string();
 }

@@ -1,5 +1,6 @@
 // `zonectl plan` end to end through its entry points: exit codes, the table
 // and the JSON for good flags, and a clear message for every bad one.
+#include "tests/support/build_paths.h"
 #include "zones/plan/plan_command.h"
 
 #include <unistd.h>
@@ -24,7 +25,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::string BenchPath() {
-  return (std::filesystem::path(INGEST_SOURCE_DIR) / "bench/results/ingest-2026-11-22.json")
+  return (std::filesystem::path(ingest::testing::SourceDir()) / "bench/results/ingest-2026-11-22.json")
       .lexically_normal()
       .string();
 }
