@@ -1,5 +1,6 @@
-// A fleet of simulated cameras in one thread: each camera has its own
-// certificate, its own TLS connection (memory BIOs over one io_uring ring),
+// A fleet of simulated cameras: each camera has its own certificate, its own
+// TLS connection (memory BIOs over an io_uring ring; large fleets are split
+// over several rings, one thread each, see FleetOptions::rings),
 // records segments at a set bitrate, keeps what the server has not
 // acknowledged and re-sends it after a reconnect, exactly as firmware using
 // proto/camera_client.h would. Used by `camera-sim`, by the integration tests
@@ -57,6 +58,21 @@ struct FleetOptions {
   // what the server can take rather than a fixed offered load.
   bool saturate = false;
   double connects_per_second = 1000;              // new connections, all cameras together
+  // At most this many cameras between connect and WELCOME at once, all rings
+  // together: offering more handshakes than the server completes before its
+  // deadline makes most of them time out and be paid for again. 0: no bound.
+  int max_handshakes_in_flight = 512;
+  // Connections as io_uring direct descriptors, outside the process's
+  // file-descriptor limit (a socket holds an fd only while it is set up).
+  bool direct_descriptors = true;
+  // Rings the cameras are split over, each on its own thread; a ring's
+  // direct-descriptor table is capped by the process's descriptor limit.
+  // 0: as few as hold the cameras.
+  int rings = 0;
+  // Source addresses 127.0.0.2, 127.0.0.3, ... (this many), the cameras spread
+  // over them: one address has only about 28,000 ephemeral ports toward one
+  // server address and port. 0: the kernel chooses. Needs a 127.x.y.z host.
+  int source_addresses = 0;
   absl::Duration drain_timeout = absl::Seconds(30);  // after recording: wait this long for acks
   camproto::DurabilityLevel wait_for = camproto::DurabilityLevel::kSpooled;
   bool resume_tls = true;                         // offer TLS session tickets on reconnect
@@ -111,8 +127,19 @@ struct FleetReport {
   LatencyHistogram ack_spooled;    // segment recorded -> ACK spooled
   LatencyHistogram ack_persisted;  // segment recorded -> ACK persisted
   LatencyHistogram handshake;      // connect -> WELCOME
+  // The load generator's own limit: the most handshakes it had in flight,
+  // and how long connects that were due waited for max_handshakes_in_flight
+  // (summed over rings). A long wait means the bound, not the server, paced
+  // the fleet.
+  uint64_t peak_handshakes_in_flight = 0;
+  absl::Duration handshake_bound_wait = absl::ZeroDuration();
+  int rings = 1;
   LatencyHistogram gaps;           // connection lost -> next WELCOME, every camera
 };
+
+// Cameras per ring: three quarters of the process's descriptor limit (a
+// ring's table cannot be larger), at most 16,384.
+int CamerasPerRing();
 
 absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options);
 

@@ -37,6 +37,15 @@ ABSL_FLAG(bool, idle, false, "connect and keep alive only");
 ABSL_FLAG(bool, saturate, false,
           "closed loop: record the next segment as soon as fewer than four are outstanding");
 ABSL_FLAG(double, connect_rate, 1000, "new connections per second");
+ABSL_FLAG(int, max_handshakes, 512,
+          "most cameras between connect and WELCOME at once (0: no bound); offering the "
+          "server more handshakes than it finishes before its deadline makes them time out");
+ABSL_FLAG(int, rings, 0, "io_uring rings (threads) the cameras are split over; 0: as few as hold them");
+ABSL_FLAG(int, source_addresses, 0,
+          "spread the cameras over this many source addresses 127.0.0.2... (0: the kernel's "
+          "choice); one address has about 28,000 ports toward one server port");
+ABSL_FLAG(bool, direct_descriptors, true,
+          "connections as io_uring direct descriptors, outside the process's fd limit");
 ABSL_FLAG(double, drain_timeout_s, 30, "after recording, wait this long for acks");
 ABSL_FLAG(std::string, wait_for, "spooled", "acknowledgement level to wait for: spooled|persisted");
 ABSL_FLAG(bool, resume, true, "offer TLS session tickets on reconnect");
@@ -88,6 +97,14 @@ int main(int argc, char** argv) {
   options.idle = absl::GetFlag(FLAGS_idle);
   options.saturate = absl::GetFlag(FLAGS_saturate);
   options.connects_per_second = absl::GetFlag(FLAGS_connect_rate);
+  options.max_handshakes_in_flight = absl::GetFlag(FLAGS_max_handshakes);
+  options.rings = absl::GetFlag(FLAGS_rings);
+  options.source_addresses = absl::GetFlag(FLAGS_source_addresses);
+  options.direct_descriptors = absl::GetFlag(FLAGS_direct_descriptors);
+  if (options.max_handshakes_in_flight < 0 || options.rings < 0 || options.rings > 64) {
+    std::fprintf(stderr, "camera-sim: --max_handshakes must be >= 0 and --rings 0..64\n");
+    return 2;
+  }
   options.drain_timeout = absl::Seconds(absl::GetFlag(FLAGS_drain_timeout_s));
   std::string wait_for = absl::GetFlag(FLAGS_wait_for);
   if (wait_for != "spooled" && wait_for != "persisted") {
@@ -144,7 +161,9 @@ int main(int argc, char** argv) {
         ",\"ack_persisted_ms\":{\"p50\":", Ms(r.ack_persisted.Quantile(0.5)),
         ",\"p99\":", Ms(r.ack_persisted.Quantile(0.99)), "}",
         ",\"welcome_ms\":{\"p50\":", Ms(r.handshake.Quantile(0.5)),
-        ",\"p99\":", Ms(r.handshake.Quantile(0.99)), "}");
+        ",\"p99\":", Ms(r.handshake.Quantile(0.99)), "}",
+        ",\"rings\":", r.rings, ",\"peak_handshakes_in_flight\":", r.peak_handshakes_in_flight,
+        ",\"handshake_bound_wait_s\":", absl::ToDoubleSeconds(r.handshake_bound_wait));
     if (absl::GetFlag(FLAGS_per_camera)) {
       absl::StrAppend(&out, ",\"per_camera\":[");
       for (size_t i = 0; i < r.cameras.size(); ++i) {
@@ -171,7 +190,9 @@ int main(int argc, char** argv) {
         "handshakes: %llu full, %llu resumed; connect failures %llu; protocol errors %llu; "
         "goaways %llu\n"
         "reconnects %llu; gap (connection lost -> next WELCOME) p50 %.1f ms  p99 %.1f ms  "
-        "longest %.1f ms; %llu cameras without a connection at the end\n",
+        "longest %.1f ms; %llu cameras without a connection at the end\n"
+        "load generator: %d rings, at most %llu handshakes in flight; connects waited %.1f s "
+        "(ring-seconds) for the handshake bound\n",
         r.cameras.size(), seconds, static_cast<unsigned long long>(r.segments_recorded),
         static_cast<unsigned long long>(r.segments_acked), r.all_acked ? "yes" : "no",
         static_cast<double>(bytes) / 1e6, static_cast<double>(r.segments_acked) / seconds,
@@ -185,7 +206,9 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(r.protocol_errors),
         static_cast<unsigned long long>(r.goaways), static_cast<unsigned long long>(r.reconnects),
         Ms(r.gaps.Quantile(0.5)), Ms(r.gaps.Quantile(0.99)), Ms(r.longest_gap),
-        static_cast<unsigned long long>(r.open_gaps));
+        static_cast<unsigned long long>(r.open_gaps), r.rings,
+        static_cast<unsigned long long>(r.peak_handshakes_in_flight),
+        absl::ToDoubleSeconds(r.handshake_bound_wait));
   }
   return r.all_acked ? 0 : 3;
 }
