@@ -6,12 +6,12 @@
 #   4. run every libFuzzer target for 20 s (scripts/fuzz.sh; long runs by hand)
 #   5. shellcheck every script, then check deploy/ (scripts/check_deploy.sh)
 # Tests spend most of their time waiting (on the disk's fdatasync, on timers,
-# on daemons starting): during the normal tree's tests the two cores were
-# about 80 % idle (measured 2026-12-03). So the ASan build runs during the
-# normal tests, and the fuzzers during the ASan tests, each in the idle CPU
-# scheduling class (chrt --idle): they get only the CPU time the tests leave,
-# and a test never waits behind them for a core. Their output goes to
-# build-logs/ and is shown when they finish.
+# on daemons starting): during the normal tree's tests two thirds of the
+# cores' time was idle or I/O wait (measured 2026-12-03). So the ASan build
+# runs during the normal tests, and the fuzzers during the ASan tests, each
+# in the idle CPU scheduling class (chrt --idle): they get only the CPU time
+# the tests leave, and a test never waits behind them for a core. Their
+# output goes to build-logs/ and is shown when they finish.
 # A failing stage does not stop the later ones (except set-up and a failed
 # build, which skips that tree's tests), so one run shows everything broken.
 # Prints one line per stage with its duration; exits non-zero if any failed.
