@@ -91,7 +91,8 @@ stop_background() {
 trap stop_background EXIT
 
 # finish_background NAME: waits for NAME, prints its log (all of it if it
-# failed, else its last lines) and records "NAME ok|FAILED (Ns, Ms waited)".
+# failed, else its last lines) and records "NAME ok|FAILED Ns (Ms after the
+# stage beside it)": its own time, then how long the script waited for it.
 finish_background() {
   local name="$1" result=ok log="${ROOT}/build-logs/$1.log"
   local waited_from=${SECONDS}

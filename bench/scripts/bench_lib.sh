@@ -7,6 +7,7 @@
 #   bench_init ingest-tput 17612
 #   start_ingestd [extra ingestd flags...]     # sets ${server}
 #   stop_ingestd
+#   rss_kib PID; established                    # memory; connections to ${PORT}
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 BIN="${ROOT}/build"
@@ -47,3 +48,9 @@ stop_ingestd() {
   fi
   server=""
 }
+
+# rss_kib PID: the process's resident memory in KiB.
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# established: TCP connections established to ingestd's camera port.
+established() { ss -Htn state established "( sport = :${PORT} )" | wc -l; }

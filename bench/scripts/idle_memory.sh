@@ -10,8 +10,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 bench_init ingest-idle 17611
 
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-established() { ss -Htn state established "( sport = :${PORT} )" | wc -l; }
 
 for count in "$@"; do
   rm -rf "${WORK:?}/var"

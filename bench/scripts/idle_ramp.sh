@@ -15,8 +15,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 bench_init ingest-ramp 17613
 
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-established() { ss -Htn state established "( sport = :${PORT} )" | wc -l; }
 # metric NAME: the sum of NAME's samples (per shard, or unlabelled) in /metrics.
 metric() {
   curl -s "http://127.0.0.1:${admin_port}/metrics" |
