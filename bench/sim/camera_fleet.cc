@@ -21,10 +21,8 @@
 #include "server/tls/dev_certs.h"
 
 namespace ingest {
-namespace {
 
-// Adds one ring's report to the fleet's (the cameras in ring order).
-void MergeReport(FleetReport& into, FleetReport&& ring) {
+void MergeFleetReport(FleetReport& into, FleetReport&& ring) {
   for (CameraReport& cam : ring.cameras) into.cameras.push_back(std::move(cam));
   into.elapsed = std::max(into.elapsed, ring.elapsed);
   into.segments_recorded += ring.segments_recorded;
@@ -45,8 +43,15 @@ void MergeReport(FleetReport& into, FleetReport&& ring) {
   into.handshake.Merge(ring.handshake);
   into.gaps.Merge(ring.gaps);
   into.peak_handshakes_in_flight += ring.peak_handshakes_in_flight;
+  if (ring.storm_cut_at != absl::InfinitePast()) {
+    into.storm_cut_at = into.storm_cut_at == absl::InfinitePast() ? ring.storm_cut_at
+                                                                  : std::min(into.storm_cut_at, ring.storm_cut_at);
+  }
+  into.storm_last_welcome = std::max(into.storm_last_welcome, ring.storm_last_welcome);
   into.handshake_bound_wait += ring.handshake_bound_wait;
 }
+
+namespace {
 
 // Each ring reports its progress on its own thread; the caller sees one
 // line for the fleet, made when the first ring reports, from every ring's
@@ -94,6 +99,20 @@ class ProgressCombiner {
 
 }  // namespace
 
+void FleetLive::AddIntervals(const LatencyHistogram& spooled, const LatencyHistogram& persisted) {
+  std::lock_guard<std::mutex> lock(mu_);
+  spooled_.Merge(spooled);
+  persisted_.Merge(persisted);
+}
+
+std::pair<LatencyHistogram, LatencyHistogram> FleetLive::TakeIntervals() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::pair<LatencyHistogram, LatencyHistogram> taken{spooled_, persisted_};
+  spooled_.Reset();
+  persisted_.Reset();
+  return taken;
+}
+
 int CamerasPerRing() {
   rlimit limit{};
   rlim_t files = getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : 1024;
@@ -105,15 +124,19 @@ absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
   if (options.source_addresses < 0 || options.source_addresses > 65000) {
     return absl::InvalidArgumentError("source_addresses must be 0..65000");
   }
-  if (options.source_addresses > 0 && !absl::StartsWith(options.host, "127.")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "source_addresses spreads cameras over 127.0.0.2 and up: the host must be on loopback, not ",
-        options.host));
+  std::vector<FleetTarget> targets = options.targets;
+  if (targets.empty()) targets.push_back({options.host, options.port});
+  for (const FleetTarget& target : targets) {
+    if (options.source_addresses > 0 && !absl::StartsWith(target.host, "127.")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "source_addresses spreads cameras over 127.0.0.2 and up: the host must be on loopback, not ",
+          target.host));
+    }
   }
   // Dev set-ups issue missing camera certificates (the CA key is there), once
   // for every ring.
   DevCertPaths paths = DevCertPathsIn(options.certs_dir);
-  if (access(paths.camera_ca_key.c_str(), R_OK) == 0) {
+  if (!options.certificates_ready && access(paths.camera_ca_key.c_str(), R_OK) == 0) {
     RETURN_IF_ERROR(MakeDevCertificates(DevCertOptions{
         .out_dir = options.certs_dir,
         .camera_count = options.first_camera - 1 + options.cameras,
@@ -161,7 +184,7 @@ absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
   total.rings = rings;
   for (absl::StatusOr<FleetReport>& report : reports) {
     if (!report.ok()) return report.status();
-    MergeReport(total, std::move(*report));
+    MergeFleetReport(total, std::move(*report));
   }
   return total;
 }

@@ -15,7 +15,9 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -37,9 +39,46 @@ struct FleetProgress {
   LatencyHistogram interval_ack_latency;  // since the previous progress report
 };
 
+// Counters every ring of a fleet adds to as it runs (each publishes what
+// changed about five times a second), so a caller can follow the whole fleet
+// from another thread without waiting for any one ring. Gauges may briefly
+// lag by one publication.
+struct FleetLive {
+  std::atomic<int64_t> connected{0};             // open connections (TLS started)
+  std::atomic<int64_t> welcomed{0};              // cameras with a WELCOME on their connection now
+  std::atomic<int64_t> handshakes_in_flight{0};  // connect -> WELCOME
+  std::atomic<uint64_t> handshakes{0};           // WELCOMEs, cumulative
+  std::atomic<uint64_t> handshakes_resumed{0};   // of which on a resumed TLS session
+  std::atomic<uint64_t> welcomed_after_cut{0};   // WELCOMEs after FleetOptions::cut_all was obeyed
+  std::atomic<uint64_t> segments_recorded{0};
+  std::atomic<uint64_t> segments_acked{0};       // spooled
+  std::atomic<uint64_t> segments_persisted{0};
+  std::atomic<uint64_t> bytes_acked{0};          // payload, spooled
+  std::atomic<uint64_t> reconnects{0};
+  std::atomic<uint64_t> errors{0};               // protocol errors and connect failures
+  // ACK latencies since the last TakeIntervals, merged in by the rings.
+  void AddIntervals(const LatencyHistogram& spooled, const LatencyHistogram& persisted);
+  std::pair<LatencyHistogram, LatencyHistogram> TakeIntervals();
+
+ private:
+  std::mutex mu_;
+  LatencyHistogram spooled_;
+  LatencyHistogram persisted_;
+};
+
+// One server the fleet connects to.
+struct FleetTarget {
+  std::string host;  // IPv4
+  uint16_t port = 0;
+};
+
 struct FleetOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7443;
+  // More servers: with any here, camera n starts on targets[n % size] (host
+  // and port above are then unused) and moves to the next one after a GOAWAY
+  // or a lost connection, as a load balancer would send it elsewhere.
+  std::vector<FleetTarget> targets;
   std::string server_name = "localhost";  // checked against the server certificate
   std::string certs_dir = "var/dev-certs";  // server-ca.crt, cameras/<id>.pem; missing cameras are issued if camera-ca.key is there
   int cameras = 10;
@@ -48,6 +87,7 @@ struct FleetOptions {
   uint64_t bitrate_bps = 1'000'000;
   absl::Duration segment_duration = absl::Seconds(2);
   uint32_t segment_bytes = 0;  // 0: bitrate x duration
+  bool keyframe = true;        // every segment starts with a keyframe
   // Each camera records for this long from its first WELCOME; then the fleet
   // waits (up to drain_timeout) for the acks.
   absl::Duration record_for = absl::Seconds(10);
@@ -85,6 +125,23 @@ struct FleetOptions {
   // is acknowledged (so nothing the server spooled is sent twice), but no
   // longer than this: a server that never answers must not hold it forever.
   absl::Duration goaway_ack_timeout = absl::Seconds(15);
+  // The camera certificates exist already (the caller issued them): skips
+  // the fleet's own check of every one.
+  bool certificates_ready = false;
+  // Follow the fleet live from another thread (see FleetLive); not owned.
+  FleetLive* live = nullptr;
+  // A reconnect storm: once set, every ring cuts all its connections at once
+  // (no close_notify, as a network blip would) and the cameras reconnect
+  // after `cut_reconnect_delay`. Obeyed once.
+  const std::atomic<bool>* cut_all = nullptr;
+  absl::Duration cut_reconnect_delay = absl::ZeroDuration();
+  // Slow cameras. A slow reader stops reading for this long after each
+  // receive (the server's ACKs pile up in its socket); 0: reads at once.
+  absl::Duration read_pause = absl::ZeroDuration();
+  // A slow sender writes at most this many plaintext bytes at a time, one
+  // piece per send_piece_interval; 0: everything at once.
+  uint32_t send_piece_bytes = 0;
+  absl::Duration send_piece_interval = absl::Milliseconds(10);
 };
 
 struct CameraReport {
@@ -134,6 +191,10 @@ struct FleetReport {
   uint64_t peak_handshakes_in_flight = 0;
   absl::Duration handshake_bound_wait = absl::ZeroDuration();
   int rings = 1;
+  // A reconnect storm (cut_all): when the first ring cut its connections and
+  // when the last WELCOME after the cut came; InfinitePast when none.
+  absl::Time storm_cut_at = absl::InfinitePast();
+  absl::Time storm_last_welcome = absl::InfinitePast();
   LatencyHistogram gaps;           // connection lost -> next WELCOME, every camera
 };
 
@@ -142,6 +203,10 @@ struct FleetReport {
 int CamerasPerRing();
 
 absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options);
+
+// Adds one part's report (a ring's, a fleet's) to a whole's: counts summed,
+// histograms merged, cameras appended. Start `into` with all_acked = true.
+void MergeFleetReport(FleetReport& into, FleetReport&& part);
 
 }  // namespace ingest
 

@@ -53,12 +53,19 @@ struct SimCamera {
   enum class Phase { kIdle, kConnecting, kOpen, kClosing } phase = Phase::kIdle;
   TlsTransport transport;  // the socket, its receive and send sides, TLS
   uint32_t generation = 0;
+  uint32_t target = 0;  // index into Fleet::server_addrs_
   bool client_connected = false;  // OnConnected called for this connection
   bool welcomed = false;
   bool handshaking = false;  // counted in Fleet::handshaking_ (connect to WELCOME)
   bool dirty = false;
   absl::Time connect_started;
   absl::Time next_ping = absl::InfiniteFuture();
+  // Slow cameras: a paused reader's next read, a slow sender's plaintext not
+  // yet handed to TLS and when its next piece may go.
+  absl::Time read_resume_at = absl::InfiniteFuture();
+  std::string unsent_plaintext;
+  absl::Time next_piece_at = absl::InfinitePast();
+  bool piece_scheduled = false;
   absl::Duration reconnect_delay = absl::ZeroDuration();
   absl::Time goaway_at = absl::InfiniteFuture();  // GOAWAY received on this connection
   // Lost a welcomed connection at this time and not welcomed since: the
@@ -113,6 +120,12 @@ class Fleet {
   // scan of every camera each turn would cost more than the cameras do).
   void RunTimers(absl::Time now);
   void SchedulePing(SimCamera& cam, absl::Time now);
+  // A slow sender's next piece of plaintext into TLS, if one is due.
+  void WritePiece(SimCamera& cam, absl::Time now);
+  // A storm: every connection cut at once, when the caller asks.
+  void MaybeCutAll(absl::Time now);
+  // Adds what changed since the last call to options_.live.
+  void PublishLive(bool ending);
   bool AllAcked() const;
   FleetProgress Progress(absl::Time now) const;
 
@@ -123,7 +136,7 @@ class Fleet {
   TransportShared transport_shared_;
   camproto::SslCtxPtr ctx_;
   camproto::ResumptionCache resumption_;
-  sockaddr_in server_addr_{};
+  std::vector<sockaddr_in> server_addrs_;
   std::vector<std::unique_ptr<SimCamera>> cameras_;
   uint32_t segment_bytes_ = 0;
   absl::Time start_;
@@ -137,6 +150,8 @@ class Fleet {
   std::priority_queue<Due, std::vector<Due>, std::greater<>> connects_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> pings_;
   std::priority_queue<Due, std::vector<Due>, std::greater<>> goaway_checks_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> read_resumes_;
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> pieces_;
   uint64_t handshaking_ = 0;
   absl::Time bound_blocked_since_ = absl::InfinitePast();
   double connect_tokens_ = 0;
@@ -146,6 +161,18 @@ class Fleet {
   uint64_t connected_ = 0;
   uint64_t reconnects_ = 0;
   bool disconnected_all_ = false;
+  bool cut_done_ = false;
+  int64_t welcomed_now_ = 0;
+  uint64_t welcomed_after_cut_ = 0;
+  // What PublishLive last added to options_.live, and the latencies since.
+  struct LiveFigures {
+    int64_t connected = 0, welcomed = 0, handshakes_in_flight = 0;
+    uint64_t handshakes = 0, handshakes_resumed = 0, welcomed_after_cut = 0, segments_recorded = 0,
+             segments_acked = 0, segments_persisted = 0, bytes_acked = 0, reconnects = 0, errors = 0;
+  } published_;
+  absl::Time next_publish_ = absl::InfinitePast();
+  LatencyHistogram live_spooled_;
+  LatencyHistogram live_persisted_;
 };
 
 absl::Status Fleet::Setup() {
@@ -162,10 +189,16 @@ absl::Status Fleet::Setup() {
   ASSIGN_OR_RETURN(ctx_, camproto::CreateCameraClientContext(
                              camproto::CameraTlsFiles{.ca_file = paths.server_ca_cert}));
   resumption_.Attach(ctx_.get());
-  server_addr_.sin_family = AF_INET;
-  server_addr_.sin_port = htons(options_.port);
-  if (inet_pton(AF_INET, options_.host.c_str(), &server_addr_.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("host must be an IPv4 address: ", options_.host));
+  std::vector<FleetTarget> targets = options_.targets;
+  if (targets.empty()) targets.push_back({options_.host, options_.port});
+  for (const FleetTarget& target : targets) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(target.port);
+    if (inet_pton(AF_INET, target.host.c_str(), &addr.sin_addr) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("host must be an IPv4 address: ", target.host));
+    }
+    server_addrs_.push_back(addr);
   }
   segment_bytes_ = options_.segment_bytes != 0
                        ? options_.segment_bytes
@@ -178,6 +211,7 @@ absl::Status Fleet::Setup() {
     auto cam = std::make_unique<SimCamera>();
     cam->index = static_cast<uint32_t>(i);
     cam->number = static_cast<uint32_t>(options_.first_camera + i);
+    cam->target = cam->number % static_cast<uint32_t>(server_addrs_.size());
     ASSIGN_OR_RETURN(cam->id, DevCameraId(options_.id_format, static_cast<int>(cam->number)));
     ASSIGN_OR_RETURN(cam->credentials,
                      camproto::LoadCameraCredentials(paths.CameraPem(cam->id), ""));
@@ -197,9 +231,11 @@ absl::Status Fleet::Setup() {
         if (level == DurabilityLevel::kSpooled) {
           report_.ack_spooled.Record(latency);
           interval_latency_.Record(latency);
+          if (options_.live != nullptr) live_spooled_.Record(latency);
           ++report_.segments_acked;
         } else {
           report_.ack_persisted.Record(latency);
+          if (options_.live != nullptr) live_persisted_.Record(latency);
         }
         waiting.pop_front();
         if (level == DurabilityLevel::kSpooled && raw->unsent_index > 0) --raw->unsent_index;
@@ -231,7 +267,7 @@ void Fleet::Produce(SimCamera& cam) {
   int64_t capture_us = cam.report.end_capture_us;
   auto duration_us = static_cast<uint32_t>(absl::ToInt64Microseconds(options_.segment_duration));
   absl::StatusOr<uint64_t> assigned =
-      cam.client->AddSegment(capture_us, duration_us, /*keyframe=*/true, payload);
+      cam.client->AddSegment(capture_us, duration_us, options_.keyframe, payload);
   if (!assigned.ok()) {
     ++report_.storage_full_drops;  // the camera's own storage is full
     return;
@@ -293,7 +329,7 @@ void Fleet::StartConnect(SimCamera& cam, absl::Time now) {
   cam.client_connected = false;
   cam.goaway_at = absl::InfiniteFuture();
   cam.transport.Open(&transport_shared_, *socket, cam.index, cam.generation);
-  cam.transport.Connect(reinterpret_cast<const sockaddr*>(&server_addr_), sizeof(server_addr_));
+  cam.transport.Connect(reinterpret_cast<const sockaddr*>(&server_addrs_[cam.target]), sizeof(sockaddr_in));
 }
 
 void Fleet::OnCompletion(SimCamera& cam, Op op, const io_uring_cqe& cqe) {
@@ -355,6 +391,18 @@ void Fleet::OnRecv(SimCamera& cam, TlsTransport::Event event) {
     MaybeFinishClose(cam);
     return;
   }
+  if (event == TlsTransport::Event::kReceiveStopped && cam.read_resume_at != absl::InfiniteFuture()) {
+    return;  // a slow reader's pause (its timer re-arms the recv)
+  }
+  if (event == TlsTransport::Event::kReceived && options_.read_pause > absl::ZeroDuration() &&
+      cam.read_resume_at == absl::InfiniteFuture()) {
+    // A slow reader: nothing more is read for a while; what the server sends
+    // meanwhile waits in the socket.
+    cam.transport.StopReceiving();
+    cam.read_resume_at = absl::Now() + options_.read_pause;
+    read_resumes_.push({cam.read_resume_at, cam.index});
+    return;
+  }
   if (event != TlsTransport::Event::kReceived && event != TlsTransport::Event::kStarved) {
     // The server closed or broke the connection.
     Close(cam, ReconnectDelayAfterLoss(cam, absl::Milliseconds(500)));
@@ -406,6 +454,11 @@ void Fleet::AfterInput(SimCamera& cam) {
     case CameraClient::State::kStreaming:
       if (!cam.welcomed) {
         cam.welcomed = true;
+        ++welcomed_now_;
+        if (cut_done_) {
+          ++welcomed_after_cut_;
+          report_.storm_last_welcome = now;
+        }
         EndHandshake(cam);
         report_.handshake.Record(now - cam.connect_started);
         SchedulePing(cam, now);
@@ -518,6 +571,20 @@ void Fleet::RunTimers(absl::Time now) {
       Close(cam, ReconnectDelayAfterLoss(cam, absl::Seconds(1)));
     }
   }
+  while (!read_resumes_.empty() && read_resumes_.top().first <= now) {
+    auto [due, index] = read_resumes_.top();
+    read_resumes_.pop();
+    SimCamera& cam = *cameras_[index];
+    if (due != cam.read_resume_at) continue;  // from an earlier connection
+    cam.read_resume_at = absl::InfiniteFuture();
+    if (cam.phase == SimCamera::Phase::kOpen) cam.transport.ArmRecv();
+  }
+  while (!pieces_.empty() && pieces_.top().first <= now) {
+    SimCamera& cam = *cameras_[pieces_.top().second];
+    pieces_.pop();
+    cam.piece_scheduled = false;
+    MarkDirty(cam);
+  }
   while (!pings_.empty() && pings_.top().first <= now) {
     auto [due, index] = pings_.top();
     pings_.pop();
@@ -562,20 +629,100 @@ void Fleet::Flush(SimCamera& cam) {
         if (seq > sent) break;
         if (time == absl::InfiniteFuture()) time = now;
       }
-      if (!cam.transport.tls()
-               ->WritePlaintext({reinterpret_cast<const uint8_t*>(out.data()), out.size()})
-               .ok()) {
+      if (options_.send_piece_bytes != 0) {
+        cam.unsent_plaintext.append(out);
+      } else if (!cam.transport.tls()
+                      ->WritePlaintext({reinterpret_cast<const uint8_t*>(out.data()), out.size()})
+                      .ok()) {
         Close(cam, absl::Seconds(1));
         return;
       }
+    }
+    if (!cam.unsent_plaintext.empty()) {
+      WritePiece(cam, absl::Now());
+      if (cam.phase != SimCamera::Phase::kOpen) return;
     }
   }
   cam.transport.Send();
 }
 
+void Fleet::WritePiece(SimCamera& cam, absl::Time now) {
+  if (now < cam.next_piece_at) {
+    if (!cam.piece_scheduled) {
+      cam.piece_scheduled = true;
+      pieces_.push({cam.next_piece_at, cam.index});
+    }
+    return;
+  }
+  const size_t n = std::min<size_t>(options_.send_piece_bytes, cam.unsent_plaintext.size());
+  if (!cam.transport.tls()
+           ->WritePlaintext({reinterpret_cast<const uint8_t*>(cam.unsent_plaintext.data()), n})
+           .ok()) {
+    Close(cam, absl::Seconds(1));
+    return;
+  }
+  cam.unsent_plaintext.erase(0, n);
+  cam.next_piece_at = now + options_.send_piece_interval;
+  if (!cam.unsent_plaintext.empty() && !cam.piece_scheduled) {
+    cam.piece_scheduled = true;
+    pieces_.push({cam.next_piece_at, cam.index});
+  }
+}
+
+void Fleet::MaybeCutAll(absl::Time now) {
+  if (options_.cut_all == nullptr || cut_done_ || !options_.cut_all->load(std::memory_order_relaxed)) return;
+  cut_done_ = true;
+  report_.storm_cut_at = now;
+  for (auto& cam : cameras_) Close(*cam, options_.cut_reconnect_delay);
+}
+
+void Fleet::PublishLive(bool ending) {
+  FleetLive* live = options_.live;
+  if (live == nullptr) return;
+  LiveFigures now;
+  if (!ending) {
+    now.connected = static_cast<int64_t>(connected_);
+    now.welcomed = welcomed_now_;
+    now.handshakes_in_flight = static_cast<int64_t>(handshaking_);
+  }
+  now.handshakes = report_.handshake.count();
+  now.handshakes_resumed = report_.handshakes_resumed;
+  now.welcomed_after_cut = welcomed_after_cut_;
+  now.segments_recorded = report_.segments_recorded;
+  now.segments_acked = report_.segments_acked;
+  now.segments_persisted = report_.ack_persisted.count();
+  now.bytes_acked = report_.segments_acked * segment_bytes_;
+  now.reconnects = reconnects_;
+  now.errors = report_.protocol_errors + report_.connect_failures;
+  const LiveFigures& was = published_;
+  live->connected.fetch_add(now.connected - was.connected, std::memory_order_relaxed);
+  live->welcomed.fetch_add(now.welcomed - was.welcomed, std::memory_order_relaxed);
+  live->handshakes_in_flight.fetch_add(now.handshakes_in_flight - was.handshakes_in_flight,
+                                       std::memory_order_relaxed);
+  live->handshakes.fetch_add(now.handshakes - was.handshakes, std::memory_order_relaxed);
+  live->handshakes_resumed.fetch_add(now.handshakes_resumed - was.handshakes_resumed, std::memory_order_relaxed);
+  live->welcomed_after_cut.fetch_add(now.welcomed_after_cut - was.welcomed_after_cut, std::memory_order_relaxed);
+  live->segments_recorded.fetch_add(now.segments_recorded - was.segments_recorded, std::memory_order_relaxed);
+  live->segments_acked.fetch_add(now.segments_acked - was.segments_acked, std::memory_order_relaxed);
+  live->segments_persisted.fetch_add(now.segments_persisted - was.segments_persisted, std::memory_order_relaxed);
+  live->bytes_acked.fetch_add(now.bytes_acked - was.bytes_acked, std::memory_order_relaxed);
+  live->reconnects.fetch_add(now.reconnects - was.reconnects, std::memory_order_relaxed);
+  live->errors.fetch_add(now.errors - was.errors, std::memory_order_relaxed);
+  live->AddIntervals(live_spooled_, live_persisted_);
+  live_spooled_.Reset();
+  live_persisted_.Reset();
+  published_ = now;
+}
+
 void Fleet::Close(SimCamera& cam, absl::Duration reconnect_after) {
   if (cam.phase == SimCamera::Phase::kIdle || cam.phase == SimCamera::Phase::kClosing) return;
   if (cam.phase == SimCamera::Phase::kOpen) --connected_;
+  if (cam.welcomed) --welcomed_now_;
+  // With several servers, the next connection goes to the next one, as a
+  // load balancer sends a camera elsewhere when its server goes away.
+  cam.target = (cam.target + 1) % static_cast<uint32_t>(server_addrs_.size());
+  cam.read_resume_at = absl::InfiniteFuture();
+  cam.unsent_plaintext.clear();  // the client re-sends whatever was not acknowledged
   EndHandshake(cam);
   if (cam.welcomed && cam.lost_at == absl::InfiniteFuture()) cam.lost_at = absl::Now();
   cam.phase = SimCamera::Phase::kClosing;
@@ -696,12 +843,17 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       Produce(cam);
       production_.push({due + options_.segment_duration, index});
     }
+    MaybeCutAll(now);
     AdmitConnects(now);
     if (!disconnected_all_ && now - start_ >= options_.disconnect_all_after) {
       disconnected_all_ = true;
       for (auto& cam : cameras_) Close(*cam, absl::Milliseconds(100));
     }
     RunTimers(now);
+    if (now >= next_publish_) {
+      PublishLive(/*ending=*/false);
+      next_publish_ = now + absl::Milliseconds(200);
+    }
     if (options_.report_interval > absl::ZeroDuration() && now >= next_report) {
       if (options_.on_progress) options_.on_progress(Progress(now));
       interval_latency_.Reset();
@@ -748,6 +900,7 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     report_.cameras.push_back(cam->report);
   }
   CloseAll();
+  PublishLive(/*ending=*/true);
   return report_;
 }
 

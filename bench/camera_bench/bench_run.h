@@ -1,0 +1,101 @@
+// One camera-bench run: the plan's camera groups as fleets (one thread
+// each, their rings inside), followed once a second from the control thread:
+// a series point, a live line, the server's CPU and memory from /proc when it
+// is local, its counters from /metrics when its admin address is known; and
+// the scenario's actions at their moment (a storm's cut, a drain request,
+// the end of an idle hold).
+//
+//   ASSIGN_OR_RETURN(BenchRun run, RunBench(plan, {.on_second = PrintLine}));
+//   std::string json = ResultJson(run, command_line);
+#ifndef BENCH_CAMERA_BENCH_BENCH_RUN_H_
+#define BENCH_CAMERA_BENCH_BENCH_RUN_H_
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "bench/camera_bench/machine_info.h"
+#include "bench/camera_bench/scenario.h"
+#include "bench/sim/camera_fleet.h"
+
+namespace ingest::bench {
+
+// One second of the run. Latencies are of the ACKs received in that second;
+// std::nullopt where nothing was measured.
+struct SecondSample {
+  double t_s = 0;
+  int64_t connected = 0;  // cameras with a WELCOME on their connection
+  double handshakes_per_s = 0;
+  int64_t handshakes_in_flight = 0;
+  double mb_per_s = 0;  // payload acknowledged (spooled)
+  double segments_per_s = 0;
+  std::optional<double> ack_spooled_p50_ms, ack_spooled_p99_ms;
+  std::optional<double> ack_persisted_p50_ms, ack_persisted_p99_ms;
+  double reconnects_per_s = 0;
+  double errors_per_s = 0;
+  std::optional<double> server_cpu_cores;
+  std::optional<double> server_rss_mib;
+  double generator_cpu_cores = 0;
+};
+
+struct ServerInfo {
+  std::string address;  // the first target
+  std::string admin;    // "" when not given
+  std::string version, commit, server_id;  // from /status, "" when unknown
+  std::optional<pid_t> pid;                 // when local
+};
+
+struct GroupResult {
+  std::string name;
+  int cameras = 0;
+  FleetReport report;
+};
+
+struct BenchRun {
+  BenchPlan plan;
+  MachineInfo machine;
+  ServerInfo server;
+  absl::Time started;
+  absl::Duration elapsed;
+  FleetReport total;  // every group merged
+  std::vector<GroupResult> groups;
+  std::vector<SecondSample> series;
+  int64_t connected_peak = 0;
+  int64_t connected_end = 0;
+  double peak_handshakes_per_s = 0;
+  // From the start until every camera first had WELCOME; nullopt if never.
+  std::optional<absl::Duration> ramp;
+  // A storm: from the cut until every camera had WELCOME again.
+  std::optional<absl::Duration> storm;
+  bool storm_completed = false;
+  // The server's side, when it could be seen (nullopt otherwise).
+  std::optional<double> server_cpu_s;
+  std::optional<double> server_rss_peak_mib;
+  std::optional<double> server_rss_at_ramp_mib;  // when every camera had WELCOME (idle runs)
+  std::optional<double> server_rss_before_mib;
+  std::optional<double> server_handshake_timeouts;  // /metrics, during the run
+  std::optional<double> server_accept_errors;
+  double generator_cpu_s = 0;
+  std::vector<std::string> notes;  // what the run noticed (drain answer, storm timeout, ...)
+};
+
+struct RunHooks {
+  std::function<void(const BenchRun& run, const SecondSample& sample)> on_second;
+  // Optional: stops the run early (SIGINT); the cameras still wait for their ACKs.
+  const std::atomic<bool>* stop = nullptr;
+  std::optional<pid_t> server_pid;  // overrides finding the server by its port
+};
+
+absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks);
+
+// The live line for one second, as camera-bench prints it.
+std::string FormatSecond(const BenchRun& run, const SecondSample& sample);
+
+}  // namespace ingest::bench
+
+#endif  // BENCH_CAMERA_BENCH_BENCH_RUN_H_

@@ -1,0 +1,118 @@
+#include "bench/camera_bench/run_verdict.h"
+
+#include <sys/sysinfo.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "bench/camera_bench/local_process.h"
+
+namespace ingest::bench {
+namespace {
+
+// A resource this close to full counts as the one that ran out.
+constexpr double kSaturated = 0.85;
+
+}  // namespace
+
+ResourceUse MeasureUse(const BenchRun& run) {
+  ResourceUse use;
+  use.machine_cores = std::max(1, run.machine.cores);
+  use.generator_threads = std::max(1, run.total.rings);
+  const size_t from = run.series.size() / 2;
+  double server = 0, generator = 0, mb = 0, rss = 0;
+  int server_n = 0, n = 0;
+  for (size_t i = from; i < run.series.size(); ++i) {
+    const SecondSample& s = run.series[i];
+    generator += s.generator_cpu_cores;
+    mb += s.mb_per_s;
+    ++n;
+    if (s.server_cpu_cores) {
+      server += *s.server_cpu_cores;
+      rss = std::max(rss, s.server_rss_mib.value_or(0));
+      ++server_n;
+    }
+  }
+  if (n > 0) {
+    use.generator_cpu_cores = generator / n;
+    use.mb_per_s = mb / n;
+  }
+  if (server_n > 0) {
+    use.server_cpu_cores = server / server_n;
+    use.server_rss_mib = rss;
+  }
+  struct sysinfo info {};
+  if (sysinfo(&info) == 0 && info.totalram > 0) {
+    use.memory_available_fraction =
+        static_cast<double>(MemoryAvailableBytes()) / (static_cast<double>(info.totalram) * info.mem_unit);
+  }
+  const double ring_seconds = absl::ToDoubleSeconds(run.elapsed) * use.generator_threads;
+  if (ring_seconds > 0) use.bound_wait_share = absl::ToDoubleSeconds(run.total.handshake_bound_wait) / ring_seconds;
+  return use;
+}
+
+RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
+  RunVerdict v;
+  v.use = MeasureUse(run);
+  const ResourceUse& u = v.use;
+  const FleetReport& r = run.total;
+  // The targets.
+  std::vector<std::string> failed;
+  if (!r.all_acked) failed.push_back("not every recorded segment was acknowledged");
+  if (r.protocol_errors + r.connect_failures > 0) {
+    failed.push_back(absl::StrCat(r.protocol_errors, " protocol errors, ", r.connect_failures, " connect failures"));
+  }
+  if (run.server_handshake_timeouts.value_or(0) > 0) {
+    failed.push_back(absl::StrCat(*run.server_handshake_timeouts, " handshake timeouts at the server"));
+  }
+  if (!run.ramp) failed.push_back("not every camera had WELCOME");
+  const double p99 = absl::ToDoubleMilliseconds(r.ack_spooled.Quantile(0.99));
+  if (targets.ack_p99_ms && r.ack_spooled.count() > 0 && p99 > *targets.ack_p99_ms) {
+    failed.push_back(absl::StrFormat("ACK(spooled) p99 %.1f ms over the %.0f ms target", p99, *targets.ack_p99_ms));
+  }
+  v.ok = failed.empty();
+
+  // What ran out. The generator first: a saturated generator makes every
+  // server figure look worse than it is.
+  const double machine_busy = u.generator_cpu_cores + u.server_cpu_cores.value_or(0);
+  std::string figures = absl::StrFormat("server %s cores, generator %.2f cores (%d threads) of %.0f",
+                                        u.server_cpu_cores ? absl::StrFormat("%.2f", *u.server_cpu_cores) : "?",
+                                        u.generator_cpu_cores, u.generator_threads, u.machine_cores);
+  if (u.generator_cpu_cores >= kSaturated * u.generator_threads) {
+    v.binding_resource = "load_generator";
+    v.why = absl::StrCat("the load generator's threads are saturated: ", figures);
+  } else if (u.server_cpu_cores && machine_busy >= kSaturated * u.machine_cores &&
+             u.generator_cpu_cores >= *u.server_cpu_cores) {
+    v.binding_resource = "load_generator";
+    v.why = absl::StrCat("the machine's cores are full and the generator takes the larger share: ", figures,
+                         "; run it on another machine to find the server's limit");
+  } else if (u.server_cpu_cores && (*u.server_cpu_cores >= kSaturated * u.machine_cores ||
+                                    machine_busy >= kSaturated * u.machine_cores)) {
+    v.binding_resource = "server_cpu";
+    v.why = absl::StrCat("CPU is full: ", figures);
+  } else if (u.memory_available_fraction < 1 - kSaturated) {
+    v.binding_resource = "server_memory";
+    v.why = absl::StrFormat("%.0f%% of the machine's memory is left; server RSS %.0f MiB",
+                            u.memory_available_fraction * 100, u.server_rss_mib.value_or(0));
+  } else if (targets.spool_disk_mb_per_s && u.mb_per_s >= kSaturated * *targets.spool_disk_mb_per_s) {
+    v.binding_resource = "spool_disk";
+    v.why = absl::StrFormat("%.1f MB/s acknowledged of the %.1f MB/s the spool disk takes", u.mb_per_s,
+                            *targets.spool_disk_mb_per_s);
+  } else if (u.bound_wait_share > 0.5 && !v.ok) {
+    v.binding_resource = "load_generator";
+    v.why = absl::StrFormat("connects waited for the generator's handshake bound %.0f%% of the time: raise "
+                            "--max_handshakes or find why handshakes are slow (%s)",
+                            u.bound_wait_share * 100, figures);
+  } else if (!v.ok) {
+    v.binding_resource = r.protocol_errors + r.connect_failures > 0 ? "errors" : "latency";
+    v.why = absl::StrCat("no resource saturated (", figures, ")");
+  } else {
+    v.why = absl::StrCat("no resource saturated: ", figures);
+  }
+  if (!failed.empty()) v.why = absl::StrCat(absl::StrJoin(failed, "; "), ". ", v.why);
+  return v;
+}
+
+}  // namespace ingest::bench
