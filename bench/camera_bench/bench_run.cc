@@ -275,7 +275,10 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
   run.total.all_acked = true;
   for (size_t i = 0; i < plan.groups.size(); ++i) {
     if (!reports[i].ok()) return reports[i].status();
-    GroupResult group{.name = plan.groups[i].name, .cameras = plan.groups[i].fleet.cameras, .report = *reports[i]};
+    GroupResult group{.name = plan.groups[i].name,
+                      .cameras = plan.groups[i].fleet.cameras,
+                      .report = *reports[i],
+                      .latency_judged = plan.groups[i].latency_judged};
     group.report.cameras.clear();  // per-camera detail stays in the total
     run.groups.push_back(std::move(group));
     MergeFleetReport(run.total, std::move(*reports[i]));

@@ -54,6 +54,7 @@ struct GroupResult {
   std::string name;
   int cameras = 0;
   FleetReport report;
+  bool latency_judged = true;  // CameraGroup::latency_judged
 };
 
 struct BenchRun {

@@ -138,7 +138,8 @@ std::string Groups(const BenchRun& run) {
                     ",\"segments_acked\":", g.report.segments_acked, ",\"all_acked\":", Bool(g.report.all_acked),
                     ",\"ack_spooled_ms\":", Percentiles(g.report.ack_spooled),
                     ",\"errors\":", g.report.protocol_errors + g.report.connect_failures,
-                    ",\"reconnects\":", g.report.reconnects, "}");
+                    ",\"reconnects\":", g.report.reconnects,
+                    ",\"latency_judged\":", Bool(g.latency_judged), "}");
   }
   return out + "]";
 }

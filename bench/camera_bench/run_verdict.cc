@@ -68,8 +68,13 @@ RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
     failed.push_back(absl::StrCat(*run.server_handshake_timeouts, " handshake timeouts at the server"));
   }
   if (!run.ramp) failed.push_back("not every camera had WELCOME");
-  const double p99 = absl::ToDoubleMilliseconds(r.ack_spooled.Quantile(0.99));
-  if (targets.ack_p99_ms && r.ack_spooled.count() > 0 && p99 > *targets.ack_p99_ms) {
+  // Slow cameras' latency is theirs by design: the target holds for the others.
+  LatencyHistogram judged;
+  for (const GroupResult& group : run.groups) {
+    if (group.latency_judged) judged.Merge(group.report.ack_spooled);
+  }
+  const double p99 = absl::ToDoubleMilliseconds(judged.Quantile(0.99));
+  if (targets.ack_p99_ms && judged.count() > 0 && p99 > *targets.ack_p99_ms) {
     failed.push_back(absl::StrFormat("ACK(spooled) p99 %.1f ms over the %.0f ms target", p99, *targets.ack_p99_ms));
   }
   v.ok = failed.empty();

@@ -134,27 +134,28 @@ absl::StatusOr<BenchPlan> MakePlan(std::string_view scenario, const BenchParams&
     std::string name;
     double share;
     FleetOptions fleet;
+    bool latency_judged = true;
   };
   std::vector<Share> shares;
   const double streaming = 1.0 - params.slow_share - params.idle_share;
   for (const MixEntry& entry : *mix) {
     FleetOptions fleet = base;
     fleet.bitrate_bps = static_cast<uint64_t>(entry.kbps) * 1000;
-    shares.push_back({absl::StrCat(entry.kbps, "kbps"), entry.share * streaming, fleet});
+    shares.push_back({absl::StrCat(entry.kbps, "kbps"), entry.share * streaming, fleet, true});
   }
   if (params.slow_share > 0) {
     FleetOptions readers = base;
     readers.read_pause = absl::Milliseconds(params.read_pause_ms);
-    shares.push_back({"slow-readers", params.slow_share / 2, readers});
+    shares.push_back({"slow-readers", params.slow_share / 2, readers, false});
     FleetOptions senders = base;
     senders.send_piece_bytes = static_cast<uint32_t>(params.send_piece_bytes);
     senders.send_piece_interval = absl::Milliseconds(params.send_piece_ms);
-    shares.push_back({"slow-senders", params.slow_share / 2, senders});
+    shares.push_back({"slow-senders", params.slow_share / 2, senders, false});
   }
   if (params.idle_share > 0) {
     FleetOptions idle = base;
     idle.idle = true;
-    shares.push_back({"idle", params.idle_share, idle});
+    shares.push_back({"idle", params.idle_share, idle, true});
   }
   int assigned = 0;
   std::vector<int> counts;
@@ -169,7 +170,7 @@ absl::StatusOr<BenchPlan> MakePlan(std::string_view scenario, const BenchParams&
   int next = params.first_camera;
   for (size_t i = 0; i < shares.size(); ++i) {
     if (counts[i] == 0) continue;
-    CameraGroup group{.name = shares[i].name, .fleet = shares[i].fleet};
+    CameraGroup group{.name = shares[i].name, .fleet = shares[i].fleet, .latency_judged = shares[i].latency_judged};
     group.fleet.cameras = counts[i];
     group.fleet.first_camera = next;
     next += counts[i];

@@ -69,6 +69,9 @@ struct BenchParams {
 struct CameraGroup {
   std::string name;  // "1000kbps", "slow-readers", "idle", ...
   FleetOptions fleet;
+  // Slow cameras are slow by design: their ACK latency is reported but not
+  // held to the run's latency target.
+  bool latency_judged = true;
 };
 
 struct BenchPlan {

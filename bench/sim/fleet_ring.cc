@@ -881,6 +881,9 @@ absl::StatusOr<FleetReport> Fleet::Run() {
   report_.elapsed = end - start_;
   if (bound_blocked_since_ != absl::InfinitePast()) report_.handshake_bound_wait += end - bound_blocked_since_;
   report_.all_acked = AllAcked();
+  // Counted, not derived from the highest acknowledged seq: a camera's seqs
+  // need not start at 1 (a server may welcome it at a later one).
+  report_.bytes_acked = report_.segments_acked * segment_bytes_;
   for (auto& cam : cameras_) {
     if (cam->lost_at != absl::InfiniteFuture()) {
       ++report_.open_gaps;
@@ -896,7 +899,6 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     cam->report.sha256_hex = absl::BytesToHexString(
         absl::string_view(reinterpret_cast<const char*>(digest), len));
     cam->report.resent = cam->client->counters().segments_resent;
-    report_.bytes_acked += cam->report.acked_spooled * segment_bytes_;
     report_.cameras.push_back(cam->report);
   }
   CloseAll();

@@ -161,14 +161,14 @@ double BenchResult::UploadCoresPerMBps() const {
   return (*upload_cpu_ms_per_put / 1000) / (static_cast<double>(*upload_put_bytes) / 1e6);
 }
 
-absl::StatusOr<BenchResult> ParseBenchResult(std::string_view json, std::string_view source_name) {
-  absl::StatusOr<JsonValue> doc = ParseJson(json);
-  if (!doc.ok()) return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source_name), ": ", doc.status().message()));
-  if (!doc->is_object()) {
+namespace {
+
+absl::StatusOr<BenchResult> ParseBenchObject(const JsonValue& doc, std::string_view source_name) {
+  if (!doc.is_object()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(ToAbsl(source_name), ": must be a JSON object, got ", JsonTypeName(doc->type())));
+        absl::StrCat(ToAbsl(source_name), ": must be a JSON object, got ", JsonTypeName(doc.type())));
   }
-  FieldReader r(*doc, source_name);
+  FieldReader r(doc, source_name);
   BenchResult b;
 
   ASSIGN_OR_RETURN(uint64_t version, r.Integer("schema_version", 1, 1000));
@@ -217,9 +217,33 @@ absl::StatusOr<BenchResult> ParseBenchResult(std::string_view json, std::string_
   }
   ASSIGN_OR_RETURN(std::optional<uint64_t> cap, r.OptionalInteger("max_cameras_per_server", 1, 10'000'000));
   if (cap) b.max_cameras_per_server = static_cast<uint32_t>(*cap);
+  ASSIGN_OR_RETURN(b.spool_disk_mb_per_s, r.OptionalNumber("spool_disk_mb_per_s", 0, 1'000'000));
   ASSIGN_OR_RETURN(b.notes, r.TextList("notes", /*required=*/false, /*allow_single=*/true));
   RETURN_IF_ERROR(r.CheckNoUnknownFields());
   return b;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchResult> ParseBenchResult(std::string_view json, std::string_view source_name) {
+  absl::StatusOr<JsonValue> doc = ParseJson(json);
+  if (!doc.ok()) return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source_name), ": ", doc.status().message()));
+  const std::string* tool = doc->is_object() ? doc->FindString("tool") : nullptr;
+  if (tool == nullptr) return ParseBenchObject(*doc, source_name);
+  // A camera-bench result: `camera-bench capacity` puts what a plan needs in
+  // plan_input (when it could see the server's CPU and memory).
+  if (*tool != "camera-bench") {
+    return absl::InvalidArgumentError(absl::StrCat(ToAbsl(source_name), ": a result of \"", *tool,
+                                                   "\", not a bench result or a camera-bench result"));
+  }
+  const JsonValue* input = doc->Find("plan_input");
+  if (input == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        ToAbsl(source_name),
+        ": a camera-bench result without plan_input: plans need a `camera-bench capacity` result from a run that "
+        "saw the server's CPU and memory (the server on the same machine)"));
+  }
+  return ParseBenchObject(*input, absl::StrCat(ToAbsl(source_name), ": plan_input"));
 }
 
 absl::StatusOr<BenchResult> LoadBenchResult(const std::string& path) {

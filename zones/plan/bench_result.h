@@ -24,8 +24,13 @@
 //   closed_loop_mb_per_s, closed_loop_cpu_cores   a saturated run (both or neither)
 //   upload_cpu_ms_per_put, upload_put_bytes       CPU to upload one batch object (both or neither)
 //   max_cameras_per_server  a cap found by measurement, applied as is
+//   spool_disk_mb_per_s   the spool volume's fdatasync'd sequential write
+//                         throughput, MB/s (`camera-bench disk`); replaces the
+//                         plan's assumed spool disk unless --spool_disk_mib_per_s is given
 //   notes                 free text, or an array of free text
 // Unknown members are errors, so a misspelt field is not silently ignored.
+// A `camera-bench capacity` result file (tool "camera-bench") is read too:
+// its plan_input member is a document of this schema.
 #ifndef ZONES_PLAN_BENCH_RESULT_H_
 #define ZONES_PLAN_BENCH_RESULT_H_
 
@@ -62,6 +67,7 @@ struct BenchResult {
   std::optional<double> upload_cpu_ms_per_put;
   std::optional<uint64_t> upload_put_bytes;
   std::optional<uint32_t> max_cameras_per_server;
+  std::optional<double> spool_disk_mb_per_s;
   std::vector<std::string> notes;
 
   // Server cores per MB/s received: the worse (higher) of the throughput run

@@ -163,6 +163,7 @@ const std::vector<FlagSpec>& FlagSpecs() {
        }},
       {"spool_disk_mib_per_s", false,
        [](auto v, PlanFlags* f) {
+         f->spool_disk_given = true;
          return Store(ParseDouble("spool_disk_mib_per_s", v), &f->options.instance.spool_disk_mib_per_s);
        }},
       {"max_connections", false,
@@ -278,9 +279,14 @@ int RunPlan(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   absl::StatusOr<BenchResult> bench = LoadBenchResult(flags->bench_path);
   if (!bench.ok()) return input_error(bench.status());
 
-  const PlanOptions& options = flags->options;
+  PlanOptions options = flags->options;
   std::vector<ZoneDemand> zones;
   PlanSources sources{.bench_path = flags->bench_path, .bench = &*bench, .zones_from = ""};
+  if (bench->spool_disk_mb_per_s && !flags->spool_disk_given) {
+    // Measured on the machine the bench ran on beats the assumed default.
+    options.instance.spool_disk_mib_per_s = *bench->spool_disk_mb_per_s * 1e6 / (1024 * 1024);
+    sources.spool_disk_measured = true;
+  }
   if (flags->zone_map_path.empty()) {
     zones = EvenZones(options.cameras, options.cameras_per_zone);
     sources.zones_from = absl::StrCat("--cameras_per_zone ", FormatCount(options.cameras_per_zone),

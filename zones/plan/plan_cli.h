@@ -27,6 +27,7 @@ struct PlanFlags {
   std::string zone_map_path;  // empty: zones of --cameras_per_zone
   bool json = false;
   bool help = false;
+  bool spool_disk_given = false;  // --spool_disk_mib_per_s: overrides a measured figure
 };
 
 // Parses the flags after "plan": "--name=value" or "--name value", names with

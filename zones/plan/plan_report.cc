@@ -158,11 +158,18 @@ void WritePlanText(const CapacityPlan& plan, const PlanSources& sources, std::os
   out << "Capacity plan: " << FormatCount(plan.cameras) << " cameras, bitrate mix " << o.mix.ToString() << " (mean "
       << Amount(o.mix.MeanKbps()) << " kbit/s = " << Mb(c.camera_bytes_per_s) << " MB/s per camera)\n\n";
 
-  out << "Per-server capacity, on an assumed server of " << absl::StrFormat("%g", inst.cores) << " vCPUs, "
+  out << "Per-server capacity, on a server of " << absl::StrFormat("%g", inst.cores) << " vCPUs, "
       << absl::StrFormat("%g", inst.memory_gib) << " GiB, " << absl::StrFormat("%g", inst.network_gbps)
-      << " Gbit/s each way and a " << absl::StrFormat("%g", inst.spool_disk_mib_per_s)
-      << " MiB/s spool disk\n  (--instance_cores, --instance_memory_gib, --instance_network_gbps, "
-         "--spool_disk_mib_per_s); one core of the bench machine counted as one vCPU.\n";
+      << " Gbit/s each way and a " << absl::StrFormat("%.4g", inst.spool_disk_mib_per_s) << " MiB/s spool disk;\n";
+  if (sources.spool_disk_measured) {
+    out << "  assumed, not measured: vCPUs, memory, network (--instance_cores, --instance_memory_gib,\n"
+           "  --instance_network_gbps); measured by the bench: the spool disk (fdatasync'd writes; "
+           "--spool_disk_mib_per_s overrides);\n";
+  } else {
+    out << "  assumed, not measured: vCPUs, memory, network, spool disk (--instance_cores, --instance_memory_gib,\n"
+           "  --instance_network_gbps, --spool_disk_mib_per_s; `camera-bench disk` measures a spool volume);\n";
+  }
+  out << "  one core of the bench machine counted as one vCPU.\n";
   if (bench != nullptr) {
     out << "  bench: " << sources.bench_path << ", measured " << bench->date << " on " << bench->machine << "\n";
   }
@@ -264,9 +271,9 @@ void WritePlanJson(const CapacityPlan& plan, const PlanSources& sources, std::os
   out << "  \"camera_bytes_per_s\": " << JsonNumber(c.camera_bytes_per_s) << ",\n";
   out << "  \"assumptions\": {\"instance_cores\": " << JsonNumber(inst.cores)
       << ", \"instance_memory_gib\": " << JsonNumber(inst.memory_gib)
-      << ", \"instance_network_gbps\": " << JsonNumber(inst.network_gbps)
-      << ", \"spool_disk_mib_per_s\": " << JsonNumber(inst.spool_disk_mib_per_s)
-      << ", \"max_connections\": " << inst.max_connections << ", \"nofile\": " << inst.nofile
+      << ", \"instance_network_gbps\": " << JsonNumber(inst.network_gbps);
+  if (!sources.spool_disk_measured) out << ", \"spool_disk_mib_per_s\": " << JsonNumber(inst.spool_disk_mib_per_s);
+  out << ", \"max_connections\": " << inst.max_connections << ", \"nofile\": " << inst.nofile
       << ", \"shard_memory_bytes\": " << inst.shard_memory_bytes << ", \"seal_bytes\": " << store.seal_bytes
       << ", \"seal_age_ms\": " << JsonNumber(store.seal_age_ms) << ", \"index_interval_s\": " << store.index_interval_s
       << ", \"upload_threads\": " << store.upload_threads
@@ -276,6 +283,10 @@ void WritePlanJson(const CapacityPlan& plan, const PlanSources& sources, std::os
       << ", \"outage_s\": " << JsonNumber(o.outage_s) << ", \"spool_max_bytes\": " << o.spool_max_bytes
       << ", \"cameras_per_zone\": " << o.cameras_per_zone << ", \"zones_from\": " << JsonString(sources.zones_from)
       << "},\n";
+  if (sources.spool_disk_measured) {
+    out << "  \"measured\": {\"spool_disk_mib_per_s\": " << JsonNumber(inst.spool_disk_mib_per_s)
+        << ", \"from\": " << JsonString(sources.bench_path) << "},\n";
+  }
   if (sources.bench != nullptr) {
     out << "  \"bench\": {\"file\": " << JsonString(sources.bench_path)
         << ", \"date\": " << JsonString(sources.bench->date) << ", \"machine\": " << JsonString(sources.bench->machine)

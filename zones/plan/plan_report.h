@@ -19,6 +19,8 @@ struct PlanSources {
   const BenchResult* bench = nullptr;
   // How the zones were formed: "--cameras_per_zone 13000" or "zone map FILE".
   std::string zones_from;
+  // The spool disk's throughput is the bench's measurement, not an assumption.
+  bool spool_disk_measured = false;
 };
 
 void WritePlanText(const CapacityPlan& plan, const PlanSources& sources, std::ostream& out);
