@@ -43,6 +43,9 @@ PACKAGES=(
   # checks the alert rules; yamllint checks appspec.yml and the rules.
   haproxy
   prometheus
+  # camera-bench's HTML report is opened in headless Chromium by a test
+  # (tests/bench/check_report_renders.py).
+  chromium
   yamllint
   python3-yaml
   # Fuzzing (scripts/fuzz.sh): clang 14 with libFuzzer and the sanitizer

@@ -101,6 +101,12 @@ int Fail(const std::string& message, int code = 2) {
   return code;
 }
 
+// A bad parameter is the caller's to fix (exit 2); anything else went wrong
+// while running (exit 1).
+int Fail(const absl::Status& status) {
+  return Fail(std::string(status.message()), absl::IsInvalidArgument(status) ? 2 : 1);
+}
+
 // The positional words before parsing: the subcommand and, for run, the
 // scenario, whose defaults must be in place before the flags override them.
 std::vector<std::string> Words(int argc, char** argv) {
@@ -204,7 +210,7 @@ int Run(const std::string& scenario, const std::string& command) {
   absl::StatusOr<ingest::bench::BenchPlan> plan = ingest::bench::MakePlan(scenario, *params);
   if (!plan.ok()) return Fail(std::string(plan.status().message()));
   absl::StatusOr<ingest::bench::BenchRun> run = ingest::bench::RunBench(*plan, Hooks());
-  if (!run.ok()) return Fail(run.status().ToString(), 1);
+  if (!run.ok()) return Fail(run.status());
   ingest::bench::RunTargets targets;
   targets.ack_p99_ms = absl::GetFlag(FLAGS_ack_p99_ms);
   const ingest::bench::RunVerdict verdict = ingest::bench::JudgeRun(*run, targets);
@@ -236,7 +242,7 @@ int Capacity(const std::string& command) {
     options.spool_disk_mb_per_s = disk->mb_per_s;
   }
   absl::StatusOr<ingest::bench::CapacityResult> result = ingest::bench::SearchCapacity(options);
-  if (!result.ok()) return Fail(result.status().ToString(), 1);
+  if (!result.ok()) return Fail(result.status());
   std::fputs(ingest::bench::CapacitySummaryText(*result).c_str(), stdout);
   return WriteResult(ingest::bench::CapacityResultJson(*result, command), absl::GetFlag(FLAGS_out));
 }
