@@ -76,16 +76,30 @@ std::optional<double> Delta(std::optional<double> before, std::optional<double> 
   return *after - *before;
 }
 
+// The server's CPU time and memory: from /proc when it runs here, else from
+// the process metrics of its /metrics; nullopt when neither answers.
+std::optional<ProcessSample> SampleServer(std::optional<pid_t> pid, const std::optional<HostPort>& admin) {
+  if (pid) {
+    absl::StatusOr<ProcessSample> sample = SampleProcess(*pid);
+    if (sample.ok()) return *sample;
+    return std::nullopt;
+  }
+  if (!admin) return std::nullopt;
+  absl::StatusOr<AdminReply> reply = AdminRequest(*admin, "GET", "/metrics", absl::Seconds(1));
+  if (!reply.ok() || reply->code != 200) return std::nullopt;
+  const double cpu = SumMetric(reply->body, "process_cpu_seconds_total");
+  const double rss = SumMetric(reply->body, "process_resident_memory_bytes");
+  if (cpu < 0 || rss < 0) return std::nullopt;
+  return ProcessSample{.cpu_s = cpu, .rss_bytes = static_cast<uint64_t>(rss)};
+}
+
 // Follows the fleets once a second and turns what changed into a sample.
 class Sampler {
  public:
-  Sampler(FleetLive& live, std::optional<pid_t> server_pid, absl::Time start)
-      : live_(live), server_pid_(server_pid), start_(start), last_(start) {
+  Sampler(FleetLive& live, std::optional<pid_t> server_pid, std::optional<HostPort> admin, absl::Time start)
+      : live_(live), server_pid_(server_pid), admin_(std::move(admin)), start_(start), last_(start) {
     self_ = SampleSelf();
-    if (server_pid_) {
-      absl::StatusOr<ProcessSample> s = SampleProcess(*server_pid_);
-      if (s.ok()) server_ = *s;
-    }
+    if (std::optional<ProcessSample> s = SampleServer(server_pid_, admin_)) server_ = *s;
   }
 
   SecondSample Take(absl::Time now, BenchRun& run) {
@@ -117,28 +131,30 @@ class Sampler {
     const ProcessSample self = SampleSelf();
     sample.generator_cpu_cores = (self.cpu_s - self_.cpu_s) / dt;
     self_ = self;
-    if (server_pid_) {
-      absl::StatusOr<ProcessSample> server = SampleProcess(*server_pid_);
-      if (server.ok()) {
-        sample.server_cpu_cores = (server->cpu_s - server_.cpu_s) / dt;
-        sample.server_rss_mib = static_cast<double>(server->rss_bytes) / kMiB;
-        run.server_rss_peak_mib = std::max(run.server_rss_peak_mib.value_or(0), *sample.server_rss_mib);
-        server_ = *server;
-      }
+    if (std::optional<ProcessSample> server = SampleServer(server_pid_, admin_); server && server_) {
+      sample.server_cpu_cores = (server->cpu_s - server_->cpu_s) / dt;
+      sample.server_rss_mib = static_cast<double>(server->rss_bytes) / kMiB;
+      run.server_rss_peak_mib = std::max(run.server_rss_peak_mib.value_or(0), *sample.server_rss_mib);
+      server_ = *server;
     }
     last_ = now;
     return sample;
   }
 
-  double server_cpu_s() const { return server_.cpu_s; }
+  // The server's CPU time at the latest sample; nullopt if it was never seen.
+  std::optional<double> server_cpu_s() const {
+    if (!server_) return std::nullopt;
+    return server_->cpu_s;
+  }
 
  private:
   FleetLive& live_;
   std::optional<pid_t> server_pid_;
+  std::optional<HostPort> admin_;
   absl::Time start_;
   absl::Time last_;
   ProcessSample self_;
-  ProcessSample server_;
+  std::optional<ProcessSample> server_;
   uint64_t handshakes_ = 0, bytes_ = 0, segments_ = 0, reconnects_ = 0, errors_ = 0;
 };
 
@@ -169,9 +185,8 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
   if (!run.server.pid && absl::StartsWith(params.targets.front().host, "127.")) {
     run.server.pid = FindListeningProcess(params.targets.front().port);
   }
-  if (run.server.pid) {
-    absl::StatusOr<ProcessSample> before = SampleProcess(*run.server.pid);
-    if (before.ok()) run.server_rss_before_mib = static_cast<double>(before->rss_bytes) / kMiB;
+  if (std::optional<ProcessSample> before = SampleServer(run.server.pid, params.admin)) {
+    run.server_rss_before_mib = static_cast<double>(before->rss_bytes) / kMiB;
   }
   RETURN_IF_ERROR(PrepareCertificates(plan));
   const ServerCounters counters_before = ReadCounters(params.admin);
@@ -182,10 +197,13 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
   std::atomic<int> running{static_cast<int>(plan.groups.size())};
   std::vector<absl::StatusOr<FleetReport>> reports(plan.groups.size(), absl::UnknownError("not run"));
   std::vector<std::thread> threads;
+  int rings = 0;
+  for (const CameraGroup& group : plan.groups) rings += RingsFor(group.fleet);
+  live.rings_setting_up.store(rings);
   run.started = absl::Now();
   const double generator_cpu_before = SampleSelf().cpu_s;
-  Sampler sampler(live, run.server.pid, run.started);
-  const double server_cpu_before = sampler.server_cpu_s();
+  Sampler sampler(live, run.server.pid, params.admin, run.started);
+  const std::optional<double> server_cpu_before = sampler.server_cpu_s();
   for (size_t i = 0; i < plan.groups.size(); ++i) {
     FleetOptions fleet = plan.groups[i].fleet;
     fleet.live = &live;
@@ -201,26 +219,32 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
   const absl::Duration hold = absl::Seconds(params.hold_s);
   const absl::Time hard_end = run.started + absl::Seconds(params.max_duration_s);
   absl::Time next_second = run.started + absl::Seconds(1);
+  absl::Time connecting_from = absl::InfiniteFuture();  // every ring loaded its cameras
   absl::Time ramp_done = absl::InfiniteFuture();
   absl::Time cut_at = absl::InfiniteFuture();
   absl::Time storm_done = absl::InfiniteFuture();
   bool storm_given_up = false;
+  ServerCounters counters_at_cut;
   bool drain_requested = false;
   while (running.load() > 0) {
     absl::SleepFor(kTick);
     const absl::Time now = absl::Now();
     const auto cameras = static_cast<int64_t>(plan.cameras);
+    if (connecting_from == absl::InfiniteFuture() && live.rings_setting_up.load() <= 0) {
+      connecting_from = now;
+      run.setup = now - run.started;
+    }
     if (ramp_done == absl::InfiniteFuture() && live.welcomed.load() >= cameras) {
       ramp_done = now;
-      run.ramp = now - run.started;
-      if (run.server.pid) {
-        absl::StatusOr<ProcessSample> at_ramp = SampleProcess(*run.server.pid);
-        if (at_ramp.ok()) run.server_rss_at_ramp_mib = static_cast<double>(at_ramp->rss_bytes) / kMiB;
+      run.ramp = now - std::min(now, connecting_from);
+      if (std::optional<ProcessSample> at_ramp = SampleServer(run.server.pid, params.admin)) {
+        run.server_rss_at_ramp_mib = static_cast<double>(at_ramp->rss_bytes) / kMiB;
       }
     }
     if (params.storm) {
       if (cut_at == absl::InfiniteFuture() && now >= ramp_done + hold) {
-        cut_at = now;
+        counters_at_cut = ReadCounters(params.admin);
+        cut_at = absl::Now();
         cut.store(true);
       }
       if (cut_at != absl::InfiniteFuture() && storm_done == absl::InfiniteFuture() &&
@@ -265,13 +289,17 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
   run.elapsed = end - run.started;
   run.connected_end = run.series.empty() ? 0 : run.series.back().connected;
   run.generator_cpu_s = SampleSelf().cpu_s - generator_cpu_before;
-  if (run.server.pid) {
-    absl::StatusOr<ProcessSample> after = SampleProcess(*run.server.pid);
-    if (after.ok()) run.server_cpu_s = after->cpu_s - server_cpu_before;
+  if (server_cpu_before) {
+    // A server that drained and exited is counted up to its last sample.
+    std::optional<ProcessSample> after = SampleServer(run.server.pid, params.admin);
+    std::optional<double> cpu_after = after ? std::optional<double>(after->cpu_s) : sampler.server_cpu_s();
+    if (cpu_after) run.server_cpu_s = *cpu_after - *server_cpu_before;
   }
   const ServerCounters counters_after = ReadCounters(params.admin);
   run.server_handshake_timeouts = Delta(counters_before.handshake_timeouts, counters_after.handshake_timeouts);
   run.server_accept_errors = Delta(counters_before.accept_errors, counters_after.accept_errors);
+  run.server_handshake_timeouts_in_storm =
+      Delta(counters_at_cut.handshake_timeouts, counters_after.handshake_timeouts);
   run.total.all_acked = true;
   for (size_t i = 0; i < plan.groups.size(); ++i) {
     if (!reports[i].ok()) return reports[i].status();

@@ -69,7 +69,9 @@ struct BenchRun {
   int64_t connected_peak = 0;
   int64_t connected_end = 0;
   double peak_handshakes_per_s = 0;
-  // From the start until every camera first had WELCOME; nullopt if never.
+  // Loading every camera's certificate and key, before the first connect.
+  absl::Duration setup;
+  // From the first connect until every camera first had WELCOME; nullopt if never.
   std::optional<absl::Duration> ramp;
   // A storm: from the cut until every camera had WELCOME again.
   std::optional<absl::Duration> storm;
@@ -80,6 +82,7 @@ struct BenchRun {
   std::optional<double> server_rss_at_ramp_mib;  // when every camera had WELCOME (idle runs)
   std::optional<double> server_rss_before_mib;
   std::optional<double> server_handshake_timeouts;  // /metrics, during the run
+  std::optional<double> server_handshake_timeouts_in_storm;  // ... from the storm's cut on
   std::optional<double> server_accept_errors;
   double generator_cpu_s = 0;
   std::vector<std::string> notes;  // what the run noticed (drain answer, storm timeout, ...)

@@ -39,6 +39,7 @@
 #include "common/std_string_view.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:7443", "ingestd address host:port (IPv4); several comma-separated");
+ABSL_FLAG(bool, allow_remote, false, "aim load at servers off loopback (only ever at servers you run)");
 ABSL_FLAG(std::string, admin, "", "the first server's admin listener host:port: /status, /metrics, drain");
 ABSL_FLAG(int, server_pid, 0, "the server's process id (0: found by the port it listens on, when local)");
 ABSL_FLAG(std::string, certs_dir, "var/dev-certs", "server-ca.crt and cameras/<id>.pem (missing ones issued)");
@@ -170,6 +171,7 @@ absl::StatusOr<BenchParams> ParamsFromFlags() {
   p.send_piece_ms = absl::GetFlag(FLAGS_send_piece_ms);
   p.max_duration_s = absl::GetFlag(FLAGS_max_duration_s);
   p.wait_for = absl::GetFlag(FLAGS_wait_for);
+  p.allow_remote = absl::GetFlag(FLAGS_allow_remote);
   if (p.storm && !p.idle) return absl::InvalidArgumentError("--storm needs --idle (a storm of idle cameras)");
   return p;
 }

@@ -1,7 +1,6 @@
 #include "bench/camera_bench/local_process.h"
 
 #include <dirent.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/process_usage.h"
 
 namespace ingest::bench {
 namespace {
@@ -99,13 +99,8 @@ absl::StatusOr<ProcessSample> SampleProcess(pid_t pid) {
 }
 
 ProcessSample SampleSelf() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  ProcessSample sample{.cpu_s = seconds(usage.ru_utime) + seconds(usage.ru_stime)};
-  absl::StatusOr<ProcessSample> proc = SampleProcess(getpid());
-  if (proc.ok()) sample.rss_bytes = proc->rss_bytes;
-  return sample;
+  const ProcessUsage usage = SelfUsage();
+  return ProcessSample{.cpu_s = usage.cpu_seconds, .rss_bytes = usage.resident_bytes};
 }
 
 uint64_t MemoryAvailableBytes() {

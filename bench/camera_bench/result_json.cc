@@ -106,6 +106,7 @@ std::string Summary(const BenchRun& run) {
   return absl::StrCat(
       "{\"elapsed_s\":", JsonNumber(seconds), ",\"cameras\":", run.plan.cameras,
       ",\"connected_peak\":", run.connected_peak, ",\"connected_end\":", run.connected_end,
+      ",\"setup_s\":", JsonNumber(absl::ToDoubleSeconds(run.setup)),
       ",\"ramp_s\":", JsonNumber(Seconds(run.ramp)), ",\"segments_recorded\":", r.segments_recorded,
       ",\"segments_acked\":", r.segments_acked, ",\"all_acked\":", Bool(r.all_acked), ",\"mb_acked\":", JsonNumber(mb),
       ",\"mb_per_s\":", JsonNumber(mb / seconds),
@@ -123,6 +124,7 @@ std::string Summary(const BenchRun& run) {
       ",\"server_kb_per_camera\":", JsonNumber(KbPerCamera(run)), ",\"server_cpu_s_per_gb\":", JsonNumber(cpu_per_gb),
       ",\"server_handshake_timeouts\":", JsonNumber(run.server_handshake_timeouts),
       ",\"server_accept_errors\":", JsonNumber(run.server_accept_errors),
+      ",\"server_handshake_timeouts_in_storm\":", JsonNumber(run.server_handshake_timeouts_in_storm),
       ",\"generator_cpu_s\":", JsonNumber(run.generator_cpu_s),
       ",\"generator_cpu_cores_mean\":", JsonNumber(run.generator_cpu_s / seconds),
       ",\"generator_rings\":", r.rings, ",\"generator_peak_handshakes_in_flight\":", r.peak_handshakes_in_flight,
@@ -201,12 +203,12 @@ std::string RunSummaryText(const BenchRun& run, const RunVerdict& verdict) {
     return h.count() == 0 ? std::string("-") : absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(h.Quantile(q)));
   };
   std::string out = absl::StrFormat(
-      "%s; %.1f s, peak %d with WELCOME, ramp %s\n"
+      "%s; %.1f s (%.1f s loading keys), peak %d with WELCOME, ramp %s\n"
       "acked %llu of %llu segments (all: %s), %.2f MB/s, %.1f segments/s\n"
       "ACK spooled p50 %s p99 %s ms; persisted p50 %s p99 %s ms; WELCOME p50 %s p99 %s ms\n"
       "handshakes %llu full + %llu resumed, peak %.0f/s; reconnects %llu, gap p99 %s ms, %llu open; "
       "errors %llu\n",
-      Title(run), seconds, run.connected_peak,
+      Title(run), seconds, absl::ToDoubleSeconds(run.setup), run.connected_peak,
       run.ramp ? absl::StrFormat("%.1f s", absl::ToDoubleSeconds(*run.ramp)) : "never complete",
       static_cast<unsigned long long>(r.segments_acked), static_cast<unsigned long long>(r.segments_recorded),
       r.all_acked ? "yes" : "no", static_cast<double>(r.bytes_acked) / 1e6 / seconds,
@@ -216,8 +218,11 @@ std::string RunSummaryText(const BenchRun& run, const RunVerdict& verdict) {
       run.peak_handshakes_per_s, static_cast<unsigned long long>(r.reconnects), ms(r.gaps, 0.99),
       static_cast<unsigned long long>(r.open_gaps),
       static_cast<unsigned long long>(r.protocol_errors + r.connect_failures));
-  if (run.storm) absl::StrAppendFormat(&out, "storm: every camera had WELCOME again %.2f s after the cut\n",
-                                       absl::ToDoubleSeconds(*run.storm));
+  if (run.storm) {
+    absl::StrAppendFormat(&out, "storm: every camera had WELCOME again %.2f s after the cut; %s handshake timeouts "
+                          "at the server since the cut\n",
+                          absl::ToDoubleSeconds(*run.storm), JsonNumber(run.server_handshake_timeouts_in_storm));
+  }
   if (run.server_cpu_s) {
     absl::StrAppendFormat(&out, "server: %.1f CPU-s (%.2f cores), RSS peak %.0f MiB", *run.server_cpu_s,
                           *run.server_cpu_s / seconds, run.server_rss_peak_mib.value_or(0));

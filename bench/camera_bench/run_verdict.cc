@@ -3,6 +3,8 @@
 #include <sys/sysinfo.h>
 
 #include <algorithm>
+#include <type_traits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -14,6 +16,24 @@ namespace {
 
 // A resource this close to full counts as the one that ran out.
 constexpr double kSaturated = 0.85;
+
+// The 90th percentile of one figure over every second that has it.
+template <typename Field>
+double Percentile90(const std::vector<SecondSample>& series, Field field) {
+  std::vector<double> values;
+  for (const SecondSample& s : series) {
+    const auto& value = s.*field;
+    if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>) {
+      values.push_back(value);
+    } else if (value) {
+      values.push_back(*value);
+    }
+  }
+  if (values.empty()) return 0;
+  const size_t at = std::min(values.size() - 1, values.size() * 9 / 10);
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(at), values.end());
+  return values[at];
+}
 
 }  // namespace
 
@@ -36,11 +56,11 @@ ResourceUse MeasureUse(const BenchRun& run) {
     }
   }
   if (n > 0) {
-    use.generator_cpu_cores = generator / n;
+    use.generator_cpu_cores = std::max(generator / n, Percentile90(run.series, &SecondSample::generator_cpu_cores));
     use.mb_per_s = mb / n;
   }
   if (server_n > 0) {
-    use.server_cpu_cores = server / server_n;
+    use.server_cpu_cores = std::max(server / server_n, Percentile90(run.series, &SecondSample::server_cpu_cores));
     use.server_rss_mib = rss;
   }
   struct sysinfo info {};
@@ -110,6 +130,10 @@ RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
     v.why = absl::StrFormat("connects waited for the generator's handshake bound %.0f%% of the time: raise "
                             "--max_handshakes or find why handshakes are slow (%s)",
                             u.bound_wait_share * 100, figures);
+  } else if (!v.ok && run.server_handshake_timeouts.value_or(0) > 0) {
+    v.binding_resource = "handshakes";
+    v.why = absl::StrCat("the server timed out handshakes with no resource saturated (", figures,
+                         "): more were offered at once than it finishes before its deadline");
   } else if (!v.ok) {
     v.binding_resource = r.protocol_errors + r.connect_failures > 0 ? "errors" : "latency";
     v.why = absl::StrCat("no resource saturated (", figures, ")");

@@ -20,7 +20,9 @@ struct RunTargets {
   std::optional<double> spool_disk_mb_per_s;   // what the spool volume takes (camera-bench disk)
 };
 
-// Mean use of each resource over the run's second half (after any ramp).
+// Use of each resource: CPU as the higher of the mean over the run's second
+// half (past any ramp) and the 90th percentile of its seconds (so a burst,
+// a storm's, counts).
 struct ResourceUse {
   std::optional<double> server_cpu_cores;
   double generator_cpu_cores = 0;
@@ -35,7 +37,9 @@ struct ResourceUse {
 struct RunVerdict {
   bool ok = true;
   // "none", "server_cpu", "server_memory", "spool_disk", "load_generator",
-  // "latency" (over target with no resource saturated), "errors".
+  // "handshakes" (timed out with no resource saturated: more offered than
+  // the server finishes before its deadline), "latency" (over target with no
+  // resource saturated), "errors".
   std::string binding_resource = "none";
   std::string why;  // one sentence with the figures
   ResourceUse use;

@@ -63,6 +63,9 @@ struct BenchParams {
   bool idle = false;
   bool storm = false;
   std::string wait_for = "spooled";
+  // Load is only aimed at 127.0.0.0/8 unless this is set: a load test of
+  // someone else's server is an attack.
+  bool allow_remote = false;
 };
 
 // One group of cameras with the same behaviour, run as one fleet.

@@ -119,8 +119,14 @@ absl::StatusOr<std::string> RenderHtmlReport(std::string_view result_json) {
   out += "</style></head><body>";
   AppendHeader(out, doc);
   out += "<main>";
-  out += RenderSummaryTable(ObjectMember(&doc, "summary"));
+  // A search's answer and a comparison's ratios first: they are what the
+  // reader came for; the run behind them follows.
+  out += RenderCapacitySection(ObjectMember(&doc, "capacity"));
+  out += RenderCompareSection(ObjectMember(&doc, "compare"));
   out += RenderVerdict(ObjectMember(&doc, "verdict"));
+  out += RenderNotes(ArrayMember(&doc, "notes"));
+  out += RenderSummaryTable(ObjectMember(&doc, "summary"));
+  out += RenderGroupsTable(ArrayMember(&doc, "groups"));
   std::string charts = RenderCharts(doc);
   if (!charts.empty()) {
     out += "<section class=\"charts\"><h2>Charts</h2>";
@@ -128,8 +134,6 @@ absl::StatusOr<std::string> RenderHtmlReport(std::string_view result_json) {
     out += "</section>";
   }
   out += RenderParametersTable(ObjectMember(&doc, "parameters"));
-  out += RenderCapacitySection(ObjectMember(&doc, "capacity"));
-  out += RenderCompareSection(ObjectMember(&doc, "compare"));
   out += "</main><footer>Rendered by camera-bench from its result file (schema version ";
   out += std::to_string(kResultSchemaVersion);
   out += ").</footer></body></html>\n";

@@ -7,10 +7,11 @@
 //   ASSIGN_OR_RETURN(std::string html, RenderHtmlReport(result_json));
 //   // write html beside the .json
 //
-// The page: the title as heading; when, the command, machine and server; the
-// summary (table-summary) and verdict; the charts (report_charts.h); the
-// parameters (table-parameters); and for a capacity search or a comparison
-// its own table (table-capacity, table-compare).
+// The page: the title as heading; when, the command, machine and server; for
+// a capacity search or a comparison its own table first (table-capacity,
+// table-compare); the verdict and notes; the summary (table-summary) and
+// camera groups (table-groups); the charts (report_charts.h); the
+// parameters (table-parameters).
 #ifndef BENCH_REPORT_HTML_REPORT_H_
 #define BENCH_REPORT_HTML_REPORT_H_
 

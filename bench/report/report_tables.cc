@@ -24,6 +24,8 @@ struct SummaryRow {
 constexpr SummaryRow kSummaryRows[] = {
     {"elapsed_s", "Elapsed", "s"},
     {"cameras", "Cameras", ""},
+    {"setup_s", "Loading keys, before the first connect", "s"},
+    {"ramp_s", "Ramp, first connect to every camera's WELCOME", "s"},
     {"connected_peak", "Connected, peak", ""},
     {"connected_end", "Connected at the end", ""},
     {"segments_recorded", "Segments recorded", ""},
@@ -48,10 +50,13 @@ constexpr SummaryRow kSummaryRows[] = {
     {"storage_full_drops", "Storage-full drops", ""},
     {"server_cpu_s", "Server CPU", "s"},
     {"server_cpu_cores_mean", "Server CPU, mean", "cores"},
+    {"server_rss_before_mib", "Server RSS before the run", "MiB"},
     {"server_rss_peak_mib", "Server RSS, peak", "MiB"},
     {"server_kb_per_camera", "Server memory per camera", "kB"},
     {"server_cpu_s_per_gb", "Server CPU per GB", "s/GB"},
     {"server_handshake_timeouts", "Server handshake timeouts", ""},
+    {"server_accept_errors", "Server accept errors", ""},
+    {"server_handshake_timeouts_in_storm", "Server handshake timeouts after the storm's cut", ""},
     {"generator_cpu_s", "Generator CPU", "s"},
     {"generator_cpu_cores_mean", "Generator CPU, mean", "cores"},
     {"generator_rings", "Generator rings", ""},
@@ -149,6 +154,43 @@ std::string RenderVerdict(const JsonValue* verdict) {
   return out;
 }
 
+std::string RenderGroupsTable(const JsonValue* groups) {
+  if (groups == nullptr || !groups->is_array() || groups->items().size() < 2) return "";
+  std::string out =
+      "<section><h2>Camera groups</h2><table id=\"table-groups\"><thead><tr><th scope=\"col\">Group</th>"
+      "<th scope=\"col\">Cameras</th><th scope=\"col\">Segments acknowledged</th>"
+      "<th scope=\"col\">ACK spooled p50 / p99 (ms)</th><th scope=\"col\">Errors</th>"
+      "<th scope=\"col\">Reconnects</th><th scope=\"col\">Held to the latency target</th></tr></thead><tbody>";
+  for (const JsonValue& group : groups->items()) {
+    if (!group.is_object()) continue;
+    out += "<tr>";
+    AppendCell(out, StringText(&group, "name"), /*numeric=*/false);
+    AppendCell(out, NumberText(&group, "cameras"));
+    AppendCell(out, NumberText(&group, "segments_acked"));
+    const JsonValue* latency = ObjectMember(&group, "ack_spooled_ms");
+    AppendCell(out, NumberText(latency, "p50") + " / " + NumberText(latency, "p99"));
+    AppendCell(out, NumberText(&group, "errors"));
+    AppendCell(out, NumberText(&group, "reconnects"));
+    AppendCell(out, StringText(&group, "latency_judged"), /*numeric=*/false);
+    out += "</tr>";
+  }
+  out += "</tbody></table></section>";
+  return out;
+}
+
+std::string RenderNotes(const JsonValue* notes) {
+  if (notes == nullptr || !notes->is_array() || notes->items().empty()) return "";
+  std::string out = "<section><h2>Notes</h2><ul id=\"notes\">";
+  for (const JsonValue& note : notes->items()) {
+    if (!note.is_string()) continue;
+    out += "<li>";
+    AppendHtmlEscaped(out, note.string());
+    out += "</li>";
+  }
+  out += "</ul></section>";
+  return out;
+}
+
 std::string RenderParametersTable(const JsonValue* parameters) {
   std::string out =
       "<section><h2>Parameters</h2><table id=\"table-parameters\" class=\"keyvalue\">"
@@ -238,6 +280,7 @@ std::string RenderCompareSection(const JsonValue* compare) {
       {"latency_p50_ms", "Latency p50", "ms"},
       {"latency_p99_ms", "Latency p99", "ms"},
       {"server_cpu_s_per_gb", "Server CPU per GB", "s/GB"},
+      {"server_cores", "Server CPU", "cores"},
       {"idle_kb_per_connection", "Idle memory per connection", "kB"},
   };
   for (const Measure& measure : kMeasures) {
@@ -249,7 +292,10 @@ std::string RenderCompareSection(const JsonValue* compare) {
     AppendCell(out, ratio.has_value() ? FormatNumber(*ratio) + "×" : std::string(kNotMeasured));
     out += "</tr>";
   }
-  out += "</tbody></table></section>";
+  out += "<tr><th scope=\"row\">Notes</th>";
+  for (const JsonValue* side : sides) AppendCell(out, StringText(side, "note"), false);
+  AppendCell(out, "", false);
+  out += "</tr></tbody></table></section>";
   return out;
 }
 

@@ -4,6 +4,8 @@
 //   table-parameters  the command's parameters, name -> value
 //   table-capacity    each step of a capacity search, then the answer
 //   table-compare     each side of a comparison, its guarantee, and the ratios
+//   table-groups      a run's camera groups (a mix, slow cameras), when there are several
+//   notes             what the run noticed (a drain's answer, a storm that timed out)
 // Every string from the result is HTML-escaped. Each takes the member it
 // renders (null when absent) and returns "" when there is nothing to show.
 //
@@ -21,6 +23,8 @@ std::string RenderSummaryTable(const JsonValue* summary);
 // One line: passed or failed, the binding resource and why.
 std::string RenderVerdict(const JsonValue* verdict);
 std::string RenderParametersTable(const JsonValue* parameters);
+std::string RenderGroupsTable(const JsonValue* groups);
+std::string RenderNotes(const JsonValue* notes);
 std::string RenderCapacitySection(const JsonValue* capacity);
 std::string RenderCompareSection(const JsonValue* compare);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared by the figure scripts (sourced, not run): a throw-away work folder,
 # an ingestd on 127.0.0.1 with development certificates, and a cleanup that
-# never leaves a server behind, even when the load generator fails.
+# never leaves a server behind, even when the load generator fails. No load
+# balancer watches these servers, so their drain does not wait to be noticed.
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 #   bench_init ingest-tput 17612
@@ -29,7 +30,7 @@ bench_init() {
 
 start_ingestd() {
   "${BIN}/server/ingestd" --dev-certs --listen "127.0.0.1:${PORT}" --admin-listen 127.0.0.1:0 --state-dir "${WORK}/var" \
-    --stats-interval-s 0 "$@" >"${WORK}/ingestd.log" 2>&1 &
+    --stats-interval-s 0 --drain-announce-delay-ms 0 "$@" >"${WORK}/ingestd.log" 2>&1 &
   server=$!
   local _
   for _ in $(seq 1 100); do

@@ -119,6 +119,12 @@ int CamerasPerRing() {
   return static_cast<int>(std::clamp<rlim_t>(files / 4 * 3, 1, 16384));
 }
 
+int RingsFor(const FleetOptions& options) {
+  const int per_ring_cap = options.direct_descriptors ? CamerasPerRing() : options.cameras;
+  const int rings = options.rings > 0 ? options.rings : (options.cameras + per_ring_cap - 1) / per_ring_cap;
+  return std::max(1, std::min(rings, options.cameras));
+}
+
 absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
   if (options.cameras <= 0) return absl::InvalidArgumentError("cameras must be at least 1");
   if (options.source_addresses < 0 || options.source_addresses > 65000) {
@@ -142,9 +148,7 @@ absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
         .camera_count = options.first_camera - 1 + options.cameras,
         .camera_id_format = options.id_format}));
   }
-  const int per_ring_cap = options.direct_descriptors ? CamerasPerRing() : options.cameras;
-  int rings = options.rings > 0 ? options.rings : (options.cameras + per_ring_cap - 1) / per_ring_cap;
-  rings = std::min(rings, options.cameras);
+  const int rings = RingsFor(options);
   if (options.direct_descriptors && (options.cameras + rings - 1) / rings > CamerasPerRing()) {
     return absl::InvalidArgumentError(absl::StrCat(
         options.cameras, " cameras over ", rings, " rings exceed ", CamerasPerRing(),

@@ -56,6 +56,11 @@ struct FleetLive {
   std::atomic<uint64_t> bytes_acked{0};          // payload, spooled
   std::atomic<uint64_t> reconnects{0};
   std::atomic<uint64_t> errors{0};               // protocol errors and connect failures
+  // Set by the caller, before any fleet starts, to the rings of every fleet
+  // following this (RingsFor summed). A ring counts itself down once its
+  // cameras are loaded and connects only when the count reaches 0: a ramp
+  // starts on every ring at once, and loading keys is not timed as ramp.
+  std::atomic<int> rings_setting_up{0};
   // ACK latencies since the last TakeIntervals, merged in by the rings.
   void AddIntervals(const LatencyHistogram& spooled, const LatencyHistogram& persisted);
   std::pair<LatencyHistogram, LatencyHistogram> TakeIntervals();
@@ -132,7 +137,8 @@ struct FleetOptions {
   FleetLive* live = nullptr;
   // A reconnect storm: once set, every ring cuts all its connections at once
   // (no close_notify, as a network blip would) and the cameras reconnect
-  // after `cut_reconnect_delay`. Obeyed once.
+  // after `cut_reconnect_delay`, all at once: connects_per_second and
+  // max_handshakes_in_flight no longer hold them back. Obeyed once.
   const std::atomic<bool>* cut_all = nullptr;
   absl::Duration cut_reconnect_delay = absl::ZeroDuration();
   // Slow cameras. A slow reader stops reading for this long after each
@@ -201,6 +207,9 @@ struct FleetReport {
 // Cameras per ring: three quarters of the process's descriptor limit (a
 // ring's table cannot be larger), at most 16,384.
 int CamerasPerRing();
+
+// The rings RunCameraFleet splits `options.cameras` over.
+int RingsFor(const FleetOptions& options);
 
 absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options);
 

@@ -539,11 +539,12 @@ void Fleet::AdmitConnects(absl::Time now) {
   // New connections are paced so a fleet start is not a SYN flood, and
   // bounded in flight so the server is not offered more handshakes than it
   // can finish before its deadline.
-  connect_tokens_ = std::min(options_.connects_per_second,
-                             connect_tokens_ + absl::ToDoubleSeconds(now - last_refill_) *
-                                                   options_.connects_per_second);
+  // A storm is every camera reconnecting at once: after the cut, neither
+  // the pace nor the bound holds them back.
+  const double rate = cut_done_ ? 1e12 : options_.connects_per_second;
+  connect_tokens_ = std::min(rate, connect_tokens_ + absl::ToDoubleSeconds(now - last_refill_) * rate);
   last_refill_ = now;
-  const auto bound = static_cast<uint64_t>(std::max(0, options_.max_handshakes_in_flight));
+  const auto bound = cut_done_ ? 0 : static_cast<uint64_t>(std::max(0, options_.max_handshakes_in_flight));
   bool blocked = false;
   while (!connects_.empty() && connects_.top().first <= now && connect_tokens_ >= 1) {
     if (bound != 0 && handshaking_ >= bound) {
@@ -816,7 +817,18 @@ FleetProgress Fleet::Progress(absl::Time now) const {
 }
 
 absl::StatusOr<FleetReport> Fleet::Run() {
-  RETURN_IF_ERROR(Setup());
+  const absl::Status setup = Setup();
+  if (options_.live != nullptr) {
+    // Every ring of every fleet loaded before any connects (FleetLive), a
+    // failed one included, so nobody waits for it.
+    options_.live->rings_setting_up.fetch_sub(1);
+    while (options_.live->rings_setting_up.load() > 0 && !(options_.stop != nullptr && options_.stop->load())) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    start_ = absl::Now();
+    last_refill_ = start_;
+  }
+  RETURN_IF_ERROR(setup);
   // Each camera records for record_for from its first WELCOME, so a slow
   // start (a sanitizer build, a loaded machine) shortens nobody's recording.
   // Cameras that cannot connect at all stop the recording phase after

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/build_info.h"
 #include "common/json_log.h"
+#include "common/process_usage.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "proto/frame.h"
@@ -265,6 +266,7 @@ AdminSnapshot IngestServer::AdminView() const {
   AdminViewInput input;
   input.config = &config_;
   input.started = started_;
+  input.process = SelfUsage();  // the admin thread, not a shard's
   if (!started_up()) {
     absl::MutexLock lock(&startup_mu_);
     input.startup_step = startup_step_;

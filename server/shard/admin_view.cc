@@ -141,6 +141,10 @@ constexpr GaugeFamily kUptime{"ingest_uptime_seconds", "Seconds since the server
 constexpr GaugeFamily kSpoolBytes{"ingest_spool_bytes", "Bytes in spool files not yet reclaimed."};
 constexpr GaugeFamily kSpoolDiskFree{"ingest_spool_disk_free_bytes",
                                      "Free bytes on the spool's file system (last measured)."};
+// The standard process metrics, under their usual names so dashboards and
+// load generators (camera-bench) read them without knowing ingestd.
+constexpr CounterFamily kProcessCpu{"process_cpu_seconds_total", "CPU time of the process, user and system, in seconds."};
+constexpr GaugeFamily kProcessResident{"process_resident_memory_bytes", "Resident memory of the process, in bytes."};
 constexpr GaugeFamily kInfo{"ingest_info", "Always 1; labels say which server, build, zone and zone map this is."};
 constexpr GaugeFamily kMisplacedSessions{"ingest_misplaced_sessions",
                                          "Cameras connected here that a reloaded zone map places elsewhere."};
@@ -291,6 +295,8 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
     w.Add(kLive, 1);
     w.Add(kStarting, 1);
     w.Add(kUptime, absl::ToDoubleSeconds(now - input.started));
+    w.Add(kProcessCpu, input.process.cpu_seconds);
+    w.Add(kProcessResident, static_cast<double>(input.process.resident_bytes));
     snapshot.metrics_text = w.Take();
     snapshot.status_json = absl::StrCat("{\"server_id\":", JsonString(input.config->server.id),
                                         ",\"zone\":", JsonString(input.config->server.zone),
@@ -328,6 +334,8 @@ AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now) {
   w.Add(kReady, ready ? 1 : 0);
   w.Add(kLive, snapshot.live ? 1 : 0);
   w.Add(kUptime, absl::ToDoubleSeconds(now - input.started));
+  w.Add(kProcessCpu, input.process.cpu_seconds);
+  w.Add(kProcessResident, static_cast<double>(input.process.resident_bytes));
   snapshot.metrics_text = w.Take();
   snapshot.status_json = StatusJson(input, snapshot.readiness, ready, now);
   return snapshot;

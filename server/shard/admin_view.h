@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/process_usage.h"
 #include "server/admin/admin_server.h"
 #include "server/batch/batch_sealer.h"
 #include "server/config/ingest_config.h"
@@ -74,6 +75,7 @@ struct AdminViewInput {
   std::string zone_map_digest;  // empty without a zone map
   uint64_t misplaced_sessions = 0;
   TlsView tls;
+  ProcessUsage process;  // set while starting too
 };
 
 AdminSnapshot BuildAdminSnapshot(const AdminViewInput& input, absl::Time now);

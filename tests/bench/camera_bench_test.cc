@@ -234,6 +234,7 @@ TEST(CameraBenchTest, PlansSplitTheCamerasExactlyAndRefuseBadParameters) {
            [](BenchParams& q) { q.targets.clear(); },
            [](BenchParams& q) { q.wait_for = "sometime"; },
            [](BenchParams& q) { q.connect_rate = 0; },
+           [](BenchParams& q) { q.targets = {{"10.0.0.1", 7443}}; },  // off loopback without allow_remote
        }) {
     BenchParams q = p;
     bad(q);

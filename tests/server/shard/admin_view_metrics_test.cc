@@ -148,5 +148,21 @@ TEST_F(AdminViewMetricsTest, HistogramsCarryTheirMeasuredSums) {
   EXPECT_NE(text.find("ingest_s3_errors_total{kind=\"throttled\"} 1\n"), std::string::npos) << text;
 }
 
+// The standard process metrics, under their usual names, so camera-bench
+// (or any scraper) follows a remote server's CPU and memory from /metrics.
+TEST_F(AdminViewMetricsTest, ProcessCpuAndMemoryUnderTheirStandardNames) {
+  input_.process = {.cpu_seconds = 12.5, .resident_bytes = 64 << 20};
+  const std::string text = BuildAdminSnapshot(input_, absl::Now()).metrics_text;
+  const std::map<std::string, Family> families = Families(text);
+  EXPECT_EQ(families.at("process_cpu_seconds_total").type, "counter");
+  EXPECT_EQ(families.at("process_resident_memory_bytes").type, "gauge");
+  EXPECT_NE(text.find("process_cpu_seconds_total 12.5\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("process_resident_memory_bytes 67108864\n"), std::string::npos) << text;
+  // While starting, too.
+  input_.started_up = false;
+  EXPECT_NE(BuildAdminSnapshot(input_, absl::Now()).metrics_text.find("process_cpu_seconds_total 12.5\n"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace ingest
