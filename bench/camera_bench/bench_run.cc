@@ -1,9 +1,11 @@
 #include "bench/camera_bench/bench_run.h"
 
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <thread>
 #include <utility>
 
@@ -130,6 +132,7 @@ class Sampler {
     sample.ack_persisted_p99_ms = Ms(persisted, 0.99);
     const ProcessSample self = SampleSelf();
     sample.generator_cpu_cores = (self.cpu_s - self_.cpu_s) / dt;
+    run.generator_rss_peak_mib = std::max(run.generator_rss_peak_mib, static_cast<double>(self.rss_bytes) / kMiB);
     self_ = self;
     if (std::optional<ProcessSample> server = SampleServer(server_pid_, admin_); server && server_) {
       sample.server_cpu_cores = (server->cpu_s - server_->cpu_s) / dt;
@@ -168,7 +171,24 @@ absl::Status PrepareCertificates(const BenchPlan& plan) {
                                             .camera_id_format = plan.groups.front().fleet.id_format});
 }
 
+// MemAvailable as a fraction of the machine's memory, 1 when unknown.
+double MemoryAvailableFraction() {
+  struct sysinfo info {};
+  if (sysinfo(&info) != 0 || info.totalram == 0) return 1;
+  return static_cast<double>(MemoryAvailableBytes()) / (static_cast<double>(info.totalram) * info.mem_unit);
+}
+
 }  // namespace
+
+double BenchRun::ActiveSeconds() const { return std::max(1e-3, absl::ToDoubleSeconds(elapsed - setup)); }
+
+std::optional<double> BenchRun::ServerKbPerCamera() const {
+  if (!server_rss_before_mib || !server_rss_at_ramp_mib || plan.cameras == 0) return std::nullopt;
+  // The server watched is the first target, which holds its share of the
+  // cameras (they start spread evenly over the targets).
+  const double on_first = std::ceil(static_cast<double>(plan.cameras) / std::max<size_t>(1, plan.params.targets.size()));
+  return std::max(0.0, *server_rss_at_ramp_mib - *server_rss_before_mib) * kMiB / 1000.0 / on_first;
+}
 
 absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) {
   if (plan.groups.empty()) return absl::InvalidArgumentError("no cameras to run");
@@ -210,8 +230,9 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
     fleet.stop = &stop;
     fleet.cut_all = &cut;
     fleet.certificates_ready = true;
-    threads.emplace_back([fleet, &reports, &running, i] {
+    threads.emplace_back([fleet, &reports, &running, &stop, i] {
       reports[i] = RunCameraFleet(fleet);
+      if (!reports[i].ok()) stop.store(true);  // the run has failed: the other groups end too
       running.fetch_sub(1);
     });
   }
@@ -277,6 +298,7 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
     if (now >= hard_end || (hooks.stop != nullptr && hooks.stop->load())) stop.store(true);
     if (now >= next_second) {
       SecondSample sample = sampler.Take(now, run);
+      run.memory_available_min_fraction = std::min(run.memory_available_min_fraction, MemoryAvailableFraction());
       run.connected_peak = std::max(run.connected_peak, sample.connected);
       run.peak_handshakes_per_s = std::max(run.peak_handshakes_per_s, sample.handshakes_per_s);
       run.series.push_back(sample);

@@ -29,7 +29,9 @@ namespace ingest::bench {
 // std::nullopt where nothing was measured.
 struct SecondSample {
   double t_s = 0;
-  int64_t connected = 0;  // cameras with a WELCOME on their connection
+  // Cameras with a WELCOME on their connection (the series' "connected"),
+  // not FleetLive::connected's open connections.
+  int64_t connected = 0;
   double handshakes_per_s = 0;
   int64_t handshakes_in_flight = 0;
   double mb_per_s = 0;  // payload acknowledged (spooled)
@@ -58,6 +60,13 @@ struct GroupResult {
 };
 
 struct BenchRun {
+  // The seconds the cameras were at work: the run without its key loading.
+  double ActiveSeconds() const;
+  // Server memory per camera, KB (10^3 bytes): what the first server grew by
+  // from before the run to the moment every camera had WELCOME, over the
+  // cameras it then held (its share of the targets).
+  std::optional<double> ServerKbPerCamera() const;
+
   BenchPlan plan;
   MachineInfo machine;
   ServerInfo server;
@@ -84,7 +93,10 @@ struct BenchRun {
   std::optional<double> server_handshake_timeouts;  // /metrics, during the run
   std::optional<double> server_handshake_timeouts_in_storm;  // ... from the storm's cut on
   std::optional<double> server_accept_errors;
+  // The least of the machine's memory available during the run (MemAvailable), as a fraction.
+  double memory_available_min_fraction = 1;
   double generator_cpu_s = 0;
+  double generator_rss_peak_mib = 0;
   std::vector<std::string> notes;  // what the run noticed (drain answer, storm timeout, ...)
 };
 

@@ -60,6 +60,9 @@ ABSL_FLAG(bool, resume, true, "offer TLS session tickets on reconnect");
 ABSL_FLAG(bool, saturate, false, "closed loop: a camera records its next segment when fewer than 4 are outstanding");
 ABSL_FLAG(bool, idle, false, "cameras only keep alive");
 ABSL_FLAG(bool, storm, false, "once every camera has WELCOME and hold_s passed, cut every connection at once");
+ABSL_FLAG(bool, storm_unbounded, false,
+          "storm: reconnect without --max_handshakes too (the generator then times out handshakes itself "
+          "once its cores are full; say so when quoting the result)");
 ABSL_FLAG(double, hold_s, 10, "idle, storm: how long to hold once every camera has WELCOME");
 ABSL_FLAG(double, drain_at_s, 0, "ask the first server (--admin) to drain this long into the run (0: never)");
 ABSL_FLAG(double, storm_timeout_s, 120, "storm: stop waiting for every camera's new WELCOME after this long");
@@ -108,16 +111,16 @@ int Fail(const absl::Status& status) {
   return Fail(std::string(status.message()), absl::IsInvalidArgument(status) ? 2 : 1);
 }
 
-// The positional words before parsing: the subcommand and, for run, the
-// scenario, whose defaults must be in place before the flags override them.
-std::vector<std::string> Words(int argc, char** argv) {
-  std::vector<std::string> words;
-  for (int i = 1; i < argc && words.size() < 2; ++i) {
-    absl::string_view arg = argv[i];
-    if (arg == "--") break;
-    if (!absl::StartsWith(arg, "-")) words.emplace_back(arg);
+// The scenario of `camera-bench run SCENARIO ...`, read before the flags are
+// parsed: its defaults must be in place for the flags to override them. The
+// command and the scenario come first, so a flag's value is never mistaken
+// for either.
+absl::StatusOr<std::string> ScenarioOf(int argc, char** argv) {
+  if (argc < 2 || absl::string_view(argv[1]) != "run") return std::string();
+  if (argc < 3 || absl::StartsWith(argv[2], "-")) {
+    return absl::InvalidArgumentError("run needs the scenario first: camera-bench run SCENARIO [flags]");
   }
-  return words;
+  return std::string(argv[2]);
 }
 
 absl::Status ApplyProfileDefaults(const ingest::bench::ScenarioProfile& profile) {
@@ -161,6 +164,7 @@ absl::StatusOr<BenchParams> ParamsFromFlags() {
   p.saturate = absl::GetFlag(FLAGS_saturate);
   p.idle = absl::GetFlag(FLAGS_idle);
   p.storm = absl::GetFlag(FLAGS_storm);
+  p.storm_unbounded = absl::GetFlag(FLAGS_storm_unbounded);
   p.hold_s = absl::GetFlag(FLAGS_hold_s);
   p.drain_at_s = absl::GetFlag(FLAGS_drain_at_s);
   p.storm_timeout_s = absl::GetFlag(FLAGS_storm_timeout_s);
@@ -182,14 +186,22 @@ std::string CommandLine(int argc, char** argv) {
   return absl::StrJoin(args, " ");
 }
 
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file << text;
+  file.close();
+  if (!file) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
 // Writes the result JSON and the HTML report beside it.
 int WriteResult(const std::string& json, const std::string& out) {
   if (out.empty()) return 0;
-  std::ofstream(out) << json;
+  if (absl::Status s = WriteFile(out, json); !s.ok()) return Fail(s.ToString(), 1);
   absl::StatusOr<std::string> html = ingest::bench::RenderHtmlReport(json);
   if (!html.ok()) return Fail(absl::StrCat("report: ", html.status().ToString()), 1);
   const std::string html_path = absl::StrCat(absl::StripSuffix(out, ".json"), ".html");
-  std::ofstream(html_path) << *html;
+  if (absl::Status s = WriteFile(html_path, *html); !s.ok()) return Fail(s.ToString(), 1);
   std::fprintf(stderr, "camera-bench: wrote %s and %s\n", out.c_str(), html_path.c_str());
   return 0;
 }
@@ -270,7 +282,7 @@ int Report(const std::string& json_path) {
   if (!html.ok()) return Fail(absl::StrCat(json_path, ": ", html.status().message()), 1);
   std::string out = absl::GetFlag(FLAGS_html);
   if (out.empty()) out = absl::StrCat(absl::StripSuffix(json_path, ".json"), ".html");
-  std::ofstream(out) << *html;
+  if (absl::Status s = WriteFile(out, *html); !s.ok()) return Fail(s.ToString(), 1);
   std::fprintf(stderr, "camera-bench: wrote %s\n", out.c_str());
   return 0;
 }
@@ -294,10 +306,14 @@ int main(int argc, char** argv) {
       "  camera-bench disk --spool_dir DIR   fdatasync'd write throughput of the spool volume\n"
       "  camera-bench report RESULT.json     render the HTML report again\n"
       "  camera-bench scenarios              each scenario and its defaults");
-  const std::vector<std::string> words = Words(argc, argv);
-  if (words.size() >= 2 && words[0] == "run") {
-    const ingest::bench::ScenarioProfile* profile = ingest::bench::FindProfile(words[1]);
-    if (profile == nullptr) return Fail(absl::StrCat("unknown scenario \"", words[1], "\" (camera-bench scenarios)"));
+  if (argc >= 2 && absl::StartsWith(argv[1], "-") && !absl::StartsWith(argv[1], "--help")) {
+    return Fail("the command comes first: camera-bench run SCENARIO [flags], capacity, disk, report, scenarios");
+  }
+  const absl::StatusOr<std::string> scenario = ScenarioOf(argc, argv);
+  if (!scenario.ok()) return Fail(scenario.status());
+  if (!scenario->empty()) {
+    const ingest::bench::ScenarioProfile* profile = ingest::bench::FindProfile(*scenario);
+    if (profile == nullptr) return Fail(absl::StrCat("unknown scenario \"", *scenario, "\" (camera-bench scenarios)"));
     if (absl::Status s = ApplyProfileDefaults(*profile); !s.ok()) return Fail(s.ToString(), 1);
   }
   std::vector<char*> positional = absl::ParseCommandLine(argc, argv);

@@ -31,10 +31,11 @@ absl::StatusOr<CapacityStep> RunStep(const CapacityOptions& options, int cameras
   step.cameras = cameras;
   step.verdict = JudgeRun(*run, RunTargets{.ack_p99_ms = options.ack_p99_ms,
                                            .spool_disk_mb_per_s = options.spool_disk_mb_per_s});
-  step.ack_spooled_p99_ms = absl::ToDoubleMilliseconds(run->total.ack_spooled.Quantile(0.99));
-  step.mb_per_s = static_cast<double>(run->total.bytes_acked) / 1e6 /
-                  std::max(1e-9, absl::ToDoubleSeconds(run->elapsed));
-  step.handshake_timeouts = run->server_handshake_timeouts.value_or(0);
+  if (run->total.ack_spooled.count() > 0) {
+    step.ack_spooled_p99_ms = absl::ToDoubleMilliseconds(run->total.ack_spooled.Quantile(0.99));
+  }
+  step.mb_per_s = static_cast<double>(run->total.bytes_acked) / 1e6 / run->ActiveSeconds();
+  step.handshake_timeouts = run->server_handshake_timeouts;
   step.errors = run->total.protocol_errors + run->total.connect_failures;
   step.server_rss_mib = run->server_rss_peak_mib;
   std::fprintf(stderr, "camera-bench capacity: %d cameras: %s (%s: %s)\n", cameras,
@@ -71,29 +72,33 @@ std::string StepsJson(const CapacityResult& result) {
 std::string PlanInput(const CapacityResult& result, std::string_view command) {
   if (!result.answer_run) return "";
   const BenchRun& run = *result.answer_run;
-  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(run.elapsed));
-  if (!run.server_cpu_s || !run.server_rss_before_mib || !run.server_rss_at_ramp_mib) return "";
+  const double seconds = run.ActiveSeconds();
+  const std::optional<double> kb = run.ServerKbPerCamera();
+  if (!run.server_cpu_s || !kb) return "";
   const BenchParams& p = run.plan.params;
-  const uint64_t segment_bytes = p.segment_bytes > 0 ? static_cast<uint64_t>(p.segment_bytes)
-                                                     : static_cast<uint64_t>(p.bitrate_kbps) * 1000 / 8 *
-                                                           static_cast<uint64_t>(p.segment_ms) / 1000;
-  const double kb_per_camera =
-      std::max(0.1, (*run.server_rss_at_ramp_mib - *run.server_rss_before_mib) * 1024 * 1024 / 1000 / run.plan.cameras);
+  const uint64_t segment_bytes = EffectiveSegmentBytes(p);
+  // What the cameras sent, whichever of bitrate and segment size was given.
+  const double bitrate_kbps = static_cast<double>(segment_bytes) * 8 / p.segment_ms;
+  const double kb_per_camera = std::max(0.1, *kb);
+  // zonectl reads commands of at most 1,000 bytes.
+  const std::string command_text(command.substr(0, 900));
   std::string plan = absl::StrCat(
       "{\"schema_version\":1,\"date\":", JsonString(absl::FormatTime("%Y-%m-%d", run.started, absl::UTCTimeZone())),
       ",\"machine\":", JsonString(absl::StrCat(result.machine.hostname, ": ", result.machine.cores, " cores, kernel ",
                                                result.machine.kernel, ", ", result.machine.openssl,
                                                "; the load generator on the same machine")),
-      ",\"machine_cores\":", result.machine.cores, ",\"commands\":[", JsonString(command), "]",
-      ",\"cameras\":", run.plan.cameras, ",\"bitrate_kbps\":", p.bitrate_kbps, ",\"segment_bytes\":", segment_bytes,
+      ",\"machine_cores\":", result.machine.cores, ",\"commands\":[", JsonString(command_text), "]",
+      ",\"cameras\":", run.plan.cameras, ",\"bitrate_kbps\":", JsonNumber(bitrate_kbps),
+      ",\"segment_bytes\":", segment_bytes,
       ",\"throughput_mb_per_s\":", JsonNumber(static_cast<double>(run.total.bytes_acked) / 1e6 / seconds),
       ",\"server_cpu_cores\":", JsonNumber(std::min<double>(result.machine.cores, *run.server_cpu_s / seconds)),
-      ",\"idle_kb_per_camera\":", JsonNumber(kb_per_camera), ",\"rss_mib\":", JsonNumber(run.server_rss_peak_mib));
+      ",\"idle_kb_per_camera\":", JsonNumber(kb_per_camera));
+  if (run.server_rss_peak_mib) absl::StrAppend(&plan, ",\"rss_mib\":", JsonNumber(run.server_rss_peak_mib));
   if (result.options.spool_disk_mb_per_s) {
     absl::StrAppend(&plan, ",\"spool_disk_mb_per_s\":", JsonNumber(*result.options.spool_disk_mb_per_s));
   }
   absl::StrAppend(&plan, ",\"notes\":[", JsonString(absl::StrCat(
-      "camera-bench capacity: ", result.answer_cameras, " cameras held at ", p.bitrate_kbps,
+      "camera-bench capacity: ", result.answer_cameras, " cameras held at ", JsonNumber(bitrate_kbps),
       " kbit/s with ACK(spooled) p99 under ", result.options.ack_p99_ms, " ms; the next step ran out of ",
       result.binding_resource, ". idle_kb_per_camera is the server's growth per streaming camera, an upper bound.")),
       "]}");
@@ -103,8 +108,12 @@ std::string PlanInput(const CapacityResult& result, std::string_view command) {
 }  // namespace
 
 absl::StatusOr<CapacityResult> SearchCapacity(const CapacityOptions& options) {
-  if (options.start_cameras < 1 || options.max_cameras < options.start_cameras) {
-    return absl::InvalidArgumentError("need 1 <= --start_cameras <= --max_cameras");
+  if (options.start_cameras < 1 || options.max_cameras < options.start_cameras || options.max_cameras > 200'000) {
+    return absl::InvalidArgumentError("need 1 <= --start_cameras <= --max_cameras <= 200000");
+  }
+  // One bitrate, offered as recorded: what the answer and plan_input mean.
+  if (!options.base.bitrate_mix.empty() || options.base.saturate) {
+    return absl::InvalidArgumentError("capacity is at one bitrate: --bitrate_mix and --saturate do not apply");
   }
   if (!(options.ack_p99_ms > 0) || !(options.step_s > 0)) {
     return absl::InvalidArgumentError("--ack_p99_ms and --step_s must be positive");
@@ -178,8 +187,8 @@ std::string CapacityResultJson(const CapacityResult& result, std::string_view co
 std::string CapacitySummaryText(const CapacityResult& result) {
   std::string out;
   for (const CapacityStep& s : result.steps) {
-    absl::StrAppendFormat(&out, "%7d cameras: %-8s ACK p99 %8.1f ms  %7.2f MB/s  server %s cores  generator %.2f cores\n",
-                          s.cameras, s.verdict.ok ? "held" : "not held", s.ack_spooled_p99_ms, s.mb_per_s,
+    absl::StrAppendFormat(&out, "%7d cameras: %-8s ACK p99 %8s ms  %7.2f MB/s  server %s cores  generator %.2f cores\n",
+                          s.cameras, s.verdict.ok ? "held" : "not held", JsonNumber(s.ack_spooled_p99_ms), s.mb_per_s,
                           s.verdict.use.server_cpu_cores ? absl::StrFormat("%.2f", *s.verdict.use.server_cpu_cores)
                                                          : std::string("?"),
                           s.verdict.use.generator_cpu_cores);

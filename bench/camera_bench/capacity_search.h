@@ -36,9 +36,9 @@ struct CapacityOptions {
 struct CapacityStep {
   int cameras = 0;
   RunVerdict verdict;
-  double ack_spooled_p99_ms = 0;
+  std::optional<double> ack_spooled_p99_ms;  // nullopt: no segment acknowledged
   double mb_per_s = 0;
-  double handshake_timeouts = 0;
+  std::optional<double> handshake_timeouts;  // nullopt: no --admin to read them from
   uint64_t errors = 0;
   std::optional<double> server_rss_mib;
 };

@@ -47,7 +47,7 @@ std::string Parameters(const BenchParams& p) {
       ",\"duration_s\":", JsonNumber(p.duration_s), ",\"connect_rate\":", JsonNumber(p.connect_rate),
       ",\"max_handshakes\":", p.max_handshakes, ",\"rings\":", p.rings, ",\"source_addresses\":", p.source_addresses,
       ",\"resume\":", Bool(p.resume), ",\"saturate\":", Bool(p.saturate), ",\"idle\":", Bool(p.idle),
-      ",\"storm\":", Bool(p.storm), ",\"hold_s\":", JsonNumber(p.hold_s), ",\"drain_at_s\":", JsonNumber(p.drain_at_s),
+      ",\"storm\":", Bool(p.storm), ",\"storm_unbounded\":", Bool(p.storm_unbounded), ",\"hold_s\":", JsonNumber(p.hold_s), ",\"drain_at_s\":", JsonNumber(p.drain_at_s),
       ",\"slow_share\":", JsonNumber(p.slow_share), ",\"idle_share\":", JsonNumber(p.idle_share),
       ",\"read_pause_ms\":", p.read_pause_ms, ",\"send_piece_bytes\":", p.send_piece_bytes,
       ",\"send_piece_ms\":", p.send_piece_ms, ",\"wait_for\":", JsonString(p.wait_for),
@@ -88,23 +88,16 @@ std::optional<double> Seconds(const std::optional<absl::Duration>& d) {
   return absl::ToDoubleSeconds(*d);
 }
 
-// Server memory per camera: what the server grew by from before the run to
-// the moment every camera had WELCOME.
-std::optional<double> KbPerCamera(const BenchRun& run) {
-  if (!run.server_rss_before_mib || !run.server_rss_at_ramp_mib || run.plan.cameras == 0) return std::nullopt;
-  return (*run.server_rss_at_ramp_mib - *run.server_rss_before_mib) * 1024.0 * 1024.0 / 1000.0 / run.plan.cameras;
-}
-
 std::string Summary(const BenchRun& run) {
   const FleetReport& r = run.total;
-  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(run.elapsed));
+  const double seconds = run.ActiveSeconds();
   const double mb = static_cast<double>(r.bytes_acked) / 1e6;
   std::optional<double> cpu_per_gb;
   if (run.server_cpu_s && mb > 0) cpu_per_gb = *run.server_cpu_s / (mb / 1000.0);
   std::optional<double> server_cores;
   if (run.server_cpu_s) server_cores = *run.server_cpu_s / seconds;
   return absl::StrCat(
-      "{\"elapsed_s\":", JsonNumber(seconds), ",\"cameras\":", run.plan.cameras,
+      "{\"elapsed_s\":", JsonNumber(absl::ToDoubleSeconds(run.elapsed)), ",\"cameras\":", run.plan.cameras,
       ",\"connected_peak\":", run.connected_peak, ",\"connected_end\":", run.connected_end,
       ",\"setup_s\":", JsonNumber(absl::ToDoubleSeconds(run.setup)),
       ",\"ramp_s\":", JsonNumber(Seconds(run.ramp)), ",\"segments_recorded\":", r.segments_recorded,
@@ -121,13 +114,14 @@ std::string Summary(const BenchRun& run) {
       ",\"server_cpu_s\":", JsonNumber(run.server_cpu_s), ",\"server_cpu_cores_mean\":", JsonNumber(server_cores),
       ",\"server_rss_peak_mib\":", JsonNumber(run.server_rss_peak_mib),
       ",\"server_rss_before_mib\":", JsonNumber(run.server_rss_before_mib),
-      ",\"server_kb_per_camera\":", JsonNumber(KbPerCamera(run)), ",\"server_cpu_s_per_gb\":", JsonNumber(cpu_per_gb),
+      ",\"server_kb_per_camera\":", JsonNumber(run.ServerKbPerCamera()), ",\"server_cpu_s_per_gb\":", JsonNumber(cpu_per_gb),
       ",\"server_handshake_timeouts\":", JsonNumber(run.server_handshake_timeouts),
       ",\"server_accept_errors\":", JsonNumber(run.server_accept_errors),
       ",\"server_handshake_timeouts_in_storm\":", JsonNumber(run.server_handshake_timeouts_in_storm),
       ",\"generator_cpu_s\":", JsonNumber(run.generator_cpu_s),
-      ",\"generator_cpu_cores_mean\":", JsonNumber(run.generator_cpu_s / seconds),
-      ",\"generator_rings\":", r.rings, ",\"generator_peak_handshakes_in_flight\":", r.peak_handshakes_in_flight,
+      // The generator's CPU includes loading the keys: over the whole run.
+      ",\"generator_cpu_cores_mean\":", JsonNumber(run.generator_cpu_s / std::max(1e-3, absl::ToDoubleSeconds(run.elapsed))),
+      ",\"generator_rss_peak_mib\":", JsonNumber(run.generator_rss_peak_mib), ",\"generator_rings\":", r.rings, ",\"generator_peak_handshakes_in_flight\":", r.peak_handshakes_in_flight,
       ",\"generator_bound_wait_s\":", JsonNumber(absl::ToDoubleSeconds(r.handshake_bound_wait)),
       ",\"storm_s\":", JsonNumber(Seconds(run.storm)), "}");
 }
@@ -198,7 +192,7 @@ std::string RunResultJson(const BenchRun& run, const RunVerdict& verdict, std::s
 
 std::string RunSummaryText(const BenchRun& run, const RunVerdict& verdict) {
   const FleetReport& r = run.total;
-  const double seconds = std::max(1e-9, absl::ToDoubleSeconds(run.elapsed));
+  const double seconds = run.ActiveSeconds();
   auto ms = [](const LatencyHistogram& h, double q) {
     return h.count() == 0 ? std::string("-") : absl::StrFormat("%.1f", absl::ToDoubleMilliseconds(h.Quantile(q)));
   };
@@ -208,7 +202,7 @@ std::string RunSummaryText(const BenchRun& run, const RunVerdict& verdict) {
       "ACK spooled p50 %s p99 %s ms; persisted p50 %s p99 %s ms; WELCOME p50 %s p99 %s ms\n"
       "handshakes %llu full + %llu resumed, peak %.0f/s; reconnects %llu, gap p99 %s ms, %llu open; "
       "errors %llu\n",
-      Title(run), seconds, absl::ToDoubleSeconds(run.setup), run.connected_peak,
+      Title(run), absl::ToDoubleSeconds(run.elapsed), absl::ToDoubleSeconds(run.setup), run.connected_peak,
       run.ramp ? absl::StrFormat("%.1f s", absl::ToDoubleSeconds(*run.ramp)) : "never complete",
       static_cast<unsigned long long>(r.segments_acked), static_cast<unsigned long long>(r.segments_recorded),
       r.all_acked ? "yes" : "no", static_cast<double>(r.bytes_acked) / 1e6 / seconds,
@@ -226,15 +220,16 @@ std::string RunSummaryText(const BenchRun& run, const RunVerdict& verdict) {
   if (run.server_cpu_s) {
     absl::StrAppendFormat(&out, "server: %.1f CPU-s (%.2f cores), RSS peak %.0f MiB", *run.server_cpu_s,
                           *run.server_cpu_s / seconds, run.server_rss_peak_mib.value_or(0));
-    if (std::optional<double> kb = KbPerCamera(run)) absl::StrAppendFormat(&out, ", %.1f KB per camera", *kb);
+    if (std::optional<double> kb = run.ServerKbPerCamera()) absl::StrAppendFormat(&out, ", %.1f KB per camera", *kb);
     out += "\n";
   }
   if (run.server_handshake_timeouts) {
     absl::StrAppendFormat(&out, "server handshake timeouts %.0f, accept errors %.0f\n", *run.server_handshake_timeouts,
                           run.server_accept_errors.value_or(0));
   }
-  absl::StrAppendFormat(&out, "generator: %.1f CPU-s (%.2f cores, %d threads), bound wait %.1f ring-s\n",
-                        run.generator_cpu_s, run.generator_cpu_s / seconds, r.rings,
+  absl::StrAppendFormat(&out, "generator: %.1f CPU-s (%.2f cores, %d threads), RSS peak %.0f MiB, bound wait %.1f ring-s\n",
+                        run.generator_cpu_s, run.generator_cpu_s / std::max(1e-3, absl::ToDoubleSeconds(run.elapsed)),
+                        r.rings, run.generator_rss_peak_mib,
                         absl::ToDoubleSeconds(r.handshake_bound_wait));
   for (const std::string& note : run.notes) absl::StrAppend(&out, "note: ", note, "\n");
   absl::StrAppend(&out, "verdict: ", verdict.ok ? "ok" : "FAILED", "; binding resource: ", verdict.binding_resource,

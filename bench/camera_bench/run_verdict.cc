@@ -1,7 +1,5 @@
 #include "bench/camera_bench/run_verdict.h"
 
-#include <sys/sysinfo.h>
-
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -9,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "bench/camera_bench/local_process.h"
 
 namespace ingest::bench {
 namespace {
@@ -19,9 +16,10 @@ constexpr double kSaturated = 0.85;
 
 // The 90th percentile of one figure over every second that has it.
 template <typename Field>
-double Percentile90(const std::vector<SecondSample>& series, Field field) {
+double Percentile90(const std::vector<SecondSample>& series, double from_s, Field field) {
   std::vector<double> values;
   for (const SecondSample& s : series) {
+    if (s.t_s <= from_s) continue;
     const auto& value = s.*field;
     if constexpr (std::is_same_v<std::decay_t<decltype(value)>, double>) {
       values.push_back(value);
@@ -41,7 +39,12 @@ ResourceUse MeasureUse(const BenchRun& run) {
   ResourceUse use;
   use.machine_cores = std::max(1, run.machine.cores);
   use.generator_threads = std::max(1, run.total.rings);
-  const size_t from = run.series.size() / 2;
+  // Key loading is the generator's own business before any connect: its
+  // seconds are not the run's.
+  const double setup_s = absl::ToDoubleSeconds(run.setup);
+  size_t loaded = 0;
+  while (loaded < run.series.size() && run.series[loaded].t_s <= setup_s) ++loaded;
+  const size_t from = loaded + (run.series.size() - loaded) / 2;
   double server = 0, generator = 0, mb = 0, rss = 0;
   int server_n = 0, n = 0;
   for (size_t i = from; i < run.series.size(); ++i) {
@@ -56,19 +59,15 @@ ResourceUse MeasureUse(const BenchRun& run) {
     }
   }
   if (n > 0) {
-    use.generator_cpu_cores = std::max(generator / n, Percentile90(run.series, &SecondSample::generator_cpu_cores));
+    use.generator_cpu_cores = std::max(generator / n, Percentile90(run.series, setup_s, &SecondSample::generator_cpu_cores));
     use.mb_per_s = mb / n;
   }
   if (server_n > 0) {
-    use.server_cpu_cores = std::max(server / server_n, Percentile90(run.series, &SecondSample::server_cpu_cores));
+    use.server_cpu_cores = std::max(server / server_n, Percentile90(run.series, setup_s, &SecondSample::server_cpu_cores));
     use.server_rss_mib = rss;
   }
-  struct sysinfo info {};
-  if (sysinfo(&info) == 0 && info.totalram > 0) {
-    use.memory_available_fraction =
-        static_cast<double>(MemoryAvailableBytes()) / (static_cast<double>(info.totalram) * info.mem_unit);
-  }
-  const double ring_seconds = absl::ToDoubleSeconds(run.elapsed) * use.generator_threads;
+  use.memory_available_fraction = run.memory_available_min_fraction;
+  const double ring_seconds = run.ActiveSeconds() * use.generator_threads;
   if (ring_seconds > 0) use.bound_wait_share = absl::ToDoubleSeconds(run.total.handshake_bound_wait) / ring_seconds;
   return use;
 }
@@ -80,6 +79,7 @@ RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
   const FleetReport& r = run.total;
   // The targets.
   std::vector<std::string> failed;
+  std::vector<std::string> unchecked;
   if (!r.all_acked) failed.push_back("not every recorded segment was acknowledged");
   if (r.protocol_errors + r.connect_failures > 0) {
     failed.push_back(absl::StrCat(r.protocol_errors, " protocol errors, ", r.connect_failures, " connect failures"));
@@ -87,6 +87,7 @@ RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
   if (run.server_handshake_timeouts.value_or(0) > 0) {
     failed.push_back(absl::StrCat(*run.server_handshake_timeouts, " handshake timeouts at the server"));
   }
+  if (!run.server_handshake_timeouts) unchecked.push_back("the server's handshake timeouts (no --admin)");
   if (!run.ramp) failed.push_back("not every camera had WELCOME");
   // Slow cameras' latency is theirs by design: the target holds for the others.
   LatencyHistogram judged;
@@ -118,8 +119,9 @@ RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
     v.binding_resource = "server_cpu";
     v.why = absl::StrCat("CPU is full: ", figures);
   } else if (u.memory_available_fraction < 1 - kSaturated) {
-    v.binding_resource = "server_memory";
-    v.why = absl::StrFormat("%.0f%% of the machine's memory is left; server RSS %.0f MiB",
+    // MemAvailable is this machine's: the server's only when it runs here.
+    v.binding_resource = run.server.pid ? "server_memory" : "load_generator";
+    v.why = absl::StrFormat("at worst %.0f%% of this machine's memory was left; server RSS %.0f MiB",
                             u.memory_available_fraction * 100, u.server_rss_mib.value_or(0));
   } else if (targets.spool_disk_mb_per_s && u.mb_per_s >= kSaturated * *targets.spool_disk_mb_per_s) {
     v.binding_resource = "spool_disk";
@@ -134,13 +136,43 @@ RunVerdict JudgeRun(const BenchRun& run, const RunTargets& targets) {
     v.binding_resource = "handshakes";
     v.why = absl::StrCat("the server timed out handshakes with no resource saturated (", figures,
                          "): more were offered at once than it finishes before its deadline");
-  } else if (!v.ok) {
-    v.binding_resource = r.protocol_errors + r.connect_failures > 0 ? "errors" : "latency";
+  } else if (!v.ok && r.protocol_errors + r.connect_failures > 0) {
+    v.binding_resource = "errors";
     v.why = absl::StrCat("no resource saturated (", figures, ")");
+  } else if (!v.ok) {
+    // Nothing is full, but something is nearest its limit: name it with how
+    // near, rather than blame "latency" alone.
+    struct Near {
+      const char* name;
+      double fraction;
+      std::string what;
+    };
+    std::vector<Near> near = {
+        {"load_generator", u.generator_cpu_cores / u.generator_threads,
+         absl::StrFormat("the generator's threads at %.0f%%", 100 * u.generator_cpu_cores / u.generator_threads)}};
+    if (u.server_cpu_cores) {
+      near.push_back({*u.server_cpu_cores >= u.generator_cpu_cores ? "server_cpu" : "load_generator",
+                      machine_busy / u.machine_cores,
+                      absl::StrFormat("the machine's CPU at %.0f%%", 100 * machine_busy / u.machine_cores)});
+    }
+    if (targets.spool_disk_mb_per_s) {
+      near.push_back({"spool_disk", u.mb_per_s / *targets.spool_disk_mb_per_s,
+                      absl::StrFormat("the spool disk at %.0f%%", 100 * u.mb_per_s / *targets.spool_disk_mb_per_s)});
+    }
+    const Near& nearest =
+        *std::max_element(near.begin(), near.end(), [](const Near& a, const Near& b) { return a.fraction < b.fraction; });
+    if (nearest.fraction >= 0.5) {
+      v.binding_resource = nearest.name;
+      v.why = absl::StrCat("nothing saturated; nearest its limit: ", nearest.what, " (", figures, ")");
+    } else {
+      v.binding_resource = "latency";
+      v.why = absl::StrCat("no resource saturated (", figures, ")");
+    }
   } else {
     v.why = absl::StrCat("no resource saturated: ", figures);
   }
   if (!failed.empty()) v.why = absl::StrCat(absl::StrJoin(failed, "; "), ". ", v.why);
+  if (!unchecked.empty()) absl::StrAppend(&v.why, ". Not checked: ", absl::StrJoin(unchecked, "; "));
   return v;
 }
 

@@ -20,9 +20,9 @@ struct RunTargets {
   std::optional<double> spool_disk_mb_per_s;   // what the spool volume takes (camera-bench disk)
 };
 
-// Use of each resource: CPU as the higher of the mean over the run's second
-// half (past any ramp) and the 90th percentile of its seconds (so a burst,
-// a storm's, counts).
+// Use of each resource, over the run after the cameras' keys were loaded:
+// CPU as the higher of the mean over the second half (past any ramp) and the
+// 90th percentile of its seconds (so a burst, a storm's, counts).
 struct ResourceUse {
   std::optional<double> server_cpu_cores;
   double generator_cpu_cores = 0;
@@ -38,8 +38,10 @@ struct RunVerdict {
   bool ok = true;
   // "none", "server_cpu", "server_memory", "spool_disk", "load_generator",
   // "handshakes" (timed out with no resource saturated: more offered than
-  // the server finishes before its deadline), "latency" (over target with no
-  // resource saturated), "errors".
+  // the server finishes before its deadline), "errors", or "latency" (over
+  // target with every resource under half its limit). A failed run whose
+  // resources are all short of full names the one nearest its limit, and
+  // `why` says how near.
   std::string binding_resource = "none";
   std::string why;  // one sentence with the figures
   ResourceUse use;

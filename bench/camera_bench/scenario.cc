@@ -11,6 +11,10 @@
 namespace ingest::bench {
 namespace {
 
+// Four times the server's default protocol.max_segment_bytes, so a bench can
+// probe that limit, and small enough that the cameras' buffers stay bounded.
+constexpr int kMaxSegmentBytes = 16 << 20;
+
 struct MixEntry {
   int kbps = 0;
   double share = 0;
@@ -48,10 +52,15 @@ absl::Status Validate(const BenchParams& p) {
     return bad(absl::StrCat("--admin ", p.admin->host, " is not on loopback (--allow_remote)"));
   }
   if (p.cameras < 1 || p.cameras > 200'000) return bad("--cameras must be 1..200000");
-  if (p.first_camera < 1) return bad("--first_camera must be >= 1");
+  if (p.first_camera < 1 || p.first_camera > 10'000'000 - p.cameras) {
+    return bad("--first_camera must be >= 1, and --first_camera + --cameras at most 10000000");
+  }
   if (p.bitrate_kbps < 1 || p.bitrate_kbps > 100'000) return bad("--bitrate_kbps must be 1..100000");
   if (p.segment_ms < 10 || p.segment_ms > 60'000) return bad("--segment_ms must be 10..60000");
-  if (p.segment_bytes < 0 || p.segment_bytes > (16 << 20)) return bad("--segment_bytes must be 0..16777216");
+  if (p.segment_bytes < 0 || p.segment_bytes > kMaxSegmentBytes) return bad("--segment_bytes must be 0..16777216");
+  if (p.segment_bytes == 0 && EffectiveSegmentBytes(p) > kMaxSegmentBytes) {
+    return bad("--bitrate_kbps x --segment_ms makes segments over 16 MiB: shorten --segment_ms");
+  }
   if (!(p.duration_s > 0) || p.duration_s > 86'400) return bad("--duration_s must be in (0, 86400]");
   if (!(p.connect_rate > 0) || p.connect_rate > 1e7) return bad("--connect_rate must be in (0, 1e7]");
   if (p.max_handshakes < 0) return bad("--max_handshakes must be >= 0");
@@ -94,6 +103,7 @@ FleetOptions BaseFleet(const BenchParams& p) {
   fleet.rings = p.rings;
   fleet.source_addresses = p.source_addresses;
   fleet.resume_tls = p.resume;
+  fleet.storm_unbounded = p.storm_unbounded;
   fleet.wait_for = p.wait_for == "persisted" ? camproto::DurabilityLevel::kPersisted
                                             : camproto::DurabilityLevel::kSpooled;
   fleet.report_interval = absl::ZeroDuration();  // followed through FleetLive instead
@@ -101,6 +111,11 @@ FleetOptions BaseFleet(const BenchParams& p) {
 }
 
 }  // namespace
+
+uint64_t EffectiveSegmentBytes(const BenchParams& params) {
+  if (params.segment_bytes > 0) return static_cast<uint64_t>(params.segment_bytes);
+  return static_cast<uint64_t>(params.bitrate_kbps) * 1000 / 8 * static_cast<uint64_t>(params.segment_ms) / 1000;
+}
 
 const std::vector<ScenarioProfile>& Profiles() {
   static const auto* profiles = new std::vector<ScenarioProfile>{
@@ -110,8 +125,8 @@ const std::vector<ScenarioProfile>& Profiles() {
        {{"cameras", "2000"}, {"bitrate_kbps", "256"}, {"connect_rate", "100"}, {"duration_s", "30"}}},
       {"idle", "cameras that only keep alive: how many one server holds, ramp time and memory per camera",
        {{"cameras", "10000"}, {"idle", "true"}, {"connect_rate", "1000"}, {"hold_s", "10"}}},
-      {"storm", "idle cameras ramped in, then every connection cut at once and reconnecting unpaced: time "
-                "until all have WELCOME again",
+      {"storm", "idle cameras ramped in, then every connection cut at once and reconnecting unpaced (still "
+                "--max_handshakes at a time, unless --storm_unbounded): time until all have WELCOME again",
        {{"cameras", "5000"}, {"idle", "true"}, {"storm", "true"}, {"hold_s", "3"}}},
       {"drain", "streaming cameras; the first server is asked to drain mid-run: each camera's gap",
        {{"cameras", "200"}, {"bitrate_kbps", "1000"}, {"duration_s", "30"}, {"drain_at_s", "10"}}},
@@ -167,14 +182,21 @@ absl::StatusOr<BenchPlan> MakePlan(std::string_view scenario, const BenchParams&
     idle.idle = true;
     shares.push_back({"idle", params.idle_share, idle, true});
   }
+  // Largest remainder: each share's whole cameras, then one more to the
+  // shares with the largest fractions until every camera has a group (a
+  // share of 0 never gets one).
   int assigned = 0;
   std::vector<int> counts;
-  for (const Share& share : shares) {
-    counts.push_back(static_cast<int>(std::floor(share.share * params.cameras)));
+  std::vector<std::pair<double, size_t>> remainders;
+  for (size_t i = 0; i < shares.size(); ++i) {
+    const double exact = shares[i].share * params.cameras;
+    counts.push_back(static_cast<int>(std::floor(exact)));
     assigned += counts.back();
+    if (shares[i].share > 0) remainders.push_back({exact - counts.back(), i});
   }
-  for (size_t i = 0; assigned < params.cameras; i = (i + 1) % counts.size()) {
-    ++counts[i];
+  std::stable_sort(remainders.begin(), remainders.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (size_t k = 0; assigned < params.cameras && !remainders.empty(); k = (k + 1) % remainders.size()) {
+    ++counts[remainders[k].second];
     ++assigned;
   }
   int next = params.first_camera;

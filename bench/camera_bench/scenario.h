@@ -62,6 +62,7 @@ struct BenchParams {
   double max_duration_s = 600;      // the whole run, whatever happens
   bool idle = false;
   bool storm = false;
+  bool storm_unbounded = false;  // the storm's reconnects ignore max_handshakes too
   std::string wait_for = "spooled";
   // Load is only aimed at 127.0.0.0/8 unless this is set: a load test of
   // someone else's server is an attack.
@@ -85,6 +86,9 @@ struct BenchPlan {
 };
 
 absl::StatusOr<BenchPlan> MakePlan(std::string_view scenario, const BenchParams& params);
+
+// The bytes of one segment: --segment_bytes, or the bitrate over the segment's duration.
+uint64_t EffectiveSegmentBytes(const BenchParams& params);
 
 }  // namespace ingest::bench
 

@@ -59,6 +59,7 @@ constexpr SummaryRow kSummaryRows[] = {
     {"server_handshake_timeouts_in_storm", "Server handshake timeouts after the storm's cut", ""},
     {"generator_cpu_s", "Generator CPU", "s"},
     {"generator_cpu_cores_mean", "Generator CPU, mean", "cores"},
+    {"generator_rss_peak_mib", "Generator RSS, peak", "MiB"},
     {"generator_rings", "Generator rings", ""},
     {"generator_peak_handshakes_in_flight", "Generator handshakes in flight, peak", ""},
     {"generator_bound_wait_s", "Generator wait on the handshake bound", "s"},

@@ -125,7 +125,10 @@ int RingsFor(const FleetOptions& options) {
   return std::max(1, std::min(rings, options.cameras));
 }
 
-absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
+namespace {
+
+// What RunCameraFleet checks and prepares before its rings start.
+absl::Status PrepareFleet(const FleetOptions& options) {
   if (options.cameras <= 0) return absl::InvalidArgumentError("cameras must be at least 1");
   if (options.source_addresses < 0 || options.source_addresses > 65000) {
     return absl::InvalidArgumentError("source_addresses must be 0..65000");
@@ -154,6 +157,18 @@ absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
         options.cameras, " cameras over ", rings, " rings exceed ", CamerasPerRing(),
         " per ring (the descriptor limit caps a ring's table): use more rings"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FleetReport> RunCameraFleet(const FleetOptions& options) {
+  if (absl::Status prepared = PrepareFleet(options); !prepared.ok()) {
+    // These rings will never count themselves down: others must not wait for them.
+    if (options.live != nullptr) options.live->rings_setting_up.fetch_sub(RingsFor(options));
+    return prepared;
+  }
+  const int rings = RingsFor(options);
   if (rings == 1) {
     absl::StatusOr<FleetReport> report = RunFleetRing(options);
     if (report.ok()) report->rings = 1;

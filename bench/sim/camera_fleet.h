@@ -49,7 +49,7 @@ struct FleetLive {
   std::atomic<int64_t> handshakes_in_flight{0};  // connect -> WELCOME
   std::atomic<uint64_t> handshakes{0};           // WELCOMEs, cumulative
   std::atomic<uint64_t> handshakes_resumed{0};   // of which on a resumed TLS session
-  std::atomic<uint64_t> welcomed_after_cut{0};   // WELCOMEs after FleetOptions::cut_all was obeyed
+  std::atomic<uint64_t> welcomed_after_cut{0};   // cameras welcomed again since FleetOptions::cut_all, each once
   std::atomic<uint64_t> segments_recorded{0};
   std::atomic<uint64_t> segments_acked{0};       // spooled
   std::atomic<uint64_t> segments_persisted{0};
@@ -137,10 +137,14 @@ struct FleetOptions {
   FleetLive* live = nullptr;
   // A reconnect storm: once set, every ring cuts all its connections at once
   // (no close_notify, as a network blip would) and the cameras reconnect
-  // after `cut_reconnect_delay`, all at once: connects_per_second and
-  // max_handshakes_in_flight no longer hold them back. Obeyed once.
+  // after `cut_reconnect_delay`, all at once: connects_per_second no longer
+  // paces them. max_handshakes_in_flight still bounds them unless
+  // storm_unbounded: the generator's one core per ring doing every camera's
+  // handshake at once would time them out itself, which real cameras, each
+  // with its own CPU, would not. Obeyed once.
   const std::atomic<bool>* cut_all = nullptr;
   absl::Duration cut_reconnect_delay = absl::ZeroDuration();
+  bool storm_unbounded = false;
   // Slow cameras. A slow reader stops reading for this long after each
   // receive (the server's ACKs pile up in its socket); 0: reads at once.
   absl::Duration read_pause = absl::ZeroDuration();
@@ -198,7 +202,8 @@ struct FleetReport {
   absl::Duration handshake_bound_wait = absl::ZeroDuration();
   int rings = 1;
   // A reconnect storm (cut_all): when the first ring cut its connections and
-  // when the last WELCOME after the cut came; InfinitePast when none.
+  // when the last camera had its first WELCOME after the cut; InfinitePast
+  // when none.
   absl::Time storm_cut_at = absl::InfinitePast();
   absl::Time storm_last_welcome = absl::InfinitePast();
   LatencyHistogram gaps;           // connection lost -> next WELCOME, every camera

@@ -56,6 +56,7 @@ struct SimCamera {
   uint32_t target = 0;  // index into Fleet::server_addrs_
   bool client_connected = false;  // OnConnected called for this connection
   bool welcomed = false;
+  bool welcomed_since_cut = false;  // a WELCOME after the storm's cut (FleetOptions::cut_all)
   bool handshaking = false;  // counted in Fleet::handshaking_ (connect to WELCOME)
   bool dirty = false;
   absl::Time connect_started;
@@ -384,8 +385,8 @@ void Fleet::OnConnect(SimCamera& cam, int res) {
 }
 
 void Fleet::OnRecv(SimCamera& cam, TlsTransport::Event event) {
-  // The camera never pauses: what arrived is read at once, and its buffer
-  // goes straight back.
+  // What arrived is read at once and its buffer goes straight back; only a
+  // slow reader (read_pause) then stops reading for a while.
   if (event == TlsTransport::Event::kReceived) cam.transport.ConsumeReceived([&] { return Pump(cam); });
   if (cam.phase != SimCamera::Phase::kOpen) {
     MaybeFinishClose(cam);
@@ -455,7 +456,9 @@ void Fleet::AfterInput(SimCamera& cam) {
       if (!cam.welcomed) {
         cam.welcomed = true;
         ++welcomed_now_;
-        if (cut_done_) {
+        if (cut_done_ && !cam.welcomed_since_cut) {
+          // Each camera once: the storm ends when the last one is back.
+          cam.welcomed_since_cut = true;
           ++welcomed_after_cut_;
           report_.storm_last_welcome = now;
         }
@@ -539,12 +542,14 @@ void Fleet::AdmitConnects(absl::Time now) {
   // New connections are paced so a fleet start is not a SYN flood, and
   // bounded in flight so the server is not offered more handshakes than it
   // can finish before its deadline.
-  // A storm is every camera reconnecting at once: after the cut, neither
-  // the pace nor the bound holds them back.
+  // A storm is every camera reconnecting at once: after the cut the pace is
+  // lifted, and the bound too if the storm is unbounded (FleetOptions).
   const double rate = cut_done_ ? 1e12 : options_.connects_per_second;
   connect_tokens_ = std::min(rate, connect_tokens_ + absl::ToDoubleSeconds(now - last_refill_) * rate);
   last_refill_ = now;
-  const auto bound = cut_done_ ? 0 : static_cast<uint64_t>(std::max(0, options_.max_handshakes_in_flight));
+  const auto bound = cut_done_ && options_.storm_unbounded
+                         ? 0
+                         : static_cast<uint64_t>(std::max(0, options_.max_handshakes_in_flight));
   bool blocked = false;
   while (!connects_.empty() && connects_.top().first <= now && connect_tokens_ >= 1) {
     if (bound != 0 && handshaking_ >= bound) {
@@ -880,13 +885,24 @@ absl::StatusOr<FleetReport> Fleet::Run() {
     absl::Duration wait = absl::Milliseconds(5);
     if (!production_.empty()) wait = std::min(wait, production_.top().first - now);
     absl::Status s = ring_->SubmitAndWait(std::max(wait, absl::Microseconds(100)));
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      CloseAll();
+      PublishLive(/*ending=*/true);  // this ring's cameras no longer count as connected
+      return s;
+    }
+    uint32_t handled = 0;
     ring_->ForEachCompletion([&](const io_uring_cqe& cqe) {
       UserData ud = UserData::Unpack(cqe.user_data);
       if (ud.id >= cameras_.size()) return;
       SimCamera& cam = *cameras_[ud.id];
       if (ud.generation != cam.generation) return;
       OnCompletion(cam, ud.op, cqe);
+      // A storm's turn can run for seconds (thousands of handshakes): the
+      // live figures keep their pace through it.
+      if (++handled % 256 == 0 && absl::Now() >= next_publish_) {
+        PublishLive(/*ending=*/false);
+        next_publish_ = absl::Now() + absl::Milliseconds(200);
+      }
     });
   }
   const absl::Time end = absl::Now();

@@ -64,8 +64,11 @@ def bad_command_lines(bench, failures):
         (["run", "storm", "--idle=false"], "--storm needs --idle"),
         (["capacity", "--start_cameras", "50", "--max_cameras", "10"], "start_cameras"),
         ([], "which command"),
+        (["--out", "x.json", "run", "storm"], "the command comes first"),
+        (["run", "--cameras", "5", "storm"], "scenario first"),
+        (["capacity", "--bitrate_mix", "1000:1"], "--bitrate_mix"),
     ):
-        result = run([bench] + args + ["--target", "127.0.0.1:9"], 30)
+        result = run([bench] + args + ["--target", "127.0.0.1:9"], 30) if args else run([bench], 30)
         expect(failures, result.returncode == 2 and message in result.stderr,
                "camera-bench %s: want exit 2 and %r, got %d: %s" % (" ".join(args), message, result.returncode,
                                                                      result.stderr.strip()[-300:]))
