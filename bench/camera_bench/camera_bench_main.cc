@@ -10,8 +10,6 @@
 // Every run prints a live line a second and a summary, and writes a JSON
 // result (bench/camera_bench/RESULT_SCHEMA.md) with a self-contained HTML
 // report beside it. A scenario's defaults are overridden by any flag given.
-#include <signal.h>
-
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -35,6 +33,7 @@
 #include "bench/camera_bench/scenario.h"
 #include "bench/camera_bench/spool_disk_probe.h"
 #include "bench/report/html_report.h"
+#include "bench/sim/stop_on_signals.h"
 #include "common/host_port.h"
 #include "common/std_string_view.h"
 
@@ -87,18 +86,6 @@ ABSL_FLAG(std::string, html, "", "report: where to write the HTML (default: besi
 namespace {
 
 using ingest::bench::BenchParams;
-
-std::atomic<bool> stop_requested{false};
-void RequestStop(int) { stop_requested.store(true); }
-
-void StopOnSignals() {
-  struct sigaction action = {};
-  action.sa_handler = RequestStop;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;  // the second signal is not caught: it kills
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 int Fail(const std::string& message, int code = 2) {
   std::fprintf(stderr, "camera-bench: %s\n", message.c_str());
@@ -208,7 +195,7 @@ int WriteResult(const std::string& json, const std::string& out) {
 
 ingest::bench::RunHooks Hooks() {
   ingest::bench::RunHooks hooks;
-  hooks.stop = &stop_requested;
+  hooks.stop = ingest::StopOnSignals();
   if (absl::GetFlag(FLAGS_server_pid) > 0) hooks.server_pid = absl::GetFlag(FLAGS_server_pid);
   if (!absl::GetFlag(FLAGS_quiet)) {
     hooks.on_second = [](const ingest::bench::BenchRun& run, const ingest::bench::SecondSample& s) {
@@ -320,7 +307,6 @@ int main(int argc, char** argv) {
   const std::string command = CommandLine(argc, argv);
   if (positional.size() < 2) return Fail("which command? run, capacity, disk, report or scenarios (--help)");
   const std::string sub = positional[1];
-  StopOnSignals();
   if (sub == "run" && positional.size() == 3) return Run(positional[2], command);
   if (sub == "capacity" && positional.size() == 2) return Capacity(command);
   if (sub == "disk" && positional.size() == 2) return Disk();

@@ -94,6 +94,31 @@ EOF
   } >"${WORK}/nginx.conf"
 }
 
+# write_nginx_put_conf CONNECTIONS BODY_BYTES: nginx taking PUTs of segments
+# into WORK/store (dav_methods PUT), 2 workers, keep-alive, client
+# certificates optional (wrk presents none). client_body_temp_path is in
+# WORK too, so the final rename stays on one filesystem, as in a real
+# deployment.
+write_nginx_put_conf() {
+  local connections=$1 body_bytes=$2
+  mkdir -p "${WORK}/store"
+  write_nginx_conf 2 $((connections + 100)) <<CONF
+  client_max_body_size $((body_bytes + 4096));
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  server {
+    listen 127.0.0.1:${PORT} ssl reuseport backlog=4096;
+    ssl_verify_client optional;
+    root ${WORK}/store;
+    location / {
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw;
+    }
+  }
+CONF
+}
+
 # Starts nginx in the foreground of a background job and waits until PORT
 # accepts TCP connections (at most 10 s).
 start_nginx() {

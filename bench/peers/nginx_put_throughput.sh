@@ -26,25 +26,7 @@ THREADS=2
 
 command -v wrk >/dev/null || peers_die "wrk is missing: run bench/peers/setup.sh"
 peers_init put
-mkdir -p "${WORK}/store"
-
-# client_body_temp_path (set in nginx_common.sh) is in WORK too, so the final
-# rename stays on one filesystem, as in a real deployment.
-write_nginx_conf 2 $((CONNECTIONS + 100)) <<CONF
-  client_max_body_size $((BODY_BYTES + 4096));
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  server {
-    listen 127.0.0.1:${PORT} ssl reuseport backlog=4096;
-    ssl_verify_client optional;
-    root ${WORK}/store;
-    location / {
-      dav_methods PUT;
-      create_full_put_path on;
-      dav_access user:rw;
-    }
-  }
-CONF
+write_nginx_put_conf "${CONNECTIONS}" "${BODY_BYTES}"
 start_nginx
 
 hz=$(getconf CLK_TCK)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # camera-bench against fresh ingestd processes on this machine: N servers,
-# each with its own state folder and ports, all trusting one camera CA (so a
-# camera can move between them, as behind a load balancer), then stopped.
+# each with its own state folder and ports, all trusting one camera CA and
+# sharing one set of session-ticket keys (so a camera can move between them
+# and resume its TLS session, as behind a load balancer), then stopped.
 # The first server's admin listener is given to camera-bench (its /status,
 # /metrics, and drain), and its process is the one sampled from /proc.
 #
@@ -36,6 +37,9 @@ shift
 certs="${CERTS:-${WORK}/certs}"
 [[ -f "${certs}/camera-ca.key" ]] || "${BIN}/server/ingestd" certs --out "${certs}" --cameras 1 >/dev/null
 
+ticket_keys=()
+[[ -f "${certs}/ticket.keys" ]] && ticket_keys=(--ticket_keys "${certs}/ticket.keys")
+
 targets=""
 for ((i = 0; i < count; i++)); do
   # shellcheck disable=SC2153  # PORT is set by bench_init
@@ -44,7 +48,7 @@ for ((i = 0; i < count; i++)); do
   # shellcheck disable=SC2086  # INGESTD_FLAGS is a list of flags
   "${BIN}/server/ingestd" --listen "127.0.0.1:${port}" --admin-listen "127.0.0.1:${admin}" \
     --state-dir "${WORK}/server-${i}" --tls_cert "${certs}/server.crt" --tls_key "${certs}/server.key" \
-    --camera_ca "${certs}/camera-ca.crt" --stats-interval-s 0 --log-level warn \
+    --camera_ca "${certs}/camera-ca.crt" "${ticket_keys[@]}" --stats-interval-s 0 --log-level warn \
     --max-connections 60000 --max-connections-per-source 60000 --drain_announce_delay_ms 0 \
     ${INGESTD_FLAGS:-} >"${WORK}/ingestd-${i}.log" 2>&1 &
   servers+=($!)

@@ -169,22 +169,7 @@ nginx_throughput() {
   source "${PEERS}/nginx_common.sh"
   peers_init compare-put
   trap '[[ -n ${client} ]] && kill "${client}" 2>/dev/null; exit 130' INT TERM
-  mkdir -p "${WORK}/store"
-  write_nginx_conf 2 $((CONNECTIONS + 100)) <<CONF
-  client_max_body_size $((SEGMENT_BYTES + 4096));
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  server {
-    listen 127.0.0.1:${PORT} ssl reuseport backlog=4096;
-    ssl_verify_client optional;
-    root ${WORK}/store;
-    location / {
-      dav_methods PUT;
-      create_full_put_path on;
-      dav_access user:rw;
-    }
-  }
-CONF
+  write_nginx_put_conf "${CONNECTIONS}" "${SEGMENT_BYTES}"
   start_nginx
   # sum_proc ticks|rchar: CPU clock ticks (user + system) or bytes read,
   # summed over the master and the workers.

@@ -8,8 +8,6 @@
 // SIGTERM or SIGINT ends the recording early: the cameras still wait for the
 // acknowledgements of what they recorded, then the report is printed (a
 // second signal kills at once).
-#include <signal.h>
-
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -19,6 +17,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "bench/sim/camera_fleet.h"
+#include "bench/sim/stop_on_signals.h"
 #include "common/host_port.h"
 #include "common/json_string.h"
 
@@ -56,20 +55,6 @@ ABSL_FLAG(bool, quiet, false, "no live lines");
 namespace {
 
 double Ms(absl::Duration d) { return absl::ToDoubleMilliseconds(d); }
-
-std::atomic<bool> stop_requested{false};
-static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
-
-void RequestStop(int) { stop_requested.store(true); }
-
-void StopOnSignals() {
-  struct sigaction action = {};
-  action.sa_handler = RequestStop;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESETHAND;  // the second signal is not caught: it kills
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
-}
 
 }  // namespace
 
@@ -114,8 +99,7 @@ int main(int argc, char** argv) {
   options.wait_for = wait_for == "spooled" ? camproto::DurabilityLevel::kSpooled
                                            : camproto::DurabilityLevel::kPersisted;
   options.resume_tls = absl::GetFlag(FLAGS_resume);
-  options.stop = &stop_requested;
-  StopOnSignals();
+  options.stop = ingest::StopOnSignals();
   if (options.cameras <= 0 || options.cameras > 100000) {
     std::fprintf(stderr, "camera-sim: --cameras must be 1..100000\n");
     return 2;

@@ -125,8 +125,10 @@ class Fleet {
   void WritePiece(SimCamera& cam, absl::Time now);
   // A storm: every connection cut at once, when the caller asks.
   void MaybeCutAll(absl::Time now);
-  // Adds what changed since the last call to options_.live.
+  // Adds what changed since the last call to options_.live ...
   void PublishLive(bool ending);
+  // ... about five times a second.
+  void MaybePublishLive(absl::Time now);
   bool AllAcked() const;
   FleetProgress Progress(absl::Time now) const;
 
@@ -682,6 +684,12 @@ void Fleet::MaybeCutAll(absl::Time now) {
   for (auto& cam : cameras_) Close(*cam, options_.cut_reconnect_delay);
 }
 
+void Fleet::MaybePublishLive(absl::Time now) {
+  if (now < next_publish_) return;
+  PublishLive(/*ending=*/false);
+  next_publish_ = now + absl::Milliseconds(200);
+}
+
 void Fleet::PublishLive(bool ending) {
   FleetLive* live = options_.live;
   if (live == nullptr) return;
@@ -867,10 +875,7 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       for (auto& cam : cameras_) Close(*cam, absl::Milliseconds(100));
     }
     RunTimers(now);
-    if (now >= next_publish_) {
-      PublishLive(/*ending=*/false);
-      next_publish_ = now + absl::Milliseconds(200);
-    }
+    MaybePublishLive(now);
     if (options_.report_interval > absl::ZeroDuration() && now >= next_report) {
       if (options_.on_progress) options_.on_progress(Progress(now));
       interval_latency_.Reset();
@@ -899,10 +904,7 @@ absl::StatusOr<FleetReport> Fleet::Run() {
       OnCompletion(cam, ud.op, cqe);
       // A storm's turn can run for seconds (thousands of handshakes): the
       // live figures keep their pace through it.
-      if (++handled % 256 == 0 && absl::Now() >= next_publish_) {
-        PublishLive(/*ending=*/false);
-        next_publish_ = absl::Now() + absl::Milliseconds(200);
-      }
+      if (++handled % 256 == 0) MaybePublishLive(absl::Now());
     });
   }
   const absl::Time end = absl::Now();
