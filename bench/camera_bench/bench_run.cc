@@ -284,14 +284,16 @@ absl::StatusOr<BenchRun> RunBench(const BenchPlan& plan, const RunHooks& hooks) 
     } else if (params.idle && now >= ramp_done + hold) {
       stop.store(true);
     }
-    if (params.drain_at_s > 0 && !drain_requested && now - run.started >= absl::Seconds(params.drain_at_s)) {
+    // The drain's moment counts from the first connect, as the cameras see the run.
+    if (params.drain_at_s > 0 && !drain_requested && connecting_from != absl::InfiniteFuture() &&
+        now - connecting_from >= absl::Seconds(params.drain_at_s)) {
       drain_requested = true;
       if (!params.admin) {
         run.notes.push_back("drain: no --admin address, so no drain was requested");
       } else {
         absl::StatusOr<AdminReply> reply = AdminRequest(*params.admin, "POST", "/admin/drain");
         run.notes.push_back(absl::StrFormat(
-            "drain requested at %.1f s: %s", absl::ToDoubleSeconds(now - run.started),
+            "drain requested %.1f s after the first connect: %s", absl::ToDoubleSeconds(now - connecting_from),
             reply.ok() ? absl::StrCat("HTTP ", reply->code) : reply.status().ToString()));
       }
     }

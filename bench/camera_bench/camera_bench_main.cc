@@ -75,11 +75,12 @@ ABSL_FLAG(std::string, wait_for, "spooled", "acknowledgement level the cameras w
 ABSL_FLAG(std::string, out, "", "result JSON path (the HTML report goes beside it, .html); default: none");
 ABSL_FLAG(bool, quiet, false, "no live lines");
 // capacity
-ABSL_FLAG(double, ack_p99_ms, 500, "capacity: the ACK(spooled) p99 target");
+ABSL_FLAG(double, ack_p99_ms, 500, "the ACK(spooled) p99 target of a run's verdict and of capacity");
 ABSL_FLAG(int, start_cameras, 100, "capacity: the first step's cameras");
 ABSL_FLAG(int, max_cameras, 20000, "capacity: search no higher");
 ABSL_FLAG(double, step_s, 20, "capacity: how long each step records");
-ABSL_FLAG(double, spool_disk_mb_per_s, 0, "capacity: the spool disk's throughput (0: measure it with --spool_dir)");
+ABSL_FLAG(double, spool_disk_mb_per_s, 0,
+          "the spool disk's throughput, for the verdict (capacity: 0 measures it with --spool_dir)");
 ABSL_FLAG(std::string, spool_dir, "", "capacity, disk: a directory on the server's spool volume");
 ABSL_FLAG(std::string, html, "", "report: where to write the HTML (default: beside the JSON)");
 
@@ -214,6 +215,7 @@ int Run(const std::string& scenario, const std::string& command) {
   if (!run.ok()) return Fail(run.status());
   ingest::bench::RunTargets targets;
   targets.ack_p99_ms = absl::GetFlag(FLAGS_ack_p99_ms);
+  if (absl::GetFlag(FLAGS_spool_disk_mb_per_s) > 0) targets.spool_disk_mb_per_s = absl::GetFlag(FLAGS_spool_disk_mb_per_s);
   const ingest::bench::RunVerdict verdict = ingest::bench::JudgeRun(*run, targets);
   std::fputs(ingest::bench::RunSummaryText(*run, verdict).c_str(), stdout);
   if (int rc = WriteResult(ingest::bench::RunResultJson(*run, verdict, command), absl::GetFlag(FLAGS_out)); rc != 0) {

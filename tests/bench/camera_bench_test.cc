@@ -126,10 +126,14 @@ TEST(CameraBenchTest, SlowCamerasAreMeasuredButNotHeldToTheTarget) {
   }
   ASSERT_NE(senders, nullptr);
   EXPECT_FALSE(senders->latency_judged);
-  EXPECT_GT(senders->report.ack_spooled.Quantile(0.5), absl::Milliseconds(300));
-  // A target the slow senders miss by far and the others meet.
-  const bench::RunVerdict verdict = bench::JudgeRun(run, {.ack_p99_ms = 250, .spool_disk_mb_per_s = std::nullopt});
-  EXPECT_TRUE(verdict.ok) << verdict.why;
+  // Their pace alone makes every segment take at least 0.64 s to leave (the
+  // histogram reads within 6%): a floor, whatever the machine. That the
+  // verdict leaves them out is run_verdict_test's, without timing.
+  EXPECT_GT(senders->report.ack_spooled.Quantile(0.5), absl::Milliseconds(500));
+  for (const bench::GroupResult& group : run.groups) {
+    EXPECT_EQ(group.latency_judged, group.name != "slow-readers" && group.name != "slow-senders") << group.name;
+    EXPECT_TRUE(group.report.all_acked) << group.name;
+  }
 }
 
 TEST(CameraBenchTest, DrainMovesCamerasToTheNextServerAndMeasuresTheirGaps) {
