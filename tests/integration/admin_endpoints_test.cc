@@ -98,7 +98,9 @@ TEST(AdminEndpointsTest, MetricsCoverDrainLoopTurnsAndConnectionPhases) {
         "ingest_acks_persisted_total{shard="}) {
     EXPECT_NE(metrics.find(expected), std::string::npos) << expected;
   }
-  EXPECT_NE(HttpGet(server->admin_port(), "/status").body.find("\"drain\":{\"state\":\"serving\""), std::string::npos);
+  const HttpGetResult status = HttpGet(server->admin_port(), "/status");
+  EXPECT_NE(status.body.find("\"drain\":{\"state\":\"serving\""), std::string::npos)
+      << status.status << " " << status.body;
   // Every acknowledged segment went through a group commit, so the shards'
   // commit counters together cannot be 0.
   double commits = 0;

@@ -8,10 +8,12 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -32,6 +34,19 @@ struct HttpExchangeResult {
   std::string body;
 };
 
+// A connect interrupted by a signal goes on in the background; wait for it.
+inline bool ConnectCompletesAfterEintr(int fd) {
+  if (errno != EINTR) return false;
+  pollfd pending{.fd = fd, .events = POLLOUT, .revents = 0};
+  int ready = 0;
+  do {
+    ready = poll(&pending, 1, 5000);
+  } while (ready < 0 && errno == EINTR);
+  int error = 0;
+  socklen_t length = sizeof(error);
+  return ready == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
+}
+
 inline HttpExchangeResult HttpExchange(uint16_t port, const std::string& request) {
   HttpExchangeResult result;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -42,17 +57,27 @@ inline HttpExchangeResult HttpExchange(uint16_t port, const std::string& request
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 && !ConnectCompletesAfterEintr(fd)) {
     close(fd);
     return result;
   }
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return result;
+  // A blocking call here can return EINTR (the test process also runs the
+  // server's io_uring threads and the camera fleet); that is a retry, not an
+  // answer.
+  size_t written = 0;
+  while (written < request.size()) {
+    const ssize_t n = write(fd, request.data() + written, request.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(fd);
+      return result;
+    }
+    written += static_cast<size_t>(n);
   }
   char buffer[16384];
   for (int reads = 0; reads < 10000; ++reads) {
     const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     result.response.append(buffer, static_cast<size_t>(n));
   }
