@@ -193,6 +193,7 @@ zone = "dev"
 listen = "${SRV_ADDR}:${PORT}"
 admin_listen = "127.0.0.1:${ADMIN_PORT}"
 shards = 1
+max_connections = 10000
 state_dir = "${WORK}/state"
 
 [tls]

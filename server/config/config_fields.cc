@@ -115,11 +115,13 @@ const ConfigField kFields[] = {
      .help = "If no address of this host is in the zone's subnets: \"warn\" or \"refuse\" to start.",
      .check_string = CheckSubnetCheck},
     {INGEST_FIELD(server.shards) = FieldKind::kInteger, .ref = INGEST_REF(server.shards),
-     .help = "Event-loop threads, each with its own listener and io_uring; 0 = one per online core.",
+     .help = "Event-loop threads, each with its own listener and io_uring; 0 = one per online core, or more where "
+             "those rings cannot hold max_connections (a ring holds RLIMIT_NOFILE - 64 sockets).",
      .min = 0, .max = 256},
     {INGEST_FIELD(server.max_connections) = FieldKind::kInteger,
      .ref = INGEST_REF(server.max_connections),
-     .help = "Camera connections held at once, over all shards; more get REJECT SERVER_FULL.",
+     .help = "Camera connections held at once, over all shards; more get REJECT SERVER_FULL. /readyz fails "
+             "from 95% of it.",
      .min = 1, .max = 10'000'000},
     {INGEST_FIELD(server.max_connections_per_source) = FieldKind::kInteger,
      .ref = INGEST_REF(server.max_connections_per_source),

@@ -12,8 +12,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/descriptor_limit.h"
 #include "server/config/byte_size.h"
 #include "server/config/config_fields.h"
+#include "server/config/connection_capacity.h"
 
 namespace ingest {
 namespace {
@@ -48,9 +50,12 @@ absl::Status ResolveDefaults(IngestConfig& config) {
     config.server.id = host;
   }
   if (config.server.shards == 0) {
+    // One shard per core, or more where one ring per core cannot hold
+    // max_connections (a ring's table is capped by the descriptor limit).
     // hardware_concurrency() is 0 when it cannot tell.
-    int cores = static_cast<int>(std::thread::hardware_concurrency());
-    config.server.shards = std::clamp(cores, 1, kMaxShards);
+    const int cores = static_cast<int>(std::thread::hardware_concurrency());
+    const int to_hold = ShardsToHold(config.server.max_connections, RingFileLimit());
+    config.server.shards = std::clamp(std::max(cores, to_hold), 1, kMaxShards);
   }
   if (config.server.max_connections_per_source == 0) {
     config.server.max_connections_per_source = std::min<uint32_t>(1000, config.server.max_connections);
@@ -75,7 +80,7 @@ void CheckResolvedDefaults(const IngestConfig& config, Problems& problems) {
   if (config.server.id.empty()) problems.Add("server.id: must not be empty (ResolveDefaults sets the hostname)");
   if (config.server.shards < 1 || config.server.shards > kMaxShards) {
     problems.Add(absl::StrCat("server.shards: must be between 1 and ", kMaxShards, ", got ",
-                              config.server.shards, " (ResolveDefaults turns 0 into the core count)"));
+                              config.server.shards, " (ResolveDefaults turns 0 into the core count, or more to hold server.max_connections)"));
   }
   if (config.spool.dir.empty()) problems.Add("spool.dir: must not be empty (ResolveDefaults sets <state_dir>/spool)");
   if (config.store.url.empty()) problems.Add("store.url: must not be empty (ResolveDefaults sets dir:<state_dir>/store)");
@@ -96,6 +101,9 @@ void CheckStoreAndServer(const IngestConfig& config, Problems& problems) {
   if (server.max_connections_per_source > server.max_connections) {
     problems.Add(absl::StrCat("server.max_connections_per_source: must not exceed server.max_connections (",
                               server.max_connections, "), got ", server.max_connections_per_source));
+  }
+  if (server.shards >= 1 && server.shards <= kMaxShards) {
+    problems.Add(CheckShardsHoldMaxConnections(server, RingFileLimit()));
   }
 }
 

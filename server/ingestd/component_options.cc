@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/descriptor_limit.h"
+#include "server/config/connection_capacity.h"
+
 namespace ingest {
 
 SpoolCatalogOptions SpoolCatalogOptionsFrom(const IngestConfig& config) {
@@ -26,14 +29,6 @@ BatchSealerOptions BatchSealerOptionsFrom(const IngestConfig& config) {
 
 namespace {
 
-// The kernel caps a ring's direct-descriptor table at RLIMIT_NOFILE; with one
-// table per shard the process holds shards x that many sockets.
-unsigned RegisteredFilesPerShard(const IngestConfig& config) {
-  const int shards = config.server.shards;
-  const uint32_t per_shard = (config.server.max_connections + shards - 1) / shards;
-  return std::min<unsigned>(std::max<uint32_t>(per_shard + 64, 256), 20000);
-}
-
 SessionLimits SessionLimitsFrom(const IngestConfig& config) {
   return SessionLimits{.server_id = config.server.id,
                        .max_segment_bytes = config.protocol.max_segment_bytes,
@@ -46,12 +41,14 @@ SessionLimits SessionLimitsFrom(const IngestConfig& config) {
 }  // namespace
 
 ShardOptions ShardOptionsFrom(const IngestConfig& config, int index, int listen_fd, int listen_family) {
+  const ShardCapacity capacity = ShardCapacityFor(config.server, RingFileLimit());
   return ShardOptions{
       .index = index,
       .listen_fd = listen_fd,
       .listen_family = listen_family,
       .session = SessionLimitsFrom(config),
-      .registered_files = RegisteredFilesPerShard(config),
+      .registered_files = capacity.ring_files,
+      .max_cameras = capacity.cameras,
       .handshake_timeout = absl::Milliseconds(config.tls.handshake_timeout_ms),
       .hello_timeout = absl::Milliseconds(config.protocol.hello_timeout_ms),
       .idle_timeout = absl::Milliseconds(config.protocol.idle_timeout_ms),

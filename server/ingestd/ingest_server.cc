@@ -6,12 +6,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/build_info.h"
+#include "common/descriptor_limit.h"
 #include "common/json_log.h"
 #include "common/process_usage.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "proto/frame.h"
 #include "server/admin/drain_token.h"
+#include "server/config/connection_capacity.h"
 #include "server/ingestd/component_options.h"
 #include "server/store_config/store_from_config.h"
 
@@ -97,6 +99,8 @@ absl::Status IngestServer::Init() {
                                 {"admin_port", admin_->port()},
                                 {"port", port()},
                                 {"shards", config_.server.shards},
+                                {"max_connections", config_.server.max_connections},
+                                {"cameras_per_shard", ShardCapacityFor(config_.server, RingFileLimit()).cameras},
                                 {"zone", config_.server.zone},
                                 {"server_id", config_.server.id},
                                 {"store", store_description_}});
@@ -154,6 +158,8 @@ absl::Status IngestServer::OpenStoreAndSealer() {
 }
 
 absl::Status IngestServer::StartShards() {
+  // Each ring's direct-descriptor table may be as large as the soft limit.
+  RETURN_IF_ERROR(RaiseDescriptorSoftLimit());
   std::vector<ShardOptions> options;
   for (int i = 0; i < config_.server.shards; ++i) {
     options.push_back(ShardOptionsFrom(config_, i, listeners_->fd(i), listeners_->family()));

@@ -19,7 +19,8 @@
 
 namespace ingest {
 
-enum class Admission { kAdmitted, kOverTotal, kOverPerSource };
+// kOverShard is the shard's own verdict (its ring is full), never the limiter's.
+enum class Admission { kAdmitted, kOverTotal, kOverPerSource, kOverShard };
 
 class ConnectionLimiter {
  public:

@@ -53,9 +53,14 @@ std::vector<AdminCheck> ReadinessChecks(const AdminViewInput& input) {
   checks.push_back(SpoolDiskCheck(input));
   checks.push_back({"store_writable", input.sealer.store_ok,
                     input.sealer.store_ok ? "last upload succeeded" : input.sealer.last_store_error});
+  // Not ready from 95% full: the load balancer then sends new cameras
+  // elsewhere while this server still has room for those already on their
+  // way, rather than finding out from REJECT SERVER_FULL.
   const uint64_t open = Total(input, &ShardCounters::connections_open);
-  checks.push_back({"below_capacity", open < input.config->server.max_connections,
-                    absl::StrCat(open, " of ", input.config->server.max_connections, " connections")});
+  const uint64_t max_connections = input.config->server.max_connections;
+  const uint64_t ready_below = max_connections - max_connections / 20;
+  checks.push_back({"below_capacity", open < ready_below,
+                    absl::StrCat(open, " of ", max_connections, " connections (not ready from ", ready_below, ")")});
   return checks;
 }
 

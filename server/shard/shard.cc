@@ -393,7 +393,10 @@ void Shard::BeginClose(Connection& conn) {
 }
 
 void Shard::Free(Connection& conn) {
-  if (conn.admission == Connection::Admission::kAdmitted) shared_.limiter->Release(conn.source);
+  if (conn.admission == Connection::Admission::kAdmitted) {
+    shared_.limiter->Release(conn.source);
+    --admitted_;
+  }
   if (conn.admission == Connection::Admission::kRefusing) --refusals_in_progress_;
   if (conn.welcome == Connection::Welcome::kLogged) LogSessionClose(conn);
   conn.session.reset();

@@ -66,6 +66,9 @@ struct ShardOptions {
   int listen_family = AF_INET;
   SessionLimits session;
   unsigned registered_files = 16384;  // direct descriptors (max sockets) of this shard
+  // Connections this shard admits (over them: REJECT SERVER_FULL); the
+  // table's other slots are for accepting connections only to refuse them.
+  uint32_t max_cameras = 16384 - 64;
   uint32_t recv_buffers = 1024;       // provided buffers (power of two)
   uint32_t recv_buffer_bytes = 16384;
   absl::Duration handshake_timeout = absl::Seconds(10);
@@ -291,6 +294,7 @@ class Shard final : public SessionHost {
   std::vector<uint32_t> starved_;      // recv ended on ENOBUFS; re-armed as buffers return
   std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
   uint32_t refusals_in_progress_ = 0;
+  uint32_t admitted_ = 0;  // connections admitted here and not yet closed
   bool accept_armed_ = false;
   absl::Time last_tick_;
   absl::Time last_deadline_scan_;

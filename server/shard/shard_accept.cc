@@ -67,9 +67,19 @@ void Shard::OnPeerName(Connection& conn, int res) {
   } else {
     conn.source = FormatAddress(conn.transport.peer());
   }
-  switch (shared_.limiter->TryAdmit(conn.source)) {
+  // This shard's ring can be full while the process is not: the kernel
+  // hashes connections over the shards' listeners, and a connection that
+  // lands here must be refused now, not left in the accept queue.
+  const Admission admission =
+      admitted_ >= options_.max_cameras ? Admission::kOverShard : shared_.limiter->TryAdmit(conn.source);
+  switch (admission) {
     case Admission::kAdmitted:
       conn.admission = Connection::Admission::kAdmitted;
+      ++admitted_;
+      break;
+    case Admission::kOverShard:
+      Bump(counters_.refused_total_limit);
+      RefuseOverLimit(conn, "the shard's capacity");
       break;
     case Admission::kOverTotal:
       Bump(counters_.refused_total_limit);

@@ -20,7 +20,7 @@ namespace ingest {
 #define INGEST_SHARD_COUNTER_TABLE(F, X)                                                                               \
   F(X, connections_accepted, "Camera connections the kernel handed to the shard.")                                     \
   F(X, connections_closed, "Camera connections closed, for any reason.")                                               \
-  F(X, refused_total_limit, "Connections over server.max_connections (REJECT SERVER_FULL, or closed at accept).")      \
+  F(X, refused_total_limit, "Connections over server.max_connections or the shard's capacity (REJECT SERVER_FULL, or closed at accept).")      \
   F(X, refused_source_limit, "Connections over server.max_connections_per_source (REJECT SERVER_FULL, or closed).")    \
   F(X, accept_errors, "Accepts that failed (EMFILE, ENFILE, ENOMEM, ...) while the listener was open.")                \
   F(X, peer_lookup_failures, "Accepted connections whose peer address could not be read; closed.")                     \

@@ -180,9 +180,9 @@ zone = {q(ZONE)}
 listen = {q(f"127.0.0.1:{instance.port}")}
 admin_listen = {q(f"127.0.0.1:{instance.admin_port}")}
 shards = {shards}
-max_connections = 20000
+max_connections = 10000
 # Every camera arrives from HAProxy's 127.0.0.1.
-max_connections_per_source = 20000
+max_connections_per_source = 10000
 state_dir = {q(instance.state_dir)}
 
 [tls]

@@ -33,6 +33,7 @@ inline IngestConfig TestConfig(const std::string& state_dir,
   config.server.listen = "127.0.0.1:0";
   config.server.admin_listen = "127.0.0.1:0";
   config.server.shards = 2;
+  config.server.max_connections = 10000;
   config.server.id = "test-server";
   config.server.state_dir = state_dir;
   config.tls.dev_certs = true;

@@ -60,7 +60,7 @@ class IngestdProcess {
                                      absl::StrCat("--listen=127.0.0.1:", port_),
                                      "--admin_listen=127.0.0.1:0",
                                      absl::StrCat("--state_dir=", state_dir_),
-                                     "--shards=2",
+                                     "--shards=2", "--max_connections=10000",
                                      "--seal_age_ms=300",
                                      "--log_level=warn",
                                      "--stats_interval_s=0",

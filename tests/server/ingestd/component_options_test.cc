@@ -3,6 +3,7 @@
 // keep their bounds.
 #include "server/ingestd/component_options.h"
 
+#include "common/descriptor_limit.h"
 #include "gtest/gtest.h"
 #include "server/config/ingest_config.h"
 
@@ -20,9 +21,24 @@ IngestConfig Resolved(int shards, uint32_t max_connections) {
 }
 
 TEST(ComponentOptionsTest, ShardDescriptorTableIsItsShareOfConnectionsPlusSlackWithinBounds) {
-  EXPECT_EQ(ShardOptionsFrom(Resolved(4, 50000), 0, 3, AF_INET).registered_files, 12500u + 64);
+  // A share of 12,500, an eighth more for the kernel's uneven spread, and the
+  // slots kept for refusals.
+  const ShardOptions four = ShardOptionsFrom(Resolved(4, 50000), 0, 3, AF_INET);
+  EXPECT_EQ(four.registered_files, 12500u + 1562 + 64);
+  EXPECT_EQ(four.max_cameras, 12500u + 1562);
   EXPECT_EQ(ShardOptionsFrom(Resolved(2, 100), 0, 3, AF_INET).registered_files, 256u);
-  EXPECT_EQ(ShardOptionsFrom(Resolved(1, 1000000), 0, 3, AF_INET).registered_files, 20000u);
+  const ShardOptions capped = ShardOptionsFrom(Resolved(1, 1000000), 0, 3, AF_INET);
+  EXPECT_EQ(capped.registered_files, RingFileLimit());
+  EXPECT_EQ(capped.max_cameras, RingFileLimit() - 64);
+}
+
+TEST(ComponentOptionsTest, DefaultShardsAreEnoughRingsForMaxConnections) {
+  const IngestConfig config = Resolved(0, 3 * RingFileLimit());
+  EXPECT_GE(config.server.shards, 4);
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+  const ShardOptions options = ShardOptionsFrom(config, 0, 3, AF_INET);
+  EXPECT_GE(uint64_t{options.max_cameras} * static_cast<uint64_t>(config.server.shards),
+            config.server.max_connections);
 }
 
 TEST(ComponentOptionsTest, ShardTakesItsSocketAndTheProtocolLimits) {

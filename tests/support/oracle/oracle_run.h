@@ -139,7 +139,7 @@ class OracleRun {
     view_.content.base_us = absl::ToUnixMicros(absl::Now() - absl::Minutes(10));
 
     std::vector<std::string> flags = {
-        "--shards=2", "--seal_age_ms=300", "--log_level=warn", "--drain_announce_delay_ms=0",
+        "--shards=2", "--max_connections=10000", "--seal_age_ms=300", "--log_level=warn", "--drain_announce_delay_ms=0",
         absl::StrCat("--max_segment_bytes=", kMaxSegmentBytes),
         // Raw cameras stay idle while others act; the server must not time
         // them out.
