@@ -149,6 +149,11 @@ const ConfigField kFields[] = {
      .ref = INGEST_REF(tls.handshake_timeout_ms),
      .help = "Time a new connection has to finish the TLS handshake.",
      .min = 100, .max = 120'000},
+    {INGEST_FIELD(tls.max_handshakes_in_progress) = FieldKind::kInteger,
+     .ref = INGEST_REF(tls.max_handshakes_in_progress),
+     .help = "Per shard: handshakes under way at once; at it the shard stops accepting until some finish, so a "
+             "reconnect storm waits in the kernel's backlog instead of timing out.",
+     .min = 1, .max = 1'000'000},
     {INGEST_FIELD(tls.dev_certs) = FieldKind::kBool, .ref = INGEST_REF(tls.dev_certs),
      .help = "Development only: create a CA and certificates under <state_dir>/dev-certs for any file left empty."},
     // [protocol]

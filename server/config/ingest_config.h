@@ -65,6 +65,11 @@ struct TlsConfig {
   std::string camera_deny_list_file;
   bool allow_tls12 = false;
   uint32_t handshake_timeout_ms = 10000;
+  // Per shard: connections accepted and not yet through their handshake.
+  // At the limit a shard stops accepting and leaves the rest in the
+  // kernel's backlog, so a reconnect storm is taken in at the rate the
+  // shard finishes handshakes instead of timing most of them out.
+  uint32_t max_handshakes_in_progress = 1024;
   // Generate a development CA and certificates under <state_dir>/dev-certs on
   // first run and use them for any of the three PEM files left empty. The
   // paths stay empty in this struct: the TLS set-up fills them in.

@@ -30,6 +30,8 @@ ABSL_FLAG(std::optional<std::string>, crl_file, std::nullopt, "Overrides tls.crl
 ABSL_FLAG(std::optional<std::string>, camera_deny_list, std::nullopt, "Overrides tls.camera_deny_list_file: camera ids refused, one per line.");
 ABSL_FLAG(std::optional<bool>, allow_tls12, std::nullopt, "Overrides tls.allow_tls12 (give a value: --allow_tls12=true).");
 ABSL_FLAG(std::optional<int64_t>, handshake_timeout_ms, std::nullopt, "Overrides tls.handshake_timeout_ms.");
+ABSL_FLAG(std::optional<int64_t>, max_handshakes_in_progress, std::nullopt,
+          "Overrides tls.max_handshakes_in_progress: per shard.");
 ABSL_FLAG(std::optional<bool>, dev_certs, std::nullopt, "Overrides tls.dev_certs: generate development certificates (--dev_certs=true).");
 // [protocol]
 ABSL_FLAG(std::optional<int64_t>, hello_timeout_ms, std::nullopt, "Overrides protocol.hello_timeout_ms.");
@@ -153,6 +155,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_camera_deny_list, "tls.camera_deny_list_file", config));
   RETURN_IF_ERROR(Override(FLAGS_allow_tls12, "tls.allow_tls12", config));
   RETURN_IF_ERROR(Override(FLAGS_handshake_timeout_ms, "tls.handshake_timeout_ms", config));
+  RETURN_IF_ERROR(Override(FLAGS_max_handshakes_in_progress, "tls.max_handshakes_in_progress", config));
   RETURN_IF_ERROR(Override(FLAGS_dev_certs, "tls.dev_certs", config));
   RETURN_IF_ERROR(Override(FLAGS_hello_timeout_ms, "protocol.hello_timeout_ms", config));
   RETURN_IF_ERROR(Override(FLAGS_idle_timeout_ms, "protocol.idle_timeout_ms", config));

@@ -50,6 +50,7 @@ ShardOptions ShardOptionsFrom(const IngestConfig& config, int index, int listen_
       .registered_files = capacity.ring_files,
       .max_cameras = capacity.cameras,
       .handshake_timeout = absl::Milliseconds(config.tls.handshake_timeout_ms),
+      .max_handshakes_in_progress = config.tls.max_handshakes_in_progress,
       .hello_timeout = absl::Milliseconds(config.protocol.hello_timeout_ms),
       .idle_timeout = absl::Milliseconds(config.protocol.idle_timeout_ms),
       .memory_budget_bytes = config.spool.shard_memory_bytes,

@@ -304,6 +304,7 @@ bool Shard::DriveConnection(Connection& conn) {
 }
 
 bool Shard::FinishHandshake(Connection& conn) {
+  EndHandshake(conn);
   camproto::TlsChannel& tls = *conn.transport.tls();
   absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(tls.peer_certificate());
   if (!camera_id.ok()) {
@@ -393,6 +394,7 @@ void Shard::BeginClose(Connection& conn) {
 }
 
 void Shard::Free(Connection& conn) {
+  EndHandshake(conn);
   if (conn.admission == Connection::Admission::kAdmitted) {
     shared_.limiter->Release(conn.source);
     --admitted_;

@@ -72,6 +72,9 @@ struct ShardOptions {
   uint32_t recv_buffers = 1024;       // provided buffers (power of two)
   uint32_t recv_buffer_bytes = 16384;
   absl::Duration handshake_timeout = absl::Seconds(10);
+  // Accepted connections not yet through their handshake; at this many the
+  // shard stops accepting until a quarter of them have finished.
+  uint32_t max_handshakes_in_progress = 1024;
   absl::Duration hello_timeout = absl::Seconds(10);
   absl::Duration idle_timeout = absl::Seconds(60);
   uint64_t memory_budget_bytes = 256 << 20;
@@ -181,6 +184,7 @@ class Shard final : public SessionHost {
     Welcome welcome = Welcome::kNotYet;
     bool dirty = false;           // has output to flush this turn
     bool blocked = false;         // session waits for memory / spool room
+    bool handshaking = false;     // counted in handshakes_in_progress_
     absl::Time opened;
     std::unique_ptr<CameraSession> session;
     absl::Time deadline = absl::InfiniteFuture();  // handshake / hello deadline
@@ -195,6 +199,10 @@ class Shard final : public SessionHost {
   void Loop();
   void Dispatch(const io_uring_cqe& cqe);
   void ArmAccept();
+  // Handshake admission: stops accepting at max_handshakes_in_progress, and
+  // accepts again once a quarter of them have finished.
+  void EndHandshake(Connection& conn);
+  static constexpr uint32_t kAcceptsArmed = 16;
   void OnAccept(const io_uring_cqe& cqe);
   void OnPeerName(Connection& conn, int res);
   void OnReceive(Connection& conn, TlsTransport::Event event);
@@ -295,7 +303,9 @@ class Shard final : public SessionHost {
   std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
   uint32_t refusals_in_progress_ = 0;
   uint32_t admitted_ = 0;  // connections admitted here and not yet closed
-  bool accept_armed_ = false;
+  uint32_t handshakes_in_progress_ = 0;
+  uint32_t accepts_armed_ = 0;
+  bool accept_paused_ = false;  // filled to max_handshakes_in_progress; not yet a quarter down
   absl::Time last_tick_;
   absl::Time last_deadline_scan_;
 };

@@ -28,14 +28,29 @@ std::string FormatAddress(const sockaddr_storage& addr) {
 
 }  // namespace
 
+// Accepts are single-shot and at most kAcceptsArmed at once, within the
+// handshake headroom: a multishot accept would hand over the whole backlog at
+// once, however many handshakes are already under way.
 void Shard::ArmAccept() {
-  if (accept_armed_ || stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
-  PrepareMultishotAcceptDirect(*ring_, options_.listen_fd, UserData{Op::kAccept, 0, 0});
-  accept_armed_ = true;
+  if (stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
+  const uint32_t busy = handshakes_in_progress_ + accepts_armed_;
+  uint32_t headroom = busy < options_.max_handshakes_in_progress ? options_.max_handshakes_in_progress - busy : 0;
+  if (headroom == 0 && accepts_armed_ == 0 && !accept_paused_) {
+    // A storm (or slow handshakes) filled the shard: the rest wait queued.
+    accept_paused_ = true;
+    Bump(counters_.accept_pauses);
+  }
+  if (accept_paused_ && handshakes_in_progress_ > options_.max_handshakes_in_progress / 4 * 3) return;
+  accept_paused_ = false;
+  while (headroom > 0 && accepts_armed_ < kAcceptsArmed) {
+    PrepareAcceptDirect(*ring_, options_.listen_fd, UserData{Op::kAccept, 0, 0});
+    ++accepts_armed_;
+    --headroom;
+  }
 }
 
 void Shard::OnAccept(const io_uring_cqe& cqe) {
-  if (!HasMore(cqe)) accept_armed_ = false;
+  --accepts_armed_;
   if (cqe.res < 0) {
     // ENFILE: the direct-descriptor table is full. The accept is re-armed on
     // the next tick rather than spinning.
@@ -48,6 +63,10 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
   if (draining_.load(std::memory_order_relaxed)) Bump(counters_.connections_accepted_while_draining);
   Connection& conn = NewConnection();
   conn.stage = Phase::kPeerLookup;
+  conn.handshaking = true;
+  ++handshakes_in_progress_;
+  counters_.handshakes_in_progress.store(handshakes_in_progress_, std::memory_order_relaxed);
+  ArmAccept();
   // Accepted sockets live in the ring's direct-descriptor table: they never
   // occupy a process file descriptor.
   conn.transport.Open(&transport_shared_, RingFile::Direct(cqe.res), conn.id, conn.generation);
@@ -57,6 +76,19 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
     return;
   }
   conn.transport.LookUpPeer(options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+}
+
+// A storm of N cameras handshaking at once would each wait for the N before
+// them, and most would pass their deadline after the shard had spent its CPU
+// on them. At max_handshakes_in_progress the rest wait in the kernel's
+// backlog, where they cost nothing, and are accepted once a quarter of the
+// handshakes under way have finished (ArmAccept).
+void Shard::EndHandshake(Connection& conn) {
+  if (!conn.handshaking) return;
+  conn.handshaking = false;
+  --handshakes_in_progress_;
+  counters_.handshakes_in_progress.store(handshakes_in_progress_, std::memory_order_relaxed);
+  ArmAccept();
 }
 
 void Shard::OnPeerName(Connection& conn, int res) {

@@ -20,9 +20,11 @@ namespace ingest {
 #define INGEST_SHARD_COUNTER_TABLE(F, X)                                                                               \
   F(X, connections_accepted, "Camera connections the kernel handed to the shard.")                                     \
   F(X, connections_closed, "Camera connections closed, for any reason.")                                               \
-  F(X, refused_total_limit, "Connections over server.max_connections or the shard's capacity (REJECT SERVER_FULL, or closed at accept).")      \
+  F(X, refused_total_limit,                                                                                           \
+    "Connections over server.max_connections or the shard's capacity (REJECT SERVER_FULL, or closed at accept).")     \
   F(X, refused_source_limit, "Connections over server.max_connections_per_source (REJECT SERVER_FULL, or closed).")    \
   F(X, accept_errors, "Accepts that failed (EMFILE, ENFILE, ENOMEM, ...) while the listener was open.")                \
+  F(X, accept_pauses, "Times the shard stopped accepting at tls.max_handshakes_in_progress (the rest wait queued).")    \
   F(X, peer_lookup_failures, "Accepted connections whose peer address could not be read; closed.")                     \
   F(X, handshakes_full, "TLS handshakes completed with a full key exchange.")                                          \
   F(X, handshakes_resumed, "TLS handshakes completed by session resumption (a ticket).")                               \
@@ -74,6 +76,7 @@ namespace ingest {
 // Gauges: go up and down.
 #define INGEST_SHARD_GAUGE_TABLE(F, X)                                                                                 \
   F(X, connections_open, "Camera connections open now.")                                                               \
+  F(X, handshakes_in_progress, "Connections accepted and not yet through their TLS handshake.")                       \
   F(X, spool_write_stalled, "1 while the shard's spool batch waits for disk space, else 0.")
 
 // F for the tables above: X(name) or X(name, help).

@@ -24,7 +24,7 @@ void Shard::Tick(absl::Time now) {
   counters_.ring_cq_overflows.store(ring.cq_overflows, std::memory_order_relaxed);
   // The writer counts its commits; /metrics reads the shard's copy.
   counters_.spool_commits.store(writer_->counters().commits, std::memory_order_relaxed);
-  if (!accept_armed_) ArmAccept();
+  ArmAccept();  // tops up the accepts armed (re-armed after an error)
   if (!blocked_.empty()) RetryBlocked();
   CountPhases();
   PollSessions();

@@ -23,6 +23,14 @@ void PrepareMultishotAcceptDirect(Ring& ring, int listen_fd, UserData tag) {
   Tag(sqe, tag);
 }
 
+void PrepareAcceptDirect(Ring& ring, int listen_fd, UserData tag) {
+  io_uring_sqe* sqe = ring.GetSqe();
+  // liburing 2.3 stores file_index + 1 and, unlike later versions, does not
+  // take the allocation marker back by one first (its multishot helper does).
+  io_uring_prep_accept_direct(sqe, listen_fd, nullptr, nullptr, 0, IORING_FILE_INDEX_ALLOC - 1);
+  Tag(sqe, tag);
+}
+
 void PrepareConnect(Ring& ring, RingFile socket, const sockaddr* addr, socklen_t addr_len,
                     UserData tag) {
   io_uring_sqe* sqe = ring.GetSqe();

@@ -44,6 +44,11 @@ struct RingFile {
 // occupies a process file descriptor.
 void PrepareMultishotAcceptDirect(Ring& ring, int listen_fd, UserData tag);
 
+// One accept on `listen_fd` into the direct-descriptor table (cqe.res is the
+// index): for a caller that bounds how many connections it takes in, which a
+// multishot accept cannot (it hands over the whole backlog at once).
+void PrepareAcceptDirect(Ring& ring, int listen_fd, UserData tag);
+
 // connect(2) of `socket` to `addr`, which must stay valid until submitted.
 void PrepareConnect(Ring& ring, RingFile socket, const sockaddr* addr, socklen_t addr_len,
                     UserData tag);

@@ -26,6 +26,7 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_ticket_keys, std::nullopt);
     absl::SetFlag(&FLAGS_allow_tls12, std::nullopt);
     absl::SetFlag(&FLAGS_handshake_timeout_ms, std::nullopt);
+    absl::SetFlag(&FLAGS_max_handshakes_in_progress, std::nullopt);
     absl::SetFlag(&FLAGS_dev_certs, std::nullopt);
     absl::SetFlag(&FLAGS_hello_timeout_ms, std::nullopt);
     absl::SetFlag(&FLAGS_idle_timeout_ms, std::nullopt);
@@ -110,6 +111,7 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_camera_deny_list, target.tls.camera_deny_list_file);
   absl::SetFlag(&FLAGS_allow_tls12, target.tls.allow_tls12);
   absl::SetFlag(&FLAGS_handshake_timeout_ms, target.tls.handshake_timeout_ms);
+  absl::SetFlag(&FLAGS_max_handshakes_in_progress, target.tls.max_handshakes_in_progress);
   absl::SetFlag(&FLAGS_dev_certs, target.tls.dev_certs);
   absl::SetFlag(&FLAGS_hello_timeout_ms, target.protocol.hello_timeout_ms);
   absl::SetFlag(&FLAGS_idle_timeout_ms, target.protocol.idle_timeout_ms);

@@ -34,6 +34,7 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
            .camera_deny_list_file = "/etc/ingestd/denied-cameras.txt",
            .allow_tls12 = true,
            .handshake_timeout_ms = 2500,
+           .max_handshakes_in_progress = 77,
            .dev_certs = true};
   c.protocol = {.hello_timeout_ms = 3000,
                 .idle_timeout_ms = 45000,
