@@ -13,6 +13,12 @@ constexpr absl::Duration kDeadlineScanInterval = absl::Milliseconds(250);
 // this long without a receive (not on every receive: that would be malloc
 // churn on the hot path).
 constexpr absl::Duration kIdleTrimAfter = absl::Seconds(1);
+// A connection that has sent nothing this long after its accept is not a
+// handshake the shard is working on (a real ClientHello follows the accept
+// within a round trip): it gives up its place under
+// max_handshakes_in_progress, keeping its handshake deadline, so sockets
+// opened and left silent cannot keep the shard from accepting cameras.
+constexpr absl::Duration kSilentHandshakeGrace = absl::Seconds(1);
 
 }  // namespace
 
@@ -58,6 +64,10 @@ void Shard::EnforceDeadlines(Connection& conn, absl::Time now) {
   }
   if (phase == Phase::kFree) return;
   if (phase == Phase::kSession) conn.transport.ReleaseIdleMemory(now, kIdleTrimAfter);
+  const absl::Time accepted = conn.deadline - options_.handshake_timeout;
+  if (conn.handshaking && conn.transport.last_receive() <= accepted && now - accepted >= kSilentHandshakeGrace) {
+    EndHandshake(conn);
+  }
   if (now >= conn.deadline) {
     if (phase == Phase::kSession) {
       Bump(counters_.hello_timeouts);

@@ -1,9 +1,10 @@
 // Handshake admission: a shard with tls.max_handshakes_in_progress
 // connections accepted and not yet through their handshake stops accepting;
 // the connections behind them wait in the kernel's backlog, not on a
-// handshake deadline, and are accepted as the earlier ones finish (here: time
-// out), so a reconnect storm is taken in at the rate the shard completes
-// handshakes.
+// handshake deadline, and are accepted as the earlier ones finish, so a
+// reconnect storm is taken in at the rate the shard completes handshakes. A
+// connection that has sent nothing for a second gives up its place (keeping
+// its own handshake deadline), so silent sockets cannot shut cameras out.
 #include <memory>
 #include <vector>
 
@@ -21,8 +22,9 @@ TEST(HandshakeAdmissionTest, AtTheLimitTheShardStopsAcceptingUntilHandshakesFini
   auto server = StartTestServer(dir.path(), [](IngestConfig& config) {
     config.server.shards = 1;
     config.tls.max_handshakes_in_progress = 2;
-    // Long enough for the camera's own handshake on a loaded machine.
-    config.tls.handshake_timeout_ms = 3000;
+    // No silent connection times out during the test: only giving up its
+    // place lets the camera in.
+    config.tls.handshake_timeout_ms = 60000;
   });
   ASSERT_NE(server, nullptr);
   const DevCertPaths certs = EnsureCameraCertificates(dir.path());
@@ -33,8 +35,8 @@ TEST(HandshakeAdmissionTest, AtTheLimitTheShardStopsAcceptingUntilHandshakesFini
     silent.push_back(ConnectCamera(*server, dir.path(), "cam-000001"));
     EXPECT_EQ(WaitForStat(*server, &IngestStats::connections_accepted, n), n);
   }
-  EXPECT_EQ(WaitForStat(*server, &IngestStats::accept_pauses, 1), 1u);
-  EXPECT_EQ(server->Stats().handshakes_in_progress, 2u);
+  EXPECT_GE(WaitForStat(*server, &IngestStats::accept_pauses, 1), 1u);
+  EXPECT_LE(server->Stats().handshakes_in_progress, 2u);
 
   // Two more silent ones and then a camera: all wait in the backlog.
   for (int n = 0; n < 2; ++n) silent.push_back(ConnectCamera(*server, dir.path(), "cam-000001"));
@@ -42,16 +44,21 @@ TEST(HandshakeAdmissionTest, AtTheLimitTheShardStopsAcceptingUntilHandshakesFini
   options.io_timeout = absl::Seconds(60);
   absl::StatusOr<std::unique_ptr<RawCameraConnection>> camera = RawCameraConnection::Connect(options);
   ASSERT_TRUE(camera.ok()) << camera.status();
-  absl::SleepFor(absl::Milliseconds(200));
-  EXPECT_EQ(server->Stats().connections_accepted, 2u) << "accepted past the handshake limit";
+  // However the silent ones' places come and go, the shard never has more
+  // than two handshakes under way.
+  for (int look = 0; look < 20; ++look) {
+    EXPECT_LE(server->Stats().handshakes_in_progress, 2u);
+    absl::SleepFor(absl::Milliseconds(10));
+  }
 
-  // The first two time out, the next two are accepted and time out, then the
-  // camera is accepted and completes its handshake.
+  // A second after their accept the first two give up their places, the next
+  // two are accepted and do the same, then the camera is accepted and
+  // completes its handshake. None of them timed out.
   absl::Status handshake = (*camera)->Handshake();
   ASSERT_TRUE(handshake.ok()) << handshake;
   const IngestStats stats = server->Stats();
-  EXPECT_EQ(stats.handshake_timeouts, 4u);
   EXPECT_EQ(stats.connections_accepted, 5u);
+  EXPECT_EQ(stats.handshake_timeouts, 0u);
   EXPECT_GE(stats.accept_pauses, 2u);
   EXPECT_EQ(stats.accept_errors, 0u);
 }
