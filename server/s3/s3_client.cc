@@ -277,6 +277,7 @@ S3Client::S3Client(S3ClientOptions options, S3Target target,
     : options_(std::move(options)),
       target_(std::move(target)),
       credentials_(std::move(credentials)),
+      sign_payload_(SignsPayload(options_.payload_signing, target_.endpoint.tls)),
       http_(std::make_unique<HttpClient>(target_.endpoint,
                                          HttpClientOptions{
                                              .max_idle_connections = options_.max_connections,
@@ -432,13 +433,16 @@ absl::StatusOr<HttpResponse> S3Client::Execute(const Request& request) {
 }
 
 absl::StatusOr<std::string> S3Client::PutObject(std::string_view key,
-                                                absl::Span<const uint8_t> body) {
+                                                absl::Span<const uint8_t> body,
+                                                std::optional<uint32_t> body_crc32c) {
   RETURN_IF_ERROR(ValidateKey(key));
   Request request{.operation = "PutObject", .method = "PUT", .key = std::string(key)};
-  request.headers = {{"content-md5", Md5Base64(body)},
-                     {"content-type", "application/octet-stream"}};
+  // Hashed once per operation, not per attempt: retries resend the same bytes.
+  S3PayloadHeaders payload = PrepareS3Payload(body, sign_payload_, body_crc32c);
+  request.headers = std::move(payload.headers);
+  request.headers.emplace_back("content-type", "application/octet-stream");
   request.body = body;
-  request.payload_sha256 = Sha256Hex(body);
+  request.payload_sha256 = std::move(payload.payload_sha256);
   ASSIGN_OR_RETURN(HttpResponse response, Execute(request));
   return UnquoteEtag(response.Header("etag"));
 }
@@ -459,7 +463,8 @@ absl::StatusOr<std::string> S3Client::CreateMultipartUpload(std::string_view key
 }
 
 absl::StatusOr<std::string> S3Client::UploadPart(std::string_view key, std::string_view upload_id,
-                                                 int part_number, absl::Span<const uint8_t> body) {
+                                                 int part_number, absl::Span<const uint8_t> body,
+                                                 std::optional<uint32_t> body_crc32c) {
   RETURN_IF_ERROR(ValidateKey(key));
   if (part_number < 1 || part_number > kS3MaxParts) {
     return absl::InvalidArgumentError(
@@ -470,9 +475,10 @@ absl::StatusOr<std::string> S3Client::UploadPart(std::string_view key, std::stri
                   .method = "PUT",
                   .key = std::string(key)};
   request.query = {{"partNumber", absl::StrCat(part_number)}, {"uploadId", std::string(upload_id)}};
-  request.headers = {{"content-md5", Md5Base64(body)}};
+  S3PayloadHeaders payload = PrepareS3Payload(body, sign_payload_, body_crc32c);
+  request.headers = std::move(payload.headers);
   request.body = body;
-  request.payload_sha256 = Sha256Hex(body);
+  request.payload_sha256 = std::move(payload.payload_sha256);
   ASSIGN_OR_RETURN(HttpResponse response, Execute(request));
   const std::string etag = UnquoteEtag(response.Header("etag"));
   if (etag.empty())
