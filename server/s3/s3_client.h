@@ -155,7 +155,11 @@ class S3Client {
   // id; UploadPart (part_number 1..10000, the body vouched for as PutObject's)
   // the part's ETag;
   // CompleteMultipartUpload (parts in ascending order) the object's ETag,
-  // failing also when S3 answers 200 with an <Error> body.
+  // failing also when S3 answers 200 with an <Error> body. Unless
+  // signs_payload(), the upload is created with x-amz-checksum-algorithm:
+  // CRC32C (S3 refuses a part's checksum otherwise), and then S3 wants every
+  // part's checksum back in the completion (S3CompletedPart::checksum_crc32c,
+  // Crc32cBase64 of the part's CRC); PutObjectMultipart does all of that.
   // AbortMultipartUpload succeeds if the upload is already gone.
   absl::StatusOr<std::string> CreateMultipartUpload(std::string_view key);
   absl::StatusOr<std::string> UploadPart(std::string_view key, std::string_view upload_id,

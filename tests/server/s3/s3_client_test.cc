@@ -332,6 +332,8 @@ TEST(S3ClientTest, AutoSignsThePayloadOverHttpAndSignedIsTheOldRequest) {
   EXPECT_TRUE((*over_tls)->signs_payload());
 }
 
+// S3 takes part checksums only for an upload created with
+// x-amz-checksum-algorithm, and then wants each back in the completion.
 TEST(S3ClientTest, UnsignedMultipartPartsCarryTheirOwnCrcAndTheCompletionStaysSigned) {
   FakeS3 s3([](const Recorded& r, int index) {
     if (r.method == "POST" && absl::StrContains(r.target, "?uploads")) {
@@ -355,20 +357,33 @@ TEST(S3ClientTest, UnsignedMultipartPartsCarryTheirOwnCrcAndTheCompletionStaysSi
   ASSERT_TRUE(client->PutObjectMultipart("big", body).ok());
   std::vector<Recorded> requests = s3.requests();
   ASSERT_EQ(requests.size(), 4u);  // create, 2 parts, complete
-  int parts = 0;
+  EXPECT_EQ(requests[0].headers.at("x-amz-checksum-algorithm"), "CRC32C");
+  EXPECT_TRUE(absl::StrContains(requests[0].headers.at("authorization"), "x-amz-checksum-algorithm"));
+  std::map<std::string, std::string> part_checksums;  // partNumber=N -> header
   for (const Recorded& r : requests) {
     const absl::Span<const uint8_t> sent(reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size());
     if (r.method == "PUT") {
-      ++parts;
       EXPECT_EQ(r.headers.at("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
       EXPECT_EQ(r.headers.at("x-amz-checksum-crc32c"), Crc32cBase64(Crc32c({sent.data(), sent.size()})));
       EXPECT_EQ(r.headers.count("content-md5"), 0u);
-    } else if (!r.body.empty()) {  // the completion's XML: small, signed
-      EXPECT_EQ(r.headers.at("x-amz-content-sha256"), Sha256Hex(sent));
-      EXPECT_EQ(r.headers.at("content-md5"), Md5Base64(sent));
+      const size_t at = r.target.find("partNumber=");
+      ASSERT_NE(at, std::string::npos) << r.target;
+      part_checksums[r.target.substr(at + 11, 1)] = r.headers.at("x-amz-checksum-crc32c");
     }
   }
-  EXPECT_EQ(parts, 2);
+  ASSERT_EQ(part_checksums.size(), 2u);
+  const Recorded& complete = requests.back();
+  const absl::Span<const uint8_t> xml(reinterpret_cast<const uint8_t*>(complete.body.data()),
+                                      complete.body.size());
+  // The completion's XML is small: signed as before.
+  EXPECT_EQ(complete.headers.at("x-amz-content-sha256"), Sha256Hex(xml));
+  EXPECT_EQ(complete.headers.at("content-md5"), Md5Base64(xml));
+  for (const auto& [number, checksum] : part_checksums) {
+    EXPECT_TRUE(absl::StrContains(complete.body, absl::StrCat("<PartNumber>", number, "</PartNumber><ETag>")))
+        << complete.body;
+    EXPECT_TRUE(absl::StrContains(complete.body, absl::StrCat("<ChecksumCRC32C>", checksum, "</ChecksumCRC32C>")))
+        << complete.body;
+  }
 }
 
 TEST(S3ClientTest, ThrottlingAndServerErrorsAreRetriedWithBackoff) {
@@ -642,6 +657,9 @@ TEST(S3ClientTest, CompleteFailingInsideA200IsRetried) {
   }
   EXPECT_EQ(part_bytes, body.size());
   EXPECT_TRUE(absl::StrContains(requests.back().body, "<PartNumber>2</PartNumber>"));
+  // Signed payloads (the default over http): no checksums announced or sent.
+  EXPECT_EQ(requests[0].headers.count("x-amz-checksum-algorithm"), 0u);
+  EXPECT_FALSE(absl::StrContains(requests.back().body, "Checksum"));
 }
 
 TEST(S3ClientTest, FailedMultipartIsAborted) {

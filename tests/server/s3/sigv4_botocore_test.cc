@@ -313,6 +313,9 @@ std::vector<Case> UploaderCases() {
   const std::string small = BinaryBody(4099, 9);
   cases.push_back(unsigned_case("put-unsigned-payload-crc32c", {},
                                 {{"content-type", "application/octet-stream"}}, small));
+  cases.push_back(S3Case("create-multipart-upload-crc32c", "POST", key_path, {{"uploads", ""}},
+                         {{"content-type", "application/octet-stream"}, {"x-amz-checksum-algorithm", "CRC32C"}},
+                         ""));
   cases.push_back(unsigned_case("upload-part-unsigned-payload-crc32c",
                                 {{"partNumber", "3"}, {"uploadId", upload_id}}, {}, small));
   Case unsigned_with_token = unsigned_case("put-unsigned-payload-crc32c-with-session-token", {},
