@@ -51,6 +51,13 @@ absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const Se
   return absl::OkStatus();
 }
 
+uint32_t FinishedBatchObjectCrc32c(absl::Span<const uint8_t> object, uint64_t index_offset,
+                                   uint32_t payloads_crc32c) {
+  const uint32_t header = Crc32c({object.data(), kBatchHeaderBytes});
+  const uint32_t through_payloads = Crc32cCombine(header, payloads_crc32c, index_offset - kBatchHeaderBytes);
+  return Crc32cExtend(through_payloads, {object.data() + index_offset, object.size() - index_offset});
+}
+
 absl::StatusOr<BatchTrailer> DecodeBatchTrailer(absl::Span<const uint8_t> trailer, uint64_t object_size) {
   if (trailer.size() != kBatchTrailerBytes || object_size < kBatchHeaderBytes + kBatchTrailerBytes ||
       std::memcmp(trailer.data() + 12, kMagic, 4) != 0) {

@@ -39,6 +39,15 @@ inline constexpr uint32_t kMaxBatchSegments = 1 << 20;
 // name; entries must lie inside it, after the header. Camera ids 1..255 bytes.
 absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries);
 
+// The CRC-32C of a whole finished object, given `payloads_crc32c`, the CRC-32C
+// of its payload bytes [kBatchHeaderBytes, index_offset) (index_offset: the
+// object's size before FinishBatchObject). Reads only the header, index and
+// trailer: the sealer combines the payload CRC from the segments' own CRCs,
+// which it checks anyway as it reads each segment, so the S3 upload's
+// checksum costs no second pass over the payloads.
+uint32_t FinishedBatchObjectCrc32c(absl::Span<const uint8_t> object, uint64_t index_offset,
+                                   uint32_t payloads_crc32c);
+
 struct BatchTrailer {
   uint64_t index_offset = 0;
   uint64_t index_bytes = 0;

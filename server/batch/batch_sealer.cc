@@ -333,6 +333,10 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
       only != nullptr ? only->key : BatchKey(options_.zone, options_.instance, next_batch_seq_++, absl::Now());
   uint64_t at = kBatchHeaderBytes;
   uint64_t corrupt = 0;
+  // The CRC of the payloads as laid out, combined from the segment CRCs
+  // checked below: the object's checksum for the store without a second
+  // pass over its bytes.
+  uint32_t payloads_crc = 0;
   for (const ChosenSegment& c : chosen) {
     const SpooledSegment& s = c.segment;
     FileState& file = files_[s.file];
@@ -367,6 +371,7 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
     location.length = s.length;
     location.crc32c = s.crc;
     batch.manifest.entries.push_back(std::move(location));
+    payloads_crc = Crc32cCombine(payloads_crc, s.crc, s.length);
     at += s.length;
   }
   object->resize(at);
@@ -386,6 +391,7 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
     stats_.corrupt_segments += corrupt;
   }
   if (batch.manifest.entries.empty()) return true;
+  batch.object_crc32c = FinishedBatchObjectCrc32c(*object, at, payloads_crc);
   batch.object = std::move(object);
   batches_.emplace(next_job_id_++, std::move(batch));
   return true;
@@ -396,7 +402,7 @@ void BatchSealer::SubmitDue(absl::Time now) {
     if (batch.submitted || now < batch.retry_at) continue;
     batch.submitted = true;
     ++batch.attempts;
-    pool_->Submit(UploadJob{.id = id, .objects = {{batch.manifest.key, batch.object}}});
+    pool_->Submit(UploadJob{.id = id, .objects = {{batch.manifest.key, batch.object, batch.object_crc32c}}});
   }
 }
 

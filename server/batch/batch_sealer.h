@@ -160,6 +160,7 @@ class BatchSealer {
   };
   struct BatchInFlight {
     std::shared_ptr<const std::vector<uint8_t>> object;
+    uint32_t object_crc32c = 0;  // Crc32c(*object), for the store's checksum
     BatchManifest manifest;
     int attempts = 0;
     absl::Time retry_at = absl::InfinitePast();

@@ -52,10 +52,11 @@ void UploadPool::Work() {
     }
     const absl::Time start = absl::Now();
     absl::Status status;
-    for (const auto& [key, bytes] : job.objects) {
-      status = store_->Put(key, *bytes);
+    for (const UploadObject& object : job.objects) {
+      status = object.crc32c ? store_->PutWithCrc32c(object.key, *object.bytes, *object.crc32c)
+                             : store_->Put(object.key, *object.bytes);
       if (!status.ok()) {
-        status = absl::Status(status.code(), absl::StrCat("put ", key, ": ", status.message()));
+        status = absl::Status(status.code(), absl::StrCat("put ", object.key, ": ", status.message()));
         break;
       }
     }

@@ -4,6 +4,7 @@
 //
 //   UploadPool pool(&store, /*threads=*/4);
 //   pool.Submit({.id = 7, .objects = {{key, bytes}}});
+//   pool.Submit({.id = 8, .objects = {{key, bytes, Crc32c(*bytes)}}});  // the CRC, if known
 //   for (UploadResult& r : pool.WaitForResults(absl::Milliseconds(100))) ...
 #ifndef SERVER_BATCH_UPLOAD_POOL_H_
 #define SERVER_BATCH_UPLOAD_POOL_H_
@@ -11,6 +12,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -23,10 +25,22 @@
 
 namespace ingest {
 
+struct UploadObject {
+  UploadObject(std::string key, std::shared_ptr<const std::vector<uint8_t>> bytes,
+               std::optional<uint32_t> crc32c = std::nullopt)
+      : key(std::move(key)), bytes(std::move(bytes)), crc32c(crc32c) {}
+
+  std::string key;
+  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  // Crc32c(*bytes) when the submitter already has it: the store gets it with
+  // PutWithCrc32c and need not read the bytes for a checksum.
+  std::optional<uint32_t> crc32c;
+};
+
 struct UploadJob {
   uint64_t id = 0;
   // PUT in order; the job stops at the first failure.
-  std::vector<std::pair<std::string, std::shared_ptr<const std::vector<uint8_t>>>> objects;
+  std::vector<UploadObject> objects;
 };
 
 struct UploadResult {

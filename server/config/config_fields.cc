@@ -84,6 +84,12 @@ absl::Status CheckEndpointUrl(std::string_view value) {
   return absl::InvalidArgumentError(absl::StrCat("must be an http:// or https:// URL, got \"", S(value), "\""));
 }
 
+absl::Status CheckPayloadSigning(std::string_view value) {
+  if (value == "auto" || value == "unsigned" || value == "signed") return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "must be \"auto\", \"unsigned\" or \"signed\", got \"", S(value), "\""));
+}
+
 absl::Status CheckLogLevel(std::string_view value) {
   if (value == "debug" || value == "info" || value == "warn" || value == "error") return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
@@ -233,6 +239,12 @@ const ConfigField kFields[] = {
      .help = "Address the bucket in the path (S3-compatible stores) instead of the host name."},
     {INGEST_FIELD(store.ca_file) = FieldKind::kString, .ref = INGEST_REF(store.ca_file),
      .help = "Extra CA certificates (PEM) for an https endpoint; empty = system trust store."},
+    {INGEST_FIELD(store.payload_signing) = FieldKind::kString, .ref = INGEST_REF(store.payload_signing),
+     .help = "How uploads vouch for object bytes: \"unsigned\" (UNSIGNED-PAYLOAD + x-amz-checksum-crc32c, "
+             "one cheap CRC; TLS guards the body), \"signed\" (the body's SHA-256 signed + Content-MD5: "
+             "about 10x the CPU, and a body changed on a plain-http path is refused), \"auto\" = unsigned "
+             "over https, signed over http.",
+     .check_string = CheckPayloadSigning},
     {INGEST_FIELD(store.profile) = FieldKind::kString, .ref = INGEST_REF(store.profile),
      .help = "Shared credentials/config file profile; empty = $AWS_PROFILE or default."},
     {INGEST_FIELD(store.use_instance_metadata) = FieldKind::kBool,

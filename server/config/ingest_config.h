@@ -128,6 +128,11 @@ struct StoreConfig {
   std::string region;
   bool path_style = false;  // bucket in the path instead of the host name
   std::string ca_file;      // extra trust anchors for an https endpoint
+  // How uploads vouch for object bytes (server/s3/s3_payload.h): "auto" =
+  // "unsigned" over https, "signed" over http; "unsigned" = UNSIGNED-PAYLOAD
+  // plus x-amz-checksum-crc32c (one CRC, no SHA-256/MD5 of the body);
+  // "signed" = the body's SHA-256 signed plus Content-MD5 (the old way).
+  std::string payload_signing = "auto";
   // Credentials: environment, then the shared files' profile, then instance
   // metadata; then, if role_arn is set, AssumeRole into it.
   std::string profile;

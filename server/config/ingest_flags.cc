@@ -60,6 +60,8 @@ ABSL_FLAG(std::optional<std::string>, s3_role_arn, std::nullopt, "Overrides stor
 ABSL_FLAG(std::optional<int64_t>, index_interval_s, std::nullopt, "Overrides store.index_interval_s.");
 ABSL_FLAG(std::optional<int64_t>, upload_threads, std::nullopt, "Overrides store.upload_threads.");
 ABSL_FLAG(std::optional<std::string>, s3_ca_file, std::nullopt, "Overrides store.ca_file.");
+ABSL_FLAG(std::optional<std::string>, s3_payload_signing, std::nullopt,
+          "Overrides store.payload_signing: auto, unsigned or signed.");
 ABSL_FLAG(std::optional<bool>, s3_use_instance_metadata, std::nullopt, "Overrides store.use_instance_metadata.");
 ABSL_FLAG(std::optional<std::string>, s3_imds_endpoint, std::nullopt, "Overrides store.imds_endpoint.");
 ABSL_FLAG(std::optional<std::string>, s3_role_session_name, std::nullopt, "Overrides store.role_session_name.");
@@ -181,6 +183,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_index_interval_s, "store.index_interval_s", config));
   RETURN_IF_ERROR(Override(FLAGS_upload_threads, "store.upload_threads", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_ca_file, "store.ca_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_s3_payload_signing, "store.payload_signing", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_use_instance_metadata, "store.use_instance_metadata", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_imds_endpoint, "store.imds_endpoint", config));
   RETURN_IF_ERROR(Override(FLAGS_s3_role_session_name, "store.role_session_name", config));

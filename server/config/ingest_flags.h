@@ -68,6 +68,7 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, s3_role_arn);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, index_interval_s);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, upload_threads);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_ca_file);
+ABSL_DECLARE_FLAG(std::optional<std::string>, s3_payload_signing);
 ABSL_DECLARE_FLAG(std::optional<bool>, s3_use_instance_metadata);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_imds_endpoint);
 ABSL_DECLARE_FLAG(std::optional<std::string>, s3_role_session_name);

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/crc32c.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "server/s3/sigv4.h"
@@ -277,6 +278,7 @@ S3Client::S3Client(S3ClientOptions options, S3Target target,
     : options_(std::move(options)),
       target_(std::move(target)),
       credentials_(std::move(credentials)),
+      sign_payload_(SignsPayload(options_.payload_signing, target_.endpoint.tls)),
       http_(std::make_unique<HttpClient>(target_.endpoint,
                                          HttpClientOptions{
                                              .max_idle_connections = options_.max_connections,
@@ -432,13 +434,16 @@ absl::StatusOr<HttpResponse> S3Client::Execute(const Request& request) {
 }
 
 absl::StatusOr<std::string> S3Client::PutObject(std::string_view key,
-                                                absl::Span<const uint8_t> body) {
+                                                absl::Span<const uint8_t> body,
+                                                std::optional<uint32_t> body_crc32c) {
   RETURN_IF_ERROR(ValidateKey(key));
   Request request{.operation = "PutObject", .method = "PUT", .key = std::string(key)};
-  request.headers = {{"content-md5", Md5Base64(body)},
-                     {"content-type", "application/octet-stream"}};
+  // Hashed once per operation, not per attempt: retries resend the same bytes.
+  S3PayloadHeaders payload = PrepareS3Payload(body, sign_payload_, body_crc32c);
+  request.headers = std::move(payload.headers);
+  request.headers.emplace_back("content-type", "application/octet-stream");
   request.body = body;
-  request.payload_sha256 = Sha256Hex(body);
+  request.payload_sha256 = std::move(payload.payload_sha256);
   ASSIGN_OR_RETURN(HttpResponse response, Execute(request));
   return UnquoteEtag(response.Header("etag"));
 }
@@ -448,6 +453,9 @@ absl::StatusOr<std::string> S3Client::CreateMultipartUpload(std::string_view key
   Request request{.operation = "CreateMultipartUpload", .method = "POST", .key = std::string(key)};
   request.query = {{"uploads", ""}};
   request.headers = {{"content-type", "application/octet-stream"}};
+  // S3 takes a part's x-amz-checksum-crc32c only for an upload that
+  // announced the algorithm ("Checksum Type mismatch" otherwise).
+  if (!sign_payload_) request.headers.emplace_back("x-amz-checksum-algorithm", "CRC32C");
   request.payload_sha256 = Sha256Hex(std::string_view());
   ASSIGN_OR_RETURN(HttpResponse response, Execute(request));
   absl::StatusOr<std::string> upload_id = ParseInitiateMultipartUploadResult(response.BodyText());
@@ -459,7 +467,8 @@ absl::StatusOr<std::string> S3Client::CreateMultipartUpload(std::string_view key
 }
 
 absl::StatusOr<std::string> S3Client::UploadPart(std::string_view key, std::string_view upload_id,
-                                                 int part_number, absl::Span<const uint8_t> body) {
+                                                 int part_number, absl::Span<const uint8_t> body,
+                                                 std::optional<uint32_t> body_crc32c) {
   RETURN_IF_ERROR(ValidateKey(key));
   if (part_number < 1 || part_number > kS3MaxParts) {
     return absl::InvalidArgumentError(
@@ -470,9 +479,10 @@ absl::StatusOr<std::string> S3Client::UploadPart(std::string_view key, std::stri
                   .method = "PUT",
                   .key = std::string(key)};
   request.query = {{"partNumber", absl::StrCat(part_number)}, {"uploadId", std::string(upload_id)}};
-  request.headers = {{"content-md5", Md5Base64(body)}};
+  S3PayloadHeaders payload = PrepareS3Payload(body, sign_payload_, body_crc32c);
+  request.headers = std::move(payload.headers);
   request.body = body;
-  request.payload_sha256 = Sha256Hex(body);
+  request.payload_sha256 = std::move(payload.payload_sha256);
   ASSIGN_OR_RETURN(HttpResponse response, Execute(request));
   const std::string etag = UnquoteEtag(response.Header("etag"));
   if (etag.empty())
@@ -538,6 +548,7 @@ absl::StatusOr<std::string> S3Client::PutObjectMultipartOnce(std::string_view ke
   const size_t part_count =
       std::max<size_t>(1, static_cast<size_t>((body.size() + part_bytes - 1) / part_bytes));
   std::vector<std::string> etags(part_count);
+  std::vector<std::string> checksums(part_count);  // unsigned payloads: each part's, for the completion
   std::atomic<size_t> next_part{0};
   std::atomic<bool> failed{false};
   absl::Mutex error_mu;
@@ -549,8 +560,13 @@ absl::StatusOr<std::string> S3Client::PutObjectMultipartOnce(std::string_view ke
       if (index >= part_count) return;
       const size_t offset = static_cast<size_t>(index * part_bytes);
       const size_t length = std::min<size_t>(static_cast<size_t>(part_bytes), body.size() - offset);
-      absl::StatusOr<std::string> etag =
-          UploadPart(key, upload_id, static_cast<int>(index + 1), body.subspan(offset, length));
+      const absl::Span<const uint8_t> part = body.subspan(offset, length);
+      std::optional<uint32_t> crc;
+      if (!sign_payload_) {
+        crc = Crc32c({part.data(), part.size()});
+        checksums[index] = Crc32cBase64(*crc);
+      }
+      absl::StatusOr<std::string> etag = UploadPart(key, upload_id, static_cast<int>(index + 1), part, crc);
       if (!etag.ok()) {
         absl::MutexLock lock(&error_mu);
         if (first_error.ok()) first_error = etag.status();
@@ -580,7 +596,8 @@ absl::StatusOr<std::string> S3Client::PutObjectMultipartOnce(std::string_view ke
 
   std::vector<S3CompletedPart> parts(part_count);
   for (size_t i = 0; i < part_count; ++i) {
-    parts[i] = S3CompletedPart{.part_number = static_cast<int>(i + 1), .etag = etags[i]};
+    parts[i] = S3CompletedPart{
+        .part_number = static_cast<int>(i + 1), .etag = etags[i], .checksum_crc32c = checksums[i]};
   }
   return CompleteMultipartUpload(key, upload_id, parts);
 }

@@ -1,6 +1,8 @@
 // A blocking S3 client for one bucket on one endpoint (AWS or an
 // S3-compatible store such as Ceph's RADOS Gateway): every request signed
-// with SigV4 and a signed payload hash, retried with backoff and jitter when
+// with SigV4, object bodies vouched for by a CRC-32C checksum header (https)
+// or a signed SHA-256 payload hash (http; see s3_payload.h and
+// S3ClientOptions::payload_signing), retried with backoff and jitter when
 // the failure is transient, and reported as an absl::Status that names the
 // operation, bucket, key, HTTP status and S3 error code. Run it on worker
 // threads, never on a shard's loop thread.
@@ -40,6 +42,7 @@
 #include "server/s3/aws_credentials.h"
 #include "server/s3/http_client.h"
 #include "server/s3/retry_policy.h"
+#include "server/s3/s3_payload.h"
 #include "server/s3/s3_xml.h"
 #include "server/store/object_store.h"
 
@@ -73,6 +76,11 @@ struct S3ClientOptions {
   absl::Duration connect_timeout = absl::Seconds(5);
   // No progress on a read or write for this long fails the attempt.
   absl::Duration io_timeout = absl::Seconds(30);
+  // How PutObject and UploadPart vouch for their bodies (s3_payload.h):
+  // kAuto is UNSIGNED-PAYLOAD with x-amz-checksum-crc32c over https and a
+  // signed SHA-256 payload with Content-MD5 over plain http, where no TLS
+  // protects the body on the way.
+  S3PayloadSigning payload_signing = S3PayloadSigning::kAuto;
   // The largest object (or range) GetObject reads into memory.
   uint64_t max_get_bytes = 256ull << 20;
   // Keys asked for per ListObjectsV2 page (1..1000); tests lower it to make
@@ -128,10 +136,13 @@ class S3Client {
   S3Client(const S3Client&) = delete;
   S3Client& operator=(const S3Client&) = delete;
 
-  // Stores `body` under `key` in one request with Content-MD5 and the
-  // payload's SHA-256 signed, so the server rejects a body changed on the
-  // way. Returns the ETag (quotes removed).
-  absl::StatusOr<std::string> PutObject(std::string_view key, absl::Span<const uint8_t> body);
+  // Stores `body` under `key` in one request, with the body's CRC-32C in
+  // x-amz-checksum-crc32c (or, when signs_payload(), its SHA-256 signed and
+  // Content-MD5), so the server rejects a body that arrives changed.
+  // `body_crc32c`, if given, must be Crc32c(body): the body is then not read
+  // before sending. Returns the ETag (quotes removed).
+  absl::StatusOr<std::string> PutObject(std::string_view key, absl::Span<const uint8_t> body,
+                                        std::optional<uint32_t> body_crc32c = std::nullopt);
 
   // Stores `body` under `key` as a multipart upload: parts of
   // multipart_part_bytes uploaded by up to multipart_parallelism threads,
@@ -141,13 +152,19 @@ class S3Client {
                                                  absl::Span<const uint8_t> body);
 
   // The steps of a multipart upload. CreateMultipartUpload returns the upload
-  // id; UploadPart (part_number 1..10000) the part's ETag;
+  // id; UploadPart (part_number 1..10000, the body vouched for as PutObject's)
+  // the part's ETag;
   // CompleteMultipartUpload (parts in ascending order) the object's ETag,
-  // failing also when S3 answers 200 with an <Error> body.
+  // failing also when S3 answers 200 with an <Error> body. Unless
+  // signs_payload(), the upload is created with x-amz-checksum-algorithm:
+  // CRC32C (S3 refuses a part's checksum otherwise), and then S3 wants every
+  // part's checksum back in the completion (S3CompletedPart::checksum_crc32c,
+  // Crc32cBase64 of the part's CRC); PutObjectMultipart does all of that.
   // AbortMultipartUpload succeeds if the upload is already gone.
   absl::StatusOr<std::string> CreateMultipartUpload(std::string_view key);
   absl::StatusOr<std::string> UploadPart(std::string_view key, std::string_view upload_id,
-                                         int part_number, absl::Span<const uint8_t> body);
+                                         int part_number, absl::Span<const uint8_t> body,
+                                         std::optional<uint32_t> body_crc32c = std::nullopt);
   absl::StatusOr<std::string> CompleteMultipartUpload(std::string_view key,
                                                       std::string_view upload_id,
                                                       absl::Span<const S3CompletedPart> parts);
@@ -188,6 +205,10 @@ class S3Client {
 
   S3ClientStats stats() const;
   const S3ClientOptions& options() const { return options_; }
+  // Whether object bodies go with a signed SHA-256 (and Content-MD5) rather
+  // than UNSIGNED-PAYLOAD and a CRC-32C: options().payload_signing resolved
+  // against the endpoint's scheme.
+  bool signs_payload() const { return sign_payload_; }
   const S3Target& target() const { return target_; }
 
  private:
@@ -215,6 +236,7 @@ class S3Client {
   const S3ClientOptions options_;
   const S3Target target_;
   const std::shared_ptr<CredentialsProvider> credentials_;
+  const bool sign_payload_;
   std::unique_ptr<HttpClient> http_;
   RetryPolicy retry_;
   std::unique_ptr<Counters> counters_;

@@ -95,6 +95,16 @@ absl::Status S3Store::Put(std::string_view key, absl::Span<const uint8_t> data) 
   return client_->PutObject(full, data).status();
 }
 
+absl::Status S3Store::PutWithCrc32c(std::string_view key, absl::Span<const uint8_t> data,
+                                    uint32_t crc32c) {
+  RETURN_IF_ERROR(ValidateObjectKey(key));
+  const std::string full = FullKey(key);
+  if (data.size() >= options_.multipart_threshold) {
+    return client_->PutObjectMultipart(full, data).status();
+  }
+  return client_->PutObject(full, data, crc32c).status();
+}
+
 absl::StatusOr<std::vector<uint8_t>> S3Store::Get(std::string_view key) {
   RETURN_IF_ERROR(ValidateObjectKey(key));
   return client_->GetObject(FullKey(key));

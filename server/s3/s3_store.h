@@ -50,6 +50,11 @@ class S3Store : public ObjectStore {
   // See ObjectStore for the contracts. S3 errors come back as described in
   // s3_client.h; object keys in messages include the store prefix.
   absl::Status Put(std::string_view key, absl::Span<const uint8_t> data) override;
+  // A single PUT sends `crc32c` as the body's checksum without reading the
+  // body; a multipart upload (data.size() >= multipart_threshold) computes
+  // each part's own.
+  absl::Status PutWithCrc32c(std::string_view key, absl::Span<const uint8_t> data,
+                             uint32_t crc32c) override;
   absl::StatusOr<std::vector<uint8_t>> Get(std::string_view key) override;
   absl::StatusOr<std::vector<uint8_t>> GetRange(std::string_view key, uint64_t offset,
                                                 uint64_t length) override;

@@ -424,8 +424,12 @@ std::string CompleteMultipartUploadXml(absl::Span<const S3CompletedPart> parts) 
   std::string out = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const S3CompletedPart& part : parts) {
     absl::StrAppend(&out, "<Part><PartNumber>", part.part_number, "</PartNumber><ETag>",
-                    EscapeXmlText(absl::StrCat("\"", UnquoteEtag(part.etag), "\"")),
-                    "</ETag></Part>");
+                    EscapeXmlText(absl::StrCat("\"", UnquoteEtag(part.etag), "\"")), "</ETag>");
+    if (!part.checksum_crc32c.empty()) {
+      absl::StrAppend(&out, "<ChecksumCRC32C>", EscapeXmlText(part.checksum_crc32c),
+                      "</ChecksumCRC32C>");
+    }
+    out += "</Part>";
   }
   out += "</CompleteMultipartUpload>";
   return out;

@@ -84,6 +84,9 @@ absl::StatusOr<S3ErrorInfo> ParseS3Error(std::string_view xml);
 struct S3CompletedPart {
   int part_number = 0;
   std::string etag{};  // with or without quotes
+  // The part's x-amz-checksum-crc32c as sent, "" for none. Required for
+  // every part of an upload created with x-amz-checksum-algorithm: CRC32C.
+  std::string checksum_crc32c{};
 };
 // The request body of CompleteMultipartUpload, parts in the given order.
 std::string CompleteMultipartUploadXml(absl::Span<const S3CompletedPart> parts);

@@ -65,6 +65,16 @@ class ObjectStore {
   // the old object or the whole new one, never a part. Durable on return.
   virtual absl::Status Put(std::string_view key, absl::Span<const uint8_t> data) = 0;
 
+  // Put, for a caller that already knows the CRC-32C of `data` (computed as
+  // the bytes were put together): a store that sends a checksum along (S3's
+  // x-amz-checksum-crc32c) uses it instead of reading the bytes once more.
+  // `crc32c` must equal Crc32c(data); a store that checks it refuses the Put
+  // otherwise. The default ignores it.
+  virtual absl::Status PutWithCrc32c(std::string_view key, absl::Span<const uint8_t> data,
+                                     uint32_t /*crc32c*/) {
+    return Put(key, data);
+  }
+
   // The whole object. NotFound if there is none.
   virtual absl::StatusOr<std::vector<uint8_t>> Get(std::string_view key) = 0;
 

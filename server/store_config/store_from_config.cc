@@ -37,13 +37,18 @@ absl::StatusOr<OpenedStore> OpenStoreFromConfig(const StoreConfig& config) {
   options.client.region = config.region;
   options.client.addressing = config.path_style ? S3Addressing::kPathStyle : S3Addressing::kAuto;
   options.client.ca_file = config.ca_file;
+  // Validated with the configuration; an unparsable value cannot get here
+  // from a file or a flag, only from code building a StoreConfig by hand.
+  ASSIGN_OR_RETURN(options.client.payload_signing, ParseS3PayloadSigning(config.payload_signing));
   // Every upload thread may hold one connection, readers a few more.
   options.client.max_connections = std::max<size_t>(8, 2 * size_t{config.upload_threads});
   options.prefix = where.prefix;
   const std::string source = credentials->Describe();
   ASSIGN_OR_RETURN(std::unique_ptr<S3Store> s3, OpenS3Store(std::move(options), std::move(credentials)));
   opened.description = absl::StrCat(url, " at ", config.endpoint.empty() ? "AWS" : config.endpoint, " (",
-                                    config.region, "), credentials from ", source);
+                                    config.region, "), credentials from ", source, ", object bodies ",
+                                    s3->client().signs_payload() ? "signed (SHA-256, Content-MD5)"
+                                                                 : "unsigned with x-amz-checksum-crc32c");
   opened.store = std::move(s3);
   return opened;
 }

@@ -1,7 +1,9 @@
 // Cameras stream through ingestd into a real S3 server that verifies
 // signatures (radosgw). Afterwards the AWS CLI lists and downloads the
 // objects on its own, and our reader reproduces every camera's bytes from
-// both the bucket and the downloaded copy. Wrong credentials refuse to start.
+// both the bucket and the downloaded copy, with the bodies sent
+// UNSIGNED-PAYLOAD + x-amz-checksum-crc32c and, over plain http by default,
+// signed. Wrong credentials refuse to start.
 #include <filesystem>
 #include <string>
 
@@ -57,6 +59,31 @@ TEST_F(S3EndToEndTest, EveryCameraReadsBackByteExactFromTheBucketAndFromTheAwsCl
   // Each (camera, seq) is in exactly one batch object.
   for (const auto& [segment, count] : CountBatchedSegments(*bucket, "dev")) {
     EXPECT_EQ(count, 1) << segment.first << " seq " << segment.second;
+  }
+}
+
+// The tests above upload with payload_signing "unsigned" (what "auto" picks
+// for AWS over https). Over this gateway's plain http "auto" signs every
+// body's SHA-256 instead; that path must work end to end too.
+TEST_F(S3EndToEndTest, TheDefaultOverPlainHttpSignsThePayloadAndReadsBackByteExact) {
+  TempDir dir;
+  auto server = StartTestServer(dir.path(), S3StoreSettings(*s3_, kBucket, kPrefix, [](IngestConfig& config) {
+    config.store.payload_signing = StoreConfig{}.payload_signing;
+    ASSERT_EQ(config.store.payload_signing, "auto");
+    config.store.seal_bytes = 256 << 10;
+  }));
+  ASSERT_NE(server, nullptr);
+  FleetOptions fleet = TestFleet(*server, dir.path(), /*cameras=*/6);
+  fleet.wait_for = camproto::DurabilityLevel::kPersisted;
+  absl::StatusOr<FleetReport> report = RunCameraFleet(fleet);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->all_acked);
+  EXPECT_EQ(server->Stats().sealer.store_errors, 0u);
+  ASSERT_TRUE(server->Stop().ok());
+  std::unique_ptr<ObjectStore> bucket = OpenS3TestStore(*s3_, kBucket, kPrefix);
+  ASSERT_NE(bucket, nullptr);
+  for (const CameraReport& camera : report->cameras) {
+    EXPECT_EQ(StoredSha256(*bucket, "dev", camera.id), camera.sha256_hex) << camera.id;
   }
 }
 

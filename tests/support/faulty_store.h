@@ -2,7 +2,9 @@
 // told to fail, to simulate an object-store outage (every Put, the next N, or
 // those whose key starts with a prefix), and which counts Put attempts and
 // successes per key so a test can check nothing was uploaded twice. It can
-// also store an object and report failure anyway (a lost response).
+// also store an object and report failure anyway (a lost response). A Put
+// that comes with a CRC-32C (PutWithCrc32c) is refused with DataLoss unless
+// the CRC is the data's, as S3 refuses a wrong x-amz-checksum-crc32c.
 //
 //   ingest::testing::FaultyStore store(dir.path() + "/store");
 //   store.FailAllPuts(true);               // the store is down
@@ -23,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/crc32c.h"
 #include "server/store/local_dir_store.h"
 #include "server/store/object_store.h"
 
@@ -98,6 +101,29 @@ class FaultyStore : public ObjectStore {
     absl::MutexLock lock(&mu_);
     return failed_;
   }
+  // Puts that came with a CRC-32C, and those whose CRC was not the data's.
+  int puts_with_crc32c() const {
+    absl::MutexLock lock(&mu_);
+    return with_crc32c_;
+  }
+  int crc32c_mismatches() const {
+    absl::MutexLock lock(&mu_);
+    return crc32c_mismatches_;
+  }
+
+  absl::Status PutWithCrc32c(std::string_view key, absl::Span<const uint8_t> data, uint32_t crc32c) override {
+    const bool matches = Crc32c({data.data(), data.size()}) == crc32c;
+    {
+      absl::MutexLock lock(&mu_);
+      ++with_crc32c_;
+      if (!matches) {
+        ++crc32c_mismatches_;
+        return absl::DataLossError(absl::StrCat("faulty store: put ", std::string(key), " with a CRC-32C of ",
+                                                crc32c, " that is not the data's"));
+      }
+    }
+    return Put(key, data);
+  }
 
   absl::Status Put(std::string_view key, absl::Span<const uint8_t> data) override {
     {
@@ -147,6 +173,8 @@ class FaultyStore : public ObjectStore {
   std::map<std::string, int> ok_ ABSL_GUARDED_BY(mu_);
   bool lose_responses_ ABSL_GUARDED_BY(mu_) = false;
   int failed_ ABSL_GUARDED_BY(mu_) = 0;
+  int with_crc32c_ ABSL_GUARDED_BY(mu_) = 0;
+  int crc32c_mismatches_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ingest::testing

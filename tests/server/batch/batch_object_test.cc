@@ -56,6 +56,16 @@ std::vector<uint8_t> MakeObject(std::vector<SegmentLocation>* entries_out = null
   return object;
 }
 
+TEST(BatchObjectTest, WholeObjectCrcFromThePayloadCrcs) {
+  std::vector<SegmentLocation> entries;
+  const std::vector<uint8_t> object = MakeObject(&entries);
+  const uint64_t index_offset = entries.back().offset + entries.back().length;
+  uint32_t payloads = 0;
+  for (const SegmentLocation& e : entries) payloads = Crc32cCombine(payloads, e.crc32c, e.length);
+  EXPECT_EQ(FinishedBatchObjectCrc32c(object, index_offset, payloads), Crc32c(object));
+  EXPECT_NE(FinishedBatchObjectCrc32c(object, index_offset, payloads ^ 1), Crc32c(object));
+}
+
 void ExpectSame(const SegmentLocation& a, const SegmentLocation& b) {
   EXPECT_EQ(a.camera, b.camera);
   EXPECT_EQ(a.seq, b.seq);

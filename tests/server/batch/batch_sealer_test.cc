@@ -340,6 +340,10 @@ TEST(BatchSealerTest, EveryCameraComesBackByteExactlyAcrossShardsAndRotations) {
   EXPECT_EQ(stats.segments_persisted, cameras.size() * kSegments);
   EXPECT_EQ(stats.batches_written, BatchKeys(store).size());
   EXPECT_GT(stats.batches_written, 10u);  // batch_bytes cut many batches
+  // Every batch went with its CRC-32C, combined from the segment CRCs, and
+  // each was the object's (FaultyStore refuses a wrong one, as S3 would).
+  EXPECT_EQ(store.puts_with_crc32c(), static_cast<int>(stats.batches_written));
+  EXPECT_EQ(store.crc32c_mismatches(), 0);
   EXPECT_GE(stats.index_objects_written, 2 * cameras.size());
   EXPECT_EQ(stats.pending_segments, 0u);
   EXPECT_EQ(stats.batches_in_flight, 0u);
@@ -937,6 +941,9 @@ TEST(BatchSealerTest, APayloadThatRotsAfterItWasReadIsNotStoredAndItsFileIsKept)
   EXPECT_EQ(ClosedFiles(*catalog), 1u);  // kept for an operator
   const std::map<CameraSeq, int> copies = StoredCopies(store);
   EXPECT_EQ(copies, (std::map<CameraSeq, int>{{{"cam-1", 1}, 1}, {{"cam-1", 3}, 1}, {{"cam-2", 1}, 1}}));
+  // The dropped segment's CRC is not in the batch's checksum either.
+  EXPECT_GT(store.puts_with_crc32c(), 0);
+  EXPECT_EQ(store.crc32c_mismatches(), 0);
   EXPECT_EQ(log.last("cam-2"), 1u);
   // Seq 2 is in the spool but not in the store, so the camera must not be
   // told it is persisted (it still holds the only good copy).

@@ -50,6 +50,10 @@ TEST(ConfigErrorsTest, OutOfRangeNamesFileLineKeyAndBounds) {
   EXPECT_TRUE(HasError(Parse("[log]\nlevel = \"verbose\"\n"), "ingestd.toml:2: ", "log.level"));
   EXPECT_TRUE(HasError(Parse("[server]\nzone = \"eu/1\"\n"), "ingestd.toml:2: ", "server.zone"));
   EXPECT_TRUE(HasError(Parse("[store]\nurl = \"ftp://x\"\n"), "ingestd.toml:2: ", "store.url"));
+  EXPECT_EQ(Parse("[store]\nurl = \"s3://b/p\"\n\npayload_signing = \"none\"\n").message(),
+            "ingestd.toml:4: store.payload_signing: must be \"auto\", \"unsigned\" or \"signed\", got \"none\"");
+  EXPECT_TRUE(HasError(Parse("[store]\npayload_signing = true\n"), "ingestd.toml:2: ",
+                       "store.payload_signing: wrong type"));
 }
 
 TEST(ConfigErrorsTest, UnknownKeyIsAnErrorWithASuggestion) {

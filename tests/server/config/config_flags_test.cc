@@ -50,6 +50,7 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_s3_region, std::nullopt);
     absl::SetFlag(&FLAGS_s3_path_style, std::nullopt);
     absl::SetFlag(&FLAGS_s3_ca_file, std::nullopt);
+    absl::SetFlag(&FLAGS_s3_payload_signing, std::nullopt);
     absl::SetFlag(&FLAGS_s3_profile, std::nullopt);
     absl::SetFlag(&FLAGS_s3_use_instance_metadata, std::nullopt);
     absl::SetFlag(&FLAGS_s3_imds_endpoint, std::nullopt);
@@ -135,6 +136,7 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_s3_region, target.store.region);
   absl::SetFlag(&FLAGS_s3_path_style, target.store.path_style);
   absl::SetFlag(&FLAGS_s3_ca_file, target.store.ca_file);
+  absl::SetFlag(&FLAGS_s3_payload_signing, target.store.payload_signing);
   absl::SetFlag(&FLAGS_s3_profile, target.store.profile);
   absl::SetFlag(&FLAGS_s3_use_instance_metadata, target.store.use_instance_metadata);
   absl::SetFlag(&FLAGS_s3_imds_endpoint, target.store.imds_endpoint);
@@ -165,6 +167,11 @@ TEST_F(ConfigFlagsTest, BadFlagValuesNameTheFlagAndTheKey) {
   absl::SetFlag(&FLAGS_listen, "7443");
   EXPECT_TRUE(HasError(ApplyFlagOverrides(config), "flag --listen: ", "server.listen: bad address"));
   absl::SetFlag(&FLAGS_listen, std::nullopt);
+
+  absl::SetFlag(&FLAGS_s3_payload_signing, "none");
+  EXPECT_TRUE(HasError(ApplyFlagOverrides(config), "flag --s3_payload_signing: ",
+                       "store.payload_signing: must be \"auto\", \"unsigned\" or \"signed\", got \"none\""));
+  absl::SetFlag(&FLAGS_s3_payload_signing, std::nullopt);
 
   absl::SetFlag(&FLAGS_max_connections, int64_t{1} << 40);
   EXPECT_TRUE(HasError(ApplyFlagOverrides(config), "flag --max_connections: ", "server.max_connections"));

@@ -58,6 +58,7 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
              .region = "eu-west-3",
              .path_style = true,
              .ca_file = "/etc/ingestd/s3-ca.pem",
+             .payload_signing = "signed",
              .profile = "recorder",
              .use_instance_metadata = false,
              .imds_endpoint = "http://127.0.0.1:8111",

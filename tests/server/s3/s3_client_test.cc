@@ -12,7 +12,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
 #include "gtest/gtest.h"
+#include "server/s3/s3_payload.h"
 #include "server/s3/s3_store.h"
 #include "server/s3/sigv4.h"
 #include "server/s3/static_credentials.h"
@@ -274,6 +276,114 @@ TEST(S3ClientTest, PutSignsThePayloadAndSendsContentMd5) {
   EXPECT_GT(stats.latency.sum(), absl::ZeroDuration());
   EXPECT_LT(stats.latency.sum(), absl::Seconds(1));
   EXPECT_EQ(stats.latency.sum(), stats.latency.max());
+}
+
+// The default over plain http (the fake's scheme) is the signed payload
+// above; "unsigned" sends UNSIGNED-PAYLOAD and the CRC-32C instead, and signs
+// the checksum header with the rest.
+TEST(S3ClientTest, UnsignedPutSendsCrc32cAndNoBodyHashes) {
+  FakeS3 s3([](const Recorded&, int) { return Response(200, "", "ETag: \"abc\"\r\n"); });
+  std::vector<absl::Duration> sleeps;
+  std::unique_ptr<S3Client> client = MakeClient(
+      s3, &sleeps, [](S3ClientOptions& o) { o.payload_signing = S3PayloadSigning::kUnsigned; });
+  EXPECT_FALSE(client->signs_payload());
+  ASSERT_TRUE(client->PutObject("k", Bytes("123456789")).ok());
+  // A CRC the caller already has is sent as given: the body is not read for it.
+  ASSERT_TRUE(client->PutObject("k2", Bytes("123456789"), 0x01020304u).ok());
+  std::vector<Recorded> requests = s3.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  const Recorded& put = requests[0];
+  EXPECT_EQ(put.body, "123456789");
+  EXPECT_EQ(put.headers.at("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+  EXPECT_EQ(put.headers.at("x-amz-checksum-crc32c"), "4waSgw==");  // 0xE3069283
+  EXPECT_EQ(put.headers.count("content-md5"), 0u);
+  EXPECT_EQ(put.headers.at("content-type"), "application/octet-stream");
+  EXPECT_TRUE(absl::StrContains(
+      put.headers.at("authorization"),
+      "SignedHeaders=content-type;host;x-amz-checksum-crc32c;x-amz-content-sha256;x-amz-date,"))
+      << put.headers.at("authorization");
+  EXPECT_EQ(requests[1].headers.at("x-amz-checksum-crc32c"), "AQIDBA==");
+}
+
+TEST(S3ClientTest, AutoSignsThePayloadOverHttpAndSignedIsTheOldRequest) {
+  FakeS3 s3([](const Recorded&, int) { return Response(200, "", "ETag: \"abc\"\r\n"); });
+  std::vector<absl::Duration> sleeps;
+  for (S3PayloadSigning signing : {S3PayloadSigning::kAuto, S3PayloadSigning::kSigned}) {
+    std::unique_ptr<S3Client> client =
+        MakeClient(s3, &sleeps, [&](S3ClientOptions& o) { o.payload_signing = signing; });
+    EXPECT_TRUE(client->signs_payload());
+    ASSERT_TRUE(client->PutObject("k", Bytes("123456789"), 0x01020304u).ok());
+  }
+  for (const Recorded& put : s3.requests()) {
+    EXPECT_EQ(put.headers.at("x-amz-content-sha256"), Sha256Hex("123456789"));
+    EXPECT_EQ(put.headers.at("content-md5"), "JfnnlDI7RTiF9RgfG2JNCw==");
+    EXPECT_EQ(put.headers.count("x-amz-checksum-crc32c"), 0u);
+  }
+  // Over https "auto" is unsigned; nothing is sent to find that out.
+  S3ClientOptions options;
+  options.bucket = "bucket";
+  options.endpoint = "https://127.0.0.1:1";
+  absl::StatusOr<std::unique_ptr<S3Client>> over_tls = S3Client::Create(options, TestCredentials());
+  ASSERT_TRUE(over_tls.ok()) << over_tls.status();
+  EXPECT_FALSE((*over_tls)->signs_payload());
+  options.payload_signing = S3PayloadSigning::kSigned;
+  over_tls = S3Client::Create(options, TestCredentials());
+  ASSERT_TRUE(over_tls.ok()) << over_tls.status();
+  EXPECT_TRUE((*over_tls)->signs_payload());
+}
+
+// S3 takes part checksums only for an upload created with
+// x-amz-checksum-algorithm, and then wants each back in the completion.
+TEST(S3ClientTest, UnsignedMultipartPartsCarryTheirOwnCrcAndTheCompletionStaysSigned) {
+  FakeS3 s3([](const Recorded& r, int index) {
+    if (r.method == "POST" && absl::StrContains(r.target, "?uploads")) {
+      return Response(200,
+                      "<InitiateMultipartUploadResult><UploadId>up-1</UploadId>"
+                      "</InitiateMultipartUploadResult>");
+    }
+    if (r.method == "PUT") return Response(200, "", absl::StrCat("ETag: \"p", index, "\"\r\n"));
+    return Response(200,
+                    "<CompleteMultipartUploadResult><ETag>\"whole-2\"</ETag>"
+                    "</CompleteMultipartUploadResult>");
+  });
+  std::vector<absl::Duration> sleeps;
+  std::unique_ptr<S3Client> client = MakeClient(s3, &sleeps, [](S3ClientOptions& o) {
+    o.multipart_part_bytes = 5 << 20;
+    o.multipart_parallelism = 2;
+    o.payload_signing = S3PayloadSigning::kUnsigned;
+  });
+  std::vector<uint8_t> body((5 << 20) + 100);
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<uint8_t>(i * 131 >> 3);
+  ASSERT_TRUE(client->PutObjectMultipart("big", body).ok());
+  std::vector<Recorded> requests = s3.requests();
+  ASSERT_EQ(requests.size(), 4u);  // create, 2 parts, complete
+  EXPECT_EQ(requests[0].headers.at("x-amz-checksum-algorithm"), "CRC32C");
+  EXPECT_TRUE(absl::StrContains(requests[0].headers.at("authorization"), "x-amz-checksum-algorithm"));
+  std::map<std::string, std::string> part_checksums;  // partNumber=N -> header
+  for (const Recorded& r : requests) {
+    const absl::Span<const uint8_t> sent(reinterpret_cast<const uint8_t*>(r.body.data()), r.body.size());
+    if (r.method == "PUT") {
+      EXPECT_EQ(r.headers.at("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+      EXPECT_EQ(r.headers.at("x-amz-checksum-crc32c"), Crc32cBase64(Crc32c({sent.data(), sent.size()})));
+      EXPECT_EQ(r.headers.count("content-md5"), 0u);
+      const size_t at = r.target.find("partNumber=");
+      ASSERT_NE(at, std::string::npos) << r.target;
+      part_checksums[r.target.substr(at + 11, 1)] = r.headers.at("x-amz-checksum-crc32c");
+    }
+  }
+  ASSERT_EQ(part_checksums.size(), 2u);
+  const Recorded& complete = requests.back();
+  const absl::Span<const uint8_t> xml(reinterpret_cast<const uint8_t*>(complete.body.data()),
+                                      complete.body.size());
+  // The completion's XML is small: signed as before.
+  EXPECT_EQ(complete.headers.at("x-amz-content-sha256"), Sha256Hex(xml));
+  EXPECT_EQ(complete.headers.at("content-md5"), Md5Base64(xml));
+  for (const auto& [number, checksum] : part_checksums) {
+    EXPECT_TRUE(absl::StrContains(complete.body, absl::StrCat("<PartNumber>", number, "</PartNumber><ETag>")))
+        << complete.body;
+    EXPECT_TRUE(absl::StrContains(complete.body, absl::StrCat("<ChecksumCRC32C>", checksum, "</ChecksumCRC32C>")))
+        << complete.body;
+  }
 }
 
 TEST(S3ClientTest, ThrottlingAndServerErrorsAreRetriedWithBackoff) {
@@ -547,6 +657,9 @@ TEST(S3ClientTest, CompleteFailingInsideA200IsRetried) {
   }
   EXPECT_EQ(part_bytes, body.size());
   EXPECT_TRUE(absl::StrContains(requests.back().body, "<PartNumber>2</PartNumber>"));
+  // Signed payloads (the default over http): no checksums announced or sent.
+  EXPECT_EQ(requests[0].headers.count("x-amz-checksum-algorithm"), 0u);
+  EXPECT_FALSE(absl::StrContains(requests.back().body, "Checksum"));
 }
 
 TEST(S3ClientTest, FailedMultipartIsAborted) {

@@ -197,6 +197,14 @@ TEST(S3XmlTest, CompleteRequestBodyQuotesAndEscapesEtags) {
             "<Part><PartNumber>1</PartNumber><ETag>&quot;aa&quot;</ETag></Part>"
             "<Part><PartNumber>2</PartNumber><ETag>&quot;bb&quot;</ETag></Part>"
             "</CompleteMultipartUpload>");
+  // Parts of an upload with CRC-32C checksums name each part's.
+  const std::vector<S3CompletedPart> checked = {
+      {.part_number = 1, .etag = "aa", .checksum_crc32c = "4waSgw=="}};
+  EXPECT_EQ(CompleteMultipartUploadXml(checked),
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<Part><PartNumber>1</PartNumber><ETag>&quot;aa&quot;</ETag>"
+            "<ChecksumCRC32C>4waSgw==</ChecksumCRC32C></Part>"
+            "</CompleteMultipartUpload>");
   // And it reads back with our own walker.
   std::vector<std::string> etags;
   ASSERT_TRUE(WalkS3Xml(xml, [&](absl::Span<const std::string_view> path, std::string_view text) {

@@ -1,5 +1,6 @@
 // Cross-checks our SigV4 against botocore (Debian's python3-botocore) for the
 // exact requests the S3 uploader sends: PUT with payload hash and Content-MD5,
+// PUT and UploadPart with UNSIGNED-PAYLOAD and x-amz-checksum-crc32c,
 // the multipart calls, ListObjectsV2 pages, ranged GET, HEAD, DELETE,
 // presigned GETs, session tokens, path-style to a local gateway, and the STS
 // AssumeRole call the credentials chain makes. botocore_sign.py (next to this
@@ -30,6 +31,7 @@
 #include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "server/s3/aws_credentials.h"
+#include "server/s3/s3_payload.h"
 #include "server/s3/sigv4.h"
 #include "tests/support/build_paths.h"
 #include "tests/support/temp_dir.h"
@@ -292,6 +294,43 @@ std::vector<Case> UploaderCases() {
   unsigned_put.request.payload_sha256 = std::string(kUnsignedPayload);
   unsigned_put.unsigned_payload = true;
   cases.push_back(unsigned_put);
+
+  // What S3Client sends with payload_signing "unsigned" (the default over
+  // https): UNSIGNED-PAYLOAD with the body's CRC-32C as a signed header, the
+  // headers built by the client's own PrepareS3Payload.
+  auto unsigned_case = [&](std::string name, Pairs query, Pairs headers, const std::string& body) {
+    const S3PayloadHeaders payload = PrepareS3Payload(
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(body.data()), body.size()),
+        /*sign_payload=*/false);
+    headers.insert(headers.end(), payload.headers.begin(), payload.headers.end());
+    Case c = S3Case(std::move(name), "PUT", key_path, std::move(query), std::move(headers), body);
+    c.request.payload_sha256 = payload.payload_sha256;
+    c.unsigned_payload = true;
+    return c;
+  };
+  // Small bodies: the script takes at most 1 MiB of JSON, bodies hex-encoded,
+  // and an unsigned payload's bytes are not signed anyway.
+  const std::string small = BinaryBody(4099, 9);
+  cases.push_back(unsigned_case("put-unsigned-payload-crc32c", {},
+                                {{"content-type", "application/octet-stream"}}, small));
+  cases.push_back(S3Case("create-multipart-upload-crc32c", "POST", key_path, {{"uploads", ""}},
+                         {{"content-type", "application/octet-stream"}, {"x-amz-checksum-algorithm", "CRC32C"}},
+                         ""));
+  cases.push_back(unsigned_case("upload-part-unsigned-payload-crc32c",
+                                {{"partNumber", "3"}, {"uploadId", upload_id}}, {}, small));
+  Case unsigned_with_token = unsigned_case("put-unsigned-payload-crc32c-with-session-token", {},
+                                           {{"content-type", "application/octet-stream"}}, small);
+  unsigned_with_token.session_token = with_token.session_token;
+  cases.push_back(unsigned_with_token);
+  // "unsigned" asked for over plain http (the test gateway): botocore signs
+  // it so too when payload signing is explicitly off.
+  Case unsigned_http = unsigned_case("path-style-unsigned-put-to-local-gateway", {},
+                                     {{"content-type", "application/octet-stream"}}, small);
+  unsigned_http.scheme = "http";
+  unsigned_http.request.host = "127.0.0.1:7480";
+  unsigned_http.request.path = "/ingest-recordings" + key_path;
+  unsigned_http.scope.region = "us-east-1";
+  cases.push_back(unsigned_http);
 
   Case presign = S3Case("presigned-get", "GET", key_path, {}, {}, "");
   presign.presign_expires_s = 3600;
