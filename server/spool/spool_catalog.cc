@@ -52,19 +52,6 @@ absl::Status MakeDurableDir(const std::filesystem::path& path) {
   return FsyncDir(parent.string());
 }
 
-// Creates an empty spool file and makes its name durable.
-absl::StatusOr<int> CreateSpoolFile(const std::string& dir, int shard, uint64_t file_seq) {
-  const std::string path = SpoolFilePath(dir, shard, file_seq);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create spool file", path);
-  absl::Status synced = FsyncDir(SpoolShardDir(dir, shard));
-  if (!synced.ok()) {
-    close(fd);
-    return synced;
-  }
-  return fd;
-}
-
 bool ParseDigits(std::string_view s, uint64_t* out) {
   if (s.empty() || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return false;
@@ -115,7 +102,36 @@ absl::StatusOr<std::vector<SpoolFileName>> ListSpoolFiles(const std::string& dir
   return out;
 }
 
-SpoolCatalog::SpoolCatalog(SpoolCatalogOptions options) : options_(std::move(options)) {}
+SpoolCatalog::SpoolCatalog(SpoolCatalogOptions options)
+    : options_(std::move(options)), direct_io_(options_.direct_io) {}
+
+absl::StatusOr<int> SpoolCatalog::CreateFile(int shard, uint64_t file_seq) {
+  const std::string path = SpoolFilePath(options_.dir, shard, file_seq);
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  int fd = open(path.c_str(), flags | O_EXCL | (direct_io() ? O_DIRECT : 0), 0644);
+  if (fd < 0 && errno == EINVAL && direct_io()) {
+    // The file system refused O_DIRECT, possibly after creating the file (the
+    // mode is checked once the file exists): open it again, buffered.
+    DirectIoRefused(shard, absl::StrCat("open ", path, " with O_DIRECT: ", std::strerror(errno)));
+    fd = open(path.c_str(), flags, 0644);
+  }
+  if (fd < 0) return ErrnoError("create spool file", path);
+  absl::Status synced = FsyncDir(SpoolShardDir(options_.dir, shard));
+  if (!synced.ok()) {
+    close(fd);
+    return synced;
+  }
+  return fd;
+}
+
+void SpoolCatalog::DirectIoRefused(int shard, std::string_view why) {
+  if (!direct_io_.exchange(false, std::memory_order_relaxed)) return;
+  log::Warn("spool_direct_io_refused",
+            {{"dir", options_.dir},
+             {"shard", shard},
+             {"error", absl::StrCat(ToAbsl(why),
+                                    "; the spool is written through the page cache from now on (slower, as safe)")}});
+}
 
 SpoolCatalog::~SpoolCatalog() {
   absl::MutexLock lock(&mu_);
@@ -179,7 +195,7 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
   for (int i = 0; i < shard_count; ++i) {
     Shard& shard = catalog->shards_[i];
     const uint64_t file_seq = shard.next_file_seq++;
-    ASSIGN_OR_RETURN(int fd, CreateSpoolFile(dir, i, file_seq));
+    ASSIGN_OR_RETURN(int fd, catalog->CreateFile(i, file_seq));
     catalog->files_[{i, file_seq}] = File{SpoolFilePath(dir, i, file_seq), fd, 0, false, 0};
     shard.active_file_seq = file_seq;
   }
@@ -253,7 +269,7 @@ absl::Status SpoolCatalog::PrepareNextFiles() {
   }
   for (int fd : to_close) close(fd);
   for (const auto& [shard, file_seq] : to_create) {
-    ASSIGN_OR_RETURN(int fd, CreateSpoolFile(options_.dir, shard, file_seq));
+    ASSIGN_OR_RETURN(int fd, CreateFile(shard, file_seq));
     absl::MutexLock lock(&mu_);
     shards_[shard].prepared = ActiveSpoolFile{fd, file_seq, 0};
   }
