@@ -15,9 +15,10 @@
 // When the catalog opened the file with O_DIRECT, Append pads each record to
 // kSpoolRecordAlignment (the pooled buffers are 4 KiB aligned and sized in
 // 4 KiB steps, so the padding always fits): the writes then go from the
-// buffers to the device without the page-cache copy, and because ext4 need
-// not copy, io_uring no longer hands them to its worker threads as it does
-// buffered writes. fdatasync still follows every write before any ACK. If a
+// buffers to the device without the page-cache copy. (An append that grows
+// the file may still be handed to an io_uring worker thread, as every
+// buffered write was, but the worker no longer copies.) fdatasync still
+// follows every write before any ACK. If a
 // write is refused with EINVAL (a file system that accepted the open flag
 // but not the I/O, e.g. a FUSE passthrough), the writer clears O_DIRECT on
 // the file, tells the catalog (one log line) and writes the batch again,
