@@ -19,10 +19,12 @@
 // the file may still be handed to an io_uring worker thread, as every
 // buffered write was, but the worker no longer copies.) fdatasync still
 // follows every write before any ACK. If a
-// write is refused with EINVAL (a file system that accepted the open flag
-// but not the I/O, e.g. a FUSE passthrough), the writer clears O_DIRECT on
-// the file, tells the catalog (one log line) and writes the batch again,
-// buffered; padded records stay valid in a buffered file.
+// write is refused with EINVAL (e.g. a buffer the kernel finds misaligned),
+// the writer clears O_DIRECT on the file, tells the catalog (one log line)
+// and writes the batch again, buffered; padded records stay valid in a
+// buffered file. (A file system that refuses the I/O whatever our flags say,
+// like a FUSE passthrough that opened its own file O_DIRECT, is caught by the
+// catalog's probe at start-up, before any spool file is opened O_DIRECT.)
 //
 // A full disk (ENOSPC, EDQUOT) is not an error: the batch stays unacknowledged
 // and is written again every kFullDiskRetry until it fits, and the shard

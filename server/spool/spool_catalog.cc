@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -19,6 +20,7 @@
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "server/spool/spool_file_reader.h"
+#include "server/spool/spool_record.h"
 
 namespace ingest {
 namespace {
@@ -50,6 +52,31 @@ absl::Status MakeDurableDir(const std::filesystem::path& path) {
   if (parent != path) RETURN_IF_ERROR(MakeDurableDir(parent));
   if (mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoError("mkdir", path.string());
   return FsyncDir(parent.string());
+}
+
+// Whether `dir`'s file system takes O_DIRECT writes: some accept the open
+// flag and refuse the I/O (a FUSE passthrough whose own file is O_DIRECT), and
+// there clearing the flag on our descriptor does not help, so a refusal must
+// be known before the first spool file is written. Empty when it takes them;
+// otherwise why not.
+std::string DirectIoRefusal(const std::string& dir) {
+  const std::string path = dir + "/.direct-io-probe";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
+  if (fd < 0) return absl::StrCat("open ", path, " with O_DIRECT: ", std::strerror(errno));
+  std::string refusal;
+  void* block = std::aligned_alloc(kSpoolRecordAlignment, kSpoolRecordAlignment);
+  if (block == nullptr) {
+    refusal = "no memory for the probe";
+  } else {
+    std::memset(block, 0, kSpoolRecordAlignment);
+    if (pwrite(fd, block, kSpoolRecordAlignment, 0) != static_cast<ssize_t>(kSpoolRecordAlignment)) {
+      refusal = absl::StrCat("O_DIRECT write to ", path, ": ", std::strerror(errno));
+    }
+    std::free(block);
+  }
+  close(fd);
+  unlink(path.c_str());
+  return refusal;
 }
 
 bool ParseDigits(std::string_view s, uint64_t* out) {
@@ -155,6 +182,9 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
   const int shard_count = catalog->options_.shard_count;
   for (int shard = 0; shard < shard_count; ++shard) {
     RETURN_IF_ERROR(MakeDurableDir(SpoolShardDir(dir, shard)));
+  }
+  if (catalog->direct_io()) {
+    if (std::string refusal = DirectIoRefusal(dir); !refusal.empty()) catalog->DirectIoRefused(0, refusal);
   }
 
   RecoveryReport local_report;

@@ -43,7 +43,9 @@ struct SpoolCatalogOptions {
   // Open spool files with O_DIRECT, so a shard's writes skip the page cache.
   // Only for writers that pad every record to kSpoolRecordAlignment from
   // aligned buffers (SpoolWriter does; ingestd's spool.direct_io turns it on).
-  // Where the file system refuses it, files are opened buffered from then on.
+  // Open() first writes a probe block O_DIRECT; where the file system refuses
+  // it (at the open, the probe or a later write), files are opened buffered
+  // from then on.
   bool direct_io = false;
 };
 

@@ -47,6 +47,11 @@ class Fd {
     fd_ = -1;
     return rc;
   }
+  // Closes the descriptor held (if any) and holds `fd` instead.
+  void Reset(int fd) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
 
  private:
   int fd_;
@@ -204,26 +209,20 @@ absl::Status LocalDirStore::Put(std::string_view key, absl::Span<const uint8_t> 
   if (raw_fd < 0) return ErrnoError("create", temp);
   Fd fd(raw_fd);
   absl::Status written;
-  bool refused = false;
   if (direct) {
     int err = 0;
     written = WriteAllDirect(fd.get(), data, temp, err);
-    const int fl = fcntl(fd.get(), F_GETFL);
-    if (err == EINVAL && fl >= 0 && fcntl(fd.get(), F_SETFL, fl & ~O_DIRECT) == 0) {
-      // The open was accepted, the I/O not (e.g. a FUSE passthrough): write
-      // the whole object again through the page cache.
+    if (err == EINVAL) {
+      // The open was accepted, the I/O not (e.g. a FUSE passthrough that
+      // opened its own file O_DIRECT, which clearing our flag would not
+      // change): start the object again on a fresh, buffered descriptor.
       DirectIoRefused(temp, err);
       direct = false;
-      refused = true;
+      fd.Reset(open(temp.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+      written = fd.get() < 0 ? ErrnoError("reopen", temp) : absl::OkStatus();
     }
   }
-  if (!direct) {
-    written = WriteAll(fd.get(), data, temp);
-    // A refused O_DIRECT attempt may have left padding past the end.
-    if (written.ok() && refused && ftruncate(fd.get(), static_cast<off_t>(data.size())) != 0) {
-      written = ErrnoError("ftruncate", temp);
-    }
-  }
+  if (!direct && written.ok()) written = WriteAll(fd.get(), data, temp);
   if (written.ok() && fsync(fd.get()) != 0) written = ErrnoError("fsync", temp);
   if (fd.Close() != 0 && written.ok()) written = ErrnoError("close", temp);
   if (written.ok() && rename(temp.c_str(), target.c_str()) != 0) written = ErrnoError("rename", temp);
