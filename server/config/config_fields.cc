@@ -215,6 +215,9 @@ const ConfigField kFields[] = {
      .ref = INGEST_REF(spool.shard_memory_bytes),
      .help = "Memory for segment buffers per shard; at least max_segment_bytes.",
      .min = kMiB, .max = kTiB},
+    {INGEST_FIELD(spool.direct_io) = FieldKind::kBool, .ref = INGEST_REF(spool.direct_io),
+     .help = "Write the spool with O_DIRECT (no page-cache copy; records padded to 4 KiB); buffered where "
+             "the file system refuses it."},
     // [store]
     {INGEST_FIELD(store.url) = FieldKind::kString, .ref = INGEST_REF(store.url),
      .help = "Object store: \"dir:<path>\" or \"s3://bucket/prefix\"; empty = dir:<state_dir>/store.",

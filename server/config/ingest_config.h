@@ -105,6 +105,9 @@ struct SpoolConfig {
   // (the batch journal, which every upload needs, lives on the same disk).
   uint64_t min_free_bytes = 64 << 20;
   uint64_t shard_memory_bytes = 256 << 20;  // segment buffers per shard
+  // Spool writes bypass the page cache (O_DIRECT, records padded to 4 KiB);
+  // a file system that refuses it gets buffered writes and one log line.
+  bool direct_io = true;
 
   friend bool operator==(const SpoolConfig&, const SpoolConfig&) = default;
 };

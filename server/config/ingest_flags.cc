@@ -48,6 +48,7 @@ ABSL_FLAG(std::optional<std::string>, commit_bytes, std::nullopt, "Overrides spo
 ABSL_FLAG(std::optional<std::string>, spool_file_bytes, std::nullopt, "Overrides spool.file_bytes (e.g. 64MiB).");
 ABSL_FLAG(std::optional<std::string>, spool_max_bytes, std::nullopt, "Overrides spool.max_bytes (e.g. 8GiB).");
 ABSL_FLAG(std::optional<std::string>, shard_memory_bytes, std::nullopt, "Overrides spool.shard_memory_bytes (e.g. 256MiB).");
+ABSL_FLAG(std::optional<bool>, spool_direct_io, std::nullopt, "Overrides spool.direct_io (--spool_direct_io=false: buffered spool writes).");
 // [store]
 ABSL_FLAG(std::optional<std::string>, store, std::nullopt, "Overrides store.url: dir:<path> or s3://bucket/prefix.");
 ABSL_FLAG(std::optional<std::string>, seal_bytes, std::nullopt, "Overrides store.seal_bytes (e.g. 8MiB).");
@@ -172,6 +173,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_spool_file_bytes, "spool.file_bytes", config));
   RETURN_IF_ERROR(Override(FLAGS_spool_max_bytes, "spool.max_bytes", config));
   RETURN_IF_ERROR(Override(FLAGS_shard_memory_bytes, "spool.shard_memory_bytes", config));
+  RETURN_IF_ERROR(Override(FLAGS_spool_direct_io, "spool.direct_io", config));
   RETURN_IF_ERROR(Override(FLAGS_store, "store.url", config));
   RETURN_IF_ERROR(Override(FLAGS_seal_bytes, "store.seal_bytes", config));
   RETURN_IF_ERROR(Override(FLAGS_seal_age_ms, "store.seal_age_ms", config));

@@ -56,6 +56,7 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, commit_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, spool_file_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, spool_max_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, shard_memory_bytes);
+ABSL_DECLARE_FLAG(std::optional<bool>, spool_direct_io);
 // [store]
 ABSL_DECLARE_FLAG(std::optional<std::string>, store);
 ABSL_DECLARE_FLAG(std::optional<std::string>, seal_bytes);

@@ -12,7 +12,8 @@ SpoolCatalogOptions SpoolCatalogOptionsFrom(const IngestConfig& config) {
   return SpoolCatalogOptions{.dir = config.spool.dir,
                              .shard_count = config.server.shards,
                              .file_bytes = config.spool.file_bytes,
-                             .min_free_bytes = config.spool.min_free_bytes};
+                             .min_free_bytes = config.spool.min_free_bytes,
+                             .direct_io = config.spool.direct_io};
 }
 
 BatchSealerOptions BatchSealerOptionsFrom(const IngestConfig& config) {

@@ -1,10 +1,13 @@
 #include "server/shard/spool_writer.h"
 
+#include <fcntl.h>
+
 #include <climits>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/monotonic_clock.h"
+#include "server/spool/spool_record.h"
 #include "server/uring/prepare.h"
 #include "server/uring/user_data.h"
 
@@ -22,14 +25,42 @@ SpoolWriter::SpoolWriter(Ring& ring, SpoolCatalog& catalog, int shard,
                          const SpoolWriterOptions& options)
     : ring_(ring), catalog_(catalog), shard_(shard), options_(options) {
   file_ = catalog_.active_file(shard_);
+  AdoptFile();
   open_.reserve(kMaxRecordsPerCommit);
   committing_.reserve(kMaxRecordsPerCommit);
   iov_.reserve(kMaxRecordsPerCommit);
 }
 
+void SpoolWriter::AdoptFile() {
+  const int flags = fcntl(file_.fd, F_GETFL);
+  direct_ = flags >= 0 && (flags & O_DIRECT) != 0;
+  if (direct_ && !catalog_.direct_io()) {
+    direct_ = !(fcntl(file_.fd, F_SETFL, flags & ~O_DIRECT) == 0);
+  }
+}
+
+absl::Status SpoolWriter::FallBackToBuffered(int res) {
+  const int flags = fcntl(file_.fd, F_GETFL);
+  if (flags < 0 || fcntl(file_.fd, F_SETFL, flags & ~O_DIRECT) != 0) {
+    return absl::DataLossError(absl::StrCat("spool file ", file_.file_seq, " of shard ", shard_,
+                                            " refused O_DIRECT (", std::strerror(-res),
+                                            ") and clearing it failed: ", std::strerror(errno)));
+  }
+  direct_ = false;
+  catalog_.DirectIoRefused(shard_, absl::StrCat("O_DIRECT write to spool file ", file_.file_seq, ": ",
+                                                std::strerror(-res)));
+  return absl::OkStatus();
+}
+
 void SpoolWriter::Append(const SpoolPendingRecord& record) {
   open_.push_back(record);
-  open_bytes_ += record.record_bytes;
+  if (direct_) {
+    SpoolPendingRecord& r = open_.back();
+    r.record_bytes = static_cast<uint32_t>(
+        PadSpoolRecord(absl::Span<uint8_t>(r.buffer.data, r.buffer.capacity), r.record_bytes));
+    counters_.pad_bytes += r.record_bytes - record.record_bytes;
+  }
+  open_bytes_ += open_.back().record_bytes;
 }
 
 absl::Duration SpoolWriter::TimeUntilDue(absl::Time now) const {
@@ -95,6 +126,11 @@ absl::Status SpoolWriter::OnCompletion(
       Stall(op);  // the linked sync completes -ECANCELED next
       return absl::OkStatus();
     }
+    if (res == -EINVAL && direct_) {
+      // Nothing was written; the linked sync completes -ECANCELED next and
+      // the batch goes again from write_offset_, through the page cache.
+      return FallBackToBuffered(res);
+    }
     if (res < 0) {
       return absl::DataLossError(absl::StrCat("spool write to file ", file_.file_seq, " of shard ", shard_,
                                               " failed: ", std::strerror(-res)));
@@ -148,6 +184,7 @@ absl::Status SpoolWriter::OnCompletion(
   if (file_.size >= options_.file_bytes) {
     if (std::optional<ActiveSpoolFile> next = catalog_.RotateIfPrepared(shard_, file_.size)) {
       file_ = *next;
+      AdoptFile();
       ++counters_.rotations;
     }
   }

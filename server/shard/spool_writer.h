@@ -12,6 +12,20 @@
 //
 // Buffers stay owned by the records until on_durable hands them back.
 //
+// When the catalog opened the file with O_DIRECT, Append pads each record to
+// kSpoolRecordAlignment (the pooled buffers are 4 KiB aligned and sized in
+// 4 KiB steps, so the padding always fits): the writes then go from the
+// buffers to the device without the page-cache copy. (An append that grows
+// the file may still be handed to an io_uring worker thread, as every
+// buffered write was, but the worker no longer copies.) fdatasync still
+// follows every write before any ACK. If a
+// write is refused with EINVAL (e.g. a buffer the kernel finds misaligned),
+// the writer clears O_DIRECT on the file, tells the catalog (one log line)
+// and writes the batch again, buffered; padded records stay valid in a
+// buffered file. (A file system that refuses the I/O whatever our flags say,
+// like a FUSE passthrough that opened its own file O_DIRECT, is caught by the
+// catalog's probe at start-up, before any spool file is opened O_DIRECT.)
+//
 // A full disk (ENOSPC, EDQUOT) is not an error: the batch stays unacknowledged
 // and is written again every kFullDiskRetry until it fits, and the shard
 // stops reading from its cameras meanwhile (stalled()). When fdatasync is the
@@ -64,6 +78,7 @@ struct SpoolWriterCounters {
   uint64_t bytes = 0;
   uint64_t short_writes = 0;
   uint64_t rotations = 0;
+  uint64_t pad_bytes = 0;  // zero bytes written to align records for O_DIRECT
 };
 
 class SpoolWriter {
@@ -95,6 +110,8 @@ class SpoolWriter {
   uint64_t open_bytes() const { return open_bytes_; }
   uint64_t in_flight_bytes() const { return in_flight_ ? committing_bytes_ : 0; }
   const SpoolWriterCounters& counters() const { return counters_; }
+  // Whether the active file is written with O_DIRECT (records padded).
+  bool direct() const { return direct_; }
 
  private:
   // Submits writev(iov_[iov_done_..]) at write_offset_ linked with fdatasync.
@@ -104,6 +121,11 @@ class SpoolWriter {
   void Stall(Op op);
   // (Re)builds iov_ over the whole batch being committed.
   void RewindBatch();
+  // Reads whether file_ is open with O_DIRECT; clears the flag if the catalog
+  // has given O_DIRECT up since the file was created.
+  void AdoptFile();
+  // The file system refused an O_DIRECT write: continue buffered.
+  absl::Status FallBackToBuffered(int res);
 
   Ring& ring_;
   SpoolCatalog& catalog_;
@@ -111,6 +133,7 @@ class SpoolWriter {
   const SpoolWriterOptions options_;
 
   ActiveSpoolFile file_;
+  bool direct_ = false;
   std::vector<SpoolPendingRecord> open_;
   uint64_t open_bytes_ = 0;
   std::vector<SpoolPendingRecord> committing_;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -19,6 +20,7 @@
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 #include "server/spool/spool_file_reader.h"
+#include "server/spool/spool_record.h"
 
 namespace ingest {
 namespace {
@@ -52,17 +54,29 @@ absl::Status MakeDurableDir(const std::filesystem::path& path) {
   return FsyncDir(parent.string());
 }
 
-// Creates an empty spool file and makes its name durable.
-absl::StatusOr<int> CreateSpoolFile(const std::string& dir, int shard, uint64_t file_seq) {
-  const std::string path = SpoolFilePath(dir, shard, file_seq);
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError("create spool file", path);
-  absl::Status synced = FsyncDir(SpoolShardDir(dir, shard));
-  if (!synced.ok()) {
-    close(fd);
-    return synced;
+// Whether `dir`'s file system takes O_DIRECT writes: some accept the open
+// flag and refuse the I/O (a FUSE passthrough whose own file is O_DIRECT), and
+// there clearing the flag on our descriptor does not help, so a refusal must
+// be known before the first spool file is written. Empty when it takes them;
+// otherwise why not.
+std::string DirectIoRefusal(const std::string& dir) {
+  const std::string path = dir + "/.direct-io-probe";
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
+  if (fd < 0) return absl::StrCat("open ", path, " with O_DIRECT: ", std::strerror(errno));
+  std::string refusal;
+  void* block = std::aligned_alloc(kSpoolRecordAlignment, kSpoolRecordAlignment);
+  if (block == nullptr) {
+    refusal = "no memory for the probe";
+  } else {
+    std::memset(block, 0, kSpoolRecordAlignment);
+    if (pwrite(fd, block, kSpoolRecordAlignment, 0) != static_cast<ssize_t>(kSpoolRecordAlignment)) {
+      refusal = absl::StrCat("O_DIRECT write to ", path, ": ", std::strerror(errno));
+    }
+    std::free(block);
   }
-  return fd;
+  close(fd);
+  unlink(path.c_str());
+  return refusal;
 }
 
 bool ParseDigits(std::string_view s, uint64_t* out) {
@@ -115,7 +129,36 @@ absl::StatusOr<std::vector<SpoolFileName>> ListSpoolFiles(const std::string& dir
   return out;
 }
 
-SpoolCatalog::SpoolCatalog(SpoolCatalogOptions options) : options_(std::move(options)) {}
+SpoolCatalog::SpoolCatalog(SpoolCatalogOptions options)
+    : options_(std::move(options)), direct_io_(options_.direct_io) {}
+
+absl::StatusOr<int> SpoolCatalog::CreateFile(int shard, uint64_t file_seq) {
+  const std::string path = SpoolFilePath(options_.dir, shard, file_seq);
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  int fd = open(path.c_str(), flags | O_EXCL | (direct_io() ? O_DIRECT : 0), 0644);
+  if (fd < 0 && errno == EINVAL && direct_io()) {
+    // The file system refused O_DIRECT, possibly after creating the file (the
+    // mode is checked once the file exists): open it again, buffered.
+    DirectIoRefused(shard, absl::StrCat("open ", path, " with O_DIRECT: ", std::strerror(errno)));
+    fd = open(path.c_str(), flags, 0644);
+  }
+  if (fd < 0) return ErrnoError("create spool file", path);
+  absl::Status synced = FsyncDir(SpoolShardDir(options_.dir, shard));
+  if (!synced.ok()) {
+    close(fd);
+    return synced;
+  }
+  return fd;
+}
+
+void SpoolCatalog::DirectIoRefused(int shard, std::string_view why) {
+  if (!direct_io_.exchange(false, std::memory_order_relaxed)) return;
+  log::Warn("spool_direct_io_refused",
+            {{"dir", options_.dir},
+             {"shard", shard},
+             {"error", absl::StrCat(ToAbsl(why),
+                                    "; the spool is written through the page cache from now on (slower, as safe)")}});
+}
 
 SpoolCatalog::~SpoolCatalog() {
   absl::MutexLock lock(&mu_);
@@ -139,6 +182,9 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
   const int shard_count = catalog->options_.shard_count;
   for (int shard = 0; shard < shard_count; ++shard) {
     RETURN_IF_ERROR(MakeDurableDir(SpoolShardDir(dir, shard)));
+  }
+  if (catalog->direct_io()) {
+    if (std::string refusal = DirectIoRefusal(dir); !refusal.empty()) catalog->DirectIoRefused(0, refusal);
   }
 
   RecoveryReport local_report;
@@ -179,7 +225,7 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
   for (int i = 0; i < shard_count; ++i) {
     Shard& shard = catalog->shards_[i];
     const uint64_t file_seq = shard.next_file_seq++;
-    ASSIGN_OR_RETURN(int fd, CreateSpoolFile(dir, i, file_seq));
+    ASSIGN_OR_RETURN(int fd, catalog->CreateFile(i, file_seq));
     catalog->files_[{i, file_seq}] = File{SpoolFilePath(dir, i, file_seq), fd, 0, false, 0};
     shard.active_file_seq = file_seq;
   }
@@ -253,7 +299,7 @@ absl::Status SpoolCatalog::PrepareNextFiles() {
   }
   for (int fd : to_close) close(fd);
   for (const auto& [shard, file_seq] : to_create) {
-    ASSIGN_OR_RETURN(int fd, CreateSpoolFile(options_.dir, shard, file_seq));
+    ASSIGN_OR_RETURN(int fd, CreateFile(shard, file_seq));
     absl::MutexLock lock(&mu_);
     shards_[shard].prepared = ActiveSpoolFile{fd, file_seq, 0};
   }

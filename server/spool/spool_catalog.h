@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,13 @@ struct SpoolCatalogOptions {
   // (which must still be written for any upload to free space) and for
   // whatever else shares the disk: below it, disk_low() says stop reading.
   uint64_t min_free_bytes = 64 << 20;
+  // Open spool files with O_DIRECT, so a shard's writes skip the page cache.
+  // Only for writers that pad every record to kSpoolRecordAlignment from
+  // aligned buffers (SpoolWriter does; ingestd's spool.direct_io turns it on).
+  // Open() first writes a probe block O_DIRECT; where the file system refuses
+  // it (at the open, the probe or a later write), files are opened buffered
+  // from then on.
+  bool direct_io = false;
 };
 
 // A file a shard appends to. The catalog owns `fd`; the shard must not close it.
@@ -119,6 +127,14 @@ class SpoolCatalog {
   // Measures the free space (statvfs). Does I/O: sealer thread only.
   absl::Status RefreshDiskSpace();
 
+  // Whether new files are opened with O_DIRECT: options().direct_io until the
+  // file system refused it once, at an open or at a shard's write. Lock-free.
+  bool direct_io() const { return direct_io_.load(std::memory_order_relaxed); }
+  // The file system refused O_DIRECT (EINVAL) for `shard`'s file: files
+  // created from now on are buffered. Logs the first refusal only, with `why`.
+  // Cheap, no I/O; any thread.
+  void DirectIoRefused(int shard, std::string_view why);
+
   // Sealer side. Creates the next file for every shard without one ready
   // (fsyncing the folder), and closes fds handed over by rotation whose final
   // bytes are durable. Does I/O: call from the sealer thread only.
@@ -147,6 +163,9 @@ class SpoolCatalog {
   using FileKey = std::pair<int, uint64_t>;  // (shard, file_seq)
 
   explicit SpoolCatalog(SpoolCatalogOptions options);
+  // Creates an empty spool file, O_DIRECT while direct_io(), and makes its
+  // name durable.
+  absl::StatusOr<int> CreateFile(int shard, uint64_t file_seq);
   uint64_t LiveBytes(const File& f) const { return f.closed ? f.final_bytes : f.durable_bytes; }
 
   const SpoolCatalogOptions options_;
@@ -155,6 +174,7 @@ class SpoolCatalog {
   std::vector<Shard> shards_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> total_bytes_{0};
   std::atomic<uint64_t> disk_free_bytes_{UINT64_MAX};
+  std::atomic<bool> direct_io_;
 };
 
 // "<dir>/shard-NN" and "<dir>/shard-NN/<file_seq, 16 digits>.spool".

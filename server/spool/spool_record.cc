@@ -41,6 +41,23 @@ void EncodeSpoolRecordHeader(const SpoolRecordMeta& meta, absl::Span<uint8_t> ou
   StoreLittleEndian<uint32_t>(p + 36, HeaderCrc(p, p + kSpoolRecordFixedBytes, id_len));
 }
 
+size_t PadSpoolRecord(absl::Span<uint8_t> buffer, size_t record_bytes) {
+  const size_t padded = (record_bytes + kSpoolRecordAlignment - 1) / kSpoolRecordAlignment * kSpoolRecordAlignment;
+  uint8_t* p = buffer.data();
+  if (record_bytes < kSpoolRecordFixedBytes || padded > buffer.size() ||
+      LoadLittleEndian<uint32_t>(p) != kSpoolRecordMagic || LoadLittleEndian<uint16_t>(p + 30) != 0) {
+    std::fprintf(stderr, "PadSpoolRecord: a record of %zu bytes in a buffer of %zu bytes\n", record_bytes,
+                 buffer.size());
+    std::abort();
+  }
+  const size_t id_len = p[29];
+  StoreLittleEndian<uint32_t>(p + 0, kSpoolPaddedRecordMagic);
+  StoreLittleEndian<uint16_t>(p + 30, static_cast<uint16_t>(padded - record_bytes));
+  StoreLittleEndian<uint32_t>(p + 36, HeaderCrc(p, p + kSpoolRecordFixedBytes, id_len));
+  std::memset(p + record_bytes, 0, padded - record_bytes);
+  return padded;
+}
+
 absl::StatusOr<SpoolRecord> DecodeSpoolRecordHeader(absl::Span<const uint8_t> bytes,
                                                     uint64_t file_offset) {
   if (bytes.size() < kSpoolRecordFixedBytes) {
@@ -48,13 +65,17 @@ absl::StatusOr<SpoolRecord> DecodeSpoolRecordHeader(absl::Span<const uint8_t> by
                                               bytes.size(), " header bytes"));
   }
   const uint8_t* p = bytes.data();
-  if (LoadLittleEndian<uint32_t>(p) != kSpoolRecordMagic) {
+  const uint32_t magic = LoadLittleEndian<uint32_t>(p);
+  if (magic != kSpoolRecordMagic && magic != kSpoolPaddedRecordMagic) {
     return absl::DataLossError(absl::StrCat("spool record at offset ", file_offset, ": bad magic"));
   }
   const size_t id_len = p[29];
-  if (id_len == 0 || id_len > kMaxSpoolCameraIdBytes || LoadLittleEndian<uint16_t>(p + 30) != 0) {
-    return absl::DataLossError(
-        absl::StrCat("spool record at offset ", file_offset, ": bad camera id length or reserved field"));
+  // SPR1's reserved field must be 0; SPR2's padding stays below the alignment.
+  const uint16_t pad_bytes = LoadLittleEndian<uint16_t>(p + 30);
+  const bool pad_ok = magic == kSpoolRecordMagic ? pad_bytes == 0 : pad_bytes < kSpoolRecordAlignment;
+  if (id_len == 0 || id_len > kMaxSpoolCameraIdBytes || !pad_ok) {
+    return absl::DataLossError(absl::StrCat("spool record at offset ", file_offset,
+                                            ": bad camera id length, reserved field or padding"));
   }
   if (bytes.size() < SpoolRecordHeaderBytes(id_len)) {
     return absl::OutOfRangeError(absl::StrCat("spool record at offset ", file_offset, ": only ",
@@ -71,6 +92,7 @@ absl::StatusOr<SpoolRecord> DecodeSpoolRecordHeader(absl::Span<const uint8_t> by
   r.duration_us = LoadLittleEndian<uint32_t>(p + 24);
   r.flags = p[28];
   r.payload_crc = LoadLittleEndian<uint32_t>(p + 32);
+  r.pad_bytes = pad_bytes;
   r.file_offset = file_offset;
   r.payload_offset = file_offset + SpoolRecordHeaderBytes(id_len);
   return r;

@@ -7,13 +7,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_log.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
 
@@ -43,6 +46,11 @@ class Fd {
     int rc = close(fd_);
     fd_ = -1;
     return rc;
+  }
+  // Closes the descriptor held (if any) and holds `fd` instead.
+  void Reset(int fd) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
   }
 
  private:
@@ -76,6 +84,48 @@ absl::Status WriteAll(int fd, absl::Span<const uint8_t> data, const std::string&
       return ErrnoError("write", path);
     }
     done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+// O_DIRECT wants the file offset, the length and the memory aligned; 4 KiB
+// satisfies every logical block size. The bounce buffer is the one copy:
+// callers' buffers come from the heap at no particular alignment.
+constexpr size_t kDirectAlign = 4096;
+constexpr size_t kBounceBytes = 1 << 20;
+
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+
+// Writes `data` at offset 0 of `fd` (open with O_DIRECT) in aligned chunks,
+// the last padded with zeros, then cuts the file to data.size(). Returns the
+// errno of a failed call in `err` (0 when all went well).
+absl::Status WriteAllDirect(int fd, absl::Span<const uint8_t> data, const std::string& path, int& err) {
+  err = 0;
+  std::unique_ptr<uint8_t, FreeDeleter> bounce(static_cast<uint8_t*>(std::aligned_alloc(kDirectAlign, kBounceBytes)));
+  if (bounce == nullptr) return absl::ResourceExhaustedError(absl::StrCat("bounce buffer for ", path));
+  for (size_t at = 0; at < data.size();) {
+    const size_t len = std::min(kBounceBytes, data.size() - at);
+    const size_t padded = (len + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    std::memcpy(bounce.get(), data.data() + at, len);
+    std::memset(bounce.get() + len, 0, padded - len);
+    size_t done = 0;
+    while (done < padded) {
+      const ssize_t n = pwrite(fd, bounce.get() + done, padded - done, static_cast<off_t>(at + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        err = n < 0 ? errno : EIO;
+        errno = err;
+        return ErrnoError("write (O_DIRECT)", path);
+      }
+      done += static_cast<size_t>(n);
+    }
+    at += len;
+  }
+  if (data.size() % kDirectAlign != 0 && ftruncate(fd, static_cast<off_t>(data.size())) != 0) {
+    err = errno;
+    return ErrnoError("ftruncate", path);
   }
   return absl::OkStatus();
 }
@@ -120,10 +170,19 @@ std::string WithoutTrailingSlashes(std::string root) {
 }
 }  // namespace
 
-LocalDirStore::LocalDirStore(std::string root) : root_(WithoutTrailingSlashes(std::move(root))) {}
+LocalDirStore::LocalDirStore(std::string root, bool direct_io)
+    : root_(WithoutTrailingSlashes(std::move(root))), direct_io_(direct_io) {}
 
 std::string LocalDirStore::PathOf(std::string_view key) const {
   return absl::StrCat(root_, "/", ToAbsl(key));
+}
+
+void LocalDirStore::DirectIoRefused(const std::string& path, int err) {
+  if (!direct_io_.exchange(false, std::memory_order_relaxed)) return;
+  log::Warn("store_direct_io_refused",
+            {{"root", root_},
+             {"error", absl::StrCat("O_DIRECT for ", path, ": ", std::strerror(err),
+                                    "; objects are written through the page cache from now on (slower, as safe)")}});
 }
 
 absl::Status LocalDirStore::Put(std::string_view key, absl::Span<const uint8_t> data) {
@@ -132,16 +191,38 @@ absl::Status LocalDirStore::Put(std::string_view key, absl::Span<const uint8_t> 
   const std::string dir = target.parent_path().string();
   const std::string temp =
       absl::StrCat(dir, "/.tmp-", getpid(), "-", temp_counter.fetch_add(1), "-", target.filename().string());
+  bool direct = data.size() >= kDirectPutMinBytes && direct_io_.load(std::memory_order_relaxed);
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
   int raw_fd = -1;
   // Two tries: a concurrent Delete may remove the folder once it is empty.
   for (int attempt = 0; attempt < 2 && raw_fd < 0; ++attempt) {
     RETURN_IF_ERROR(MakeDurableDir(dir));
-    raw_fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    raw_fd = open(temp.c_str(), flags | O_EXCL | (direct ? O_DIRECT : 0), 0644);
+    if (raw_fd < 0 && errno == EINVAL && direct) {
+      // Refused, perhaps after the file was created: open it again, buffered.
+      DirectIoRefused(temp, errno);
+      direct = false;
+      raw_fd = open(temp.c_str(), flags, 0644);
+    }
     if (raw_fd < 0 && errno != ENOENT) break;
   }
   if (raw_fd < 0) return ErrnoError("create", temp);
   Fd fd(raw_fd);
-  absl::Status written = WriteAll(fd.get(), data, temp);
+  absl::Status written;
+  if (direct) {
+    int err = 0;
+    written = WriteAllDirect(fd.get(), data, temp, err);
+    if (err == EINVAL) {
+      // The open was accepted, the I/O not (e.g. a FUSE passthrough that
+      // opened its own file O_DIRECT, which clearing our flag would not
+      // change): start the object again on a fresh, buffered descriptor.
+      DirectIoRefused(temp, err);
+      direct = false;
+      fd.Reset(open(temp.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+      written = fd.get() < 0 ? ErrnoError("reopen", temp) : absl::OkStatus();
+    }
+  }
+  if (!direct && written.ok()) written = WriteAll(fd.get(), data, temp);
   if (written.ok() && fsync(fd.get()) != 0) written = ErrnoError("fsync", temp);
   if (fd.Close() != 0 && written.ok()) written = ErrnoError("close", temp);
   if (written.ok() && rename(temp.c_str(), target.c_str()) != 0) written = ErrnoError("rename", temp);

@@ -232,11 +232,14 @@ def zone_map_seeds():
 
 # --- spool files (server/spool/spool_record.h): little-endian records.
 
-def spool_record(camera, seq, payload, start_us=1_790_000_000_000_000, duration_us=2_000_000, flags=1):
+def spool_record(camera, seq, payload, start_us=1_790_000_000_000_000, duration_us=2_000_000, flags=1,
+                 padded=False):
     camera = camera.encode()
-    fixed = struct.pack("<IIQqIBBHI", 0x31525053, len(payload), seq, start_us, duration_us, flags, len(camera),
-                        0, crc32c(payload))
-    return fixed + struct.pack("<I", crc32c(fixed + camera)) + camera + payload
+    size = 40 + len(camera) + len(payload)
+    pad = -size % 4096 if padded else 0  # SPR2: zeros up to the next 4 KiB, as an O_DIRECT writer leaves it
+    fixed = struct.pack("<IIQqIBBHI", 0x32525053 if padded else 0x31525053, len(payload), seq, start_us,
+                        duration_us, flags, len(camera), pad, crc32c(payload))
+    return fixed + struct.pack("<I", crc32c(fixed + camera)) + camera + payload + bytes(pad)
 
 
 def spool_recovery_seeds():
@@ -258,6 +261,9 @@ def spool_recovery_seeds():
         "edge_bad_magic": b"\x02" + b"SPR0" + records[4:],
         "edge_empty": b"\x02",
         "edge_zeros": b"\x01" + bytes(96),
+        "padded_between_unpadded": b"\x02" + spool_record("cam-000042", 1, payload[:300]) +
+        spool_record("cam-000042", 4, payload[:300], padded=True) + spool_record("cam-000043", 8, payload[:64]),
+        "edge_padded_torn_in_padding": b"\x06" + spool_record("cam-000042", 4, payload[:300], padded=True)[:2000],
     }
 
 

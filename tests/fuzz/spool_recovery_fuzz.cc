@@ -61,12 +61,16 @@ std::string WithFixedChecksums(std::string_view file) {
     uint8_t* p = bytes + at;
     const size_t header = SpoolRecordHeaderBytes(p[29]);
     const uint32_t payload = LoadLittleEndian<uint32_t>(p + 4);
+    // SPR2 records carry their padding after the payload.
+    const size_t pad = LoadLittleEndian<uint32_t>(p) == kSpoolPaddedRecordMagic ? LoadLittleEndian<uint16_t>(p + 30) : 0;
     if (header > out.size() - at || payload > out.size() - at - header) break;
     StoreLittleEndian<uint32_t>(p + 32, Crc32c({p + header, payload}));
     const uint32_t header_crc =
         Crc32cExtend(Crc32c({p, 36}), {p + kSpoolRecordFixedBytes, header - kSpoolRecordFixedBytes});
     StoreLittleEndian<uint32_t>(p + 36, header_crc);
     at += header + payload;
+    if (pad > out.size() - at) break;
+    at += pad;
   }
   return out;
 }
@@ -106,6 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!record.camera_id.empty() && record.camera_id.size() <= kMaxSpoolCameraIdBytes);
     FUZZ_CHECK(record.payload_offset == record.file_offset + SpoolRecordHeaderBytes(record.camera_id.size()));
     FUZZ_CHECK(record.end_offset() <= recovered->valid_bytes);
+    FUZZ_CHECK(record.end_offset() == record.payload_offset + record.payload_bytes + record.pad_bytes);
     FUZZ_CHECK(reader.offset() == record.end_offset());
     ++records;
     uint64_t& seq = max_seq[record.camera_id];

@@ -41,6 +41,7 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_spool_file_bytes, std::nullopt);
     absl::SetFlag(&FLAGS_spool_max_bytes, std::nullopt);
     absl::SetFlag(&FLAGS_shard_memory_bytes, std::nullopt);
+    absl::SetFlag(&FLAGS_spool_direct_io, std::nullopt);
     absl::SetFlag(&FLAGS_store, std::nullopt);
     absl::SetFlag(&FLAGS_seal_bytes, std::nullopt);
     absl::SetFlag(&FLAGS_seal_age_ms, std::nullopt);
@@ -127,6 +128,7 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_spool_file_bytes, "128MiB");
   absl::SetFlag(&FLAGS_spool_max_bytes, "3TiB");
   absl::SetFlag(&FLAGS_shard_memory_bytes, "100001KiB");
+  absl::SetFlag(&FLAGS_spool_direct_io, target.spool.direct_io);
   absl::SetFlag(&FLAGS_store, target.store.url);
   absl::SetFlag(&FLAGS_seal_bytes, "5MiB");
   absl::SetFlag(&FLAGS_seal_age_ms, target.store.seal_age_ms);

@@ -48,7 +48,8 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
              .commit_bytes = 512u << 10,
              .file_bytes = 128u << 20,
              .max_bytes = 3ull << 40,
-             .shard_memory_bytes = 100001u << 10};
+             .shard_memory_bytes = 100001u << 10,
+             .direct_io = false};
   c.store = {.url = "s3://bucket/prefix",
              .seal_bytes = 5u << 20,
              .seal_age_ms = 20000,

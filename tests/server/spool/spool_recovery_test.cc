@@ -151,5 +151,39 @@ TEST(SpoolFileReaderTest, StreamsPayloadsLargerThanItsBuffer) {
   close(fd);
 }
 
+// A file written by an older binary (SPR1, unpadded) and continued padded
+// (SPR2, as an O_DIRECT writer leaves it) recovers whole; a padded record cut
+// anywhere, padding included, is a torn tail.
+TEST(SpoolRecoveryTest, UnpaddedAndPaddedRecordsRecoverTogetherAndATornPaddedTailIsCut) {
+  TempDir dir;
+  const std::string path = dir.path() + "/f.spool";
+  std::vector<uint8_t> bytes = Record("cam-a", 1, 100);
+  const size_t padded_start = bytes.size();
+  for (auto [camera, seq, size] : {std::tuple{"cam-b", 7, 5000}, {"cam-a", 2, 50}}) {
+    std::vector<uint8_t> r = Record(camera, uint64_t(seq), size_t(size));
+    const size_t record_bytes = r.size();
+    r.resize(record_bytes + kSpoolRecordAlignment);
+    r.resize(PadSpoolRecord(absl::MakeSpan(r), record_bytes));
+    bytes.insert(bytes.end(), r.begin(), r.end());
+  }
+  const size_t last_start = bytes.size() - kSpoolRecordAlignment;
+  ASSERT_EQ(bytes.size(), padded_start + 3 * kSpoolRecordAlignment);
+  WriteFile(path, bytes);
+  absl::StatusOr<SpoolFileRecovery> rec = RecoverSpoolFile(path);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ(rec->valid_bytes, bytes.size());
+  EXPECT_EQ(rec->record_count, 3u);
+  EXPECT_EQ(rec->max_seq_by_camera.at("cam-a"), 2u);
+  EXPECT_EQ(rec->max_seq_by_camera.at("cam-b"), 7u);
+
+  for (size_t cut : {last_start + 1, last_start + 200, bytes.size() - 1}) {
+    WriteFile(path, std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(cut)));
+    rec = RecoverSpoolFile(path);
+    ASSERT_TRUE(rec.ok()) << rec.status();
+    EXPECT_EQ(rec->valid_bytes, last_start) << "cut " << cut;
+    EXPECT_EQ(rec->record_count, 2u) << "cut " << cut;
+  }
+}
+
 }  // namespace
 }  // namespace ingest
