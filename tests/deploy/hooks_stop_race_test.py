@@ -65,6 +65,7 @@ zone = "dev"
 listen = {q(f"127.0.0.1:{port}")}
 admin_listen = {q(f"127.0.0.1:{self.admin_port}")}
 shards = 1
+max_connections = 10000
 state_dir = {q(self.state_dir)}
 
 [tls]
