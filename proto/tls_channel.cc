@@ -117,7 +117,12 @@ bool IsPeerClosedCleanly(const absl::Status& status) {
 
 TlsChannel::TlsChannel(SslPtr ssl) : ssl_(std::move(ssl)) {}
 
-TlsChannel::~TlsChannel() = default;
+TlsChannel::~TlsChannel() {
+  if (secrets_ != nullptr) {
+    Wipe(secrets_->client);
+    Wipe(secrets_->server);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Create(SSL_CTX* ctx) {
   if (ctx == nullptr) return absl::InvalidArgumentError("TLS channel: null SSL_CTX");
@@ -134,6 +139,8 @@ absl::StatusOr<std::unique_ptr<TlsChannel>> TlsChannel::Create(SSL_CTX* ctx) {
   SSL_set_mode(ssl.get(), SSL_MODE_RELEASE_BUFFERS);
   std::unique_ptr<TlsChannel> channel(new TlsChannel(std::move(ssl)));
   BIO_set_data(bio, channel.get());
+  // For the key log callback of EnableRecordLayerHandoff.
+  SSL_set_ex_data(channel->ssl_.get(), ChannelIndex(), channel.get());
   // With one BIO for both directions SSL_set_bio takes over its single reference.
   SSL_set_bio(channel->ssl_.get(), bio, bio);
   return channel;
@@ -217,6 +224,7 @@ void TlsChannel::WriteOutput(const uint8_t* src, size_t size) {
     out_pos_ = 0;
   }
   out_.insert(out_.end(), src, src + size);
+  written_total_ += size;
 }
 
 void TlsChannel::FeedCiphertext(absl::Span<const uint8_t> bytes) {
@@ -282,18 +290,24 @@ absl::Status TlsChannel::ErrorStatus(const char* operation, int ssl_error) {
 
 absl::StatusOr<TlsChannel::HandshakeResult> TlsChannel::Handshake() {
   if (!failure_.ok()) return failure_;
-  if (SSL_is_init_finished(ssl_.get())) return HandshakeResult::kDone;
+  if (records_ != nullptr || SSL_is_init_finished(ssl_.get())) return HandshakeResult::kDone;
   ERR_clear_error();
   int result = SSL_do_handshake(ssl_.get());
-  if (result == 1) return HandshakeResult::kDone;
+  if (result == 1) {
+    HandOffToRecordLayer();
+    return HandshakeResult::kDone;
+  }
   int error = SSL_get_error(ssl_.get(), result);
   if (error == SSL_ERROR_WANT_READ) return HandshakeResult::kWantMoreInput;
   return ErrorStatus("handshake", error);
 }
 
-bool TlsChannel::handshake_done() const { return SSL_is_init_finished(ssl_.get()) == 1; }
+bool TlsChannel::handshake_done() const {
+  return records_ != nullptr || SSL_is_init_finished(ssl_.get()) == 1;
+}
 
 absl::StatusOr<size_t> TlsChannel::ReadPlaintext(absl::Span<uint8_t> dst) {
+  if (records_ != nullptr) return ReadRecords(dst);
   if (!failure_.ok()) return failure_;
   if (dst.empty()) return 0;
   ERR_clear_error();
@@ -312,6 +326,7 @@ absl::StatusOr<size_t> TlsChannel::ReadPlaintext(absl::Span<uint8_t> dst) {
 }
 
 size_t TlsChannel::pending_plaintext() const {
+  if (records_ != nullptr) return plaintext_end_ - plaintext_begin_;
   int pending = SSL_pending(ssl_.get());
   return pending > 0 ? static_cast<size_t>(pending) : 0;
 }
@@ -322,6 +337,11 @@ absl::Status TlsChannel::WritePlaintext(absl::Span<const uint8_t> bytes) {
     return absl::FailedPreconditionError("TLS write before the handshake is done");
   }
   if (bytes.empty()) return absl::OkStatus();
+  if (records_ != nullptr) {
+    absl::Status s = records_->Send(bytes, CiphertextQueue());
+    if (!s.ok() && failure_.ok() && s.code() != absl::StatusCode::kFailedPrecondition) failure_ = s;
+    return s;
+  }
   ERR_clear_error();
   size_t written = 0;
   // Partial writes are off, and the BIO never refuses bytes, so one call
@@ -362,17 +382,32 @@ void TlsChannel::ConsumeCiphertext(size_t n) {
 
 void TlsChannel::SendCloseNotify() {
   if (!failure_.ok() || !handshake_done()) return;
+  if (records_ != nullptr) {
+    records_->SendCloseNotify(CiphertextQueue());
+    return;
+  }
   ERR_clear_error();
   // Returns 0 ("sent, peer's not yet seen"); the peer's reply is not awaited.
   SSL_shutdown(ssl_.get());
   ERR_clear_error();
 }
 
-bool TlsChannel::session_resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
+bool TlsChannel::session_resumed() const {
+  if (records_ != nullptr) return resumed_;
+  return SSL_session_reused(ssl_.get()) == 1;
+}
 
-X509* TlsChannel::peer_certificate() const { return SSL_get0_peer_certificate(ssl_.get()); }
+X509* TlsChannel::peer_certificate() const {
+  if (records_ != nullptr) return peer_certificate_.get();
+  return SSL_get0_peer_certificate(ssl_.get());
+}
 
 SSL* TlsChannel::ssl() { return ssl_.get(); }
+
+int TlsChannel::protocol_version() const {
+  if (records_ != nullptr) return TLS1_3_VERSION;
+  return handshake_done() ? SSL_version(ssl_.get()) : 0;
+}
 
 void TlsChannel::ReleaseIdleMemory() {
   if (in_pos_ == in_.size()) {
@@ -383,8 +418,12 @@ void TlsChannel::ReleaseIdleMemory() {
     std::vector<uint8_t>().swap(out_);
     out_pos_ = 0;
   }
+  if (plaintext_begin_ == plaintext_end_) {
+    plaintext_.reset();
+    plaintext_begin_ = plaintext_end_ = 0;
+  }
   // Fails harmlessly (returns 0) while a partial record is buffered.
-  SSL_free_buffers(ssl_.get());
+  if (ssl_ != nullptr) SSL_free_buffers(ssl_.get());
 }
 
 }  // namespace camproto

@@ -19,6 +19,11 @@
 // other error means the connection is broken, and any alert OpenSSL produced
 // is waiting in the pending ciphertext to be sent before closing.
 //
+// A server channel whose SSL_CTX went through EnableRecordLayerHandoff leaves
+// OpenSSL once its TLS 1.3 handshake is done: the SSL object is freed and the
+// channel's own record layer (tls13_record_layer.h) carries the connection
+// from then on, with the same calls and the same results. ssl() is then null.
+//
 // Not thread-safe: a channel belongs to one shard thread. OpenSSL's error queue
 // is per thread; every call here clears it before and drains it after.
 #ifndef PROTO_TLS_CHANNEL_H_
@@ -27,6 +32,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,11 +42,22 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "proto/ssl_ptr.h"
+#include "proto/tls13_record_layer.h"
+#include "proto/tls13_traffic_keys.h"
 
 namespace camproto {
 
 // True for the status ReadPlaintext returns after the peer's close_notify.
 bool IsPeerClosedCleanly(const absl::Status& status);
+
+// Server connections from `ctx` hand their TLS 1.3 records over to the
+// channel's own record layer once the handshake is done, so an idle
+// connection no longer holds an OpenSSL connection (about 17 KB) and records
+// are decrypted straight into the caller's buffer. Installs `ctx`'s key log
+// callback, which is how OpenSSL 3.0 gives out the traffic secrets; a
+// connection whose suite or state the record layer does not take (TLS 1.2,
+// an unsupported suite, bytes OpenSSL already buffered) stays on OpenSSL.
+void EnableRecordLayerHandoff(SSL_CTX* ctx);
 
 class TlsChannel {
  public:
@@ -131,8 +148,14 @@ class TlsChannel {
   // The peer's leaf certificate, or null (not owned; valid while the channel
   // lives). On the server, the camera's certificate after the handshake.
   X509* peer_certificate() const;
-  // The underlying connection, for settings not wrapped here.
+  // The underlying connection, for settings not wrapped here; null once the
+  // channel's own record layer has taken over.
   SSL* ssl();
+  // The negotiated protocol version (TLS1_3_VERSION, ...), 0 before.
+  int protocol_version() const;
+  // The record layer that took over after the handshake, or null while
+  // OpenSSL carries the connection.
+  const Tls13RecordLayer* record_layer() const { return records_.get(); }
 
   // Frees the buffers an idle connection does not need: OpenSSL's record
   // buffers (they are also released after each record by
@@ -145,6 +168,31 @@ class TlsChannel {
   explicit TlsChannel(SslPtr ssl);
   static absl::StatusOr<std::unique_ptr<TlsChannel>> Create(SSL_CTX* ctx);
   absl::Status ErrorStatus(const char* operation, int ssl_error);
+
+  // The secrets OpenSSL's key log gives out during the handshake.
+  struct CapturedSecrets {
+    Tls13TrafficSecret client;
+    Tls13TrafficSecret server;
+    // written_total_ when the server secret came: OpenSSL switches to it
+    // right after its Finished, so what it writes after this point (the
+    // session ticket) used up the first sequence numbers of that key.
+    uint64_t server_key_from = 0;
+  };
+  friend struct KeyLogHook;
+  // The SSL ex_data slot that leads the key log callback to its channel.
+  static int ChannelIndex();
+  void CaptureSecret(const char* key_log_line);
+  // Once a server's TLS 1.3 handshake is done: OpenSSL out, records_ in.
+  void HandOffToRecordLayer();
+  // The records OpenSSL wrote since byte `from` of its output, if all are
+  // still in out_ and whole.
+  std::optional<uint64_t> RecordsWrittenSince(uint64_t from) const;
+  absl::StatusOr<size_t> ReadRecords(absl::Span<uint8_t> dst);
+  // The next whole record, contiguous (an empty span while incomplete).
+  absl::StatusOr<absl::Span<const uint8_t>> NextRecord();
+  void ConsumeInput(size_t n);
+  // out_, emptied first if everything in it was taken.
+  std::vector<uint8_t>& CiphertextQueue();
 
   // The custom BIO's callbacks reach the buffers through these.
   friend struct ChannelBio;
@@ -162,8 +210,24 @@ class TlsChannel {
   // Ciphertext for the peer: out_[out_pos_..].
   std::vector<uint8_t> out_;
   size_t out_pos_ = 0;
+  uint64_t written_total_ = 0;  // bytes OpenSSL ever wrote into out_
   // Set on the first fatal error; returned by every later call.
   absl::Status failure_;
+
+  // Until the handshake ends, on a context with the handoff enabled.
+  std::unique_ptr<CapturedSecrets> secrets_;
+  // After the handoff: the record layer, and what is kept of OpenSSL's
+  // connection (the peer's certificate, for revocation checks of live
+  // sessions).
+  std::unique_ptr<Tls13RecordLayer> records_;
+  X509Ptr peer_certificate_;
+  bool resumed_ = false;
+  bool peer_closed_ = false;
+  // A record's plaintext the caller's buffer had no room for:
+  // plaintext_[plaintext_begin_, plaintext_end_).
+  std::unique_ptr<uint8_t[]> plaintext_;
+  size_t plaintext_begin_ = 0;
+  size_t plaintext_end_ = 0;
 };
 
 }  // namespace camproto

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "proto/openssl_error.h"
+#include "proto/tls_channel.h"
 #include "server/tls/ticket_keys.h"
 
 namespace ingest {
@@ -114,6 +115,7 @@ absl::StatusOr<camproto::SslCtxPtr> CreateServerContext(const TlsServerOptions& 
   // A camera holds one connection at a time; one ticket is enough and halves
   // the post-handshake work of the default two.
   SSL_CTX_set_num_tickets(c, 1);
+  if (options.own_record_layer) camproto::EnableRecordLayerHandoff(c);
 
   std::vector<TicketKey> keys;
   if (!options.ticket_keys.empty()) {

@@ -37,6 +37,10 @@ struct TlsServerOptions {
   // Keys to install instead of reading ticket_keys_file (or a random key):
   // a context replacing another keeps resuming its tickets.
   std::vector<TicketKey> ticket_keys{};
+  // After a TLS 1.3 handshake the connection leaves OpenSSL for our own
+  // record layer (camproto::EnableRecordLayerHandoff): a few hundred bytes per
+  // idle camera instead of ~17 KB, and no copy on either side of a record.
+  bool own_record_layer = true;
 };
 
 // A server context: TLS 1.3 (or 1.2+ if allowed), client certificate required

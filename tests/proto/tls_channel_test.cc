@@ -91,7 +91,9 @@ TEST_F(TlsChannelTest, HandshakeCompletesBothWays) {
   EXPECT_FALSE(server_->session_resumed());
   ASSERT_NE(server_->peer_certificate(), nullptr);
   ASSERT_NE(client_->peer_certificate(), nullptr);
-  EXPECT_EQ(SSL_version(server_->ssl()), TLS1_3_VERSION);
+  EXPECT_EQ(server_->protocol_version(), TLS1_3_VERSION);
+  EXPECT_NE(server_->record_layer(), nullptr) << "the server left OpenSSL after its handshake";
+  EXPECT_EQ(server_->ssl(), nullptr);
 }
 
 TEST_F(TlsChannelTest, ApplicationDataBothDirections) {
