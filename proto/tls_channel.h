@@ -148,6 +148,12 @@ class TlsChannel {
   // The peer's leaf certificate, or null (not owned; valid while the channel
   // lives). On the server, the camera's certificate after the handshake.
   X509* peer_certificate() const;
+  // Lets go of the peer's certificate once the owner has read what it needs
+  // of it (after the handoff, the parsed certificate is most of what the
+  // channel holds: about 5 KB). peer_certificate() is null from then on. No
+  // effect while OpenSSL carries the connection (its session holds it).
+  void ForgetPeerCertificate() { peer_certificate_.reset(); }
+
   // The underlying connection, for settings not wrapped here; null once the
   // channel's own record layer has taken over.
   SSL* ssl();

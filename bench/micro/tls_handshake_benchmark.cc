@@ -1,7 +1,8 @@
 // TLS costs that size a shard: mutual-TLS 1.3 handshakes per second (full vs
 // resumed from a shared-key ticket), AES-GCM record throughput through a
-// channel pair (copying vs lending the receive buffer), and heap bytes per
-// idle established server connection.
+// channel pair (copying vs lending the receive buffer), the server's receive
+// cost on OpenSSL's record layer vs our own, and heap bytes per idle
+// established server connection on each.
 //
 // Client and server channels run in one thread and exchange bytes in memory,
 // so the wall-clock rate counts both sides; the server's own share is timed
@@ -57,6 +58,8 @@ class Pki {
   }
 
   SSL_CTX* server_ctx() { return server_ctx_.get(); }
+  // The same server, left on OpenSSL's record layer after the handshake.
+  SSL_CTX* openssl_server_ctx() { return openssl_server_ctx_.get(); }
   SSL_CTX* client_ctx() { return client_ctx_.get(); }
   ResumptionCache& cache() { return cache_; }
 
@@ -70,6 +73,11 @@ class Pki {
                                                      .key_file = paths.server_key,
                                                      .camera_ca_file = paths.camera_ca_cert,
                                                      .ticket_keys_file = paths.ticket_keys}));
+    openssl_server_ctx_ = Value(ingest::CreateServerContext({.cert_file = paths.server_cert,
+                                                             .key_file = paths.server_key,
+                                                             .camera_ca_file = paths.camera_ca_cert,
+                                                             .ticket_keys_file = paths.ticket_keys,
+                                                             .own_record_layer = false}));
     client_ctx_ = Value(camproto::CreateCameraClientContext(
         {.ca_file = paths.server_ca_cert, .cert_file = paths.CameraPem(kCamera)}));
     cache_.Attach(client_ctx_.get());
@@ -90,6 +98,7 @@ class Pki {
 
   std::string dir_;
   SslCtxPtr server_ctx_;
+  SslCtxPtr openssl_server_ctx_;
   SslCtxPtr client_ctx_;
   ResumptionCache cache_;
 };
@@ -110,12 +119,13 @@ struct Pair {
 // Connects one camera; the time spent in server-side calls is added to
 // *server_time. The client reads the post-handshake ticket (so the server's
 // ticket encryption is part of its measured cost).
-Pair Connect(SSL_SESSION* session, Clock::duration* server_time) {
+// `server_ctx` defaults to the server with its own record layer.
+Pair Connect(SSL_SESSION* session, Clock::duration* server_time, SSL_CTX* server_ctx = nullptr) {
   Pki& pki = Pki::Get();
   std::string scratch;
   Pair pair;
   Clock::time_point t0 = Clock::now();
-  pair.server = std::move(*TlsChannel::CreateServer(pki.server_ctx()));
+  pair.server = std::move(*TlsChannel::CreateServer(server_ctx != nullptr ? server_ctx : pki.server_ctx()));
   *server_time += Clock::now() - t0;
   pair.client = std::move(*TlsChannel::CreateClient(pki.client_ctx(), "localhost", session));
   (void)ResumptionCache::Track(pair.client->ssl(), kCamera);
@@ -206,11 +216,54 @@ void BM_RecordThroughput(benchmark::State& state) {
 }
 BENCHMARK(BM_RecordThroughput)->Arg(0)->Arg(1);
 
+// The server's side alone: 1 MiB from the camera (64 writes of 16 KiB,
+// encrypted outside the timing) lent in 64 KiB receive chunks and read into a
+// 256 KiB segment buffer. Arg 0: OpenSSL's record layer (copy in, decrypt in
+// place, copy out); arg 1: ours (decrypted from the chunk into the segment).
+void BM_ServerRecordReceive(benchmark::State& state) {
+  const bool ours = state.range(0) == 1;
+  Clock::duration ignored{};
+  Pair pair = Connect(nullptr, &ignored, ours ? nullptr : Pki::Get().openssl_server_ctx());
+  if ((pair.server->record_layer() != nullptr) != ours) std::abort();
+  constexpr size_t kMiB = 1 << 20;
+  constexpr size_t kChunk = 64 * 1024;
+  std::vector<uint8_t> plaintext(16 * 1024, 0x5a);
+  std::vector<uint8_t> segment(256 * 1024);
+  std::string wire;
+  for (auto _ : state) {
+    state.PauseTiming();
+    wire.clear();
+    for (size_t i = 0; i < kMiB / plaintext.size(); ++i) {
+      if (!pair.client->WritePlaintext(plaintext).ok()) std::abort();
+    }
+    pair.client->TakeCiphertext(wire);
+    state.ResumeTiming();
+    size_t total = 0;
+    for (size_t at = 0; at < wire.size(); at += kChunk) {
+      const size_t n = std::min(kChunk, wire.size() - at);
+      pair.server->LendCiphertext({reinterpret_cast<const uint8_t*>(wire.data()) + at, n});
+      while (true) {
+        absl::StatusOr<size_t> got =
+            pair.server->ReadPlaintext(absl::MakeSpan(segment).subspan(total % segment.size()));
+        if (!got.ok()) std::abort();
+        if (*got == 0) break;
+        total += *got;
+      }
+      pair.server->ReleaseLentCiphertext();
+    }
+    if (total != kMiB) std::abort();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(kMiB));
+  state.SetLabel(ours ? "own record layer" : "OpenSSL record layer");
+}
+BENCHMARK(BM_ServerRecordReceive)->Arg(0)->Arg(1)->MeasureProcessCPUTime();
+
 // Heap bytes held by established, idle server channels (after the ticket was
 // sent and ReleaseIdleMemory). Client channels are freed before the second
 // measurement so only server-side state remains.
 void BM_IdleServerChannelMemory(benchmark::State& state) {
   const int kChannels = 1000;
+  SSL_CTX* server_ctx = state.range(0) == 1 ? nullptr : Pki::Get().openssl_server_ctx();
   Pki::Get();  // contexts exist before the baseline
   double server_bytes = 0;
   double server_bytes_before_release = 0;
@@ -219,10 +272,13 @@ void BM_IdleServerChannelMemory(benchmark::State& state) {
     std::vector<Pair> pairs;
     pairs.reserve(kChannels);
     Clock::duration ignored{};
-    for (int i = 0; i < kChannels; ++i) pairs.push_back(Connect(nullptr, &ignored));
+    for (int i = 0; i < kChannels; ++i) pairs.push_back(Connect(nullptr, &ignored, server_ctx));
     for (Pair& pair : pairs) pair.client.reset();
     size_t before_release = mallinfo2().uordblks;
-    for (Pair& pair : pairs) pair.server->ReleaseIdleMemory();
+    for (Pair& pair : pairs) {
+      pair.server->ForgetPeerCertificate();  // as the shard does once the session is open
+      pair.server->ReleaseIdleMemory();
+    }
     size_t after_release = mallinfo2().uordblks;
     server_bytes_before_release =
         static_cast<double>(before_release - baseline) / kChannels;
@@ -230,7 +286,9 @@ void BM_IdleServerChannelMemory(benchmark::State& state) {
   }
   state.counters["heap_bytes_per_idle_server_channel"] = server_bytes;
   state.counters["before_ReleaseIdleMemory"] = server_bytes_before_release;
+  state.SetLabel(state.range(0) == 1 ? "own record layer" : "OpenSSL record layer");
 }
-BENCHMARK(BM_IdleServerChannelMemory)->Iterations(1)->Unit(benchmark::kMillisecond);
+// Arg 0: left on OpenSSL after the handshake; arg 1: our own record layer.
+BENCHMARK(BM_IdleServerChannelMemory)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

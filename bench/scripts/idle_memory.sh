@@ -31,6 +31,7 @@ for count in "$@"; do
   sleep 6  # idle connections trim their TLS buffers (1 s), ingestd trims malloc (every 5 s)
   after=$(rss_kib "${server}")
   connected=$(established)
+  [[ ${connected} -gt 0 ]] || { echo "idle_memory: no camera connected; camera-sim said:" >&2; tail -5 "${WORK}/sim.out" >&2; }
   kill "${sim}" 2>/dev/null || true
   wait "${sim}" 2>/dev/null || true
   stop_ingestd

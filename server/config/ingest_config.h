@@ -64,6 +64,10 @@ struct TlsConfig {
   std::string crl_file;
   std::string camera_deny_list_file;
   bool allow_tls12 = false;
+  // Keep TLS 1.3 connections on OpenSSL's record layer after the handshake
+  // instead of our own (camproto::Tls13RecordLayer): a fallback, at ~17 KB
+  // more per idle camera and a copy on each side of every record.
+  bool openssl_record_layer = false;
   uint32_t handshake_timeout_ms = 10000;
   // Per shard: connections accepted and not yet through their handshake.
   // At the limit a shard stops accepting and leaves the rest in the

@@ -29,6 +29,8 @@ ABSL_FLAG(std::optional<std::string>, ticket_keys, std::nullopt, "Overrides tls.
 ABSL_FLAG(std::optional<std::string>, crl_file, std::nullopt, "Overrides tls.crl_file: CRL(s) of the camera CA(s) (PEM).");
 ABSL_FLAG(std::optional<std::string>, camera_deny_list, std::nullopt, "Overrides tls.camera_deny_list_file: camera ids refused, one per line.");
 ABSL_FLAG(std::optional<bool>, allow_tls12, std::nullopt, "Overrides tls.allow_tls12 (give a value: --allow_tls12=true).");
+ABSL_FLAG(std::optional<bool>, openssl_record_layer, std::nullopt,
+          "Overrides tls.openssl_record_layer (give a value: --openssl_record_layer=true).");
 ABSL_FLAG(std::optional<int64_t>, handshake_timeout_ms, std::nullopt, "Overrides tls.handshake_timeout_ms.");
 ABSL_FLAG(std::optional<int64_t>, max_handshakes_in_progress, std::nullopt,
           "Overrides tls.max_handshakes_in_progress: per shard.");
@@ -157,6 +159,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_crl_file, "tls.crl_file", config));
   RETURN_IF_ERROR(Override(FLAGS_camera_deny_list, "tls.camera_deny_list_file", config));
   RETURN_IF_ERROR(Override(FLAGS_allow_tls12, "tls.allow_tls12", config));
+  RETURN_IF_ERROR(Override(FLAGS_openssl_record_layer, "tls.openssl_record_layer", config));
   RETURN_IF_ERROR(Override(FLAGS_handshake_timeout_ms, "tls.handshake_timeout_ms", config));
   RETURN_IF_ERROR(Override(FLAGS_max_handshakes_in_progress, "tls.max_handshakes_in_progress", config));
   RETURN_IF_ERROR(Override(FLAGS_dev_certs, "tls.dev_certs", config));

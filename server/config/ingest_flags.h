@@ -38,6 +38,7 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, ticket_keys);
 ABSL_DECLARE_FLAG(std::optional<std::string>, crl_file);
 ABSL_DECLARE_FLAG(std::optional<std::string>, camera_deny_list);
 ABSL_DECLARE_FLAG(std::optional<bool>, allow_tls12);
+ABSL_DECLARE_FLAG(std::optional<bool>, openssl_record_layer);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, handshake_timeout_ms);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, max_handshakes_in_progress);
 ABSL_DECLARE_FLAG(std::optional<bool>, dev_certs);

@@ -75,7 +75,8 @@ ServerTlsFiles ServerTlsFilesFrom(const TlsConfig& tls) {
                                                     .key_file = tls.key_file,
                                                     .camera_ca_file = tls.camera_ca_file,
                                                     .ticket_keys_file = tls.ticket_keys_file,
-                                                    .allow_tls12 = tls.allow_tls12},
+                                                    .allow_tls12 = tls.allow_tls12,
+                                                    .own_record_layer = !tls.openssl_record_layer},
                         .crl_file = tls.crl_file,
                         .camera_deny_list_file = tls.camera_deny_list_file};
 }

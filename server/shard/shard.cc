@@ -313,6 +313,9 @@ bool Shard::FinishHandshake(Connection& conn) {
     BeginClose(conn);
     return false;
   }
+  conn.certificate = CertificateSerial::Of(tls.peer_certificate());
+  // A parsed certificate is most of what an idle camera's TLS would cost.
+  tls.ForgetPeerCertificate();
   if (RefuseIfRevoked(conn, *camera_id)) return false;
   Bump(tls.session_resumed() ? counters_.handshakes_resumed : counters_.handshakes_full);
   conn.session = std::make_unique<CameraSession>(*this, options_.session, std::move(*camera_id));
@@ -402,6 +405,7 @@ void Shard::Free(Connection& conn) {
   if (conn.admission == Connection::Admission::kRefusing) --refusals_in_progress_;
   if (conn.welcome == Connection::Welcome::kLogged) LogSessionClose(conn);
   conn.session.reset();
+  conn.certificate = CertificateSerial();
   conn.stage = Phase::kFree;
   Bump(counters_.closes_with_cancel);
   Bump(counters_.connections_closed);

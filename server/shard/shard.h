@@ -46,6 +46,7 @@
 #include "server/session/camera_registry.h"
 #include "server/session/camera_session.h"
 #include "server/session/connection_limiter.h"
+#include "server/tls/camera_revocation.h"
 #include "server/session/segment_buffer_pool.h"
 #include "server/session/session_host.h"
 #include "server/shard/revocation_events.h"
@@ -187,6 +188,9 @@ class Shard final : public SessionHost {
     bool handshaking = false;     // counted in handshakes_in_progress_
     absl::Time opened;
     std::unique_ptr<CameraSession> session;
+    // What revocation needs of the camera's certificate once the session is
+    // open; the certificate itself is let go (TlsChannel::ForgetPeerCertificate).
+    CertificateSerial certificate;
     absl::Time deadline = absl::InfiniteFuture();  // handshake / hello deadline
 
     Phase phase() const {
@@ -258,8 +262,8 @@ class Shard final : public SessionHost {
   bool RefuseIfRevoked(Connection& conn, const std::string& camera_id);
   // A handshake OpenSSL failed: counted and audited if the certificate was revoked.
   void NoteRevokedHandshake(Connection& conn);
-  void ReportRevocation(const Connection& conn, const std::string& camera_id, X509* cert,
-                        const std::string& reason, bool session_closed);
+  void ReportRevocation(const Connection& conn, const std::string& camera_id,
+                        const std::string& serial_hex, const std::string& reason, bool session_closed);
   // The connection of (id, generation), or null if that one is gone.
   Connection* Find(uint32_t id, uint32_t generation);
   Connection& NewConnection();

@@ -90,23 +90,22 @@ void Shard::CloseRevokedSessions() {
         conn.session->state() == CameraSession::State::kClosing) {
       continue;
     }
-    // The certificate the session was opened with: the one verified in a
-    // full handshake, or the one a resumed ticket carried.
-    X509* cert = conn.transport.tls()->peer_certificate();
-    std::optional<std::string> reason = revocation.Check(conn.session->camera_id(), cert);
+    // The certificate the session was opened with (the one verified in a
+    // full handshake, or the one a resumed ticket carried), as kept.
+    std::optional<std::string> reason = revocation.Check(conn.session->camera_id(), conn.certificate);
     if (!reason.has_value() || !conn.session->CloseAsRevoked(*reason)) continue;
     Bump(counters_.revoked_sessions_closed);
-    ReportRevocation(conn, conn.session->camera_id(), cert, *reason, /*session_closed=*/true);
+    ReportRevocation(conn, conn.session->camera_id(), conn.certificate.serial_hex, *reason,
+                     /*session_closed=*/true);
     MarkDirty(conn);
   }
 }
 
 bool Shard::RefuseIfRevoked(Connection& conn, const std::string& camera_id) {
-  X509* cert = conn.transport.tls()->peer_certificate();
-  std::optional<std::string> reason = tls_->revocation->Check(camera_id, cert);
+  std::optional<std::string> reason = tls_->revocation->Check(camera_id, conn.certificate);
   if (!reason.has_value()) return false;
   Bump(counters_.revoked_handshakes);
-  ReportRevocation(conn, camera_id, cert, *reason, /*session_closed=*/false);
+  ReportRevocation(conn, camera_id, conn.certificate.serial_hex, *reason, /*session_closed=*/false);
   // A session only to say why: ERROR REVOKED, close_notify, close (Flush).
   conn.session = std::make_unique<CameraSession>(*this, options_.session, camera_id);
   conn.session->set_host_tag((uint64_t{conn.id} << 32) | conn.generation);
@@ -121,17 +120,18 @@ void Shard::NoteRevokedHandshake(Connection& conn) {
   if (cert == nullptr) return;
   Bump(counters_.revoked_handshakes);
   absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(cert);
-  ReportRevocation(conn, camera_id.ok() ? *camera_id : std::string(), cert,
+  ReportRevocation(conn, camera_id.ok() ? *camera_id : std::string(), SerialHex(cert),
                    "certificate revoked by a CRL (tls.crl_file)", /*session_closed=*/false);
 }
 
-void Shard::ReportRevocation(const Connection& conn, const std::string& camera_id, X509* cert,
-                             const std::string& reason, bool session_closed) {
+void Shard::ReportRevocation(const Connection& conn, const std::string& camera_id,
+                             const std::string& serial_hex, const std::string& reason,
+                             bool session_closed) {
   if (shared_.revocations == nullptr) return;
   shared_.revocations->Add(RevocationEvent{.session_closed = session_closed,
                                            .shard = options_.index,
                                            .camera = camera_id,
-                                           .serial = SerialHex(cert),
+                                           .serial = serial_hex,
                                            .peer = conn.source,
                                            .reason = reason});
 }

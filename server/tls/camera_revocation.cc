@@ -117,24 +117,54 @@ std::string SerialHex(const X509* cert) {
   return out;
 }
 
+CertificateSerial CertificateSerial::Of(const X509* cert) {
+  CertificateSerial serial;
+  if (cert == nullptr) return serial;
+  unsigned char* der = nullptr;
+  const int length = i2d_X509_NAME(X509_get_issuer_name(cert), &der);
+  if (length > 0) serial.issuer_der.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  serial.serial_hex = SerialHex(cert);
+  ERR_clear_error();
+  return serial;
+}
+
 CameraRevocation::CameraRevocation(CameraDenyList denied, std::vector<X509CrlPtr> crls)
     : denied_(std::move(denied)), crls_(std::move(crls)) {}
 
 std::optional<std::string> CameraRevocation::Check(std::string_view camera_id, X509* cert) const {
+  return Check(camera_id, CertificateSerial::Of(cert));
+}
+
+std::optional<std::string> CameraRevocation::Check(std::string_view camera_id,
+                                                   const CertificateSerial& cert) const {
   if (denied_.contains(ToAbsl(camera_id))) {
     return absl::StrCat("camera ", ToAbsl(camera_id), " is on the deny list (tls.camera_deny_list_file)");
   }
-  if (cert == nullptr) return std::nullopt;
-  for (const X509CrlPtr& crl : crls_) {
-    X509_REVOKED* entry = nullptr;
-    // Matches the issuer name as well as the serial; 2 means "removeFromCRL"
-    // (a delta CRL taking a hold back), which is not a revocation.
-    if (X509_CRL_get0_by_cert(crl.get(), &entry, cert) == 1) {
-      return absl::StrCat("certificate serial ", SerialHex(cert), " of camera ", ToAbsl(camera_id),
-                          " is revoked by a CRL (tls.crl_file)");
+  if (cert.empty() || crls_.empty()) return std::nullopt;
+  const unsigned char* der = reinterpret_cast<const unsigned char*>(cert.issuer_der.data());
+  std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> issuer(
+      d2i_X509_NAME(nullptr, &der, static_cast<long>(cert.issuer_der.size())), &X509_NAME_free);
+  BIGNUM* bn = nullptr;
+  std::unique_ptr<ASN1_INTEGER, decltype(&ASN1_INTEGER_free)> serial(nullptr, &ASN1_INTEGER_free);
+  if (BN_hex2bn(&bn, cert.serial_hex.c_str()) > 0) serial.reset(BN_to_ASN1_INTEGER(bn, nullptr));
+  BN_free(bn);
+  std::optional<std::string> why;
+  if (issuer != nullptr && serial != nullptr) {
+    for (const X509CrlPtr& crl : crls_) {
+      X509_REVOKED* entry = nullptr;
+      // As X509_CRL_get0_by_cert does for a direct CRL: the issuer must be
+      // the CRL's, and 2 (removeFromCRL) is not a revocation.
+      if (X509_NAME_cmp(issuer.get(), X509_CRL_get_issuer(crl.get())) == 0 &&
+          X509_CRL_get0_by_serial(crl.get(), &entry, serial.get()) == 1) {
+        why = absl::StrCat("certificate serial ", cert.serial_hex, " of camera ", ToAbsl(camera_id),
+                           " is revoked by a CRL (tls.crl_file)");
+        break;
+      }
     }
   }
-  return std::nullopt;
+  ERR_clear_error();
+  return why;
 }
 
 size_t CameraRevocation::revoked_serials() const {

@@ -60,6 +60,17 @@ absl::StatusOr<std::vector<X509CrlPtr>> ReadCrlFile(const std::string& path);
 // The serial number of `cert` as upper-case hex, for logs and the audit trail.
 std::string SerialHex(const X509* cert);
 
+// What revocation needs of a camera's certificate once its session is open,
+// kept in place of the certificate (about 5 KB parsed; this about 100 bytes):
+// the issuer's name and the serial number.
+struct CertificateSerial {
+  std::string issuer_der;  // the issuer's Name, DER
+  std::string serial_hex;  // SerialHex
+
+  static CertificateSerial Of(const X509* cert);
+  bool empty() const { return serial_hex.empty(); }
+};
+
 // An immutable snapshot of both lists; shared by every shard thread.
 class CameraRevocation {
  public:
@@ -70,6 +81,10 @@ class CameraRevocation {
   // or nullopt if it may connect: its id is on the deny list, or a CRL from
   // its certificate's issuer lists the certificate's serial.
   std::optional<std::string> Check(std::string_view camera_id, X509* cert) const;
+  // The same from what is kept of a certificate (empty: the deny list only).
+  // A CRL lists it if the CRL's issuer is the certificate's and it names the
+  // serial (not as removeFromCRL); camera CAs issue direct CRLs.
+  std::optional<std::string> Check(std::string_view camera_id, const CertificateSerial& cert) const;
 
   size_t denied_cameras() const { return denied_.size(); }
   size_t crl_count() const { return crls_.size(); }
