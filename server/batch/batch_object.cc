@@ -51,6 +51,13 @@ absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const Se
   return absl::OkStatus();
 }
 
+uint64_t FinishedBatchObjectBytes(uint64_t payload_bytes, uint64_t segments, uint64_t camera_id_bytes) {
+  // Index: u32 count, then per segment a String8 camera id (a length byte and
+  // the id) and the fixed fields.
+  const uint64_t index_bytes = 4 + segments * (1 + kSegmentFieldBytes) + camera_id_bytes;
+  return kBatchHeaderBytes + payload_bytes + index_bytes + kBatchTrailerBytes;
+}
+
 uint32_t FinishedBatchObjectCrc32c(absl::Span<const uint8_t> object, uint64_t index_offset,
                                    uint32_t payloads_crc32c) {
   const uint32_t header = Crc32c({object.data(), kBatchHeaderBytes});

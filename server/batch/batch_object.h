@@ -3,7 +3,9 @@
 // batch's own index at the end so the object can be verified (or an index
 // rebuilt) from the object alone.
 //
-//   std::vector<uint8_t> object(kBatchHeaderBytes + payload_bytes);
+//   std::vector<uint8_t> object;
+//   object.reserve(FinishedBatchObjectBytes(payload_bytes, entries.size(), camera_id_bytes));
+//   object.resize(kBatchHeaderBytes + payload_bytes);
 //   ... pread payloads into object at each entry's offset ...
 //   RETURN_IF_ERROR(FinishBatchObject(object, entries));
 //
@@ -38,6 +40,13 @@ inline constexpr uint32_t kMaxBatchSegments = 1 << 20;
 // `object` holds the header space and the payloads at the offsets `entries`
 // name; entries must lie inside it, after the header. Camera ids 1..255 bytes.
 absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries);
+
+// The size of a finished object with `payload_bytes` of payloads in
+// `segments` segments whose camera ids add up to `camera_id_bytes`: header,
+// payloads, index and trailer. Reserve it before reading the payloads, so
+// FinishBatchObject's append never reallocates (a vector grown past its
+// capacity doubles it: a 16 MiB batch would hold 32 MiB while it uploads).
+uint64_t FinishedBatchObjectBytes(uint64_t payload_bytes, uint64_t segments, uint64_t camera_id_bytes);
 
 // The CRC-32C of a whole finished object, given `payloads_crc32c`, the CRC-32C
 // of its payload bytes [kBatchHeaderBytes, index_offset) (index_offset: the

@@ -323,11 +323,19 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
           : order_.ChooseBatch({.bytes = options_.batch_bytes, .max_segments = kMaxBatchSegments}, pass_, flush_all);
   if (chosen.empty()) return false;
   uint64_t total = 0;
-  for (const ChosenSegment& c : chosen) total += c.segment.length;
+  uint64_t camera_id_bytes = 0;
+  for (const ChosenSegment& c : chosen) {
+    total += c.segment.length;
+    camera_id_bytes += c.camera.size();
+  }
 
   // Read the payloads straight into the object: the one copy from the spool
-  // (page cache) to the upload buffer.
-  auto object = std::make_shared<std::vector<uint8_t>>(kBatchHeaderBytes + total);
+  // (page cache) to the upload buffer. Its index and trailer are reserved too:
+  // appending them to an object sized to its payloads reallocated it to twice
+  // its size (heaptrack: 8 batches in flight held 264 MiB, not 130).
+  auto object = std::make_shared<std::vector<uint8_t>>();
+  object->reserve(FinishedBatchObjectBytes(total, chosen.size(), camera_id_bytes));
+  object->resize(kBatchHeaderBytes + total);
   BatchInFlight batch;
   batch.manifest.key =
       only != nullptr ? only->key : BatchKey(options_.zone, options_.instance, next_batch_seq_++, absl::Now());

@@ -60,6 +60,10 @@ void UploadPool::Work() {
         break;
       }
     }
+    // Let go of the bytes before the result is published: once the sealer
+    // has the result it may cut the next batch, and a batch still held here
+    // would be one more than max_batches_in_flight in memory.
+    job.objects.clear();
     absl::MutexLock lock(&mu_);
     results_.push_back({job.id, std::move(status), absl::Now() - start});
   }

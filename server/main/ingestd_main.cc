@@ -193,7 +193,19 @@ void ServeUntilEnded(IngestServer& server, int signal_fd) {
   }
 }
 
+// Buffers of 128 KiB and more (segment buffers, batch objects) get their own
+// mapping, unmapped when freed. glibc starts there, but raises the threshold to
+// the size of each mapped chunk freed (up to 32 MiB), so after the first batch
+// object is freed every later one is carved from the sealer's arena, where freed
+// chunks stay resident until the next malloc_trim and fragment. malloc_stats at
+// 1,000 cameras offering 250 MB/s (2 shards, 2026-12-03): the sealer's arena
+// held 151 MB for 87 MB in use and three upload threads' arenas 16 MB each for
+// 16 KB; 120 MB mapped and not in use in all. Setting the threshold also stops
+// it moving (and keeps the trim threshold at its 128 KiB default).
+void KeepLargeBuffersMapped() { mallopt(M_MMAP_THRESHOLD, 128 << 10); }
+
 int RunServer() {
+  KeepLargeBuffersMapped();
   absl::StatusOr<IngestConfig> config = BuildStartupConfig(absl::GetFlag(FLAGS_config));
   if (!config.ok()) {
     std::fprintf(stderr, "ingestd: configuration error: %s\n", std::string(config.status().message()).c_str());

@@ -14,8 +14,13 @@ namespace {
 
 constexpr double kMiB = 1 << 20;
 constexpr double kGiB = 1 << 30;
-// ingestd's per-shard receive buffers (two provided-buffer rings of 16 MiB).
-constexpr double kReceiveBytesPerShard = 2 * 16 * kMiB;
+// ingestd's memory bound (docs/runbook.md, "Memory bound"), the terms not
+// set by configuration: per shard, its provided receive buffers (1,024 x 16
+// KiB) and io_uring rings; per upload thread, the local store's 1 MiB O_DIRECT
+// bounce buffer; per process, code, libraries, thread stacks and bookkeeping.
+constexpr double kReceiveBytesPerShard = 18 * kMiB;
+constexpr double kBytesPerUploadThread = 1 * kMiB;
+constexpr double kProcessBaseBytes = 32 * kMiB;
 // ingestd sizes each shard's direct-descriptor table to its share of
 // server.max_connections plus slack, within these bounds (server/ingestd/component_options.cc).
 constexpr uint64_t kMinDescriptorTable = 256;
@@ -166,9 +171,12 @@ absl::StatusOr<ServerCapacity> DeriveServerCapacity(const PlanOptions& options, 
 
   c.shards = static_cast<uint32_t>(std::floor(inst.cores));
   c.memory_per_camera_bytes = bench.idle_kb_per_camera * 1000;
-  c.memory_reserve_bytes = c.shards * (static_cast<double>(inst.shard_memory_bytes) + kReceiveBytesPerShard) +
-                           options.store.upload_threads * static_cast<double>(options.store.seal_bytes) +
-                           static_cast<double>(inst.system_memory_bytes);
+  // The sealer keeps up to 2 x upload_threads batches of seal_bytes in memory
+  // (server/ingestd/component_options.cc: max_batches_in_flight).
+  c.memory_reserve_bytes =
+      c.shards * (static_cast<double>(inst.shard_memory_bytes) + kReceiveBytesPerShard) +
+      options.store.upload_threads * (2 * static_cast<double>(options.store.seal_bytes) + kBytesPerUploadThread) +
+      kProcessBaseBytes + static_cast<double>(inst.system_memory_bytes);
   double memory_bytes = inst.memory_gib * kGiB;
   if (memory_bytes <= c.memory_reserve_bytes) {
     return Bad("instance_memory_gib",

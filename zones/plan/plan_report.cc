@@ -190,10 +190,10 @@ void WritePlanText(const CapacityPlan& plan, const PlanSources& sources, std::os
   out << absl::StrFormat("  %-12s %12s  %s\n", "resource", "cameras", "from");
   line("CPU", c.by_cpu, absl::StrCat(ingest_from, upload_from));
   line("memory", c.by_memory,
-       absl::StrFormat("%.3g KB per camera after %s GiB reserved (%u shards x %g MiB buffers, %u uploads x %g MiB, "
-                       "%s GiB system)",
+       absl::StrFormat("%.3g KB per camera after %s GiB reserved (%u shards x %g MiB buffers, %u uploads x (2 x %g + 1) "
+                       "MiB, 32 MiB process, %s GiB system)",
                        c.memory_per_camera_bytes / 1000, Gib(c.memory_reserve_bytes), c.shards,
-                       (static_cast<double>(inst.shard_memory_bytes) + 32 * kMiB) / kMiB, store.upload_threads,
+                       (static_cast<double>(inst.shard_memory_bytes) + 18 * kMiB) / kMiB, store.upload_threads,
                        static_cast<double>(store.seal_bytes) / kMiB,
                        Gib(static_cast<double>(inst.system_memory_bytes))));
   line("network", c.by_network, "camera bytes come in, the same bytes go out to S3; each direction has the bandwidth");

@@ -175,7 +175,9 @@ TEST(CapacityPlanTest, ServerCapacityBoundsByHand) {
   // 500 MiB/s for a write and a read of 125,000 B/s per camera.
   EXPECT_EQ(c->by_spool_disk, static_cast<uint64_t>(500.0 * 1048576 / 250'000));  // 2,097
   EXPECT_EQ(c->by_network, 5'000u);                                               // 5 Gbit/s = 625 MB/s each way
-  double reserve = 8 * (256.0 + 32) * 1048576 + 4 * 16.0 * 1048576 + 1073741824.0;
+  // 8 shards x (segment buffers + receive buffers and rings), 4 upload
+  // threads x (2 batches + a bounce buffer), the process, the system.
+  double reserve = 8 * (256.0 + 18) * 1048576 + 4 * (2 * 16.0 + 1) * 1048576 + 32 * 1048576.0 + 1073741824.0;
   EXPECT_DOUBLE_EQ(c->memory_reserve_bytes, reserve);
   EXPECT_EQ(c->by_memory, static_cast<uint64_t>((16.0 * 1073741824 - reserve) / 34'200));
   // 50,000 / 8 shards = 6,250 + 64 slack per table.
@@ -191,7 +193,9 @@ TEST(CapacityPlanTest, EachResourceCanBindTheServer) {
   o.instance.network_gbps = 1'000;
   EXPECT_EQ(DeriveServerCapacity(o, Bench())->bound, CapacityBound::kCpu);
   o.instance.cores = 64;
-  o.instance.memory_gib = 4;
+  // 64 shards x 19 MiB + uploads + process + system leave 3 GiB room for
+  // ~20,000 cameras, fewer than the 50,000 connections.
+  o.instance.memory_gib = 3;
   o.instance.shard_memory_bytes = 1 << 20;
   EXPECT_EQ(DeriveServerCapacity(o, Bench())->bound, CapacityBound::kMemory);
   o.instance.memory_gib = 512;
