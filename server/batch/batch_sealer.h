@@ -47,6 +47,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/json_log.h"
+#include "server/batch/batch_buffer_pool.h"
 #include "server/batch/batch_journal.h"
 #include "server/batch/persist_order.h"
 #include "server/batch/upload_pool.h"
@@ -201,6 +202,8 @@ class BatchSealer {
   mutable absl::Mutex run_mu_;  // one pass at a time
   std::unique_ptr<BatchJournal> journal_ ABSL_GUARDED_BY(run_mu_);
   std::unique_ptr<UploadPool> pool_;
+  // Batch objects reused rather than mapped and zeroed afresh each time.
+  BatchBufferPool buffers_{static_cast<size_t>(options_.max_batches_in_flight) + 1};
   uint64_t pass_ ABSL_GUARDED_BY(run_mu_) = 0;
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(run_mu_) = 1;
   uint64_t next_job_id_ ABSL_GUARDED_BY(run_mu_) = 1;
