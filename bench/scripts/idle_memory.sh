@@ -19,7 +19,10 @@ for count in "$@"; do
     --cameras 1 --idle --duration_s 0.1 --quiet >/dev/null
   "${BIN}/server/ingestd" certs --out "${WORK}/var/dev-certs" --cameras "${count}" >/dev/null
   before=$(rss_kib "${server}")
-  hold=$((count / 500 + 20))
+  # camera-sim holds its cameras this long; it is stopped once RSS is read.
+  # Generous: on a loaded machine a 10,000-camera ramp took over 40 s, the
+  # cameras left before the reading and it saw none.
+  hold=$((count / 100 + 60))
   "${BIN}/bench/camera-sim" --target "127.0.0.1:${PORT}" --certs_dir "${WORK}/var/dev-certs" \
     --cameras "${count}" --idle --duration_s "${hold}" --connect_rate "${CONNECT_RATE:-2000}" --quiet \
     >"${WORK}/sim.out" 2>&1 &
