@@ -18,6 +18,7 @@
 #include "server/tls/dev_certs.h"
 #include "server/tls/tls_server_context.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_in_memory.h"
 
 namespace camproto {
 namespace {
@@ -28,11 +29,7 @@ absl::Span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-void Move(TlsChannel& from, TlsChannel& to) {
-  std::string bytes;
-  from.TakeCiphertext(bytes);
-  if (!bytes.empty()) to.FeedCiphertext(Bytes(bytes));
-}
+void Move(TlsChannel& from, TlsChannel& to) { ingest::testing::MoveCiphertext(from, to); }
 
 std::string RandomBytes(size_t n, std::mt19937& rng) {
   std::string s(n, '\0');
@@ -68,29 +65,12 @@ class Tls13HandoffTest : public ::testing::Test {
     auto client = TlsChannel::CreateClient(client_ctx_.get(), "localhost", resume);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(*client);
-    for (int round = 0; round < 10 && !(client_->handshake_done() && server_->handshake_done());
-         ++round) {
-      auto c = client_->Handshake();
-      ASSERT_TRUE(c.ok()) << c.status();
-      Move(*client_, *server_);
-      auto s = server_->Handshake();
-      ASSERT_TRUE(s.ok()) << s.status();
-      Move(*server_, *client_);
-    }
-    ASSERT_TRUE(client_->handshake_done());
-    ASSERT_TRUE(server_->handshake_done());
+    absl::Status handshake = ingest::testing::HandshakeInMemory(*client_, *server_);
+    ASSERT_TRUE(handshake.ok()) << handshake;
   }
 
-  // Everything `channel` can decrypt now, read `piece` bytes at a time.
   static std::string ReadAll(TlsChannel& channel, size_t piece = 4096) {
-    std::string out;
-    std::vector<uint8_t> buf(piece);
-    while (true) {
-      auto n = channel.ReadPlaintext(absl::MakeSpan(buf));
-      EXPECT_TRUE(n.ok()) << n.status();
-      if (!n.ok() || *n == 0) return out;
-      out.append(reinterpret_cast<char*>(buf.data()), *n);
-    }
+    return ingest::testing::ReadAllPlaintext(channel, piece);
   }
 
   // Sends `text` from the client and returns what the server read of it.

@@ -14,6 +14,7 @@
 #include "server/tls/dev_certs.h"
 #include "server/tls/tls_server_context.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/tls_in_memory.h"
 
 namespace camproto {
 namespace {
@@ -24,11 +25,7 @@ absl::Span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-void Move(TlsChannel& from, TlsChannel& to) {
-  std::string bytes;
-  from.TakeCiphertext(bytes);
-  if (!bytes.empty()) to.FeedCiphertext(Bytes(bytes));
-}
+void Move(TlsChannel& from, TlsChannel& to) { ingest::testing::MoveCiphertext(from, to); }
 
 class TlsChannelTest : public ::testing::Test {
  protected:
@@ -54,17 +51,8 @@ class TlsChannelTest : public ::testing::Test {
     auto client = TlsChannel::CreateClient(client_ctx_.get(), "localhost", nullptr);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = std::move(*client);
-    for (int round = 0; round < 10 && !(client_->handshake_done() && server_->handshake_done());
-         ++round) {
-      auto c = client_->Handshake();
-      ASSERT_TRUE(c.ok()) << c.status();
-      Move(*client_, *server_);
-      auto s = server_->Handshake();
-      ASSERT_TRUE(s.ok()) << s.status();
-      Move(*server_, *client_);
-    }
-    ASSERT_TRUE(client_->handshake_done());
-    ASSERT_TRUE(server_->handshake_done());
+    absl::Status handshake = ingest::testing::HandshakeInMemory(*client_, *server_);
+    ASSERT_TRUE(handshake.ok()) << handshake;
   }
 
   // Reads everything `channel` can decrypt now.
