@@ -194,8 +194,9 @@ absl::StatusOr<Tls13RecordLayer::Received> Tls13RecordLayer::Receive(
   }
   const uint8_t type = dst[end - 1];
   const absl::Span<const uint8_t> content(dst.data(), end - 1);
-  if (content.size() > kMaxPlaintextBytes) {
-    return Fail(absl::DataLossError("TLS record content over 16 KiB (record_overflow)"),
+  // RFC 8446 5.4: content, type and padding together at most 2^14 + 1.
+  if (sealed > kMaxPlaintextBytes + 1) {
+    return Fail(absl::DataLossError("TLS record plaintext over 16 KiB (record_overflow)"),
                 kRecordOverflow, out);
   }
   if (handshake_length_ > 0 && type != kContentHandshake) {
