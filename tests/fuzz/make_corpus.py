@@ -424,6 +424,98 @@ def aws_json_seeds():
     }
 
 
+# --- tls13_records: operations of a hostile TLS 1.3 peer (tls13_records_fuzz.cc).
+
+TLS_OPS = ["seal_data", "seal_record", "seal_alert", "seal_key_update", "send_raw", "flip_byte",
+           "rewrite_length", "cut_tail", "deliver", "server_send", "server_close_notify", "server_fail"]
+
+
+def tls_op(name, *args, conn=0):
+    """One operation on connection `conn`; `args` are bytes or byte values."""
+    out = bytes([TLS_OPS.index(name) << 1 | conn])
+    for arg in args:
+        out += arg if isinstance(arg, bytes) else bytes([arg])
+    return out
+
+
+def tls_bytes(data):
+    """Bytes the target reads with ReadBytes: a count below 0xe0, then the bytes."""
+    data = data.encode() if isinstance(data, str) else data
+    assert len(data) < 0xE0
+    return bytes([len(data)]) + data
+
+
+def tls_big(index, fill):
+    """One of the target's kSizes (0 1 255 1000 4096 16383 16384 16385 16400 16639
+    16640 16641 16700 20000 32768 65000), filled with `fill`."""
+    return bytes([0xE0 + index, fill])
+
+
+NO_PADDING = 0
+
+
+def tls_input(ops, suites=(0, 0), records_written=1, limit=None):
+    settings = suites[0] | suites[1] << 2 | records_written << 4 | (0x80 if limit else 0)
+    return bytes([settings, (limit - 1) % 8 if limit else 0]) + b"".join(ops)
+
+
+def tls13_records_seeds():
+    text = [("segment %d: " % i).encode() + bytes(range(32, 127)) * 2 for i in range(6)]
+    data = lambda i, conn=0, pad=NO_PADDING: tls_op("seal_data", tls_bytes(text[i]), pad, conn=conn)
+    deliver_all = lambda conn=0: tls_op("deliver", 0, conn=conn)
+    key_update = lambda request, cut=0, conn=0: tls_op("seal_key_update", request | cut << 2, conn=conn)
+    return {
+        "two_cameras_two_suites": tls_input(
+            [data(0), data(1, conn=1), data(2, pad=0x90), deliver_all(), data(3, conn=1),
+             tls_op("server_send", tls_bytes(b"ack 1"), conn=1), deliver_all(1), data(4),
+             tls_op("deliver", 0x20), tls_op("deliver", 3), deliver_all()],
+            suites=(0, 2)),
+        "key_update_requested_and_not": tls_input(
+            [data(0), key_update(1), data(1), deliver_all(), tls_op("server_send", tls_bytes(b"reply")),
+             key_update(0), data(2), deliver_all(), tls_op("server_send", tls_big(13, 0x61))],
+            suites=(1, 1)),
+        "key_update_cut_padded": tls_input(
+            [data(0), tls_op("seal_key_update", 0x40 | 2 << 2 | 1, 0x90), data(1),
+             tls_op("deliver", 0x30), deliver_all(), data(2), deliver_all()], suites=(2, 0)),
+        "close_notify": tls_input(
+            [data(0), tls_op("seal_alert", 1, 0, NO_PADDING), data(1), deliver_all(), tls_op("server_close_notify"),
+             tls_op("server_send", tls_bytes(b"late"))]),
+        "user_canceled_then_close": tls_input(
+            [data(0), tls_op("seal_alert", 1, 90, 0x81), tls_op("seal_alert", 1, 0, NO_PADDING), deliver_all(),
+             tls_op("server_close_notify")], suites=(1, 0)),
+        # Three records per key: the layer moves its key on before sending and
+        # asks the peer to move its own.
+        "rekey_at_limit": tls_input(
+            [tls_op("server_send", tls_bytes(b"hello")), tls_op("server_send", tls_big(13, 0x62))] +
+            [data(i % 6) for i in range(7)] +
+            [tls_op("deliver", 0x40), deliver_all(), tls_op("server_send", tls_big(13, 0x63)),
+             key_update(0), data(0), deliver_all(), tls_op("server_send", tls_bytes(b"bye"))],
+            records_written=5, limit=3),
+        "server_sends_big": tls_input(
+            [tls_op("server_send", tls_big(14, 0x63)), tls_op("server_send", tls_big(6, 0x64)), data(0),
+             deliver_all()], suites=(2, 2)),
+        # Edge cases: each ends the connection, most with a named alert.
+        "edge_padding_only": tls_input([data(0), tls_op("seal_record", 0, 0, tls_bytes(b""), 0x90)]),
+        "edge_unknown_type": tls_input([tls_op("seal_record", 20, 0, tls_bytes(b"\x01"), 0)]),
+        "edge_content_over_16k": tls_input([tls_op("seal_data", tls_big(7, 0x65), 0)]),
+        "edge_body_over_limit": tls_input([tls_op("seal_data", tls_big(6, 0x66), 0xF0 + 9)]),
+        "edge_padded_past_limit": tls_input([tls_op("seal_data", tls_big(6, 0x67), 0x80 + 100), data(0)]),
+        "edge_tampered_tag": tls_input([data(0), data(1), tls_op("flip_byte", 0, 0, 1)]),
+        "edge_plaintext_handshake": tls_input([tls_op("send_raw", tls_bytes(b"\x16\x03\x03\x00\x01\x00"))]),
+        "edge_two_key_updates_in_a_record": tls_input(
+            [tls_op("seal_key_update", 0x20, tls_bytes(bytes([24, 0, 0, 1, 0]))), data(0)]),
+        "edge_interleaved_handshake": tls_input(
+            [tls_op("seal_record", 22, 0, tls_bytes(bytes([24, 0])), 0), data(0)]),
+        "edge_new_session_ticket": tls_input(
+            [tls_op("seal_record", 22, 0, tls_bytes(bytes([4, 0, 0, 1, 0])), 0)]),
+        "edge_bad_request_update": tls_input([key_update(3) + bytes([2])]),
+        "edge_fatal_alert": tls_input([data(0), tls_op("seal_alert", 2, 40, NO_PADDING), data(1)]),
+        "edge_wrong_length": tls_input([data(0), tls_op("rewrite_length", 0x41), data(1)]),
+        "edge_cut_record": tls_input([data(0), tls_op("cut_tail", 3), data(1)]),
+        "edge_server_fails": tls_input([data(0), deliver_all(), tls_op("server_fail", 90), data(1)]),
+    }
+
+
 def main():
     if len(sys.argv) != 1:
         print(__doc__, file=sys.stderr)
@@ -436,6 +528,7 @@ def main():
     write_corpus("batch_journal", batch_journal_seeds())
     write_corpus("s3_xml", s3_xml_seeds())
     write_corpus("aws_json", aws_json_seeds())
+    write_corpus("tls13_records", tls13_records_seeds())
     return 0
 
 
