@@ -254,8 +254,7 @@ std::optional<std::vector<uint8_t>> Open(DirectionKeys& keys, absl::Span<const u
 }
 
 // What the layer must do with a record that opens, predicted from RFC 8446. kEither: the RFC leaves it open (a
-// handshake message whose header is already wrong but not yet whole; padding that takes the inner plaintext past 2^14 +
-// 1 bytes, which only senders are told not to do).
+// handshake message whose header is already wrong but not yet whole).
 enum class Verdict { kAccept, kRefuse, kEither };
 enum class Kind { kData, kCloseNotify, kUserCanceled, kPeerAlert, kHandshakeFragment, kKeyUpdate, kOther };
 
@@ -281,12 +280,13 @@ Prediction Predict(absl::Span<const uint8_t> inner, std::vector<uint8_t>& handsh
   }
   const uint8_t type = inner[end - 1];
   const absl::Span<const uint8_t> content = inner.first(end - 1);
-  if (content.size() > Layer::kMaxPlaintextBytes) {
+  // RFC 8446 5.4: content, type and padding together at most 2^14 + 1. Only
+  // senders are told so; the layer refuses it, as a receiver may.
+  if (inner.size() > Layer::kMaxPlaintextBytes + 1) {
     record.alert = Layer::kRecordOverflow;
     return record;
   }
   if (!handshake.empty() && type != kContentHandshake) return record;  // RFC 8446 5.1
-  const bool padded_past_limit = inner.size() > Layer::kMaxPlaintextBytes + 1;
   switch (type) {
     case kContentApplicationData:
       record.verdict = Verdict::kAccept;
@@ -346,7 +346,6 @@ Prediction Predict(absl::Span<const uint8_t> inner, std::vector<uint8_t>& handsh
       record.alert = Layer::kUnexpectedMessage;  // RFC 8446 5
       return record;
   }
-  if (padded_past_limit && record.verdict == Verdict::kAccept) record.verdict = Verdict::kEither;
   return record;
 }
 
