@@ -110,6 +110,9 @@ TEST(ComponentOptionsTest, TlsFilesAreTheTlsKeys) {
   EXPECT_TRUE(files.context.allow_tls12);
   EXPECT_EQ(files.crl_file, "crl");
   EXPECT_EQ(files.camera_deny_list_file, "deny");
+  EXPECT_TRUE(files.context.own_record_layer);  // the default
+  tls.openssl_record_layer = true;
+  EXPECT_FALSE(ServerTlsFilesFrom(tls).context.own_record_layer);
 }
 
 }  // namespace
