@@ -30,14 +30,21 @@ def crc32c(data, crc=0):
     return crc ^ 0xFFFFFFFF
 
 
+# Seeds stay small; the largest real one is deploy/ingestd.example.toml
+# (9,262 bytes on 2026-12-03), which grows with every option.
+MAX_SEED_BYTES = 16384
+
+
 def write_corpus(target, seeds):
+    seeds = {name: data.encode() if isinstance(data, str) else data for name, data in seeds.items()}
+    # Checked before the folder is emptied: a seed over the limit used to
+    # leave the target with no corpus at all.
+    for name, data in seeds.items():
+        assert len(data) <= MAX_SEED_BYTES, (target, name, len(data))
     folder = os.path.join(CORPUS, target)
     shutil.rmtree(folder, ignore_errors=True)
     os.makedirs(folder)
     for name, data in seeds.items():
-        if isinstance(data, str):
-            data = data.encode()
-        assert len(data) <= 8192, (target, name, len(data))
         with open(os.path.join(folder, name), "wb") as out:
             out.write(data)
 
