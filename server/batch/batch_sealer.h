@@ -11,9 +11,9 @@
 //   ...
 //   sealer.Stop(/*flush_all=*/true);  // after the shards have stopped writing
 //
-// Each pass: prepare the shards' next spool files; read the records made
-// durable since the last pass into per-camera queues (references into the
-// spool, never payloads); once the segments seen in an earlier pass add up
+// Each pass: prepare the shards' next spool files; read the headers of the
+// records made durable since the last pass into per-camera queues (references
+// into the spool, never payloads); once the segments seen in an earlier pass add up
 // to batch_bytes, or the oldest has waited batch_age, cut batches: read the
 // payloads into one buffer, check their CRCs, journal the batch's manifest
 // (fdatasync) and hand it to the upload pool. When a PUT succeeds the
@@ -51,6 +51,7 @@
 #include "server/batch/batch_journal.h"
 #include "server/batch/persist_order.h"
 #include "server/batch/upload_pool.h"
+#include "server/spool/aligned_file_read.h"
 #include "server/spool/spool_catalog.h"
 #include "server/spool/spool_record.h"
 #include "server/store/object_store.h"
@@ -204,6 +205,11 @@ class BatchSealer {
   std::unique_ptr<UploadPool> pool_;
   // Batch objects reused rather than mapped and zeroed afresh each time.
   BatchBufferPool buffers_{static_cast<size_t>(options_.max_batches_in_flight) + 1};
+  // Where spool reads land: one segment at a time for batches, so it grows
+  // to the largest segment (max_segment_bytes) and stays; the scan's reader
+  // holds kScanReadBytes more.
+  AlignedFileRead payload_read_;
+  static constexpr size_t kScanReadBytes = 16 << 10;
   uint64_t pass_ ABSL_GUARDED_BY(run_mu_) = 0;
   uint64_t next_batch_seq_ ABSL_GUARDED_BY(run_mu_) = 1;
   uint64_t next_job_id_ ABSL_GUARDED_BY(run_mu_) = 1;

@@ -24,33 +24,25 @@ absl::Status ErrnoError(std::string_view what, const std::string& path) {
 }  // namespace
 
 SpoolFileReader::SpoolFileReader(int fd, std::string path, uint64_t start_offset, uint64_t limit,
-                                 size_t buffer_bytes)
+                                 size_t buffer_bytes, SpoolPayloadCheck payload_check)
     : fd_(fd),
       path_(std::move(path)),
       offset_(start_offset),
       limit_(limit),
-      buffer_(std::max(buffer_bytes, kMaxSpoolRecordHeaderBytes)) {}
+      buffer_bytes_(std::max(buffer_bytes, kMaxSpoolRecordHeaderBytes)),
+      payload_check_(payload_check) {}
 
 absl::StatusOr<absl::Span<const uint8_t>> SpoolFileReader::View(uint64_t at, size_t want) {
   if (at >= limit_) return absl::Span<const uint8_t>();
   want = static_cast<size_t>(std::min<uint64_t>(want, limit_ - at));
-  if (at < buffer_offset_ || at + want > buffer_offset_ + buffer_len_) {
-    const size_t fill = static_cast<size_t>(std::min<uint64_t>(buffer_.size(), limit_ - at));
-    buffer_offset_ = at;
-    buffer_len_ = 0;
-    while (buffer_len_ < fill) {
-      ssize_t n = pread(fd_, buffer_.data() + buffer_len_, fill - buffer_len_,
-                        static_cast<off_t>(at + buffer_len_));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return ErrnoError("pread", path_);
-      }
-      if (n == 0) break;  // end of file before the limit: a truncated file
-      buffer_len_ += static_cast<size_t>(n);
-    }
+  if (at < window_offset_ || at + want > window_offset_ + window_.size()) {
+    const size_t fill = static_cast<size_t>(std::min<uint64_t>(buffer_bytes_, limit_ - at));
+    // A truncated file reads short; the caller finds the record cut off.
+    ASSIGN_OR_RETURN(window_, read_.Read(fd_, path_, at, fill));
+    window_offset_ = at;
   }
-  const size_t have = static_cast<size_t>(std::min<uint64_t>(want, buffer_offset_ + buffer_len_ - at));
-  return absl::Span<const uint8_t>(buffer_.data() + (at - buffer_offset_), have);
+  const size_t have = static_cast<size_t>(std::min<uint64_t>(want, window_offset_ + window_.size() - at));
+  return window_.subspan(static_cast<size_t>(at - window_offset_), have);
 }
 
 absl::StatusOr<std::optional<SpoolRecord>> SpoolFileReader::Next() {
@@ -67,13 +59,17 @@ absl::StatusOr<std::optional<SpoolRecord>> SpoolFileReader::Next() {
     return absl::DataLossError(absl::StrCat(path_, ": record at offset ", offset_,
                                             " ends past the readable end ", limit_));
   }
+  if (payload_check_ == SpoolPayloadCheck::kSkip) {
+    offset_ = record->end_offset();
+    return std::optional<SpoolRecord>(*std::move(record));
+  }
   // The payload may exceed the buffer: checksum it chunk by chunk.
   uint32_t crc = 0;
   uint64_t at = record->payload_offset;
   uint64_t left = record->payload_bytes;
   while (left > 0) {
     ASSIGN_OR_RETURN(absl::Span<const uint8_t> chunk,
-                     View(at, static_cast<size_t>(std::min<uint64_t>(left, buffer_.size()))));
+                     View(at, static_cast<size_t>(std::min<uint64_t>(left, buffer_bytes_))));
     if (chunk.empty()) {
       return absl::DataLossError(absl::StrCat(path_, ": truncated payload of record at offset ", offset_));
     }

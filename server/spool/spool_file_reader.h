@@ -1,5 +1,6 @@
-// Reads the records of one spool file with pread, and recovers a spool file
-// after a crash by cutting off its torn tail.
+// Reads the records of one spool file with pread (straight from the device
+// when the descriptor has O_DIRECT: see aligned_file_read.h), and recovers a
+// spool file after a crash by cutting off its torn tail.
 //
 //   SpoolFileReader reader(fd, path, /*start_offset=*/0, /*limit=*/durable_bytes);
 //   while (true) {
@@ -21,9 +22,19 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "server/spool/aligned_file_read.h"
 #include "server/spool/spool_record.h"
 
 namespace ingest {
+
+// Whether Next() reads and checks each payload, or only its header.
+enum class SpoolPayloadCheck {
+  kVerify,
+  // Header CRC only; the payload is skipped unread. For a reader that checks
+  // the payload later anyway (the batch sealer, as it copies it into a batch)
+  // and reads below the durable size, where no write can be torn.
+  kSkip,
+};
 
 class SpoolFileReader {
  public:
@@ -32,9 +43,10 @@ class SpoolFileReader {
   // errors. Reads go through one buffer of `buffer_bytes` (at least
   // kMaxSpoolRecordHeaderBytes); payloads larger than it are streamed through.
   SpoolFileReader(int fd, std::string path, uint64_t start_offset, uint64_t limit,
-                  size_t buffer_bytes = 1 << 20);
+                  size_t buffer_bytes = 1 << 20, SpoolPayloadCheck payload_check = SpoolPayloadCheck::kVerify);
 
-  // Returns the next record, its header and payload CRCs verified, or nullopt
+  // Returns the next record, its header and payload CRCs verified (header
+  // only with SpoolPayloadCheck::kSkip), or nullopt
   // when the reader stands exactly at `limit`. Returns DataLoss when the record
   // at offset() is torn or corrupt: it extends past `limit`, or has a bad
   // magic, header CRC or payload CRC; the reader then stays at that record.
@@ -53,9 +65,11 @@ class SpoolFileReader {
   std::string path_;
   uint64_t offset_;
   uint64_t limit_;
-  std::vector<uint8_t> buffer_;
-  uint64_t buffer_offset_ = 0;  // file offset of buffer_[0]
-  size_t buffer_len_ = 0;       // valid bytes in buffer_
+  size_t buffer_bytes_;
+  SpoolPayloadCheck payload_check_;
+  AlignedFileRead read_;
+  absl::Span<const uint8_t> window_;  // the bytes last read
+  uint64_t window_offset_ = 0;        // their file offset
 };
 
 // What a spooled segment was, for telling a re-sent segment from a
