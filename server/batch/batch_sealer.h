@@ -11,9 +11,10 @@
 //   ...
 //   sealer.Stop(/*flush_all=*/true);  // after the shards have stopped writing
 //
-// Each pass: prepare the shards' next spool files; read the headers of the
+// Each pass: prepare the shards' next spool files; take the headers of the
 // records made durable since the last pass into per-camera queues (references
-// into the spool, never payloads); once the segments seen in an earlier pass add up
+// into the spool, never payloads): as the shards published them for this
+// run's files, read from the disk for files an earlier run left; once the segments seen in an earlier pass add up
 // to batch_bytes, or the oldest has waited batch_age, cut batches: read the
 // payloads into one buffer, check their CRCs, journal the batch's manifest
 // (fdatasync) and hand it to the upload pool. When a PUT succeeds the
@@ -205,9 +206,9 @@ class BatchSealer {
   std::unique_ptr<UploadPool> pool_;
   // Batch objects reused rather than mapped and zeroed afresh each time.
   BatchBufferPool buffers_{static_cast<size_t>(options_.max_batches_in_flight) + 1};
-  // Where spool reads land: one segment at a time for batches, so it grows
-  // to the largest segment (max_segment_bytes) and stays; the scan's reader
-  // holds kScanReadBytes more.
+  // Where spool reads land: neighbouring segments up to 4 MiB, or one larger
+  // segment (max_segment_bytes), so it grows to the larger of the two and
+  // stays; the scan's reader holds kScanReadBytes more.
   AlignedFileRead payload_read_;
   static constexpr size_t kScanReadBytes = 16 << 10;
   uint64_t pass_ ABSL_GUARDED_BY(run_mu_) = 0;

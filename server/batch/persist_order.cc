@@ -89,17 +89,23 @@ EligibleSegments PersistOrder::Eligible(uint64_t pass, bool flush_all) const {
 }
 
 std::vector<ChosenSegment> PersistOrder::ChooseBatch(const BatchLimits& limits, uint64_t pass, bool flush_all) const {
-  std::vector<std::pair<absl::Time, const std::string*>> order;
+  struct Candidate {
+    const SpooledSegment* oldest;
+    const std::string* camera;
+  };
+  std::vector<Candidate> order;
   for (const auto& [camera, state] : cameras_) {
     if (!state.pending.empty() && (flush_all || state.pending.front().pass_seen < pass)) {
-      order.push_back({state.pending.front().seen_at, &camera});
+      order.push_back({&state.pending.front(), &camera});
     }
   }
-  std::sort(order.begin(), order.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.first, *a.second) < std::tie(b.first, *b.second); });
+  std::sort(order.begin(), order.end(), [](const Candidate& a, const Candidate& b) {
+    return std::tie(a.oldest->seen_at, a.oldest->file, a.oldest->payload_offset, *a.camera) <
+           std::tie(b.oldest->seen_at, b.oldest->file, b.oldest->payload_offset, *b.camera);
+  });
   std::vector<ChosenSegment> chosen;
   uint64_t total = 0;
-  for (const auto& [seen, camera] : order) {
+  for (const auto& [oldest, camera] : order) {
     for (const SpooledSegment& s : cameras_.find(*camera)->second.pending) {
       if (!flush_all && s.pass_seen >= pass) break;
       if (!chosen.empty() && total + s.length > limits.bytes) break;

@@ -142,8 +142,10 @@ class PersistOrder {
   EligibleSegments Eligible(uint64_t pass, bool flush_all) const;
 
   // The next batch: cameras whose oldest waiting segment was read first go
-  // first (ties by name), each camera's eligible segments from its lowest
-  // seq up, until `limits` is reached. Empty when nothing is eligible.
+  // first (ties by where that segment lies in the spool, then by name), each
+  // camera's eligible segments from its lowest seq up, until `limits` is
+  // reached. Spool order among a pass's cameras lets the sealer read a
+  // batch's segments in few long reads. Empty when nothing is eligible.
   // Changes nothing: BatchCut does, once the batch is journaled.
   std::vector<ChosenSegment> ChooseBatch(const BatchLimits& limits, uint64_t pass, bool flush_all) const;
 

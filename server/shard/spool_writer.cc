@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/monotonic_clock.h"
+#include "common/status_macros.h"
 #include "server/spool/spool_record.h"
 #include "server/uring/prepare.h"
 #include "server/uring/user_data.h"
@@ -118,6 +119,25 @@ void SpoolWriter::SubmitWriteAndSync() {
                            UserData{Op::kSpoolWrite, 0, 0}, UserData{Op::kSpoolSync, 0, 0});
 }
 
+absl::Status SpoolWriter::PublishDurable() {
+  // The headers the buffers still hold, so the sealer learns the records
+  // without reading them back from the disk.
+  published_.clear();
+  uint64_t offset = batch_start_;
+  for (const SpoolPendingRecord& r : committing_) {
+    absl::StatusOr<SpoolRecord> header =
+        DecodeSpoolRecordHeader(absl::Span<const uint8_t>(r.buffer.data, r.record_bytes), offset);
+    if (!header.ok()) {
+      return absl::InternalError(absl::StrCat("spool record of shard ", shard_, " at offset ", offset,
+                                              " of file ", file_.file_seq, ": ", header.status().message()));
+    }
+    published_.push_back(*std::move(header));
+    offset += r.record_bytes;
+  }
+  catalog_.PublishDurableRecords(shard_, file_.file_seq, file_.size, published_);
+  return absl::OkStatus();
+}
+
 absl::Status SpoolWriter::OnCompletion(
     Op op, int res, absl::FunctionRef<void(const SpoolPendingRecord&)> on_durable) {
   --sqes_in_flight_;
@@ -174,7 +194,7 @@ absl::Status SpoolWriter::OnCompletion(
   }
   stalled_since_ = absl::InfinitePast();
   file_.size = batch_end_;
-  catalog_.PublishDurable(shard_, file_.file_seq, file_.size);
+  RETURN_IF_ERROR(PublishDurable());
   ++counters_.commits;
   counters_.records += committing_.size();
   counters_.bytes += committing_bytes_;

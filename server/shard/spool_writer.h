@@ -126,6 +126,9 @@ class SpoolWriter {
   void AdoptFile();
   // The file system refused an O_DIRECT write: continue buffered.
   absl::Status FallBackToBuffered(int res);
+  // The committed batch is durable: tells the catalog its new size and the
+  // headers of its records (from the buffers, not the disk).
+  absl::Status PublishDurable();
 
   Ring& ring_;
   SpoolCatalog& catalog_;
@@ -139,6 +142,7 @@ class SpoolWriter {
   std::vector<SpoolPendingRecord> committing_;
   uint64_t committing_bytes_ = 0;
   std::vector<iovec> iov_;
+  std::vector<SpoolRecord> published_;  // reused by PublishDurable
   size_t iov_done_ = 0;          // iovecs fully written
   uint64_t write_offset_ = 0;    // file offset of the next byte to write
   uint64_t batch_end_ = 0;       // file offset after the whole batch

@@ -215,7 +215,7 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
       for (const SpoolSegmentSummary& summary : recent) KeepRecentSegment(kept, summary);
     }
     catalog->files_[{name.shard, name.file_seq}] =
-        File{name.path, -1, recovered.valid_bytes, true, recovered.valid_bytes};
+        RecoveredFile(name.path, recovered.valid_bytes);
     total += recovered.valid_bytes;
     if (name.shard < shard_count) {
       Shard& shard = catalog->shards_[name.shard];
@@ -226,7 +226,7 @@ absl::StatusOr<std::unique_ptr<SpoolCatalog>> SpoolCatalog::Open(SpoolCatalogOpt
     Shard& shard = catalog->shards_[i];
     const uint64_t file_seq = shard.next_file_seq++;
     ASSIGN_OR_RETURN(int fd, catalog->CreateFile(i, file_seq));
-    catalog->files_[{i, file_seq}] = File{SpoolFilePath(dir, i, file_seq), fd, 0, false, 0};
+    catalog->files_[{i, file_seq}] = ActiveFile(SpoolFilePath(dir, i, file_seq), fd);
     shard.active_file_seq = file_seq;
   }
   catalog->total_bytes_.store(total);
@@ -244,8 +244,32 @@ ActiveSpoolFile SpoolCatalog::active_file(int shard) const {
 void SpoolCatalog::PublishDurable(int shard, uint64_t file_seq, uint64_t durable_bytes) {
   absl::MutexLock lock(&mu_);
   auto it = files_.find({shard, file_seq});
-  if (it == files_.end() || durable_bytes <= it->second.durable_bytes) return;
+  if (it != files_.end()) PublishDurableLocked(it->second, durable_bytes);
+}
+
+void SpoolCatalog::PublishDurableRecords(int shard, uint64_t file_seq, uint64_t durable_bytes,
+                                         absl::Span<const SpoolRecord> records) {
+  absl::MutexLock lock(&mu_);
+  auto it = files_.find({shard, file_seq});
+  if (it == files_.end()) return;
   File& file = it->second;
+  // Set with the bytes, under the same lock: a snapshot never shows durable
+  // bytes of this file without the flag that says where its records are.
+  file.records_published = true;
+  file.records.insert(file.records.end(), records.begin(), records.end());
+  PublishDurableLocked(file, durable_bytes);
+}
+
+std::vector<SpoolRecord> SpoolCatalog::TakeRecords(int shard, uint64_t file_seq) {
+  absl::MutexLock lock(&mu_);
+  std::vector<SpoolRecord> out;
+  auto it = files_.find({shard, file_seq});
+  if (it != files_.end()) out.swap(it->second.records);
+  return out;
+}
+
+void SpoolCatalog::PublishDurableLocked(File& file, uint64_t durable_bytes) {
+  if (durable_bytes <= file.durable_bytes) return;
   const uint64_t before = LiveBytes(file);
   file.durable_bytes = durable_bytes;
   const uint64_t added = LiveBytes(file) - before;
@@ -277,7 +301,7 @@ std::optional<ActiveSpoolFile> SpoolCatalog::RotateIfPrepared(int shard, uint64_
 
   ActiveSpoolFile next = *s.prepared;
   s.prepared.reset();
-  files_[{shard, next.file_seq}] = File{SpoolFilePath(options_.dir, shard, next.file_seq), next.fd, 0, false, 0};
+  files_[{shard, next.file_seq}] = ActiveFile(SpoolFilePath(options_.dir, shard, next.file_seq), next.fd);
   s.active_file_seq = next.file_seq;
   return next;
 }
@@ -311,7 +335,8 @@ std::vector<SpoolFileState> SpoolCatalog::Snapshot() const {
   std::vector<SpoolFileState> out;
   out.reserve(files_.size());
   for (const auto& [key, file] : files_) {
-    out.push_back({key.first, key.second, file.path, file.durable_bytes, file.closed, file.final_bytes});
+    out.push_back({key.first, key.second, file.path, file.durable_bytes, file.closed, file.final_bytes,
+                   file.records_published});
   }
   return out;
 }

@@ -28,7 +28,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "server/spool/spool_file_reader.h"
+#include "server/spool/spool_record.h"
 
 namespace ingest {
 
@@ -75,6 +77,11 @@ struct SpoolFileState {
   uint64_t durable_bytes = 0;  // records in [0, durable_bytes) are fsync'd
   bool closed = false;         // no more appends
   uint64_t final_bytes = 0;    // size when closed; valid only if closed
+  // The writer publishes each record's header with its durability
+  // (PublishDurableRecords): the sealer takes them (TakeRecords) instead of
+  // reading the headers back from the disk. False for files recovered at
+  // start-up, which are read.
+  bool records_published = false;
 };
 
 class SpoolCatalog {
@@ -100,6 +107,13 @@ class SpoolCatalog {
   // Cheap (one mutex, no I/O); valid for the active file and for the file
   // just rotated away from while its last writes complete.
   void PublishDurable(int shard, uint64_t file_seq, uint64_t durable_bytes);
+  // PublishDurable, with the headers of the records that became durable, in
+  // file order, each with its payload_offset; kept until TakeRecords. A file
+  // is published either always this way or never.
+  void PublishDurableRecords(int shard, uint64_t file_seq, uint64_t durable_bytes,
+                             absl::Span<const SpoolRecord> records);
+  // The records published for the file since the last call (sealer side).
+  std::vector<SpoolRecord> TakeRecords(int shard, uint64_t file_seq);
 
   // If the sealer has prepared a next file for `shard`, closes the current one
   // at `final_bytes` (no record may be written past it), takes over its fd and
@@ -154,7 +168,24 @@ class SpoolCatalog {
     uint64_t durable_bytes = 0;
     bool closed = false;
     uint64_t final_bytes = 0;
+    bool records_published = false;
+    std::vector<SpoolRecord> records;  // published, not yet taken
   };
+  // A file left by an earlier run, closed at its recovered size.
+  static File RecoveredFile(std::string path, uint64_t bytes) {
+    File f;
+    f.path = std::move(path);
+    f.durable_bytes = f.final_bytes = bytes;
+    f.closed = true;
+    return f;
+  }
+  // A new, empty file a shard appends to.
+  static File ActiveFile(std::string path, int fd) {
+    File f;
+    f.path = std::move(path);
+    f.fd = fd;
+    return f;
+  }
   struct Shard {
     uint64_t active_file_seq = 0;
     uint64_t next_file_seq = 1;          // for the next file to create
@@ -167,6 +198,7 @@ class SpoolCatalog {
   // name durable.
   absl::StatusOr<int> CreateFile(int shard, uint64_t file_seq);
   uint64_t LiveBytes(const File& f) const { return f.closed ? f.final_bytes : f.durable_bytes; }
+  void PublishDurableLocked(File& file, uint64_t durable_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SpoolCatalogOptions options_;
   mutable absl::Mutex mu_;

@@ -14,11 +14,14 @@
 #include "gtest/gtest.h"
 #include "server/spool/spool_catalog.h"
 #include "server/uring/ring.h"
+#include "tests/support/spool_test_record.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::SpoolTestRecord;
+using ::ingest::testing::SpoolTestRecords;
 using ::ingest::testing::TempDir;
 
 class SpoolWriterDiskFullTest : public ::testing::Test {
@@ -45,7 +48,7 @@ class SpoolWriterDiskFullTest : public ::testing::Test {
   }
 
   void Append(uint64_t seq, size_t bytes) {
-    buffers_.emplace_back(bytes, static_cast<uint8_t>(seq));
+    buffers_.push_back(SpoolTestRecord(seq, bytes));
     SegmentBuffer buffer;
     buffer.data = buffers_.back().data();
     buffer.capacity = bytes;
@@ -105,11 +108,8 @@ TEST_F(SpoolWriterDiskFullTest, AFullDiskHoldsTheBatchUntilSpaceReturns) {
   ASSERT_GE(fd, 0);
   EXPECT_EQ(pread(fd, on_disk.data(), on_disk.size(), 0), 9100);
   close(fd);
-  EXPECT_EQ(on_disk[0], 1);
-  EXPECT_EQ(on_disk[3999], 1);
-  EXPECT_EQ(on_disk[4000], 2);
-  EXPECT_EQ(on_disk[8999], 2);
-  EXPECT_EQ(on_disk[9000], 3);
+  on_disk.resize(9100);
+  EXPECT_EQ(std::string(on_disk.begin(), on_disk.end()), SpoolTestRecords({{1, 4000}, {2, 5000}, {3, 100}}));
 }
 
 TEST_F(SpoolWriterDiskFullTest, TimeUntilDueWakesTheLoopForTheRetry) {

@@ -22,11 +22,15 @@
 #include "server/spool/spool_catalog.h"
 #include "server/uring/ring.h"
 #include "server/uring/user_data.h"
+#include "tests/support/spool_test_record.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::kSpoolTestRecordMinBytes;
+using ::ingest::testing::SpoolTestRecord;
+using ::ingest::testing::SpoolTestRecords;
 using ::ingest::testing::TempDir;
 
 // A fixed clock: the writer is given "now" by its caller, so due times are exact.
@@ -44,13 +48,13 @@ class SpoolWriterGroupCommitTest : public ::testing::Test {
     writer_ = std::make_unique<SpoolWriter>(*ring_, *catalog_, 0, options);
   }
 
-  // A record of `bytes` bytes, each the low byte of `seq`, received at `at`.
+  // A record of `bytes` bytes (SpoolTestRecord), received at `at`.
   void Append(uint64_t seq, size_t bytes, absl::Time at = kT0) {
-    buffers_.push_back(std::make_unique<std::vector<uint8_t>>(bytes, static_cast<uint8_t>(seq)));
+    buffers_.push_back(std::make_unique<std::vector<uint8_t>>(SpoolTestRecord(seq, bytes)));
     SegmentBuffer buffer{.data = buffers_.back()->data(), .capacity = bytes};
     writer_->Append({.buffer = buffer,
                      .record_bytes = static_cast<uint32_t>(bytes),
-                     .payload_bytes = static_cast<uint32_t>(bytes / 2),
+                     .payload_bytes = static_cast<uint32_t>(bytes - kSpoolTestRecordMinBytes),
                      .seq = seq,
                      .conn_id = 3,
                      .conn_generation = 9,
@@ -122,7 +126,20 @@ TEST_F(SpoolWriterGroupCommitTest, ABatchIsDueWhenItsOldestRecordHasWaitedTheInt
 
   const std::string on_disk = FileContents(1);
   ASSERT_EQ(on_disk.size(), 300u);
-  EXPECT_EQ(on_disk, std::string(100, '\x01') + std::string(200, '\x02'));
+  EXPECT_EQ(on_disk, SpoolTestRecords({{1, 100}, {2, 200}}));
+
+  // The sealer learns the records from the catalog, not from the disk.
+  const std::vector<SpoolRecord> published = catalog_->TakeRecords(0, 1);
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(published[0].seq, 1u);
+  EXPECT_EQ(published[0].camera_id, "c");
+  EXPECT_EQ(published[0].payload_offset, kSpoolTestRecordMinBytes);
+  EXPECT_EQ(published[0].end_offset(), 100u);
+  EXPECT_EQ(published[1].seq, 2u);
+  EXPECT_EQ(published[1].payload_offset, 100u + kSpoolTestRecordMinBytes);
+  EXPECT_EQ(published[1].payload_bytes, 200u - kSpoolTestRecordMinBytes);
+  EXPECT_TRUE(catalog_->TakeRecords(0, 1).empty()) << "each record is handed out once";
+  EXPECT_TRUE(catalog_->Snapshot()[0].records_published);
 }
 
 TEST_F(SpoolWriterGroupCommitTest, ABatchHoldingCommitBytesIsDueAtOnce) {
@@ -140,7 +157,7 @@ TEST_F(SpoolWriterGroupCommitTest, ForceCommitsABatchThatIsNotDue) {
   Start({.commit_interval = absl::Seconds(10), .commit_bytes = 1 << 20});
   writer_->MaybeCommit(kT0, /*force=*/true);  // nothing open: nothing happens
   EXPECT_TRUE(writer_->idle());
-  Append(1, 10);
+  Append(1, 50);
   writer_->MaybeCommit(kT0, /*force=*/true);
   ASSERT_TRUE(Complete().ok());
   EXPECT_EQ(durable_, (std::vector<uint64_t>{1}));
@@ -167,23 +184,23 @@ TEST_F(SpoolWriterGroupCommitTest, RecordsArrivingDuringACommitFormTheNextBatch)
   EXPECT_EQ(durable_, (std::vector<uint64_t>{1, 2, 3}));
   EXPECT_EQ(writer_->counters().commits, 2u);
   const std::string on_disk = FileContents(1);
-  EXPECT_EQ(on_disk, std::string(500, '\x01') + std::string(700, '\x02') + std::string(300, '\x03'));
+  EXPECT_EQ(on_disk, SpoolTestRecords({{1, 500}, {2, 700}, {3, 300}}));
   EXPECT_EQ(catalog_->total_bytes(), 1500u);
 }
 
 TEST_F(SpoolWriterGroupCommitTest, MoreRecordsThanOneWritevTakesAreCommittedInTwoBatches) {
   Start({.commit_interval = absl::Milliseconds(2), .commit_bytes = 1 << 30});
   const uint64_t records = IOV_MAX + 10;
-  for (uint64_t seq = 1; seq <= records; ++seq) Append(seq, 8);
+  for (uint64_t seq = 1; seq <= records; ++seq) Append(seq, 64);
   writer_->MaybeCommit(kT0, /*force=*/true);
-  EXPECT_EQ(writer_->in_flight_bytes(), uint64_t{IOV_MAX} * 8);
+  EXPECT_EQ(writer_->in_flight_bytes(), uint64_t{IOV_MAX} * 64);
   ASSERT_TRUE(Complete().ok());
   writer_->MaybeCommit(kT0, /*force=*/true);
   ASSERT_TRUE(Complete().ok());
   ASSERT_EQ(durable_.size(), records);
   for (uint64_t i = 0; i < records; ++i) ASSERT_EQ(durable_[i], i + 1);
   EXPECT_EQ(writer_->counters().commits, 2u);
-  EXPECT_EQ(FileContents(1).size(), records * 8);
+  EXPECT_EQ(FileContents(1).size(), records * 64);
 }
 
 TEST_F(SpoolWriterGroupCommitTest, AFullFileRotatesToTheFileTheSealerPrepared) {
@@ -207,7 +224,7 @@ TEST_F(SpoolWriterGroupCommitTest, AFullFileRotatesToTheFileTheSealerPrepared) {
   ASSERT_TRUE(Complete().ok());
   EXPECT_EQ(durable_, (std::vector<uint64_t>{1, 2, 3, 4}));
   EXPECT_EQ(FileContents(1).size(), 1300u);
-  EXPECT_EQ(FileContents(2), std::string(50, '\x04'));
+  EXPECT_EQ(FileContents(2), SpoolTestRecords({{4, 50}}));
   EXPECT_EQ(catalog_->total_bytes(), 1350u);
 }
 
