@@ -70,8 +70,16 @@ struct ShardOptions {
   // Connections this shard admits (over them: REJECT SERVER_FULL); the
   // table's other slots are for accepting connections only to refuse them.
   uint32_t max_cameras = 16384 - 64;
-  uint32_t recv_buffers = 1024;       // provided buffers (power of two)
-  uint32_t recv_buffer_bytes = 16384;
+  // Provided receive buffers (a power of two), 16 MiB per shard. 64 KiB
+  // each, not 16: a camera's TLS records are 16 KiB plus 22 bytes, so with
+  // 16 KiB buffers nearly every record was cut across two receives and
+  // copied whole to be decrypted (5% of the server's CPU under load); a
+  // 64 KiB receive cuts one record in four, and takes a quarter of the
+  // completions. 256 are plenty: each goes back to the ring as soon as its
+  // completion is handled, and a receive that finds none waits (ENOBUFS,
+  // re-armed as buffers return). bench/README.md has the before and after.
+  uint32_t recv_buffers = 256;
+  uint32_t recv_buffer_bytes = 65536;
   absl::Duration handshake_timeout = absl::Seconds(10);
   // Accepted connections not yet through their handshake; at this many the
   // shard stops accepting until a quarter of them have finished.
