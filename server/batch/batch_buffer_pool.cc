@@ -6,8 +6,8 @@ namespace ingest {
 
 BatchBufferPool::BatchBufferPool(size_t max_kept) : shelf_(std::make_shared<Shelf>(max_kept)) {}
 
-std::shared_ptr<std::vector<uint8_t>> BatchBufferPool::Take(size_t capacity) {
-  std::unique_ptr<std::vector<uint8_t>> buffer;
+std::shared_ptr<BatchBytes> BatchBufferPool::Take(size_t capacity) {
+  std::unique_ptr<BatchBytes> buffer;
   {
     absl::MutexLock lock(&shelf_->mu);
     if (!shelf_->free.empty()) {
@@ -15,15 +15,15 @@ std::shared_ptr<std::vector<uint8_t>> BatchBufferPool::Take(size_t capacity) {
       shelf_->free.pop_back();
     }
   }
-  if (buffer == nullptr) buffer = std::make_unique<std::vector<uint8_t>>();
+  if (buffer == nullptr) buffer = std::make_unique<BatchBytes>();
   // Grows a kept buffer only for a batch larger than any before (a segment
   // over seal_bytes).
   buffer->reserve(capacity);
   // The shelf, not the pool, is captured: a batch still uploading when the
   // sealer stops comes back to it (or is freed with it).
   std::weak_ptr<Shelf> weak_shelf = shelf_;
-  return std::shared_ptr<std::vector<uint8_t>>(buffer.release(), [weak_shelf](std::vector<uint8_t>* returned) {
-    std::unique_ptr<std::vector<uint8_t>> owned(returned);
+  return std::shared_ptr<BatchBytes>(buffer.release(), [weak_shelf](BatchBytes* returned) {
+    std::unique_ptr<BatchBytes> owned(returned);
     if (std::shared_ptr<Shelf> shelf = weak_shelf.lock()) {
       absl::MutexLock lock(&shelf->mu);
       if (shelf->free.size() < shelf->max_kept) shelf->free.push_back(std::move(owned));

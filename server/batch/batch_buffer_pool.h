@@ -8,7 +8,7 @@
 // and its size: the next batch overwrites it with no fault and no fill.
 //
 //   BatchBufferPool pool(/*max_kept=*/9);
-//   std::shared_ptr<std::vector<uint8_t>> object = pool.Take(capacity);
+//   std::shared_ptr<BatchBytes> object = pool.Take(capacity);
 //   object->resize(n);   // old bytes stay below its old size: overwrite them all
 //   ... hand `object` to the upload pool; the last owner's release returns it
 //
@@ -25,6 +25,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "server/batch/batch_bytes.h"
 
 namespace ingest {
 
@@ -37,7 +38,7 @@ class BatchBufferPool {
   // A buffer with capacity() >= `capacity` and unspecified contents; it
   // returns to the pool when the last shared_ptr to it goes (even after the
   // pool itself is gone: it is then freed).
-  std::shared_ptr<std::vector<uint8_t>> Take(size_t capacity);
+  std::shared_ptr<BatchBytes> Take(size_t capacity);
 
   // Free buffers kept now.
   size_t kept() const;
@@ -47,7 +48,7 @@ class BatchBufferPool {
     explicit Shelf(size_t max) : max_kept(max) {}
     mutable absl::Mutex mu;
     const size_t max_kept;
-    std::vector<std::unique_ptr<std::vector<uint8_t>>> free ABSL_GUARDED_BY(mu);
+    std::vector<std::unique_ptr<BatchBytes>> free ABSL_GUARDED_BY(mu);
   };
   std::shared_ptr<Shelf> shelf_;
 };

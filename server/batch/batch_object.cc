@@ -17,12 +17,16 @@ constexpr size_t kMaxCameraIdBytes = 255;
 
 }  // namespace
 
-absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries) {
+namespace {
+
+// Checks `entries` against payloads ending at `index_offset`, writes the
+// header into header[0, kBatchHeaderBytes) and returns the index and trailer
+// to append.
+absl::StatusOr<std::vector<uint8_t>> HeaderAndTail(uint8_t* header, uint64_t index_offset,
+                                                   absl::Span<const SegmentLocation> entries) {
   if (entries.empty() || entries.size() > kMaxBatchSegments) {
     return absl::InvalidArgumentError(absl::StrCat("batch of ", entries.size(), " segments"));
   }
-  if (object.size() < kBatchHeaderBytes) return absl::InvalidArgumentError("batch object has no header space");
-  const uint64_t index_offset = object.size();
   for (const SegmentLocation& e : entries) {
     if (e.camera.empty() || e.camera.size() > kMaxCameraIdBytes) {
       return absl::InvalidArgumentError(absl::StrCat("batch entry camera id of ", e.camera.size(), " bytes"));
@@ -31,24 +35,43 @@ absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const Se
       return absl::InvalidArgumentError(absl::StrCat("batch entry ", e.camera, "/", e.seq, " outside the payloads"));
     }
   }
-  uint8_t* p = object.data();
-  std::memcpy(p, kMagic, 4);
-  StoreLittleEndian<uint16_t>(p + 4, kVersion);
-  StoreLittleEndian<uint16_t>(p + 6, 0);
-  StoreLittleEndian<uint32_t>(p + 8, static_cast<uint32_t>(entries.size()));
-  StoreLittleEndian<uint32_t>(p + 12, 0);
+  std::memcpy(header, kMagic, 4);
+  StoreLittleEndian<uint16_t>(header + 4, kVersion);
+  StoreLittleEndian<uint16_t>(header + 6, 0);
+  StoreLittleEndian<uint32_t>(header + 8, static_cast<uint32_t>(entries.size()));
+  StoreLittleEndian<uint32_t>(header + 12, 0);
 
-  ByteWriter w(&object);
+  std::vector<uint8_t> tail;
+  ByteWriter w(&tail);
   w.U32(static_cast<uint32_t>(entries.size()));
   for (const SegmentLocation& e : entries) {
     w.String8(e.camera);
     WriteSegmentFields(w, e);
   }
-  const uint32_t index_crc = Crc32c({object.data() + index_offset, object.size() - index_offset});
+  const uint32_t index_crc = Crc32c({tail.data(), tail.size()});
   w.U64(index_offset);
   w.U32(index_crc);
-  object.insert(object.end(), kMagic, kMagic + 4);
+  tail.insert(tail.end(), kMagic, kMagic + 4);
+  return tail;
+}
+
+template <typename Bytes>
+absl::Status Finish(Bytes& object, absl::Span<const SegmentLocation> entries) {
+  if (object.size() < kBatchHeaderBytes) return absl::InvalidArgumentError("batch object has no header space");
+  absl::StatusOr<std::vector<uint8_t>> tail = HeaderAndTail(object.data(), object.size(), entries);
+  if (!tail.ok()) return tail.status();
+  object.insert(object.end(), tail->begin(), tail->end());
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries) {
+  return Finish(object, entries);
+}
+
+absl::Status FinishBatchObject(BatchBytes& object, absl::Span<const SegmentLocation> entries) {
+  return Finish(object, entries);
 }
 
 uint64_t FinishedBatchObjectBytes(uint64_t payload_bytes, uint64_t segments, uint64_t camera_id_bytes) {

@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "server/batch/batch_bytes.h"
 #include "server/batch/segment_location.h"
 
 namespace ingest {
@@ -39,7 +40,9 @@ inline constexpr uint32_t kMaxBatchSegments = 1 << 20;
 // Writes the header into object[0, 16) and appends index and trailer.
 // `object` holds the header space and the payloads at the offsets `entries`
 // name; entries must lie inside it, after the header. Camera ids 1..255 bytes.
+// (BatchBytes: the sealer's page-aligned buffers.)
 absl::Status FinishBatchObject(std::vector<uint8_t>& object, absl::Span<const SegmentLocation> entries);
+absl::Status FinishBatchObject(BatchBytes& object, absl::Span<const SegmentLocation> entries);
 
 // The size of a finished object with `payload_bytes` of payloads in
 // `segments` segments whose camera ids add up to `camera_id_bytes`: header,

@@ -359,7 +359,7 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
   // (heaptrack: 8 batches in flight held 264 MiB, not 130). A reused buffer
   // keeps its old bytes below its old size; every byte of the object is
   // written below (header, payloads back to back, then index and trailer).
-  std::shared_ptr<std::vector<uint8_t>> object =
+  std::shared_ptr<BatchBytes> object =
       buffers_.Take(FinishedBatchObjectBytes(total, chosen.size(), camera_id_bytes));
   object->resize(kBatchHeaderBytes + total);
   BatchInFlight batch;

@@ -162,7 +162,7 @@ class BatchSealer {
     bool scan_stopped = false;  // corrupt record found: stays for an operator
   };
   struct BatchInFlight {
-    std::shared_ptr<const std::vector<uint8_t>> object;
+    std::shared_ptr<const BatchBytes> object;
     uint32_t object_crc32c = 0;  // Crc32c(*object), for the store's checksum
     BatchManifest manifest;
     int attempts = 0;

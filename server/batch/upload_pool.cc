@@ -53,8 +53,8 @@ void UploadPool::Work() {
     const absl::Time start = absl::Now();
     absl::Status status;
     for (const UploadObject& object : job.objects) {
-      status = object.crc32c ? store_->PutWithCrc32c(object.key, *object.bytes, *object.crc32c)
-                             : store_->Put(object.key, *object.bytes);
+      status = object.crc32c ? store_->PutWithCrc32c(object.key, object.bytes, *object.crc32c)
+                             : store_->Put(object.key, object.bytes);
       if (!status.ok()) {
         status = absl::Status(status.code(), absl::StrCat("put ", object.key, ": ", status.message()));
         break;

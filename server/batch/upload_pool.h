@@ -26,13 +26,18 @@
 namespace ingest {
 
 struct UploadObject {
-  UploadObject(std::string key, std::shared_ptr<const std::vector<uint8_t>> bytes,
-               std::optional<uint32_t> crc32c = std::nullopt)
-      : key(std::move(key)), bytes(std::move(bytes)), crc32c(crc32c) {}
+  // `Bytes`: any contiguous byte container (std::vector<uint8_t>, BatchBytes).
+  template <typename Bytes>
+  UploadObject(std::string key, std::shared_ptr<const Bytes> bytes, std::optional<uint32_t> crc32c = std::nullopt)
+      : key(std::move(key)), bytes(bytes->data(), bytes->size()), owner(std::move(bytes)), crc32c(crc32c) {}
+  template <typename Bytes>
+  UploadObject(std::string key, std::shared_ptr<Bytes> bytes, std::optional<uint32_t> crc32c = std::nullopt)
+      : UploadObject(std::move(key), std::shared_ptr<const Bytes>(std::move(bytes)), crc32c) {}
 
   std::string key;
-  std::shared_ptr<const std::vector<uint8_t>> bytes;
-  // Crc32c(*bytes) when the submitter already has it: the store gets it with
+  absl::Span<const uint8_t> bytes;
+  std::shared_ptr<const void> owner;  // keeps `bytes` alive
+  // Crc32c(bytes) when the submitter already has it: the store gets it with
   // PutWithCrc32c and need not read the bytes for a checksum.
   std::optional<uint32_t> crc32c;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -68,22 +69,30 @@ TEST(LocalDirStoreTest, PutGetRangeHeadDelete) {
 // Objects from kDirectPutMinBytes up go through the O_DIRECT path (aligned
 // chunks, the last one padded, the file cut back to size); every size around
 // the chunk and alignment boundaries comes back byte-exact, from a source
-// buffer at an odd address.
+// buffer at a 4 KiB-aligned address (the sealer's batch buffers: written
+// straight from memory, only the tail bounced) and at an odd one (all bounced).
 TEST(LocalDirStoreTest, LargeObjectsComeBackByteExactAtEverySizeAroundTheBoundaries) {
   TempDir dir;
   LocalDirStore store(dir.path() + "/root");
-  for (size_t size : {kDirectPutMinBytes - 1, kDirectPutMinBytes, kDirectPutMinBytes + 1,
-                      kDirectPutMinBytes + 4095, 3 * kDirectPutMinBytes + 4097, size_t{16 << 20} + 12345}) {
-    std::vector<uint8_t> storage(size + 1);
-    for (size_t i = 0; i < storage.size(); ++i) storage[i] = static_cast<uint8_t>(i * 131 + size);
-    const absl::Span<const uint8_t> data(storage.data() + 1, size);
-    ASSERT_TRUE(store.Put("z/big", data).ok()) << size;
-    absl::StatusOr<ObjectInfo> head = store.Head("z/big");
-    ASSERT_TRUE(head.ok());
-    EXPECT_EQ(head->size, size);
-    absl::StatusOr<std::vector<uint8_t>> got = store.Get("z/big");
-    ASSERT_TRUE(got.ok()) << got.status();
-    EXPECT_TRUE(std::equal(got->begin(), got->end(), data.begin(), data.end())) << size;
+  for (size_t misalign : {size_t{0}, size_t{1}}) {
+    for (size_t size : {kDirectPutMinBytes - 1, kDirectPutMinBytes, kDirectPutMinBytes + 1,
+                        kDirectPutMinBytes + 4095, 3 * kDirectPutMinBytes + 4097, size_t{16 << 20},
+                        size_t{16 << 20} + 12345}) {
+      const size_t storage_bytes = (size + 1 + 4095) / 4096 * 4096;
+      std::unique_ptr<uint8_t, decltype(&std::free)> storage(
+          static_cast<uint8_t*>(std::aligned_alloc(4096, storage_bytes)), &std::free);
+      ASSERT_NE(storage, nullptr);
+      for (size_t i = 0; i < storage_bytes; ++i) storage.get()[i] = static_cast<uint8_t>(i * 131 + size);
+      const absl::Span<const uint8_t> data(storage.get() + misalign, size);
+      ASSERT_TRUE(store.Put("z/big", data).ok()) << size;
+      absl::StatusOr<ObjectInfo> head = store.Head("z/big");
+      ASSERT_TRUE(head.ok());
+      EXPECT_EQ(head->size, size);
+      absl::StatusOr<std::vector<uint8_t>> got = store.Get("z/big");
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(std::equal(got->begin(), got->end(), data.begin(), data.end()))
+          << size << " misaligned by " << misalign;
+    }
   }
 }
 
