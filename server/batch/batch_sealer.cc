@@ -395,7 +395,8 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
       const ChosenSegment& c = chosen[i];
       const SpooledSegment& s = c.segment;
       const uint8_t* payload = read->data() + (s.payload_offset - first.payload_offset);
-      if (Crc32c({payload, s.length}) != s.crc) {
+      // Checked and copied in one pass; a bad copy is overwritten by the next.
+      if (Crc32cCopy(0, {payload, s.length}, object->data() + at) != s.crc) {
         // The scan checked the header only; a payload that does not match
         // the CRC the shard computed as it arrived changed on the disk.
         // Uploading the bad bytes would hide it; dropping the segment and
@@ -406,7 +407,6 @@ bool BatchSealer::CutOneBatch(bool flush_all, const BatchManifest* only, absl::S
                    {{"camera", c.camera}, {"seq", static_cast<int64_t>(s.seq)}, {"file", file.path}});
         continue;
       }
-      std::memcpy(object->data() + at, payload, s.length);
       SegmentLocation location;
       location.camera = c.camera;
       location.batch_key = batch.manifest.key;
