@@ -220,6 +220,9 @@ class RawCamera {
     // A refused re-send of a stored seq: an ACK SPOOLED covering it means
     // the server took other contents for the same segment.
     uint64_t refused_resend = 0;
+    // A re-send of a stored seq is answered by an ACK SPOOLED again; an ACK
+    // PERSISTED meanwhile is a batch landing and says nothing about it.
+    bool spooled_ack_only = false;
     std::string what{};
   };
 
@@ -409,7 +412,8 @@ class RawCamera {
       }
       if (auto* ack = std::get_if<camproto::Ack>(&*frame)) {
         HandleAck(c, *ack);
-        if (e.ack_at_least != 0 && ack->seq >= e.ack_at_least) return true;
+        const bool level_counts = !e.spooled_ack_only || ack->level == camproto::DurabilityLevel::kSpooled;
+        if (e.ack_at_least != 0 && ack->seq >= e.ack_at_least && level_counts) return true;
         if (e.refused_seq != 0 && ack->seq >= e.refused_seq && e.refused_seq > acked_before) {
           Violate("refused segment acknowledged", e.refused_seq,
                   absl::StrCat(e.what, ": ACK ", ack->seq, " arrived; expected ", DescribeExpect(e)));
@@ -503,6 +507,13 @@ class RawCamera {
       SendNext(1);
       return;
     }
+    // ACKs still owed for earlier segments first: ACKs are cumulative, so a
+    // late one would pass for the answer to this re-send.
+    if (conn_->last_new > conn_->base && conn_->acked < conn_->last_new &&
+        !Await(*conn_, {.ack_at_least = conn_->last_new, .what = "earlier segments"}, conn_->last_new)) {
+      conn_.reset();
+      return;
+    }
     const uint64_t seq = rng.Pick(candidates);
     const SeqRecord& r = *record_.Find(seq);
     const bool remembered = r.first_epoch == server_->epoch && r.last_epoch == server_->epoch;
@@ -525,6 +536,7 @@ class RawCamera {
     }
     record_.MarkSent(seq, server_->epoch, absl::Now());
     e.ack_at_least = seq;
+    e.spooled_ack_only = true;
     if (!Await(*conn_, e, seq)) conn_.reset();
     // A BAD_SEQUENCE (allowed after a restart) ended the connection.
     if (conn_ != nullptr && !conn_->raw->close_reason().ok()) conn_.reset();
