@@ -98,6 +98,23 @@ struct FreeDeleter {
   void operator()(uint8_t* p) const { std::free(p); }
 };
 
+// Writes `length` bytes from `p` at `offset` of `fd` (open with O_DIRECT),
+// retrying short writes; a failed call's errno goes into `err`.
+absl::Status PwriteAll(int fd, const uint8_t* p, size_t length, uint64_t offset, const std::string& path, int& err) {
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t n = pwrite(fd, p + done, length - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      errno = err;
+      return ErrnoError("write (O_DIRECT)", path);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
 // Writes `data` at offset 0 of `fd` (open with O_DIRECT): from memory when
 // `data` starts aligned, else through an aligned bounce buffer; the last
 // block padded with zeros, then the file cut to data.size(). Returns the
@@ -108,19 +125,8 @@ absl::Status WriteAllDirect(int fd, absl::Span<const uint8_t> data, const std::s
   // Bytes that start on an aligned address (the sealer's BatchBytes) go
   // straight from memory, all their whole blocks; only the tail is bounced.
   if (reinterpret_cast<uintptr_t>(data.data()) % kDirectAlign == 0) {
-    const size_t whole = data.size() / kDirectAlign * kDirectAlign;
-    while (at < whole) {
-      const ssize_t n = pwrite(fd, data.data() + at, whole - at, static_cast<off_t>(at));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        err = n < 0 ? errno : EIO;
-        errno = err;
-        return ErrnoError("write (O_DIRECT)", path);
-      }
-      // A short direct write ends on a block boundary or the disk is full;
-      // either way the next write starts aligned or fails.
-      at += static_cast<size_t>(n);
-    }
+    at = data.size() / kDirectAlign * kDirectAlign;
+    RETURN_IF_ERROR(PwriteAll(fd, data.data(), at, 0, path, err));
   }
   if (at == data.size()) return absl::OkStatus();
   // No bigger than what is left: after an aligned prefix, one block.
@@ -133,17 +139,7 @@ absl::Status WriteAllDirect(int fd, absl::Span<const uint8_t> data, const std::s
     const size_t padded = (len + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
     std::memcpy(bounce.get(), data.data() + at, len);
     std::memset(bounce.get() + len, 0, padded - len);
-    size_t done = 0;
-    while (done < padded) {
-      const ssize_t n = pwrite(fd, bounce.get() + done, padded - done, static_cast<off_t>(at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        err = n < 0 ? errno : EIO;
-        errno = err;
-        return ErrnoError("write (O_DIRECT)", path);
-      }
-      done += static_cast<size_t>(n);
-    }
+    RETURN_IF_ERROR(PwriteAll(fd, bounce.get(), padded, at, path, err));
     at += len;
   }
   if (data.size() % kDirectAlign != 0 && ftruncate(fd, static_cast<off_t>(data.size())) != 0) {

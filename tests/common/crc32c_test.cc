@@ -13,6 +13,19 @@ std::span<const uint8_t> Bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// `n` bytes from a xorshift generator started at `seed`.
+std::vector<uint8_t> PseudoRandomBytes(size_t n, uint32_t seed) {
+  std::vector<uint8_t> data(n);
+  uint32_t x = seed;
+  for (uint8_t& byte : data) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    byte = static_cast<uint8_t>(x);
+  }
+  return data;
+}
+
 TEST(Crc32cTest, MatchesPublishedCheckValue) {
   // The standard check value for CRC-32C over "123456789" (RFC 3720 appendix B.4 family).
   EXPECT_EQ(Crc32c(Bytes("123456789")), 0xE3069283u);
@@ -42,14 +55,7 @@ TEST(Crc32cTest, CombineEqualsOneShotAtEverySplit) {
 
 TEST(Crc32cTest, CombineOverLargeAndManyPieces) {
   // Pieces of awkward sizes up to 3 MiB, chained as a batch object's segments are.
-  std::vector<uint8_t> data(9 << 20);
-  uint32_t x = 2463534242u;
-  for (uint8_t& byte : data) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    byte = static_cast<uint8_t>(x);
-  }
+  const std::vector<uint8_t> data = PseudoRandomBytes(9 << 20, 2463534242u);
   uint32_t combined = 0;
   size_t at = 0;
   for (size_t piece = 1; at < data.size(); piece = piece * 7 + 13) {
@@ -74,14 +80,7 @@ uint32_t ReferenceCrc32c(const uint8_t* p, size_t n) {
 }
 
 TEST(Crc32cTest, EveryPathMatchesABitwiseReferenceAndCopyCopiesExactly) {
-  std::vector<uint8_t> data((3 * 8192 + 3 * 256) * 2 + 64);
-  uint32_t x = 88172645u;
-  for (uint8_t& byte : data) {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    byte = static_cast<uint8_t>(x);
-  }
+  const std::vector<uint8_t> data = PseudoRandomBytes((3 * 8192 + 3 * 256) * 2 + 64, 88172645u);
   std::vector<size_t> lengths;
   for (size_t base : {size_t{0}, size_t{3 * 256}, size_t{3 * 8192}, size_t{3 * 8192 + 3 * 256},
                       size_t{2 * 3 * 8192}, size_t{2 * (3 * 8192 + 3 * 256)}}) {
