@@ -87,6 +87,16 @@ def metric(admin_port, name):
     return total
 
 
+def poll_readyz(admin_port, wanted_status, timeout_s):
+    """/readyz until it answers wanted_status or timeout_s pass; the last answer."""
+    deadline = time.monotonic() + timeout_s
+    answer = http_get(admin_port, "/readyz")
+    while answer[0] != wanted_status and time.monotonic() < deadline:
+        time.sleep(0.05)
+        answer = http_get(admin_port, "/readyz")
+    return answer
+
+
 def too_many(args, work, certs, failures):
     command = ingestd_command(args, work, certs, free_port(), free_port(), shards=1, max_connections=250)
     result = subprocess.run(command, preexec_fn=lower_descriptor_limit, capture_output=True, text=True,
@@ -131,7 +141,10 @@ def full(args, work, certs, failures):
                 failures.append(f"full: {camera_id} got {answer}")
                 break
             if welcomed == READY_BELOW - 1:
-                ready_seen_at = http_get(admin_port, "/readyz")
+                # A camera just refused by a full shard still holds its
+                # connection until the close completes, and /readyz counts
+                # it; wait (bounded) for those closes.
+                ready_seen_at = poll_readyz(admin_port, 200, timeout_s=10)
         not_ready = http_get(admin_port, "/readyz")
         accept_errors = metric(admin_port, "ingest_accept_errors_total")
         with open(os.path.join(work, "ingestd.log")) as log:
