@@ -94,7 +94,7 @@ void Shard::Loop() {
     // (starved); once unpaused it needs its receive armed again even if no
     // buffer came back this turn (during a long pause every buffer already
     // did), so starved ones are looked at after every retry of paused ones.
-    const bool retried_blocked = !blocked_.empty();
+    const bool retried_blocked = !paused_.empty();
     if (retried_blocked) RetryBlocked();
     if (!starved_.empty() && (buffers_->recycled() != recycled_before || retried_blocked)) {
       RearmStarved();
@@ -274,7 +274,7 @@ bool Shard::DriveConnection(Connection& conn) {
       // is what frees the memory the paused camera waits for.
       if (!conn.blocked) {
         conn.blocked = true;
-        blocked_.push_back(conn.id);
+        paused_.Pause(conn.id);
         Bump(counters_.backpressure_pauses);
         conn.transport.StopReceiving();
       }
@@ -414,19 +414,19 @@ void Shard::Free(Connection& conn) {
 }
 
 void Shard::RetryBlocked() {
-  std::vector<uint32_t> ids;
-  ids.swap(blocked_);
-  for (uint32_t id : ids) {
+  paused_.Retry([this](uint32_t id) {
     Connection& conn = *connections_[id];
     conn.blocked = false;
-    if (conn.phase() != Phase::kSession) continue;
+    if (conn.phase() != Phase::kSession) return false;
+    const uint64_t segments_before = segments_started_;
     PumpInput(conn);
     if (conn.phase() == Phase::kSession && conn.transport.peer_closed() && !conn.blocked) BeginClose(conn);
     if (conn.phase() == Phase::kSession && conn.transport.receive() == TlsTransport::Receive::kOff &&
         !conn.blocked) {
       conn.transport.ArmRecv();
     }
-  }
+    return segments_started_ != segments_before;
+  });
 }
 
 void Shard::RearmStarved() {

@@ -49,6 +49,7 @@
 #include "server/tls/camera_revocation.h"
 #include "server/session/segment_buffer_pool.h"
 #include "server/session/session_host.h"
+#include "server/shard/pause_queue.h"
 #include "server/shard/revocation_events.h"
 #include "server/shard/shard_counters.h"
 #include "server/shard/spool_writer.h"
@@ -310,7 +311,8 @@ class Shard final : public SessionHost {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<uint32_t> free_ids_;
   std::vector<uint32_t> dirty_;
-  std::vector<uint32_t> blocked_;
+  PauseQueue paused_;  // sessions stopped for memory or spool room (Connection::blocked)
+  uint64_t segments_started_ = 0;  // buffers AllocateRecord handed out
   std::vector<uint32_t> starved_;      // recv ended on ENOBUFS; re-armed as buffers return
   std::vector<uint32_t> urgent_poll_;  // sessions waiting on a predecessor or a duplicate
   uint32_t refusals_in_progress_ = 0;

@@ -18,7 +18,10 @@ void Shard::OnSpoolCompletion(Op op, int res) {
 
 SegmentBuffer Shard::AllocateRecord(size_t bytes) {
   if (!AcceptingSegments()) return {};
-  return pool_.Allocate(bytes);
+  if (!paused_.MayStartSegment()) return {};  // paused cameras first (pause_queue.h)
+  SegmentBuffer buffer = pool_.Allocate(bytes);
+  if (buffer.data != nullptr) ++segments_started_;
+  return buffer;
 }
 
 void Shard::ReleaseRecord(const SegmentBuffer& buffer) { pool_.Release(buffer); }

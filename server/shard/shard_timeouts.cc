@@ -31,7 +31,7 @@ void Shard::Tick(absl::Time now) {
   // The writer counts its commits; /metrics reads the shard's copy.
   counters_.spool_commits.store(writer_->counters().commits, std::memory_order_relaxed);
   ArmAccept();  // tops up the accepts armed (re-armed after an error)
-  if (!blocked_.empty()) RetryBlocked();
+  if (!paused_.empty()) RetryBlocked();
   CountPhases();
   PollSessions();
   if (now - last_deadline_scan_ < kDeadlineScanInterval) return;
