@@ -2,11 +2,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/thread_priority.h"
 
 namespace ingest {
 
 UploadPool::UploadPool(ObjectStore* store, int threads) : store_(store) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i) {
+    threads_.emplace_back([this] {
+      // Uploads have the spool's slack too (see the sealer's thread); a
+      // failure only leaves the thread at the shards' priority.
+      LowerThisThreadPriority(kBackgroundNice).IgnoreError();
+      Work();
+    });
+  }
 }
 
 UploadPool::~UploadPool() {
