@@ -30,6 +30,7 @@
 #include "absl/time/clock.h"
 #include "common/host_port.h"
 #include "common/json_log.h"
+#include "common/thread_name.h"
 #include "server/admin/admin_request.h"
 
 namespace ingest {
@@ -319,6 +320,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(AdminServerOptio
   auto server = std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
   server->port_ = bound.port();
   raw->thread = std::thread([raw] {
+    NameThisThread("admin");
     try {
       raw->io->run();
     } catch (const std::exception& e) {

@@ -15,6 +15,7 @@
 #include "common/monotonic_clock.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
+#include "common/thread_name.h"
 #include "common/thread_priority.h"
 #include "server/batch/batch_layout.h"
 #include "server/batch/batch_object.h"
@@ -87,6 +88,7 @@ void BatchSealer::set_on_persisted(std::function<void(const std::string&, uint64
 
 void BatchSealer::Start() {
   thread_ = std::thread([this] {
+    NameThisThread("sealer");
     // Sealing may lag by as much as the spool holds; a camera's ACK may not.
     if (absl::Status lowered = LowerThisThreadPriority(kBackgroundNice); !lowered.ok()) {
       log::Warn("sealer_priority_unchanged", {{"error", lowered.ToString()}});

@@ -2,13 +2,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/thread_name.h"
 #include "common/thread_priority.h"
 
 namespace ingest {
 
 UploadPool::UploadPool(ObjectStore* store, int threads) : store_(store) {
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] {
+    threads_.emplace_back([this, i] {
+      NameThisThread(absl::StrCat("upload-", i));
       // Uploads have the spool's slack too (see the sealer's thread); a
       // failure only leaves the thread at the shards' priority.
       LowerThisThreadPriority(kBackgroundNice).IgnoreError();

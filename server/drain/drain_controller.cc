@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/json_string.h"
+#include "common/thread_name.h"
 
 namespace ingest {
 namespace {
@@ -73,7 +74,10 @@ void DrainController::Trigger(std::string_view trigger, bool fast) {
   // Readiness must fail before Trigger returns: a caller that polls /readyz
   // right after must already see it.
   target_.MarkDraining();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("drain");
+    Run();
+  });
 }
 
 DrainPhase DrainController::phase() const {

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/json_log.h"
+#include "common/thread_name.h"
 
 namespace ingest {
 
@@ -23,7 +25,10 @@ void ShardGroup::Start(const std::vector<ShardOptions>& options, const ShardShar
     };
     shards_.push_back(std::make_unique<Shard>(o, shared));
   }
-  for (size_t i = 0; i < shards_.size(); ++i) threads_.emplace_back([this, i] { RunShard(i); });
+  for (size_t i = 0; i < shards_.size(); ++i) threads_.emplace_back([this, i] {
+      NameThisThread(absl::StrCat("shard-", i));
+      RunShard(i);
+    });
 }
 
 void ShardGroup::RunShard(size_t i) {

@@ -8,6 +8,7 @@
 #include "common/json_log.h"
 #include "common/status_macros.h"
 #include "common/std_string_view.h"
+#include "common/thread_name.h"
 #include "server/ingestd/file_stamp.h"
 #include "server/tls/dev_certs.h"
 
@@ -152,7 +153,10 @@ void TlsReloader::ReloadIfChanged() {
 void TlsReloader::StartWatching() {
   absl::MutexLock lock(&watcher_mu_);
   if (watcher_stop_ || watcher_.joinable()) return;
-  watcher_ = std::thread([this] { RunWatcher(); });
+  watcher_ = std::thread([this] {
+    NameThisThread("tls-reload");
+    RunWatcher();
+  });
 }
 
 void TlsReloader::StopWatching() {

@@ -91,6 +91,11 @@ constexpr GaugeFamily kConnectionsByPhase{"ingest_connections", "Connections by 
 constexpr GaugeFamily kSessionsStreaming{"ingest_sessions_streaming",
                                          "Cameras welcomed and streaming (recounted every 100 ms)."};
 constexpr HistogramFamily kLoopTurn{"ingest_loop_turn_seconds", "Work done per event-loop turn (between two waits)."};
+constexpr HistogramFamily kAckSpooled{
+    "ingest_ack_spooled_seconds",
+    "From a segment's last byte received to its spool commit being durable (the server's share of ACK spooled)."};
+constexpr HistogramFamily kSpoolCommit{"ingest_spool_commit_seconds",
+                                       "One group commit, from its writev to its fdatasync done (disk-full waits included)."};
 
 constexpr CounterFamily kSegmentsPersisted{"ingest_segments_persisted_total",
                                            "Segments in the object store (ACK persisted)."};
@@ -181,6 +186,8 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
               std::memory_order_relaxed)),
           shard);
     w.Add(kLoopTurn, c.loop_turn.Snapshot(), shard);
+    w.Add(kAckSpooled, c.ack_spooled.Snapshot(), shard);
+    w.Add(kSpoolCommit, c.spool_commit.Snapshot(), shard);
   }
 }
 

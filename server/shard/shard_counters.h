@@ -94,6 +94,12 @@ namespace ingest {
 inline constexpr std::array<int64_t, 11> kLoopTurnBucketsUs = {50,   100,   250,   500,   1000,  2500,
                                                                5000, 10000, 25000, 50000, 100000};
 
+// Upper bounds (microseconds) of the spool histograms: a segment's time from
+// its last byte received to its durable commit (what ACK(spooled) waits for on
+// the server), and one group commit's time from writev to fdatasync done.
+inline constexpr std::array<int64_t, 14> kSpoolLatencyBucketsUs = {
+    250, 500, 1000, 2500, 5000, 10000, 20000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000};
+
 // Connections by phase of their life, recounted every tick (100 ms).
 enum class ConnectionPhase : uint8_t { kPeerLookup, kHandshake, kAwaitingHello, kStreaming, kClosing };
 inline constexpr std::array<const char*, 5> kConnectionPhaseNames = {"peer_lookup", "handshake", "awaiting_hello",
@@ -105,6 +111,8 @@ struct ShardCounters {
   INGEST_SHARD_GAUGE_TABLE(INGEST_SHARD_NAME_ONLY, INGEST_DECLARE_COUNTER)
 #undef INGEST_DECLARE_COUNTER
   AtomicHistogram loop_turn{kLoopTurnBucketsUs};  // work per loop turn
+  AtomicHistogram ack_spooled{kSpoolLatencyBucketsUs};   // segment received -> durable
+  AtomicHistogram spool_commit{kSpoolLatencyBucketsUs};  // group commit started -> durable
   std::array<std::atomic<uint32_t>, kConnectionPhaseNames.size()> connections_by_phase{};
 };
 

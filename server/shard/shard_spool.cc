@@ -8,10 +8,14 @@ namespace ingest {
 
 void Shard::OnSpoolCompletion(Op op, int res) {
   const absl::Time stalled_since = writer_->stalled_since();
+  const uint64_t commits_before = writer_->counters().commits;
   absl::Status s = writer_->OnCompletion(op, res, [this](const SpoolPendingRecord& r) { OnDurable(r); });
   if (!s.ok()) {
     log::Error("spool_failed", {{"shard", options_.index}, {"error", s.ToString()}});
     fatal_ = s;
+  }
+  if (writer_->counters().commits != commits_before) {
+    counters_.spool_commit.Record(MonotonicNow() - writer_->commit_started());
   }
   NoteSpoolStall(stalled_since);
 }
@@ -54,9 +58,10 @@ void Shard::OnDurable(const SpoolPendingRecord& record) {
   pool_.Release(record.buffer);
   Bump(counters_.spool_records);
   Bump(counters_.spool_bytes, record.record_bytes);
-  Bump(counters_.ack_latency_us_sum,
-       static_cast<uint64_t>(absl::ToInt64Microseconds(MonotonicNow() - record.received)));
+  const absl::Duration latency = MonotonicNow() - record.received;
+  Bump(counters_.ack_latency_us_sum, static_cast<uint64_t>(absl::ToInt64Microseconds(latency)));
   Bump(counters_.ack_latency_count);
+  counters_.ack_spooled.Record(latency);
   Connection* conn = Find(record.conn_id, record.conn_generation);
   if (conn != nullptr && conn->session != nullptr) {
     conn->session->OnDurable(record.seq, record.payload_bytes);

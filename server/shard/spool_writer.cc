@@ -88,6 +88,7 @@ void SpoolWriter::MaybeCommit(absl::Time now, bool force) {
   batch_end_ = file_.size + committing_bytes_;
   RewindBatch();
   in_flight_ = true;
+  commit_started_ = now;
   SubmitWriteAndSync();
 }
 

@@ -110,6 +110,8 @@ class SpoolWriter {
   uint64_t open_bytes() const { return open_bytes_; }
   uint64_t in_flight_bytes() const { return in_flight_ ? committing_bytes_ : 0; }
   const SpoolWriterCounters& counters() const { return counters_; }
+  // When the last commit (the one in flight, if any) was started.
+  absl::Time commit_started() const { return commit_started_; }
   // Whether the active file is written with O_DIRECT (records padded).
   bool direct() const { return direct_; }
 
@@ -152,6 +154,7 @@ class SpoolWriter {
   int sqes_in_flight_ = 0;       // the write and its linked sync
   absl::Time stalled_since_ = absl::InfinitePast();
   absl::Time retry_at_ = absl::InfinitePast();  // while stalled
+  absl::Time commit_started_ = absl::InfinitePast();
   SpoolWriterCounters counters_;
 };
 
