@@ -82,6 +82,8 @@ ABSL_FLAG(double, step_s, 20, "capacity: how long each step records");
 ABSL_FLAG(double, spool_disk_mb_per_s, 0,
           "the spool disk's throughput, for the verdict (capacity: 0 measures it with --spool_dir)");
 ABSL_FLAG(std::string, spool_dir, "", "capacity, disk: a directory on the server's spool volume");
+ABSL_FLAG(uint32_t, disk_competing_mb_per_s, 0,
+          "disk: also write this many MB/s in 16 MiB fsync'd files, as a dir: store on the same volume would");
 ABSL_FLAG(std::string, html, "", "report: where to write the HTML (default: beside the JSON)");
 
 namespace {
@@ -253,12 +255,20 @@ int Capacity(const std::string& command) {
 int Disk() {
   const std::string dir = absl::GetFlag(FLAGS_spool_dir);
   if (dir.empty()) return Fail("disk needs --spool_dir: a directory on the spool volume");
-  absl::StatusOr<ingest::bench::DiskThroughput> disk =
-      ingest::bench::MeasureSpoolDisk(dir, ingest::bench::DiskProbeOptions{});
+  ingest::bench::DiskProbeOptions probe;
+  probe.competing_mb_per_s = absl::GetFlag(FLAGS_disk_competing_mb_per_s);
+  absl::StatusOr<ingest::bench::DiskThroughput> disk = ingest::bench::MeasureSpoolDisk(dir, probe);
   if (!disk.ok()) return Fail(disk.status().ToString(), 1);
-  std::printf("%s: %.1f MB/s fdatasync'd sequential writes (%llu MB in %llu writes of %u KiB, fdatasync every %u)\n",
+  std::printf("%s: %.1f MB/s fdatasync'd sequential writes (%llu MB in %llu writes of %u KiB, fdatasync every %u, %s)\n",
               dir.c_str(), disk->mb_per_s, static_cast<unsigned long long>(disk->bytes / 1'000'000),
-              static_cast<unsigned long long>(disk->writes), disk->write_bytes / 1024, disk->writes_per_sync);
+              static_cast<unsigned long long>(disk->writes), disk->write_bytes / 1024, disk->writes_per_sync,
+              disk->direct ? "O_DIRECT" : "buffered");
+  std::printf("commit (write + fdatasync): p50 %.2f ms, p99 %.2f ms, max %.2f ms%s\n",
+              absl::ToDoubleMilliseconds(disk->commit_p50), absl::ToDoubleMilliseconds(disk->commit_p99),
+              absl::ToDoubleMilliseconds(disk->commit_max),
+              probe.competing_mb_per_s > 0
+                  ? absl::StrCat(", beside ", probe.competing_mb_per_s, " MB/s of store-like writes").c_str()
+                  : "");
   return 0;
 }
 
@@ -292,7 +302,7 @@ int main(int argc, char** argv) {
       "the bench suite for ingestd\n"
       "  camera-bench run SCENARIO [flags]   scenarios: steady ramp idle storm drain slow mixed\n"
       "  camera-bench capacity [flags]       the most cameras held at --bitrate_kbps under --ack_p99_ms\n"
-      "  camera-bench disk --spool_dir DIR   fdatasync'd write throughput of the spool volume\n"
+      "  camera-bench disk --spool_dir DIR   fdatasync'd write throughput and commit latency of the spool volume\n"
       "  camera-bench report RESULT.json     render the HTML report again\n"
       "  camera-bench scenarios              each scenario and its defaults");
   if (argc >= 2 && absl::StartsWith(argv[1], "-") && !absl::StartsWith(argv[1], "--help")) {

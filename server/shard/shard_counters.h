@@ -97,8 +97,10 @@ inline constexpr std::array<int64_t, 11> kLoopTurnBucketsUs = {50,   100,   250,
 // Upper bounds (microseconds) of the spool histograms: a segment's time from
 // its last byte received to its durable commit (what ACK(spooled) waits for on
 // the server), and one group commit's time from writev to fdatasync done.
-inline constexpr std::array<int64_t, 14> kSpoolLatencyBucketsUs = {
-    250, 500, 1000, 2500, 5000, 10000, 20000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000};
+// Fine around the tens of milliseconds an ACK should take.
+inline constexpr std::array<int64_t, 18> kSpoolLatencyBucketsUs = {
+    250,   500,   1000,   2000,   3000,   5000,   7500,    10000,   15000,
+    20000, 30000, 50000, 100000, 250000, 500000, 1000000, 2500000, 10000000};
 
 // Connections by phase of their life, recounted every tick (100 ms).
 enum class ConnectionPhase : uint8_t { kPeerLookup, kHandshake, kAwaitingHello, kStreaming, kClosing };

@@ -249,12 +249,33 @@ TEST(CameraBenchTest, PlansSplitTheCamerasExactlyAndRefuseBadParameters) {
 TEST(CameraBenchTest, DiskProbeWritesDurablyAndCleansUp) {
   TempDir dir;
   absl::StatusOr<bench::DiskThroughput> disk = bench::MeasureSpoolDisk(
-      dir.path(), {.write_bytes = 64 * 1024, .writes_per_sync = 1, .max_bytes = 4 << 20, .max_time = absl::Seconds(5)});
+      dir.path(), {.write_bytes = 64 * 1024,
+                   .writes_per_sync = 1,
+                   .max_bytes = 4 << 20,
+                   .max_time = absl::Seconds(5),
+                   .competing_mb_per_s = 0});
   ASSERT_TRUE(disk.ok()) << disk.status();
   EXPECT_GT(disk->mb_per_s, 0);
   EXPECT_GT(disk->writes, 0u);
+  EXPECT_GT(disk->commit_p50, absl::ZeroDuration());
+  EXPECT_LE(disk->commit_p50, disk->commit_p99);
+  EXPECT_LE(disk->commit_p99, disk->commit_max);
   EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "the probe file is gone";
   EXPECT_FALSE(bench::MeasureSpoolDisk(dir.path() + "/missing", {}).ok());
+}
+
+TEST(CameraBenchTest, DiskProbeBesideACompetingWriterLeavesNothingBehind) {
+  TempDir dir;
+  absl::StatusOr<bench::DiskThroughput> disk = bench::MeasureSpoolDisk(
+      dir.path(), {.write_bytes = 64 * 1024,
+                   .writes_per_sync = 4,
+                   .max_bytes = 8 << 20,
+                   .max_time = absl::Seconds(5),
+                   .competing_mb_per_s = 50});
+  ASSERT_TRUE(disk.ok()) << disk.status();
+  EXPECT_EQ(disk->writes, 128u);
+  EXPECT_LE(disk->commit_p50, disk->commit_max);
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path())) << "probe and competing files are gone";
 }
 
 }  // namespace

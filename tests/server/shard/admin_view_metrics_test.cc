@@ -66,6 +66,8 @@ class AdminViewMetricsTest : public ::testing::Test {
       c.segments_accepted.store(7);
       c.connections_open.store(3);
       c.loop_turn.Record(absl::Microseconds(2500));
+      c.ack_spooled.Record(absl::Microseconds(8000));
+      c.spool_commit.Record(absl::Microseconds(4000));
     }
     ObjectStoreStats store;
     store.requests = 2;
@@ -112,8 +114,8 @@ TEST_F(AdminViewMetricsTest, EveryFamilyHasOneHelpLineSayingWhatItMeans) {
 
   // promtool, when installed, must accept it, lint included, but for one
   // known name: ingest_ack_latency_us_sum_total ("abbreviated units") stays
-  // as the Grafana dashboard reads it until the shard records ACK latency
-  // into a histogram.
+  // for dashboards that read it; ingest_ack_spooled_seconds is the same
+  // latency as a histogram.
   if (std::filesystem::exists("/usr/bin/promtool")) {
     const std::string path = ::testing::TempDir() + "/admin_view_metrics.txt";
     std::ofstream(path) << text;
@@ -145,6 +147,9 @@ TEST_F(AdminViewMetricsTest, HistogramsCarryTheirMeasuredSums) {
   EXPECT_NE(text.find("ingest_s3_request_seconds_count 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("ingest_s3_request_seconds_bucket{le=\"0.025\"} 1\n"), std::string::npos) << text;
   EXPECT_NE(text.find("ingest_loop_turn_seconds_sum{shard=\"1\"} 0.0025\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ingest_ack_spooled_seconds_bucket{shard=\"1\",le=\"0.0075\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ingest_ack_spooled_seconds_bucket{shard=\"1\",le=\"0.01\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ingest_spool_commit_seconds_sum{shard=\"1\"} 0.004\n"), std::string::npos) << text;
   EXPECT_NE(text.find("ingest_s3_errors_total{kind=\"throttled\"} 1\n"), std::string::npos) << text;
 }
 
