@@ -58,6 +58,9 @@ PACKAGES=(
   fuse3
   libfuse3-dev
   libfaketime
+  # HTTPS ingest from standard encoders (issue 16): ffmpeg pushes HLS over
+  # PUT and MPEG-TS over a chunked POST; ffprobe checks what was stored.
+  ffmpeg
 )
 
 die() {

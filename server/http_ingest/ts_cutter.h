@@ -1,0 +1,78 @@
+// Where to cut a continuous MPEG-TS stream (a chunked POST from an encoder)
+// into the segments of a recording, so that each stored piece plays on its
+// own where the stream allows:
+//
+// - only between 188-byte packets;
+// - at a keyframe: a packet of the video stream (found through the PAT and
+//   PMT) that starts a PES with the random-access indicator set, once the
+//   segment holds at least min_bytes. The cut goes before the PAT that
+//   precedes the keyframe when one came within the last kCutLookbackPackets
+//   packets (ffmpeg writes PAT, PMT, keyframe), so the piece starts with the
+//   tables a player needs;
+// - by size when no keyframe comes: at the packet that would take the segment
+//   past max_bytes.
+//
+// Nothing is copied or changed: the pieces laid end to end are the stream.
+//
+//   TsCutter cutter({.min_bytes = 512 << 10, .max_bytes = 4 << 20});
+//   std::vector<uint64_t> cuts;
+//   RETURN_IF_ERROR(cutter.Scan(piece, cuts));  // stream offsets where segments start
+//
+// A cut may lie up to kCutLookbackPackets packets before the end of what was
+// scanned, so the caller keeps that much of the segment open. Scan fails
+// (InvalidArgument: the request gets a 400) when the stream loses packet sync.
+#ifndef SERVER_HTTP_INGEST_TS_CUTTER_H_
+#define SERVER_HTTP_INGEST_TS_CUTTER_H_
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ingest {
+
+inline constexpr size_t kTsPacketBytes = 188;
+inline constexpr uint64_t kCutLookbackPackets = 8;
+
+struct TsCutterOptions {
+  uint64_t min_bytes = 512 << 10;
+  uint64_t max_bytes = 4 << 20;  // at least min_bytes and one packet
+};
+
+class TsCutter {
+ public:
+  explicit TsCutter(const TsCutterOptions& options);
+
+  // Scans the next bytes of the stream; appends the stream offsets at which
+  // new segments start (increasing, after every earlier cut).
+  absl::Status Scan(std::string_view piece, std::vector<uint64_t>& cuts);
+
+  uint64_t bytes_scanned() const { return offset_; }
+  // The stream so far ends between packets (a body that ends elsewhere was cut short).
+  bool at_packet_boundary() const { return carried_ == 0; }
+  // The PID keyframes are looked for on (0 until a PMT names one).
+  uint16_t video_pid() const { return video_pid_; }
+
+ private:
+  // Looks at one whole packet starting at stream offset `at`.
+  absl::Status Inspect(const uint8_t* packet, uint64_t at, std::vector<uint64_t>& cuts);
+  void ReadPat(const uint8_t* section, size_t size);
+  void ReadPmt(const uint8_t* section, size_t size);
+  void Cut(uint64_t at, std::vector<uint64_t>& cuts);
+
+  const TsCutterOptions options_;
+  uint64_t offset_ = 0;         // stream bytes scanned
+  uint64_t segment_start_ = 0;  // stream offset of the open segment
+  uint64_t last_pat_ = 0;       // stream offset of the last PAT packet (valid if seen_pat_)
+  bool seen_pat_ = false;
+  uint16_t pmt_pid_ = 0x1FFF;   // 0x1FFF: none yet
+  uint16_t video_pid_ = 0;
+  std::array<uint8_t, kTsPacketBytes> carry_{};  // a packet split across Scan calls
+  size_t carried_ = 0;
+};
+
+}  // namespace ingest
+
+#endif  // SERVER_HTTP_INGEST_TS_CUTTER_H_

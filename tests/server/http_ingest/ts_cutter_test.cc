@@ -1,0 +1,166 @@
+// TsCutter on a stream Debian's ffmpeg encodes (x264, one keyframe a second)
+// and on made-up packets: cuts only between packets, before the PAT that
+// precedes a keyframe, the same wherever the bytes are split, each piece
+// playable on its own (ffprobe: its first video frame is a keyframe, and the
+// pieces hold every frame); by size when no keyframe comes; refused when the
+// stream loses sync.
+#include "server/http_ingest/ts_cutter.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
+
+namespace ingest {
+namespace {
+
+using ::ingest::testing::TempDir;
+
+std::string RunShell(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
+  pclose(pipe);
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+uint16_t PidAt(const std::string& stream, uint64_t at) {
+  return static_cast<uint16_t>(((static_cast<uint8_t>(stream[at + 1]) & 0x1F) << 8) |
+                               static_cast<uint8_t>(stream[at + 2]));
+}
+
+std::vector<uint64_t> CutAll(const std::string& stream, size_t piece, const TsCutterOptions& options) {
+  TsCutter cutter(options);
+  std::vector<uint64_t> cuts;
+  for (size_t at = 0; at < stream.size(); at += piece) {
+    EXPECT_TRUE(cutter.Scan(std::string_view(stream).substr(at, piece), cuts).ok());
+  }
+  EXPECT_TRUE(cutter.at_packet_boundary());
+  return cuts;
+}
+
+class TsCutterEncodedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists("/usr/bin/ffmpeg") || !std::filesystem::exists("/usr/bin/ffprobe")) {
+      GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
+    }
+    path_ = dir_.path() + "/stream.ts";
+    RunShell(absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
+                     "-t 6 -c:v libx264 -g 25 -pix_fmt yuv420p -f mpegts ", path_, " 2>&1"));
+    stream_ = ReadFile(path_);
+    ASSERT_GT(stream_.size(), 20 * kTsPacketBytes) << "ffmpeg wrote no stream";
+    ASSERT_EQ(stream_.size() % kTsPacketBytes, 0u);
+  }
+
+  // Video frames ffprobe decodes from a file, and whether each is a keyframe.
+  std::vector<std::string> KeyFrameFlags(const std::string& path) {
+    const std::string out =
+        RunShell(absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 ",
+                         path));
+    return absl::StrSplit(out, '\n', absl::SkipEmpty());
+  }
+
+  TempDir dir_;
+  std::string path_;
+  std::string stream_;
+};
+
+TEST_F(TsCutterEncodedTest, CutsBeforeTheTablesOfEachKeyframeWhereverTheBytesAreSplit) {
+  const TsCutterOptions options{.min_bytes = 4 * kTsPacketBytes, .max_bytes = 4 << 20};
+  const std::vector<uint64_t> cuts = CutAll(stream_, 65536, options);
+  ASSERT_GE(cuts.size(), 4u) << "six seconds at one keyframe a second";
+  for (size_t i = 0; i < cuts.size(); ++i) {
+    EXPECT_EQ(cuts[i] % kTsPacketBytes, 0u);
+    if (i > 0) {
+      EXPECT_GT(cuts[i], cuts[i - 1]);
+    }
+    EXPECT_EQ(PidAt(stream_, cuts[i]), 0u) << "piece " << i + 1 << " starts with the PAT";
+  }
+  for (size_t piece : {1u, 7u, 187u, 188u, 189u, 1000u, 16384u}) {
+    EXPECT_EQ(CutAll(stream_, piece, options), cuts) << piece;
+  }
+
+  // Each piece plays on its own, and together they hold every frame.
+  std::vector<uint64_t> bounds = {0};
+  bounds.insert(bounds.end(), cuts.begin(), cuts.end());
+  bounds.push_back(stream_.size());
+  size_t frames = 0;
+  for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+    const std::string piece_path = absl::StrCat(dir_.path(), "/piece", i, ".ts");
+    std::ofstream(piece_path, std::ios::binary) << stream_.substr(bounds[i], bounds[i + 1] - bounds[i]);
+    const std::vector<std::string> flags = KeyFrameFlags(piece_path);
+    ASSERT_FALSE(flags.empty()) << "piece " << i;
+    EXPECT_TRUE(flags.front().starts_with("1")) << "piece " << i << " starts with a keyframe: " << flags.front();
+    frames += flags.size();
+  }
+  EXPECT_EQ(frames, KeyFrameFlags(path_).size());
+}
+
+TEST_F(TsCutterEncodedTest, KeyframesCloserThanTheMinimumShareASegment) {
+  const std::vector<uint64_t> every = CutAll(stream_, 4096, {.min_bytes = 4 * kTsPacketBytes, .max_bytes = 4 << 20});
+  const std::vector<uint64_t> fewer = CutAll(stream_, 4096, {.min_bytes = stream_.size() / 3, .max_bytes = 4 << 20});
+  EXPECT_LT(fewer.size(), every.size());
+  uint64_t start = 0;
+  for (uint64_t cut : fewer) {
+    EXPECT_GE(cut - start, stream_.size() / 3 - kCutLookbackPackets * kTsPacketBytes);
+    start = cut;
+  }
+}
+
+// Packets on one PID with no tables and no keyframes: cut by size only.
+std::string PlainPackets(size_t count) {
+  std::string stream;
+  for (size_t i = 0; i < count; ++i) {
+    std::string packet(kTsPacketBytes, static_cast<char>(i));
+    packet[0] = 0x47;
+    packet[1] = 0x41;  // payload unit start, PID 0x100
+    packet[2] = 0x00;
+    packet[3] = static_cast<char>(0x10 | (i & 0x0F));
+    stream += packet;
+  }
+  return stream;
+}
+
+TEST(TsCutterTest, WithoutKeyframesSegmentsAreCutBySize) {
+  const std::string stream = PlainPackets(100);
+  const std::vector<uint64_t> cuts = CutAll(stream, 1000, {.min_bytes = 0, .max_bytes = 10 * kTsPacketBytes});
+  ASSERT_EQ(cuts.size(), 9u);
+  for (size_t i = 0; i < cuts.size(); ++i) EXPECT_EQ(cuts[i], (i + 1) * 10 * kTsPacketBytes);
+}
+
+TEST(TsCutterTest, LostSyncIsRefusedAndAShortTailIsNotABoundary) {
+  std::string stream = PlainPackets(5);
+  stream[3 * kTsPacketBytes] = 'G' + 1;
+  TsCutter cutter({});
+  std::vector<uint64_t> cuts;
+  absl::Status lost = cutter.Scan(stream, cuts);
+  EXPECT_EQ(lost.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(lost.message().find("byte 564"), absl::string_view::npos) << lost;
+
+  TsCutter short_tail({});
+  ASSERT_TRUE(short_tail.Scan(PlainPackets(2).substr(0, 300), cuts).ok());
+  EXPECT_FALSE(short_tail.at_packet_boundary()) << "a body ending here is truncated";
+  EXPECT_FALSE(TsCutter({}).Scan("PUT / HTTP/1.1\r\n" + std::string(200, 'x'), cuts).ok());
+}
+
+}  // namespace
+}  // namespace ingest
