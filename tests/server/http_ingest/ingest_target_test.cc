@@ -35,5 +35,31 @@ TEST(IngestTargetTest, BadCameraIdsAndNamesAreRefused) {
   }
 }
 
+TEST(IngestTargetTest, ASignedPrefixCarriesExpiryKeyAndSignature) {
+  const std::string signature(64, 'a');
+  absl::StatusOr<IngestTarget> t =
+      ParseIngestTarget("/v1/signed/1800000000/k1." + signature + "/cameras/cam-1/live7.ts");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->camera, "cam-1");
+  EXPECT_EQ(t->name, "live7.ts");
+  ASSERT_TRUE(t->signed_path.has_value());
+  EXPECT_EQ(t->signed_path->expires_unix, 1800000000);
+  EXPECT_EQ(t->signed_path->key_id, "k1");
+  EXPECT_EQ(t->signed_path->signature_hex, signature);
+  EXPECT_FALSE(ParseIngestTarget("/v1/cameras/cam-1/live7.ts")->signed_path.has_value());
+
+  for (const std::string& bad : std::vector<std::string>{
+           "/v1/signed/+1800000000/k1." + signature + "/cameras/cam-1/a.ts",
+           "/v1/signed/18000000000000/k1." + signature + "/cameras/cam-1/a.ts",
+           "/v1/signed/1800000000/" + signature + "/cameras/cam-1/a.ts",
+           "/v1/signed/1800000000/k1." + signature.substr(1) + "/cameras/cam-1/a.ts"}) {
+    EXPECT_EQ(ParseIngestTarget(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  for (const std::string& elsewhere : std::vector<std::string>{
+           "/v1/signed/1800000000", "/v1/signed/1800000000/k1." + signature + "/v1/cameras/cam-1/a.ts"}) {
+    EXPECT_EQ(ParseIngestTarget(elsewhere).status().code(), absl::StatusCode::kNotFound) << elsewhere;
+  }
+}
+
 }  // namespace
 }  // namespace ingest
