@@ -24,16 +24,15 @@
 #ifndef SERVER_HTTP_INGEST_TS_CUTTER_H_
 #define SERVER_HTTP_INGEST_TS_CUTTER_H_
 
-#include <array>
 #include <cstdint>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "server/http_ingest/ts_packets.h"
 
 namespace ingest {
 
-inline constexpr size_t kTsPacketBytes = 188;
 inline constexpr uint64_t kCutLookbackPackets = 8;
 
 struct TsCutterOptions {
@@ -49,28 +48,23 @@ class TsCutter {
   // new segments start (increasing, after every earlier cut).
   absl::Status Scan(std::string_view piece, std::vector<uint64_t>& cuts);
 
-  uint64_t bytes_scanned() const { return offset_; }
+  uint64_t bytes_scanned() const { return packets_.bytes_fed(); }
   // The stream so far ends between packets (a body that ends elsewhere was cut short).
-  bool at_packet_boundary() const { return carried_ == 0; }
+  bool at_packet_boundary() const { return packets_.at_packet_boundary(); }
   // The PID keyframes are looked for on (0 until a PMT names one).
-  uint16_t video_pid() const { return video_pid_; }
+  uint16_t video_pid() const { return programs_.video_pid(); }
 
  private:
   // Looks at one whole packet starting at stream offset `at`.
   absl::Status Inspect(const uint8_t* packet, uint64_t at, std::vector<uint64_t>& cuts);
-  void ReadPat(const uint8_t* section, size_t size);
-  void ReadPmt(const uint8_t* section, size_t size);
   void Cut(uint64_t at, std::vector<uint64_t>& cuts);
 
   const TsCutterOptions options_;
-  uint64_t offset_ = 0;         // stream bytes scanned
+  TsPacketAssembler packets_;
+  TsProgramTracker programs_;
   uint64_t segment_start_ = 0;  // stream offset of the open segment
   uint64_t last_pat_ = 0;       // stream offset of the last PAT packet (valid if seen_pat_)
   bool seen_pat_ = false;
-  uint16_t pmt_pid_ = 0x1FFF;   // 0x1FFF: none yet
-  uint16_t video_pid_ = 0;
-  std::array<uint8_t, kTsPacketBytes> carry_{};  // a packet split across Scan calls
-  size_t carried_ = 0;
 };
 
 }  // namespace ingest
