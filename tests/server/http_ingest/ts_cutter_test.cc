@@ -6,8 +6,6 @@
 // stream loses sync.
 #include "server/http_ingest/ts_cutter.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,23 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/support/shell_output.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::ShellOutput;
 using ::ingest::testing::TempDir;
-
-std::string RunShell(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
-}
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -64,7 +53,7 @@ class TsCutterEncodedTest : public ::testing::Test {
       GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
     }
     path_ = dir_.path() + "/stream.ts";
-    RunShell(absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
+    ShellOutput(absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
                      "-t 6 -c:v libx264 -g 25 -pix_fmt yuv420p -f mpegts ", path_, " 2>&1"));
     stream_ = ReadFile(path_);
     ASSERT_GT(stream_.size(), 20 * kTsPacketBytes) << "ffmpeg wrote no stream";
@@ -74,7 +63,7 @@ class TsCutterEncodedTest : public ::testing::Test {
   // Video frames ffprobe decodes from a file, and whether each is a keyframe.
   std::vector<std::string> KeyFrameFlags(const std::string& path) {
     const std::string out =
-        RunShell(absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 ",
+        ShellOutput(absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 ",
                          path));
     return absl::StrSplit(out, '\n', absl::SkipEmpty());
   }

@@ -14,6 +14,7 @@
 #include "server/config/ingest_flags.h"
 #include "server/ingestd/ingestd_usage.h"
 #include "tests/support/build_paths.h"
+#include "tests/support/shell_output.h"
 
 namespace ingest {
 namespace {
@@ -23,14 +24,7 @@ using ::testing::Not;
 
 // stdout of `ingestd <args>`.
 std::string RunIngestd(const std::string& args) {
-  std::string out;
-  FILE* pipe = popen(absl::StrCat(ingest::testing::IngestdPath(), " ", args, " 2>/dev/null").c_str(), "r");
-  if (pipe == nullptr) return out;
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) out.append(buffer, n);
-  pclose(pipe);
-  return out;
+  return ingest::testing::ShellOutput(absl::StrCat(ingest::testing::IngestdPath(), " ", args, " 2>/dev/null"));
 }
 
 // Every flag that overrides a configuration key (linked in with the flags
