@@ -76,9 +76,9 @@ absl::StatusOr<EncoderCredentials> EncoderCredentials::Parse(std::string_view te
     if (fields.empty() || fields[0].front() == '#') continue;
     const std::string where = absl::StrCat(ToAbsl(source), ":", line_number, ": ");
     if (fields.size() != 3) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "expected \"token <camera> sha256:<64 hex>\" or \"key <id> <hex key>\", got ", fields.size(),
-          " fields"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "expected \"token <camera> sha256:<64 hex>\" or \"key <id> <hex key>\", got ",
+                       fields.size(), " fields"));
     }
     if (fields[0] == "token") {
       if (!camproto::IsValidCameraId(ToStd(fields[1]))) {
@@ -95,10 +95,9 @@ absl::StatusOr<EncoderCredentials> EncoderCredentials::Parse(std::string_view te
       credentials.tokens_[std::string(fields[1])].push_back(d);
       ++credentials.token_count_;
     } else if (fields[0] == "key") {
-      if (fields[1].empty() || fields[1].size() > 32 ||
-          !std::all_of(fields[1].begin(), fields[1].end(), IsKeyIdByte)) {
-        return absl::InvalidArgumentError(absl::StrCat(where, "bad key id \"", fields[1],
-                                                       "\": 1 to 32 of [A-Za-z0-9_-]"));
+      if (fields[1].empty() || fields[1].size() > 32 || !std::all_of(fields[1].begin(), fields[1].end(), IsKeyIdByte)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, "bad key id \"", fields[1], "\": 1 to 32 of [A-Za-z0-9_-]"));
       }
       std::string key;
       if (!DecodeHex(ToStd(fields[2]), key) || key.size() < kMinSigningKeyBytes || key.size() > kMaxSigningKeyBytes) {
@@ -109,8 +108,7 @@ absl::StatusOr<EncoderCredentials> EncoderCredentials::Parse(std::string_view te
         return absl::InvalidArgumentError(absl::StrCat(where, "duplicate key id ", fields[1]));
       }
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "unknown line kind \"", fields[0], "\": token or key"));
+      return absl::InvalidArgumentError(absl::StrCat(where, "unknown line kind \"", fields[0], "\": token or key"));
     }
   }
   return credentials;
@@ -146,10 +144,9 @@ EncoderVerdict EncoderCredentials::CheckSignature(std::string_view camera, const
   }
   const std::string expected = SignEncoderPath(key->second, camera, signed_path.expires_unix);
   std::string presented = absl::AsciiStrToLower(signed_path.signature_hex);
-  if (presented.size() != expected.size() ||
-      CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) != 0) {
-    return Refuse(403, absl::StrCat("signed URL's signature does not match camera ", ToAbsl(camera),
-                                    " and its expiry"));
+  if (presented.size() != expected.size() || CRYPTO_memcmp(presented.data(), expected.data(), expected.size()) != 0) {
+    return Refuse(403,
+                  absl::StrCat("signed URL's signature does not match camera ", ToAbsl(camera), " and its expiry"));
   }
   return {true, 200, ""};
 }

@@ -34,7 +34,8 @@ std::string_view UriName(std::string_view uri) {
 absl::StatusOr<HlsName> ClassifyHlsName(std::string_view name) {
   const size_t dot = name.rfind('.');
   if (dot == std::string_view::npos || dot == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("\"", ToAbsl(name), "\" has no extension: HLS names end in .ts, "
+    return absl::InvalidArgumentError(absl::StrCat("\"", ToAbsl(name),
+                                                   "\" has no extension: HLS names end in .ts, "
                                                    ".m4s, .mp4, .aac, .m4a, .m4v or .m3u8"));
   }
   const std::string_view stem = name.substr(0, dot);
@@ -50,7 +51,8 @@ absl::StatusOr<HlsName> ClassifyHlsName(std::string_view name) {
   while (digits < stem.size() && IsDigit(stem[stem.size() - 1 - digits])) ++digits;
   if (digits == 0) {
     if (extension == "mp4" && stem.ends_with("init")) return HlsName{.kind = HlsNameKind::kInitSegment, .seq = 0};
-    return absl::InvalidArgumentError(absl::StrCat("\"", ToAbsl(name), "\" has no segment number before its "
+    return absl::InvalidArgumentError(absl::StrCat("\"", ToAbsl(name),
+                                                   "\" has no segment number before its "
                                                    "extension (live17.ts): it cannot be stored idempotently"));
   }
   uint64_t number = 0;
@@ -72,13 +74,13 @@ absl::StatusOr<std::vector<HlsPlaylistEntry>> ParseMediaPlaylist(std::string_vie
   while (!text.empty()) {
     const std::string_view line = NextLine(text);
     if (line.starts_with("#EXTINF:")) {
-      const std::string_view value = line.substr(8, line.find(',') == std::string_view::npos ? std::string_view::npos
-                                                                                            : line.find(',') - 8);
+      const std::string_view value =
+          line.substr(8, line.find(',') == std::string_view::npos ? std::string_view::npos : line.find(',') - 8);
       double seconds = 0;
       if (!absl::SimpleAtod(ToAbsl(value), &seconds) || !std::isfinite(seconds) || seconds * 1e6 < 1 ||
           seconds * 1e6 > kMaxHlsSegmentDurationUs) {
-        return absl::InvalidArgumentError(absl::StrCat("bad #EXTINF duration \"", ToAbsl(value),
-                                                       "\": seconds in [0.000001, 600]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("bad #EXTINF duration \"", ToAbsl(value), "\": seconds in [0.000001, 600]"));
       }
       pending_duration_us = static_cast<uint32_t>(std::llround(seconds * 1e6));
       continue;

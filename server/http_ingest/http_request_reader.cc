@@ -52,8 +52,8 @@ class HttpRequestReader::Parser final : public http::basic_parser<true> {
   void on_request_impl(http::verb, string_view method, string_view target, int version,
                        boost::system::error_code& ec) override {
     if (version != 10 && version != 11) {
-      return Refuse(505, absl::StrCat("HTTP version ", version / 10, ".", version % 10,
-                                      " is not served: use HTTP/1.1"), ec);
+      return Refuse(505, absl::StrCat("HTTP version ", version / 10, ".", version % 10, " is not served: use HTTP/1.1"),
+                    ec);
     }
     if (target.size() > limits_.target_bytes) {
       return Refuse(414, absl::StrCat("request target longer than ", limits_.target_bytes, " bytes"), ec);
@@ -207,8 +207,8 @@ std::optional<HttpRequestError> HttpRequestReader::Feed(std::string_view bytes, 
     // Beast bounds a head itself (header_bytes, counted its own way); this
     // bounds a chunk header and its extensions too, well above Beast's
     // verdict on heads, so a head split anywhere is judged as one whole.
-    failed_ = HttpRequestError{431, absl::StrCat("more than ", max_gathered_bytes(),
-                                                 " bytes of a head or chunk header without its end")};
+    failed_ = HttpRequestError{
+        431, absl::StrCat("more than ", max_gathered_bytes(), " bytes of a head or chunk header without its end")};
   }
   if (failed_) gathered_.clear();
   return failed_;

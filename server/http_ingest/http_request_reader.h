@@ -38,7 +38,7 @@ struct HttpLimits {
 struct HttpRequestHead {
   std::string method;  // as sent: routing answers 405 to what it does not serve
   std::string target;
-  int version = 11;    // 10 or 11
+  int version = 11;  // 10 or 11
   std::optional<uint64_t> content_length;
   bool chunked = false;
   bool keep_alive = true;

@@ -9,8 +9,7 @@ namespace ingest {
 namespace {
 
 bool IsNameByte(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 // Reads "/v1/signed/{expires}/{key id}.{signature}" off the front of `path`,
@@ -26,8 +25,8 @@ absl::StatusOr<std::optional<SignedPath>> TakeSignedPrefix(std::string_view& pat
   const std::string_view expires = rest.substr(0, slash1);
   const std::string_view signature = rest.substr(slash1 + 1, slash2 - slash1 - 1);
   SignedPath signed_path;
-  const bool digits = !expires.empty() && expires.size() <= 12 &&
-                      expires.find_first_not_of("0123456789") == std::string_view::npos;
+  const bool digits =
+      !expires.empty() && expires.size() <= 12 && expires.find_first_not_of("0123456789") == std::string_view::npos;
   if (!digits || !absl::SimpleAtoi(ToAbsl(expires), &signed_path.expires_unix)) {
     return absl::InvalidArgumentError("bad signed URL: the expiry is unix seconds");
   }
@@ -56,8 +55,8 @@ absl::StatusOr<IngestTarget> ParseIngestTarget(std::string_view target) {
   } else if (path.starts_with(kIngestPathPrefix)) {
     path.remove_prefix(kIngestPathPrefix.size());
   } else {
-    return absl::NotFoundError(absl::StrCat("no such path: ingest takes ", ToAbsl(kIngestPathPrefix),
-                                            "{camera}/{name}"));
+    return absl::NotFoundError(
+        absl::StrCat("no such path: ingest takes ", ToAbsl(kIngestPathPrefix), "{camera}/{name}"));
   }
   const std::string_view rest = path;
   const size_t slash = rest.find('/');
@@ -68,12 +67,11 @@ absl::StatusOr<IngestTarget> ParseIngestTarget(std::string_view target) {
   const std::string_view camera = rest.substr(0, slash);
   const std::string_view name = rest.substr(slash + 1);
   if (!camproto::IsValidCameraId(camera)) {
-    return absl::InvalidArgumentError(
-        "bad camera id in the path: 1 to 128 of [A-Za-z0-9._-], not starting with '.'");
+    return absl::InvalidArgumentError("bad camera id in the path: 1 to 128 of [A-Za-z0-9._-], not starting with '.'");
   }
   if (name.empty() || name.size() > kMaxIngestNameBytes || name.front() == '.') {
-    return absl::InvalidArgumentError(absl::StrCat("bad name in the path: 1 to ", kMaxIngestNameBytes,
-                                                   " bytes, not starting with '.'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad name in the path: 1 to ", kMaxIngestNameBytes, " bytes, not starting with '.'"));
   }
   for (char c : name) {
     if (!IsNameByte(c)) return absl::InvalidArgumentError("bad name in the path: only [A-Za-z0-9._-]");

@@ -17,8 +17,8 @@ void TsCutter::Cut(uint64_t at, std::vector<uint64_t>& cuts) {
 
 absl::Status TsCutter::Inspect(const uint8_t* p, uint64_t at, std::vector<uint64_t>& cuts) {
   if (p[0] != kTsSyncByte) {
-    return absl::InvalidArgumentError(absl::StrCat("not MPEG-TS, or packet sync lost at byte ", at,
-                                                   ": the stream must be whole 188-byte packets"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not MPEG-TS, or packet sync lost at byte ", at, ": the stream must be whole 188-byte packets"));
   }
   programs_.Inspect(p);
   const uint16_t pid = TsPid(p);

@@ -25,10 +25,12 @@ void ShardGroup::Start(const std::vector<ShardOptions>& options, const ShardShar
     };
     shards_.push_back(std::make_unique<Shard>(o, shared));
   }
-  for (size_t i = 0; i < shards_.size(); ++i) threads_.emplace_back([this, i] {
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    threads_.emplace_back([this, i] {
       NameThisThread(absl::StrCat("shard-", i));
       RunShard(i);
     });
+  }
 }
 
 void ShardGroup::RunShard(size_t i) {

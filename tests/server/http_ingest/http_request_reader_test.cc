@@ -210,27 +210,38 @@ TEST(HttpRequestReaderTest, EveryLimitAndMalformedRequestIsRefusedWithItsStatus)
   for (int i = 0; i < 10; ++i) absl::StrAppend(&many_fields, "X-F", i, ": v\r\n");
   many_fields += "\r\n";
   const std::vector<Refusal> cases = {
-      {"head too large", With(&HttpLimits::header_bytes, 64), "PUT /a HTTP/1.1\r\nX-Long: " + std::string(100, 'x') + "\r\n\r\n",
-       431, "request head larger than 64 bytes"},
+      {"head too large", With(&HttpLimits::header_bytes, 64),
+       "PUT /a HTTP/1.1\r\nX-Long: " + std::string(100, 'x') + "\r\n\r\n", 431, "request head larger than 64 bytes"},
       {"too many fields", With(&HttpLimits::header_fields, 8), many_fields, 431, "more than 8 header fields"},
       {"content-length over the body limit", With(&HttpLimits::body_bytes, 1000),
        "PUT /a HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", 413, "body larger than 1000 bytes"},
       {"chunked body over the body limit", With(&HttpLimits::body_bytes, 10),
        "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nabcdef\r\n0\r\n\r\n", 413,
        "body larger than 10 bytes"},
-      {"target too long", With(&HttpLimits::target_bytes, 16), "PUT /v1/cameras/cam-1/abcdefgh.ts HTTP/1.1\r\n\r\n", 414,
-       "request target longer than 16 bytes"},
+      {"target too long", With(&HttpLimits::target_bytes, 16), "PUT /v1/cameras/cam-1/abcdefgh.ts HTTP/1.1\r\n\r\n",
+       414, "request target longer than 16 bytes"},
       {"HTTP/2.0 request line", {}, "PUT /a HTTP/2.0\r\n\r\n", 505, "use HTTP/1.1"},
-      {"bad chunk size", {}, "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n", 400,
+      {"bad chunk size",
+       {},
+       "POST /s HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+       400,
        "malformed chunked body"},
       {"gzip transfer coding", {}, "POST /s HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "Transfer-Encoding"},
-      {"unknown expectation", {}, "PUT /a HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417,
+      {"unknown expectation",
+       {},
+       "PUT /a HTTP/1.1\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx",
+       417,
        "Expect: 200-ok"},
       {"garbage", {}, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n", 400, "malformed request"},
-      {"content-length beside chunked", {},
-       "POST /s HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+      {"content-length beside chunked",
+       {},
+       "POST /s HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       400,
        "Content-Length"},
-      {"two content lengths", {}, "PUT /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400,
+      {"two content lengths",
+       {},
+       "PUT /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+       400,
        "malformed request"},
   };
   for (const Refusal& c : cases) {
@@ -253,10 +264,11 @@ TEST(HttpRequestReaderTest, EveryLimitAndMalformedRequestIsRefusedWithItsStatus)
 TEST(HttpRequestReaderTest, ContinueExpectationAndConnectionFieldsAreReported) {
   RecordingSink sink;
   HttpRequestReader reader({});
-  ASSERT_FALSE(reader.Feed("PUT /a.ts HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nab"
-                           "PUT /b.ts HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-                           "PUT /c.ts HTTP/1.0\r\nContent-Length: 1\r\n\r\nz",
-                           sink));
+  ASSERT_FALSE(
+      reader.Feed("PUT /a.ts HTTP/1.1\r\nExpect: 100-Continue\r\nContent-Length: 2\r\n\r\nab"
+                  "PUT /b.ts HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+                  "PUT /c.ts HTTP/1.0\r\nContent-Length: 1\r\n\r\nz",
+                  sink));
   ASSERT_EQ(sink.requests.size(), 3u);
   EXPECT_TRUE(sink.requests[0].head.expect_continue);
   EXPECT_TRUE(sink.requests[0].head.keep_alive);

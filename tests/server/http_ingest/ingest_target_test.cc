@@ -28,9 +28,10 @@ TEST(IngestTargetTest, OtherPathsAreNotFound) {
 }
 
 TEST(IngestTargetTest, BadCameraIdsAndNamesAreRefused) {
-  for (const std::string& target : std::vector<std::string>{"/v1/cameras/.hidden/a.ts", "/v1/cameras/cam%201/a.ts", "/v1/cameras/" + std::string(129, 'c') + "/a.ts",
-        "/v1/cameras/cam-1/.ts", "/v1/cameras/cam-1/a%2F.ts", "/v1/cameras/cam-1/" + std::string(256, 'n'),
-        "/v1/cameras//a.ts"}) {
+  for (const std::string& target : std::vector<std::string>{
+           "/v1/cameras/.hidden/a.ts", "/v1/cameras/cam%201/a.ts", "/v1/cameras/" + std::string(129, 'c') + "/a.ts",
+           "/v1/cameras/cam-1/.ts", "/v1/cameras/cam-1/a%2F.ts", "/v1/cameras/cam-1/" + std::string(256, 'n'),
+           "/v1/cameras//a.ts"}) {
     EXPECT_EQ(ParseIngestTarget(target).status().code(), absl::StatusCode::kInvalidArgument) << target;
   }
 }
@@ -48,11 +49,11 @@ TEST(IngestTargetTest, ASignedPrefixCarriesExpiryKeyAndSignature) {
   EXPECT_EQ(t->signed_path->signature_hex, signature);
   EXPECT_FALSE(ParseIngestTarget("/v1/cameras/cam-1/live7.ts")->signed_path.has_value());
 
-  for (const std::string& bad : std::vector<std::string>{
-           "/v1/signed/+1800000000/k1." + signature + "/cameras/cam-1/a.ts",
-           "/v1/signed/18000000000000/k1." + signature + "/cameras/cam-1/a.ts",
-           "/v1/signed/1800000000/" + signature + "/cameras/cam-1/a.ts",
-           "/v1/signed/1800000000/k1." + signature.substr(1) + "/cameras/cam-1/a.ts"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"/v1/signed/+1800000000/k1." + signature + "/cameras/cam-1/a.ts",
+                                "/v1/signed/18000000000000/k1." + signature + "/cameras/cam-1/a.ts",
+                                "/v1/signed/1800000000/" + signature + "/cameras/cam-1/a.ts",
+                                "/v1/signed/1800000000/k1." + signature.substr(1) + "/cameras/cam-1/a.ts"}) {
     EXPECT_EQ(ParseIngestTarget(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
   for (const std::string& elsewhere : std::vector<std::string>{

@@ -53,7 +53,8 @@ class TsCutterEncodedTest : public ::testing::Test {
       GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
     }
     path_ = dir_.path() + "/stream.ts";
-    ShellOutput(absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
+    ShellOutput(
+        absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
                      "-t 6 -c:v libx264 -g 25 -pix_fmt yuv420p -f mpegts ", path_, " 2>&1"));
     stream_ = ReadFile(path_);
     ASSERT_GT(stream_.size(), 20 * kTsPacketBytes) << "ffmpeg wrote no stream";
@@ -62,9 +63,8 @@ class TsCutterEncodedTest : public ::testing::Test {
 
   // Video frames ffprobe decodes from a file, and whether each is a keyframe.
   std::vector<std::string> KeyFrameFlags(const std::string& path) {
-    const std::string out =
-        ShellOutput(absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 ",
-                         path));
+    const std::string out = ShellOutput(
+        absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 ", path));
     return absl::StrSplit(out, '\n', absl::SkipEmpty());
   }
 

@@ -34,8 +34,8 @@ std::string Packet(uint16_t pid, bool unit_start, const std::vector<uint8_t>& pa
 // PAT naming program 1 at PID 0x1000, and its PMT with H.264 on PID 0x100.
 std::string Tables() {
   return Packet(0, true, {0, 0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xF0, 0x00, 0, 0, 0, 0}) +
-         Packet(0x1000, true, {0, 0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0, 0xE1, 0x00, 0xF0, 0, 0x1B, 0xE1, 0x00, 0xF0, 0,
-                               0, 0, 0, 0});
+         Packet(0x1000, true,
+                {0, 0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0, 0xE1, 0x00, 0xF0, 0, 0x1B, 0xE1, 0x00, 0xF0, 0, 0, 0, 0, 0});
 }
 
 std::string VideoPes(uint64_t pts) {
