@@ -519,6 +519,13 @@ def hold_full(run, label, start, full_at, figures, failures):
     say(f"{label}: full after {round(full_at - start, 1)} s; holding {run.args.hold_s} s")
     sim_before = camera_progress(sim_log)
     time.sleep(run.args.hold_s)
+    if label == "filler":
+        # On a loaded machine the spool's next write may come after hold_s:
+        # keep the disk full (at most 15 s more) until the spool has met it.
+        deadline = time.time() + 15
+        while run.server.running() and time.time() < deadline and not (
+                run.server.metrics().get("ingest_spool_disk_full_errors_total") or 0):
+            time.sleep(0.2)
     sim_after = camera_progress(sim_log)
     pauses = counter_delta(run.sampler.between(start, time.time()), "ingest_backpressure_pauses_total")
     figures[f"{label}_backpressure_pauses"] = pauses
