@@ -513,15 +513,17 @@ def fill_to_reserve(run, figures, failures):
     return start, full_at
 
 
-def hold_full(run, label, start, full_at, figures, failures):
-    """Keeps the disk full for --hold_s and checks what the server did."""
+def hold_full(run, label, start, full_at, figures, failures, until_enospc=False):
+    """Keeps the disk full for --hold_s and checks what the server did.
+
+    until_enospc: on a loaded machine the spool's next write may come after
+    --hold_s, so keep the disk full (at most 15 s more) until the spool has met it.
+    """
     sim_log = os.path.join(run.work, "camera-sim.log")
     say(f"{label}: full after {round(full_at - start, 1)} s; holding {run.args.hold_s} s")
     sim_before = camera_progress(sim_log)
     time.sleep(run.args.hold_s)
-    if label == "filler":
-        # On a loaded machine the spool's next write may come after hold_s:
-        # keep the disk full (at most 15 s more) until the spool has met it.
+    if until_enospc:
         deadline = time.time() + 15
         while run.server.running() and time.time() < deadline and not (
                 run.server.metrics().get("ingest_spool_disk_full_errors_total") or 0):
@@ -711,7 +713,7 @@ def main():
         run.break_store()
         say("store broken: nothing drains from the spool from now on")
         start, full_at = fill_by_another_writer(run, figures, failures)
-        hold_full(run, "filler", start, full_at, figures, failures)
+        hold_full(run, "filler", start, full_at, figures, failures, until_enospc=True)
         enospc = run.server.metrics().get("ingest_spool_disk_full_errors_total") if run.server.running() else None
         figures["spool_enospc_errors"] = enospc
         if not enospc and args.fs == "tmpfs":
