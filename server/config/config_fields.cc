@@ -60,6 +60,9 @@ absl::Status CheckNotEmpty(std::string_view value) {
 
 // The listener binds without name resolution: a literal address only.
 absl::Status CheckListen(std::string_view value) { return ParseListenAddress(value).status(); }
+absl::Status CheckOptionalListen(std::string_view value) {
+  return value.empty() ? absl::OkStatus() : CheckListen(value);
+}
 
 // Empty means dir:<state_dir>/store, filled in by ResolveDefaults.
 absl::Status CheckStoreUrl(std::string_view value) {
@@ -112,6 +115,9 @@ const ConfigField kFields[] = {
     {INGEST_FIELD(server.listen) = FieldKind::kString, .ref = INGEST_REF(server.listen),
      .help = "Address cameras connect to: \"ip:port\" or \"[ipv6]:port\"; port 0 = any free port.",
      .check_string = CheckListen},
+    {INGEST_FIELD(server.https_listen) = FieldKind::kString, .ref = INGEST_REF(server.https_listen),
+     .help = "Address encoders push HLS and MPEG-TS to over HTTPS (docs/https-ingest.md); empty = off.",
+     .check_string = CheckOptionalListen},
     {INGEST_FIELD(server.admin_listen) = FieldKind::kString, .ref = INGEST_REF(server.admin_listen),
      .help = "Admin HTTP (healthz, readyz, metrics, status): \"ip:port\"; port 0 = any free port.",
      .check_string = CheckListen},
@@ -149,6 +155,10 @@ const ConfigField kFields[] = {
      .help = "CRLs (PEM, one or more) of the camera CA(s); revoked camera certificates are refused. Empty = none."},
     {INGEST_FIELD(tls.camera_deny_list_file) = FieldKind::kString, .ref = INGEST_REF(tls.camera_deny_list_file),
      .help = "Camera ids refused whatever their certificate, one per line, # comments. Empty = none."},
+    {INGEST_FIELD(tls.encoder_credentials_file) = FieldKind::kString,
+     .ref = INGEST_REF(tls.encoder_credentials_file),
+     .help = "Bearer tokens and signed-URL keys of encoders without a client certificate (HTTPS ingest); re-read "
+             "with the other TLS files. Empty = client certificates only."},
     {INGEST_FIELD(tls.allow_tls12) = FieldKind::kBool, .ref = INGEST_REF(tls.allow_tls12),
      .help = "Accept TLS 1.2 as well as TLS 1.3 (for old camera firmware)."},
     {INGEST_FIELD(tls.openssl_record_layer) = FieldKind::kBool, .ref = INGEST_REF(tls.openssl_record_layer),

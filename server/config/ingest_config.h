@@ -34,6 +34,8 @@ struct ServerConfig {
   // Health, readiness, metrics and status over HTTP. Loopback by default; the
   // load balancer's health checks need a reachable address.
   std::string admin_listen = "127.0.0.1:9090";
+  // HTTPS ingest for encoders (docs/https-ingest.md): "ip:port", empty = off.
+  std::string https_listen{};
   int shards = 0;  // 0 until ResolveDefaults: one per online core (at most 256)
   uint32_t max_connections = 50000;
   // Per remote IP address. 0 until ResolveDefaults: the smaller of 1000 and
@@ -63,6 +65,9 @@ struct TlsConfig {
   // refused whatever their certificate (server/tls/camera_revocation.h).
   std::string crl_file;
   std::string camera_deny_list_file;
+  // Tokens and signed-URL keys of encoders without a client certificate
+  // (server/tls/encoder_credentials.h); re-read like the files above.
+  std::string encoder_credentials_file{};
   bool allow_tls12 = false;
   // Keep TLS 1.3 connections on OpenSSL's record layer after the handshake
   // instead of our own (camproto::Tls13RecordLayer): a fallback, at ~17 KB

@@ -16,6 +16,7 @@ ABSL_FLAG(std::optional<std::string>, zone, std::nullopt, "Overrides server.zone
 ABSL_FLAG(std::optional<std::string>, zone_map, std::nullopt, "Overrides server.zone_map: the zone map file.");
 ABSL_FLAG(std::optional<std::string>, zone_subnet_check, std::nullopt, "Overrides server.zone_subnet_check: warn or refuse.");
 ABSL_FLAG(std::optional<std::string>, admin_listen, std::nullopt, "Overrides server.admin_listen: the admin HTTP address.");
+ABSL_FLAG(std::optional<std::string>, https_listen, std::nullopt, "Overrides server.https_listen: where encoders push over HTTPS (empty = off).");
 ABSL_FLAG(std::optional<std::string>, listen, std::nullopt, "Overrides server.listen: \"ip:port\" or \"[ipv6]:port\" cameras connect to.");
 ABSL_FLAG(std::optional<int64_t>, shards, std::nullopt, "Overrides server.shards: event-loop threads (0 = one per core).");
 ABSL_FLAG(std::optional<int64_t>, max_connections, std::nullopt, "Overrides server.max_connections.");
@@ -28,6 +29,7 @@ ABSL_FLAG(std::optional<std::string>, camera_ca, std::nullopt, "Overrides tls.ca
 ABSL_FLAG(std::optional<std::string>, ticket_keys, std::nullopt, "Overrides tls.ticket_keys_file: session-ticket keys shared in a zone.");
 ABSL_FLAG(std::optional<std::string>, crl_file, std::nullopt, "Overrides tls.crl_file: CRL(s) of the camera CA(s) (PEM).");
 ABSL_FLAG(std::optional<std::string>, camera_deny_list, std::nullopt, "Overrides tls.camera_deny_list_file: camera ids refused, one per line.");
+ABSL_FLAG(std::optional<std::string>, encoder_credentials, std::nullopt, "Overrides tls.encoder_credentials_file: encoder tokens and signed-URL keys.");
 ABSL_FLAG(std::optional<bool>, allow_tls12, std::nullopt, "Overrides tls.allow_tls12 (give a value: --allow_tls12=true).");
 ABSL_FLAG(std::optional<bool>, openssl_record_layer, std::nullopt,
           "Overrides tls.openssl_record_layer (give a value: --openssl_record_layer=true).");
@@ -146,6 +148,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_zone, "server.zone", config));
   RETURN_IF_ERROR(Override(FLAGS_listen, "server.listen", config));
   RETURN_IF_ERROR(Override(FLAGS_admin_listen, "server.admin_listen", config));
+  RETURN_IF_ERROR(Override(FLAGS_https_listen, "server.https_listen", config));
   RETURN_IF_ERROR(Override(FLAGS_zone_map, "server.zone_map", config));
   RETURN_IF_ERROR(Override(FLAGS_zone_subnet_check, "server.zone_subnet_check", config));
   RETURN_IF_ERROR(Override(FLAGS_shards, "server.shards", config));
@@ -158,6 +161,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_ticket_keys, "tls.ticket_keys_file", config));
   RETURN_IF_ERROR(Override(FLAGS_crl_file, "tls.crl_file", config));
   RETURN_IF_ERROR(Override(FLAGS_camera_deny_list, "tls.camera_deny_list_file", config));
+  RETURN_IF_ERROR(Override(FLAGS_encoder_credentials, "tls.encoder_credentials_file", config));
   RETURN_IF_ERROR(Override(FLAGS_allow_tls12, "tls.allow_tls12", config));
   RETURN_IF_ERROR(Override(FLAGS_openssl_record_layer, "tls.openssl_record_layer", config));
   RETURN_IF_ERROR(Override(FLAGS_handshake_timeout_ms, "tls.handshake_timeout_ms", config));

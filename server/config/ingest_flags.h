@@ -23,6 +23,7 @@
 ABSL_DECLARE_FLAG(std::optional<std::string>, server_id);
 ABSL_DECLARE_FLAG(std::optional<std::string>, zone);
 ABSL_DECLARE_FLAG(std::optional<std::string>, admin_listen);
+ABSL_DECLARE_FLAG(std::optional<std::string>, https_listen);
 ABSL_DECLARE_FLAG(std::optional<std::string>, zone_map);
 ABSL_DECLARE_FLAG(std::optional<std::string>, zone_subnet_check);
 ABSL_DECLARE_FLAG(std::optional<std::string>, listen);
@@ -37,6 +38,7 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, camera_ca);
 ABSL_DECLARE_FLAG(std::optional<std::string>, ticket_keys);
 ABSL_DECLARE_FLAG(std::optional<std::string>, crl_file);
 ABSL_DECLARE_FLAG(std::optional<std::string>, camera_deny_list);
+ABSL_DECLARE_FLAG(std::optional<std::string>, encoder_credentials);
 ABSL_DECLARE_FLAG(std::optional<bool>, allow_tls12);
 ABSL_DECLARE_FLAG(std::optional<bool>, openssl_record_layer);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, handshake_timeout_ms);

@@ -34,7 +34,9 @@ class HttpRequestReader::Parser final : public http::basic_parser<true> {
   explicit Parser(const HttpLimits& limits) : limits_(limits) {
     header_limit(limits.header_bytes);
     body_limit(limits.body_bytes);
-    eager(true);
+    // One step per put(): the head, a chunk header or a piece of body, so a
+    // paused sink is never handed a body it has no room for yet.
+    eager(false);
   }
 
   void set_sink(HttpRequestSink* sink) { sink_ = sink; }
@@ -102,6 +104,13 @@ class HttpRequestReader::Parser final : public http::basic_parser<true> {
     head_.keep_alive = keep_alive();
     if (const boost::optional<uint64_t> length = content_length()) head_.content_length = *length;
     sink_->OnHead(head_);
+    if (const std::optional<uint64_t> limit = sink_->BodyLimit()) {
+      if (*limit == HttpRequestSink::kUnboundedBody) {
+        body_limit(boost::none);
+      } else {
+        body_limit(*limit);
+      }
+    }
   }
 
   void on_body_init_impl(const boost::optional<std::uint64_t>&, boost::system::error_code&) override {}
@@ -161,7 +170,7 @@ bool HttpRequestReader::mid_request() const {
 }
 
 std::optional<HttpRequestError> HttpRequestReader::Parse(std::string_view& data, HttpRequestSink& sink) {
-  while (!data.empty()) {
+  while (!data.empty() && !sink.Paused()) {
     if (parser_ == nullptr || parser_->is_done()) parser_ = std::make_unique<Parser>(limits_);
     parser_->set_sink(&sink);
     // Beast judges a head by the bytes it is shown (and takes the request
@@ -191,19 +200,34 @@ std::optional<HttpRequestError> HttpRequestReader::Parse(std::string_view& data,
 }
 
 std::optional<HttpRequestError> HttpRequestReader::Feed(std::string_view bytes, HttpRequestSink& sink) {
+  std::optional<HttpRequestError> error = FeedSome(bytes, sink);
+  if (!error && !bytes.empty()) {
+    // Feed's callers never pause; keep the contract rather than drop bytes.
+    failed_ = HttpRequestError{500, "the request sink paused where it may not"};
+    return failed_;
+  }
+  return error;
+}
+
+std::optional<HttpRequestError> HttpRequestReader::FeedSome(std::string_view& bytes, HttpRequestSink& sink) {
   if (failed_) return failed_;
   if (gathered_.empty()) {
-    std::string_view rest = bytes;
-    failed_ = Parse(rest, sink);
-    if (!failed_ && !rest.empty()) gathered_.assign(rest);
+    failed_ = Parse(bytes, sink);
+    // A pause leaves the rest with the caller; otherwise it is the start of a
+    // head or chunk header that needs more bytes.
+    if (!failed_ && !bytes.empty() && !sink.Paused()) {
+      gathered_.assign(bytes);
+      bytes = {};
+    }
   } else {
     // A head or chunk header came in pieces: parse it from one buffer.
     gathered_.append(bytes);
+    bytes = {};
     std::string_view rest = gathered_;
     failed_ = Parse(rest, sink);
     if (!failed_) gathered_.erase(0, gathered_.size() - rest.size());
   }
-  if (!failed_ && gathered_.size() > max_gathered_bytes()) {
+  if (!failed_ && !sink.Paused() && gathered_.size() > max_gathered_bytes()) {
     // Beast bounds a head itself (header_bytes, counted its own way); this
     // bounds a chunk header and its extensions too, well above Beast's
     // verdict on heads, so a head split anywhere is judged as one whole.

@@ -62,6 +62,15 @@ class HttpRequestSink {
   virtual void OnBody(std::string_view piece) = 0;
   // The request's body is complete (chunked: its last chunk and trailer read).
   virtual void OnEnd() = 0;
+  // True while the sink can take nothing more (no memory for a body yet, or
+  // a request still unanswered): FeedSome stops between parser steps (a
+  // head, a chunk header, a piece of body) and leaves the rest with the caller.
+  virtual bool Paused() const { return false; }
+  // Asked after OnHead: the most body bytes this request may bring, when it
+  // differs from HttpLimits::body_bytes (a continuous stream has no bound;
+  // a Content-Length was judged against body_bytes before OnHead).
+  virtual std::optional<uint64_t> BodyLimit() const { return std::nullopt; }
+  static constexpr uint64_t kUnboundedBody = UINT64_MAX;
 };
 
 class HttpRequestReader {
@@ -72,8 +81,15 @@ class HttpRequestReader {
   HttpRequestReader& operator=(const HttpRequestReader&) = delete;
 
   // Takes all of `bytes`, calling `sink` as requests are read. An error ends
-  // the stream (see above); so does every later call.
+  // the stream (see above); so does every later call. For sinks that never
+  // pause.
   std::optional<HttpRequestError> Feed(std::string_view bytes, HttpRequestSink& sink);
+  // As Feed, but stops while sink.Paused(): `bytes` is left holding what was
+  // not taken, for the caller to offer again (with what came after it) once
+  // the sink can go on. Called with nothing new, it goes on with bytes it
+  // gathered before the pause. What it keeps back across a pause is bounded
+  // by max_gathered_bytes() plus the largest piece the caller offers.
+  std::optional<HttpRequestError> FeedSome(std::string_view& bytes, HttpRequestSink& sink);
 
   // Inside a request: some of it was read, not all of it.
   bool mid_request() const;

@@ -24,6 +24,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "server/tls/encoder_credentials.h"
 
 namespace ingest {
 
@@ -32,13 +33,6 @@ inline constexpr std::string_view kStreamName = "stream";
 inline constexpr size_t kMaxIngestNameBytes = 255;
 
 inline constexpr std::string_view kSignedPathPrefix = "/v1/signed/";
-
-// The signed-URL part of a request-target.
-struct SignedPath {
-  int64_t expires_unix = 0;
-  std::string key_id;
-  std::string signature_hex;
-};
 
 struct IngestTarget {
   std::string camera;

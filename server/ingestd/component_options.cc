@@ -43,10 +43,14 @@ SessionLimits SessionLimitsFrom(const IngestConfig& config) {
 
 ShardOptions ShardOptionsFrom(const IngestConfig& config, int index, int listen_fd, int listen_family) {
   const ShardCapacity capacity = ShardCapacityFor(config.server, RingFileLimit());
+  HttpIngestLimits https;
+  https.max_segment_bytes = config.protocol.max_segment_bytes;
+  https.stream_min_segment_bytes = std::min<uint32_t>(1 << 20, config.protocol.max_segment_bytes);
   return ShardOptions{
       .index = index,
       .listen_fd = listen_fd,
       .listen_family = listen_family,
+      .https = https,
       .session = SessionLimitsFrom(config),
       .registered_files = capacity.ring_files,
       .max_cameras = capacity.cameras,
@@ -78,7 +82,8 @@ ServerTlsFiles ServerTlsFilesFrom(const TlsConfig& tls) {
                                                     .allow_tls12 = tls.allow_tls12,
                                                     .own_record_layer = !tls.openssl_record_layer},
                         .crl_file = tls.crl_file,
-                        .camera_deny_list_file = tls.camera_deny_list_file};
+                        .camera_deny_list_file = tls.camera_deny_list_file,
+                        .encoder_credentials_file = tls.encoder_credentials_file};
 }
 
 ZoneReloaderOptions ZoneReloaderOptionsFrom(const IngestConfig& config) {

@@ -88,6 +88,10 @@ absl::Status IngestServer::Init() {
       std::make_unique<ConnectionLimiter>(config_.server.max_connections, config_.server.max_connections_per_source);
   SetStartupStep("opening camera listeners");
   ASSIGN_OR_RETURN(listeners_, CameraListeners::Open(config_.server.listen, config_.server.shards));
+  if (!config_.server.https_listen.empty()) {
+    SetStartupStep("opening HTTPS ingest listeners");
+    ASSIGN_OR_RETURN(https_listeners_, CameraListeners::Open(config_.server.https_listen, config_.server.shards));
+  }
   RETURN_IF_ERROR(StartShards());
   tls_->StartWatching();
   if (zones_ != nullptr) zones_->StartMoving(*this);
@@ -98,6 +102,7 @@ absl::Status IngestServer::Init() {
                                 {"listen", config_.server.listen},
                                 {"admin_port", admin_->port()},
                                 {"port", port()},
+                                {"https_port", static_cast<int>(https_port())},
                                 {"shards", config_.server.shards},
                                 {"max_connections", config_.server.max_connections},
                                 {"cameras_per_shard", ShardCapacityFor(config_.server, RingFileLimit()).cameras},
@@ -163,6 +168,10 @@ absl::Status IngestServer::StartShards() {
   std::vector<ShardOptions> options;
   for (int i = 0; i < config_.server.shards; ++i) {
     options.push_back(ShardOptionsFrom(config_, i, listeners_->fd(i), listeners_->family()));
+    if (https_listeners_ != nullptr) {
+      options.back().https_listen_fd = https_listeners_->fd(i);
+      options.back().https_listen_family = https_listeners_->family();
+    }
   }
   shards_.Start(options,
                 ShardShared{.catalog = catalog_.get(),
@@ -237,6 +246,7 @@ void IngestServer::MarkDraining() { shards_.MarkDraining(); }
 void IngestServer::CloseListeners() {
   shards_.StopAccepting();
   if (listeners_ != nullptr) listeners_->Shutdown();
+  if (https_listeners_ != nullptr) https_listeners_->Shutdown();
   log::Info("listeners_closed", {{"port", port()}});
 }
 

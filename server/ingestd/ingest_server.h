@@ -60,6 +60,8 @@ class IngestServer final : public DrainTarget, public RezoneTarget {
 
   uint16_t port() const { return listeners_ != nullptr ? listeners_->port() : 0; }
   // The admin HTTP port (healthz, readyz, metrics, status).
+  // The HTTPS ingest listener's port (0 when server.https_listen is off).
+  uint16_t https_port() const { return https_listeners_ != nullptr ? https_listeners_->port() : 0; }
   uint16_t admin_port() const { return admin_ != nullptr ? admin_->port() : 0; }
   // What the admin endpoints report now.
   AdminSnapshot AdminView() const;
@@ -161,6 +163,7 @@ class IngestServer final : public DrainTarget, public RezoneTarget {
   std::unique_ptr<ConnectionLimiter> limiter_;
   std::atomic<uint64_t> next_session_id_{1};
   std::unique_ptr<CameraListeners> listeners_;
+  std::unique_ptr<CameraListeners> https_listeners_;  // null unless server.https_listen
   ShardGroup shards_;
   std::unique_ptr<DrainController> drain_;
   std::unique_ptr<AdminServer> admin_;

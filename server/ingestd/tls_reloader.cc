@@ -65,7 +65,8 @@ TlsReloader::~TlsReloader() { StopWatching(); }
 std::string TlsReloader::FileStamps() const {
   std::string stamps;
   for (const std::string* path : {&files_.context.cert_file, &files_.context.key_file, &files_.context.camera_ca_file,
-                                  &files_.context.ticket_keys_file, &files_.crl_file, &files_.camera_deny_list_file}) {
+                                  &files_.context.ticket_keys_file, &files_.crl_file, &files_.camera_deny_list_file,
+                                  &files_.encoder_credentials_file}) {
     absl::StrAppend(&stamps, path->empty() ? "-" : FileStamp(*path), "|");
   }
   return stamps;

@@ -62,6 +62,7 @@ class ReleaseChecker {
         {"tls.ticket_keys_file", &config.tls.ticket_keys_file},
         {"tls.crl_file", &config.tls.crl_file},
         {"tls.camera_deny_list_file", &config.tls.camera_deny_list_file},
+        {"tls.encoder_credentials_file", &config.tls.encoder_credentials_file},
         {"drain.token_file", &config.drain.token_file},
         {"store.ca_file", &config.store.ca_file},
     };
@@ -126,6 +127,9 @@ class ReleaseChecker {
     }
     if (Has("tls.camera_deny_list_file")) {
       Fail("tls.camera_deny_list_file", ReadCameraDenyListFile(tls.camera_deny_list_file).status());
+    }
+    if (Has("tls.encoder_credentials_file")) {
+      Fail("tls.encoder_credentials_file", ReadEncoderCredentialsFile(tls.encoder_credentials_file).status());
     }
     if (Has("tls.ticket_keys_file")) Fail("tls.ticket_keys_file", ReadTicketKeysFile(tls.ticket_keys_file).status());
   }

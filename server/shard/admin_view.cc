@@ -87,6 +87,8 @@ constexpr ShardGaugeFamily kShardGaugeFamilies[] = {
 
 constexpr GaugeFamily kSecondsSinceLoopTurn{"ingest_shard_seconds_since_loop_turn",
                                             "Seconds since the shard's event loop last turned."};
+constexpr CounterFamily kHttpsRequests{"ingest_https_requests_total",
+                                       "HTTPS ingest requests by outcome (docs/https-ingest.md)."};
 constexpr GaugeFamily kConnectionsByPhase{"ingest_connections", "Connections by phase (recounted every 100 ms)."};
 constexpr GaugeFamily kSessionsStreaming{"ingest_sessions_streaming",
                                          "Cameras welcomed and streaming (recounted every 100 ms)."};
@@ -180,6 +182,11 @@ void ShardMetrics(const AdminViewInput& input, PrometheusText& w) {
     for (size_t p = 0; p < kConnectionPhaseNames.size(); ++p) {
       w.Add(kConnectionsByPhase, static_cast<double>(c.connections_by_phase[p].load(std::memory_order_relaxed)),
             {{"shard", absl::StrCat(i)}, {"state", kConnectionPhaseNames[p]}});
+    }
+    for (size_t e = 0; e < kHttpIngestEventCount; ++e) {
+      w.Add(kHttpsRequests, static_cast<double>(c.https_requests[e].load(std::memory_order_relaxed)),
+            {{"shard", absl::StrCat(i)},
+             {"outcome", std::string(HttpIngestEventName(static_cast<HttpIngestEvent>(e)))}});
     }
     w.Add(kSessionsStreaming,
           static_cast<double>(c.connections_by_phase[static_cast<size_t>(ConnectionPhase::kStreaming)].load(

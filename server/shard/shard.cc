@@ -100,6 +100,7 @@ void Shard::Loop() {
       RearmStarved();
     }
     if (!urgent_poll_.empty()) PollUrgent();
+    if (!http_resume_.empty()) ResumeHttp();
     now = MonotonicNow();
     if (now - last_tick_ >= kTick) Tick(now);
     writer_->MaybeCommit(now, /*force=*/stopping_);
@@ -120,6 +121,11 @@ void Shard::PollUrgent() {
   ids.swap(urgent_poll_);
   for (uint32_t id : ids) {
     Connection& conn = *connections_[id];
+    if (conn.http != nullptr && conn.phase() == Phase::kSession) {
+      PollHttp(conn);
+      if (conn.http->needs_poll()) urgent_poll_.push_back(id);
+      continue;
+    }
     if (conn.session == nullptr || conn.phase() != Phase::kSession) continue;
     conn.session->Poll();
     MarkDirty(conn);
@@ -208,7 +214,7 @@ void Shard::OnReceive(Connection& conn, TlsTransport::Event event) {
     case TlsTransport::Event::kReceiveStopped:
       // We stopped it: for a close, or for backpressure — which may already be
       // over, in which case RetryBlocked found it still armed and skipped it.
-      if (conn.phase() == Phase::kSession && !conn.blocked) conn.transport.ArmRecv();
+      if (conn.phase() == Phase::kSession && !conn.blocked && !conn.held) conn.transport.ArmRecv();
       return;
     case TlsTransport::Event::kReceiveFailed:
       BeginClose(conn);
@@ -221,11 +227,17 @@ void Shard::OnReceive(Connection& conn, TlsTransport::Event event) {
   if (conn.phase() == Phase::kClosing) return;
   if (conn.transport.peer_closed()) {
     // The camera closed its side; a partial frame left behind is simply dropped
-    // (never acknowledged, so the camera re-sends it).
-    BeginClose(conn);
+    // (never acknowledged, so the camera re-sends it). So is an encoder's
+    // request cut off (counted as truncated, never answered); but requests
+    // it sent whole before closing are served first (ffmpeg closes right
+    // after its last upload without reading the answer).
+    if (!HttpInputWaits(conn)) {
+      if (conn.http != nullptr) conn.http->OnPeerClosed();
+      BeginClose(conn);
+    }
     return;
   }
-  if (conn.transport.receive() == TlsTransport::Receive::kOff) {
+  if (conn.transport.receive() == TlsTransport::Receive::kOff && !conn.held) {
     Bump(counters_.recv_rearms);
     conn.transport.ArmRecv();
   }
@@ -256,9 +268,10 @@ bool Shard::DriveConnection(Connection& conn) {
       MarkDirty(conn);  // handshake replies to send
       return true;
     }
-    if (!FinishHandshake(conn)) return false;
+    if (!(conn.https ? StartHttpSession(conn) : FinishHandshake(conn))) return false;
   }
   if (conn.phase() != Phase::kSession) return false;
+  if (conn.http != nullptr) return DriveHttp(conn);
   CameraSession& session = *conn.session;
   while (session.state() != CameraSession::State::kClosing) {
     absl::Span<uint8_t> target = session.decoder().WritableSpan(session);
@@ -337,7 +350,9 @@ void Shard::MarkDirty(Connection& conn) {
 void Shard::Flush(Connection& conn) {
   if (conn.phase() == Phase::kFree) return;
   camproto::TlsChannel* tls = conn.transport.tls();
-  if (conn.session != nullptr) {
+  if (conn.http != nullptr) {
+    if (!FlushHttp(conn)) return;
+  } else if (conn.session != nullptr) {
     CameraSession& session = *conn.session;
     const CameraSession::AcksQueued acks = session.FlushAcks();
     if (acks.spooled) Bump(counters_.acks_spooled);
@@ -393,6 +408,11 @@ void Shard::BeginClose(Connection& conn) {
                                conn.session->outbox().size()});
     conn.session->outbox().clear();
   }
+  if (conn.http != nullptr && !conn.http->outbox().empty() && tls->handshake_done()) {
+    (void)tls->WritePlaintext({reinterpret_cast<const uint8_t*>(conn.http->outbox().data()),
+                               conn.http->outbox().size()});
+    conn.http->outbox().clear();
+  }
   conn.transport.Close(MonotonicNow() + kCloseGrace);
 }
 
@@ -405,6 +425,7 @@ void Shard::Free(Connection& conn) {
   if (conn.admission == Connection::Admission::kRefusing) --refusals_in_progress_;
   if (conn.welcome == Connection::Welcome::kLogged) LogSessionClose(conn);
   conn.session.reset();
+  conn.http.reset();
   conn.certificate = CertificateSerial();
   conn.stage = Phase::kFree;
   Bump(counters_.closes_with_cancel);
@@ -420,9 +441,12 @@ void Shard::RetryBlocked() {
     if (conn.phase() != Phase::kSession) return false;
     const uint64_t segments_before = segments_started_;
     PumpInput(conn);
-    if (conn.phase() == Phase::kSession && conn.transport.peer_closed() && !conn.blocked) BeginClose(conn);
+    if (conn.phase() == Phase::kSession && conn.transport.peer_closed() && !conn.blocked && !HttpInputWaits(conn)) {
+      if (conn.http != nullptr) conn.http->OnPeerClosed();
+      BeginClose(conn);
+    }
     if (conn.phase() == Phase::kSession && conn.transport.receive() == TlsTransport::Receive::kOff &&
-        !conn.blocked) {
+        !conn.blocked && !conn.held) {
       conn.transport.ArmRecv();
     }
     return segments_started_ != segments_before;

@@ -43,6 +43,7 @@
 #include "absl/time/time.h"
 #include "common/json_log.h"
 #include "proto/tls_channel.h"
+#include "server/http_ingest/http_ingest_session.h"
 #include "server/session/camera_registry.h"
 #include "server/session/camera_session.h"
 #include "server/session/connection_limiter.h"
@@ -66,6 +67,11 @@ struct ShardOptions {
   int index = 0;
   int listen_fd = -1;            // bound and listening; owned by the caller
   int listen_family = AF_INET;
+  // The HTTPS ingest listener (server.https_listen), bound and listening,
+  // owned by the caller; -1 when off. Same family as listen_fd's or not.
+  int https_listen_fd = -1;
+  int https_listen_family = AF_INET;
+  HttpIngestLimits https;
   SessionLimits session;
   unsigned registered_files = 16384;  // direct descriptors (max sockets) of this shard
   // Connections this shard admits (over them: REJECT SERVER_FULL); the
@@ -118,7 +124,7 @@ struct ShardShared {
   RevocationEvents* revocations = nullptr;   // for the audit log; may be null
 };
 
-class Shard final : public SessionHost {
+class Shard final : public SessionHost, public HttpIngestHost {
  public:
   Shard(const ShardOptions& options, const ShardShared& shared);
   ~Shard() override;
@@ -164,7 +170,15 @@ class Shard final : public SessionHost {
     return shared_.next_session_id->fetch_add(1, std::memory_order_relaxed);
   }
   const ZoneAdmission* admission() const override { return shared_.admission; }
+  int64_t NowUnixMicros() const override { return absl::ToUnixMicros(absl::Now()); }
   void Count(SessionEvent event) override;
+
+  // HttpIngestHost (shard_https.cc; AllocateRecord, ReleaseRecord and
+  // registry() serve both kinds of session)
+  void SpoolHttpRecord(HttpIngestSession& session, const SegmentBuffer& buffer, size_t record_bytes, uint64_t seq,
+                       uint32_t payload_bytes) override;
+  const EncoderCredentials* encoder_credentials() const override { return tls_->encoder_credentials.get(); }
+  void Count(HttpIngestEvent event) override;
 
  private:
   // Where a connection is in its life. A connection whose transport is no
@@ -194,9 +208,14 @@ class Shard final : public SessionHost {
     Welcome welcome = Welcome::kNotYet;
     bool dirty = false;           // has output to flush this turn
     bool blocked = false;         // session waits for memory / spool room
+    bool held = false;            // HTTP session: input waits until a request is answered
     bool handshaking = false;     // counted in handshakes_in_progress_
     absl::Time opened;
     std::unique_ptr<CameraSession> session;
+    // Came in on the HTTPS ingest listener: an encoder speaking HTTP/1.1
+    // (http set once its handshake is done) instead of a camera (session).
+    bool https = false;
+    std::unique_ptr<HttpIngestSession> http;
     // What revocation needs of the camera's certificate once the session is
     // open; the certificate itself is let go (TlsChannel::ForgetPeerCertificate).
     CertificateSerial certificate;
@@ -212,11 +231,27 @@ class Shard final : public SessionHost {
   void Loop();
   void Dispatch(const io_uring_cqe& cqe);
   void ArmAccept();
+  // Accept ids in UserData: which listener an accept came from.
+  static constexpr uint32_t kCameraListener = 0;
+  static constexpr uint32_t kHttpsListener = 1;
   // Handshake admission: stops accepting at max_handshakes_in_progress, and
   // accepts again once a quarter of them have finished.
   void EndHandshake(Connection& conn);
   static constexpr uint32_t kAcceptsArmed = 16;
   void OnAccept(const io_uring_cqe& cqe);
+  // HTTPS ingest connections (shard_https.cc).
+  bool StartHttpSession(Connection& conn);
+  bool DriveHttp(Connection& conn);
+  // Moves the session's answers into TLS; false if the connection closes.
+  bool FlushHttp(Connection& conn);
+  void OnHttpDurable(Connection& conn, uint64_t seq);
+  void PollHttp(Connection& conn);
+  void EnforceHttpDeadline(Connection& conn);
+  // Pumps connections whose HTTP session can read on (an answer went out).
+  void ResumeHttp();
+  // An HTTP session has input it has not read yet because a request waits:
+  // the peer's end of stream must not cut it off.
+  bool HttpInputWaits(const Connection& conn) const;
   void OnPeerName(Connection& conn, int res);
   void OnReceive(Connection& conn, TlsTransport::Event event);
   void OnSpoolCompletion(Op op, int res);
@@ -236,6 +271,9 @@ class Shard final : public SessionHost {
   // The transport's last completion is in: the slot goes back to the pool.
   void Free(Connection& conn);
   void OnDurable(const SpoolPendingRecord& record);
+  // Hands a record of the camera to the group commit, tagged with its connection.
+  void AppendRecord(uint64_t host_tag, const std::string& camera_id, const SegmentBuffer& buffer, size_t record_bytes,
+                    uint64_t seq, uint32_t payload_bytes);
   void RetryBlocked();
   void RearmStarved();
   // Polls the sessions waiting on a predecessor or a duplicate (every turn).
@@ -319,6 +357,8 @@ class Shard final : public SessionHost {
   uint32_t admitted_ = 0;  // connections admitted here and not yet closed
   uint32_t handshakes_in_progress_ = 0;
   uint32_t accepts_armed_ = 0;
+  uint32_t https_accepts_armed_ = 0;
+  std::vector<uint32_t> http_resume_;  // HTTP sessions to pump again this turn
   bool accept_paused_ = false;  // filled to max_handshakes_in_progress; not yet a quarter down
   absl::Time last_tick_;
   absl::Time last_deadline_scan_;

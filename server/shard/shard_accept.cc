@@ -33,24 +33,32 @@ std::string FormatAddress(const sockaddr_storage& addr) {
 // once, however many handshakes are already under way.
 void Shard::ArmAccept() {
   if (stopping_ || accept_stopped_.load(std::memory_order_acquire)) return;
-  const uint32_t busy = handshakes_in_progress_ + accepts_armed_;
+  const uint32_t armed = accepts_armed_ + https_accepts_armed_;
+  const uint32_t busy = handshakes_in_progress_ + armed;
   uint32_t headroom = busy < options_.max_handshakes_in_progress ? options_.max_handshakes_in_progress - busy : 0;
-  if (headroom == 0 && accepts_armed_ == 0 && !accept_paused_) {
+  if (headroom == 0 && armed == 0 && !accept_paused_) {
     // A storm (or slow handshakes) filled the shard: the rest wait queued.
     accept_paused_ = true;
     Bump(counters_.accept_pauses);
   }
   if (accept_paused_ && handshakes_in_progress_ > options_.max_handshakes_in_progress / 4 * 3) return;
   accept_paused_ = false;
+  // The HTTPS listener first: it has few connections, and cameras fill the rest.
+  while (options_.https_listen_fd >= 0 && headroom > 0 && https_accepts_armed_ < kAcceptsArmed / 4) {
+    PrepareAcceptDirect(*ring_, options_.https_listen_fd, UserData{Op::kAccept, kHttpsListener, 0});
+    ++https_accepts_armed_;
+    --headroom;
+  }
   while (headroom > 0 && accepts_armed_ < kAcceptsArmed) {
-    PrepareAcceptDirect(*ring_, options_.listen_fd, UserData{Op::kAccept, 0, 0});
+    PrepareAcceptDirect(*ring_, options_.listen_fd, UserData{Op::kAccept, kCameraListener, 0});
     ++accepts_armed_;
     --headroom;
   }
 }
 
 void Shard::OnAccept(const io_uring_cqe& cqe) {
-  --accepts_armed_;
+  const bool https = UserData::Unpack(cqe.user_data).id == kHttpsListener;
+  --(https ? https_accepts_armed_ : accepts_armed_);
   if (cqe.res < 0) {
     // ENFILE: the direct-descriptor table is full. The accept is re-armed on
     // the next tick rather than spinning.
@@ -62,6 +70,7 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
   Bump(counters_.connections_open);
   if (draining_.load(std::memory_order_relaxed)) Bump(counters_.connections_accepted_while_draining);
   Connection& conn = NewConnection();
+  conn.https = https;
   conn.stage = Phase::kPeerLookup;
   conn.handshaking = true;
   ++handshakes_in_progress_;
@@ -75,7 +84,8 @@ void Shard::OnAccept(const io_uring_cqe& cqe) {
     BeginClose(conn);
     return;
   }
-  conn.transport.LookUpPeer(options_.listen_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
+  const int family = https ? options_.https_listen_family : options_.listen_family;
+  conn.transport.LookUpPeer(family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
 }
 
 // A storm of N cameras handshaking at once would each wait for the N before
@@ -128,6 +138,12 @@ void Shard::OnPeerName(Connection& conn, int res) {
     LogConnectionError("tls_setup_failed", conn, ToStd(tls.status().message()));
     BeginClose(conn);
     return;
+  }
+  if (conn.https) {
+    // Encoders may have no client certificate (they then show a token or a
+    // signed URL); one they do send is verified as a camera's is.
+    SSL* ssl = (*tls)->ssl();
+    SSL_set_verify(ssl, SSL_VERIFY_PEER, SSL_get_verify_callback(ssl));
   }
   conn.transport.StartTls(std::move(*tls));
   conn.stage = Phase::kHandshake;

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "common/histogram.h"
+#include "server/http_ingest/http_ingest_event.h"
 
 namespace ingest {
 
@@ -28,6 +29,7 @@ namespace ingest {
   F(X, peer_lookup_failures, "Accepted connections whose peer address could not be read; closed.")                     \
   F(X, handshakes_full, "TLS handshakes completed with a full key exchange.")                                          \
   F(X, handshakes_resumed, "TLS handshakes completed by session resumption (a ticket).")                               \
+  F(X, https_connections, "HTTPS ingest connections (encoders) through their handshake.")                              \
   F(X, handshake_failures_cert, "TLS handshakes refused for the client certificate: none, expired or untrusted.")      \
   F(X, handshake_failures_other, "TLS handshakes failed otherwise: garbage, protocol or cipher mismatch.")             \
   F(X, handshake_timeouts, "Connections closed for not finishing the TLS handshake in time.")                          \
@@ -116,6 +118,8 @@ struct ShardCounters {
   AtomicHistogram ack_spooled{kSpoolLatencyBucketsUs};   // segment received -> durable
   AtomicHistogram spool_commit{kSpoolLatencyBucketsUs};  // group commit started -> durable
   std::array<std::atomic<uint32_t>, kConnectionPhaseNames.size()> connections_by_phase{};
+  // HTTPS ingest requests by outcome (HttpIngestEvent).
+  std::array<std::atomic<uint64_t>, kHttpIngestEventCount> https_requests{};
 };
 
 inline void Bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {

@@ -41,7 +41,8 @@ void Shard::CountPhases() {
       case Phase::kSession:
         break;
     }
-    const bool streaming = conn.session != nullptr && conn.session->state() == CameraSession::State::kStreaming;
+    const bool streaming = conn.http != nullptr ||
+                           (conn.session != nullptr && conn.session->state() == CameraSession::State::kStreaming);
     ++counts[static_cast<size_t>(streaming ? ConnectionPhase::kStreaming : ConnectionPhase::kAwaitingHello)];
   }
   for (size_t i = 0; i < counts.size(); ++i) {

@@ -40,12 +40,16 @@ bool Shard::AcceptingSegments() const {
 
 void Shard::SpoolRecord(CameraSession& session, const SegmentBuffer& buffer, size_t record_bytes,
                         uint64_t seq, uint32_t payload_bytes) {
-  uint64_t tag = session.host_tag();
+  AppendRecord(session.host_tag(), session.camera_id(), buffer, record_bytes, seq, payload_bytes);
+}
+
+void Shard::AppendRecord(uint64_t tag, const std::string& camera_id, const SegmentBuffer& buffer, size_t record_bytes,
+                         uint64_t seq, uint32_t payload_bytes) {
   writer_->Append(SpoolPendingRecord{.buffer = buffer,
                                      .record_bytes = static_cast<uint32_t>(record_bytes),
                                      .payload_bytes = payload_bytes,
                                      .seq = seq,
-                                     .camera = &shared_.registry->Get(session.camera_id()),
+                                     .camera = &shared_.registry->Get(camera_id),
                                      .conn_id = static_cast<uint32_t>(tag >> 32),
                                      .conn_generation = static_cast<uint32_t>(tag),
                                      .received = MonotonicNow()});
@@ -66,6 +70,8 @@ void Shard::OnDurable(const SpoolPendingRecord& record) {
   if (conn != nullptr && conn->session != nullptr) {
     conn->session->OnDurable(record.seq, record.payload_bytes);
     MarkDirty(*conn);
+  } else if (conn != nullptr && conn->http != nullptr) {
+    OnHttpDurable(*conn, record.seq);
   }
 }
 

@@ -42,6 +42,10 @@ void Shard::Tick(absl::Time now) {
 void Shard::PollSessions() {
   for (auto& c : connections_) {
     Connection& conn = *c;
+    if (conn.phase() == Phase::kSession && conn.http != nullptr) {
+      PollHttp(conn);
+      continue;
+    }
     if (conn.phase() != Phase::kSession || conn.session == nullptr) continue;
     // An older connection of a camera that reconnected elsewhere (often a
     // half-open one nobody reads) leaves now rather than at its next SEGMENT.
@@ -64,6 +68,7 @@ void Shard::EnforceDeadlines(Connection& conn, absl::Time now) {
   }
   if (phase == Phase::kFree) return;
   if (phase == Phase::kSession) conn.transport.ReleaseIdleMemory(now, kIdleTrimAfter);
+  if (phase == Phase::kSession && conn.http != nullptr) EnforceHttpDeadline(conn);
   const absl::Time accepted = conn.deadline - options_.handshake_timeout;
   if (conn.handshaking && conn.transport.last_receive() <= accepted && now - accepted >= kSilentHandshakeGrace) {
     EndHandshake(conn);
@@ -78,7 +83,7 @@ void Shard::EnforceDeadlines(Connection& conn, absl::Time now) {
     }
     LogConnectionError("connection_timeout", conn, "handshake or HELLO deadline passed");
     BeginClose(conn);
-  } else if (now - conn.transport.last_receive() >= options_.idle_timeout && !conn.blocked &&
+  } else if (now - conn.transport.last_receive() >= options_.idle_timeout && !conn.blocked && !conn.held &&
              conn.transport.receive() != TlsTransport::Receive::kStarved) {
     // (A paused or buffer-starved camera has data waiting: not idle.)
     Bump(counters_.idle_timeouts);

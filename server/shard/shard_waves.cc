@@ -20,6 +20,9 @@ void Shard::StartStopping() {
         conn.session->state() == CameraSession::State::kStreaming) {
       // Told already by a drain wave: it is finishing its in-flight segments.
       if (!conn.session->goaway_sent()) SendGoaway(conn);
+    } else if (conn.phase() == Phase::kSession && conn.http != nullptr) {
+      conn.http->CloseAfterAnswer();  // a request waiting for durability is answered first
+      MarkDirty(conn);
     } else if (conn.phase() == Phase::kHandshake || conn.phase() == Phase::kPeerLookup ||
                conn.phase() == Phase::kSession) {
       BeginClose(conn);
@@ -47,6 +50,14 @@ void Shard::SendGoawayWave(uint64_t budget) {
   for (auto& c : connections_) {
     if (budget == 0) return;
     Connection& conn = *c;
+    if (conn.phase() == Phase::kSession && conn.http != nullptr && !conn.http->close_after_answer()) {
+      // An encoder has no GOAWAY: its connection closes after the answer
+      // it waits for (or now, between requests), and it reconnects.
+      conn.http->CloseAfterAnswer();
+      MarkDirty(conn);
+      --budget;
+      continue;
+    }
     if (conn.phase() != Phase::kSession || conn.session == nullptr ||
         conn.session->state() != CameraSession::State::kStreaming || conn.session->goaway_sent()) {
       continue;

@@ -123,6 +123,10 @@ absl::StatusOr<std::shared_ptr<const ServerTls>> LoadServerTls(const ServerTlsFi
     ASSIGN_OR_RETURN(denied, ReadCameraDenyListFile(files.camera_deny_list_file));
   }
   tls->revocation = std::make_shared<const CameraRevocation>(std::move(denied), std::move(crls));
+  if (!files.encoder_credentials_file.empty()) {
+    ASSIGN_OR_RETURN(EncoderCredentials credentials, ReadEncoderCredentialsFile(files.encoder_credentials_file));
+    tls->encoder_credentials = std::make_shared<const EncoderCredentials>(std::move(credentials));
+  }
 
   X509* leaf = SSL_CTX_get0_certificate(tls->ctx.get());
   if (leaf == nullptr) {

@@ -34,6 +34,7 @@
 #include "absl/time/time.h"
 #include "proto/ssl_ptr.h"
 #include "server/tls/camera_revocation.h"
+#include "server/tls/encoder_credentials.h"
 #include "server/tls/tls_server_context.h"
 
 namespace ingest {
@@ -42,11 +43,17 @@ struct ServerTlsFiles {
   TlsServerOptions context;           // certificate, key, camera CA, ticket keys
   std::string crl_file{};             // optional: PEM CRL(s) of the camera CA(s)
   std::string camera_deny_list_file{};  // optional: camera ids, one per line
+  // optional: tokens and signing keys of encoders without a client
+  // certificate (HTTPS ingest; encoder_credentials.h)
+  std::string encoder_credentials_file{};
 };
 
 struct ServerTls {
   camproto::SslCtxPtr ctx;
   std::shared_ptr<const CameraRevocation> revocation;
+  // Null when no encoder_credentials_file is set: then HTTPS ingest takes
+  // client certificates only.
+  std::shared_ptr<const EncoderCredentials> encoder_credentials;
   // The serving (leaf) certificate.
   std::string certificate_subject;
   std::string certificate_serial;  // hex

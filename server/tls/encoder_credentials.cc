@@ -1,4 +1,4 @@
-#include "server/http_ingest/encoder_credentials.h"
+#include "server/tls/encoder_credentials.h"
 
 #include <openssl/crypto.h>
 #include <openssl/hmac.h>

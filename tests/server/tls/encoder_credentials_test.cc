@@ -3,7 +3,7 @@
 // several per camera, a signature good for one camera until its expiry, and
 // each refusal's status (401 without or with expired credentials, 403 with
 // wrong ones).
-#include "server/http_ingest/encoder_credentials.h"
+#include "server/tls/encoder_credentials.h"
 
 #include <openssl/sha.h>
 

@@ -21,8 +21,8 @@
 //   ASSIGN_OR_RETURN(EncoderCredentials creds, ReadEncoderCredentialsFile(path));
 //   EncoderVerdict v = creds.Check("cam-000001", authorization_field, target.signed_path, now_unix);
 //   if (!v.allowed) answer v.status (401 or 403) with v.reason
-#ifndef SERVER_HTTP_INGEST_ENCODER_CREDENTIALS_H_
-#define SERVER_HTTP_INGEST_ENCODER_CREDENTIALS_H_
+#ifndef SERVER_TLS_ENCODER_CREDENTIALS_H_
+#define SERVER_TLS_ENCODER_CREDENTIALS_H_
 
 #include <array>
 #include <cstdint>
@@ -33,9 +33,15 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "server/http_ingest/ingest_target.h"
 
 namespace ingest {
+
+// The signed-URL part of a request-target.
+struct SignedPath {
+  int64_t expires_unix = 0;
+  std::string key_id;
+  std::string signature_hex;
+};
 
 inline constexpr size_t kMaxCredentialsFileBytes = 16 << 20;
 inline constexpr size_t kMinSigningKeyBytes = 32;
@@ -77,4 +83,4 @@ std::string SignEncoderPath(std::string_view key, std::string_view camera, int64
 
 }  // namespace ingest
 
-#endif  // SERVER_HTTP_INGEST_ENCODER_CREDENTIALS_H_
+#endif  // SERVER_TLS_ENCODER_CREDENTIALS_H_

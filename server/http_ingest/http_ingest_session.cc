@@ -1,0 +1,587 @@
+#include "server/http_ingest/http_ingest_session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/crc32c.h"
+#include "common/std_string_view.h"
+#include "proto/frame.h"
+#include "server/http_ingest/hls_names.h"
+#include "server/http_ingest/ts_packets.h"
+#include "server/spool/spool_record.h"
+
+namespace ingest {
+namespace {
+
+constexpr size_t kTsPacket = 188;
+// Room past max_segment_bytes in a stream's record: the cutter cuts at a
+// packet once it is whole, so the packet being assembled and the lookback
+// (moved to the next piece) may sit in the record for a moment.
+constexpr size_t kStreamSlackBytes = kTsPacket * (kCutLookbackPackets + 2);
+// A piece is called a keyframe when one of its first packets carries the
+// random-access indicator (the cutter put a PAT and PMT before it).
+constexpr size_t kKeyframeLookPackets = 16;
+
+std::string_view StatusText(unsigned status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 431: return "Request Header Fields Too Large";
+    case 501: return "Not Implemented";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Error";
+  }
+}
+
+HttpIngestEvent EventForReaderStatus(unsigned status) {
+  return status == 413 ? HttpIngestEvent::kTooLarge : HttpIngestEvent::kBadRequest;
+}
+
+bool StartsWithKeyframe(const uint8_t* payload, size_t bytes) {
+  const size_t packets = std::min(bytes / kTsPacket, kKeyframeLookPackets);
+  for (size_t i = 0; i < packets; ++i) {
+    const uint8_t* packet = payload + i * kTsPacket;
+    if (packet[0] == 0x47 && TsRandomAccess(packet)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+HttpIngestSession::HttpIngestSession(HttpIngestHost& host, const HttpIngestLimits& limits,
+                                     std::string certified_camera)
+    : host_(host), limits_(limits), certified_camera_(std::move(certified_camera)), reader_(limits_.http) {}
+
+HttpIngestSession::~HttpIngestSession() { ReleaseBuffers(); }
+
+void HttpIngestSession::ReleaseBuffers() {
+  // Records handed to the spool are the host's; these never were.
+  host_.ReleaseRecord(record_);
+  host_.ReleaseRecord(spare_);
+  record_ = {};
+  spare_ = {};
+}
+
+absl::Span<uint8_t> HttpIngestSession::WritableSpan() {
+  if (closing_) return {};
+  if (input_begin_ == input_end_) {
+    input_begin_ = input_end_ = 0;
+  } else if (input_end_ == input_.size() && input_begin_ > 0) {
+    std::memmove(input_.data(), input_.data() + input_begin_, input_end_ - input_begin_);
+    input_end_ -= input_begin_;
+    input_begin_ = 0;
+  }
+  return absl::Span<uint8_t>(input_.data() + input_end_, input_.size() - input_end_);
+}
+
+void HttpIngestSession::CommitWritten(size_t n) {
+  input_end_ = std::min(input_.size(), input_end_ + n);
+  Process();
+}
+
+void HttpIngestSession::Process() {
+  while (!Paused()) {
+    const size_t gathered_before = reader_.gathered_bytes();
+    // Bytes the reader kept back across a pause are parsed before new ones
+    // are offered, so what it keeps stays bounded.
+    std::string_view view;
+    if (gathered_before <= reader_.max_gathered_bytes()) {
+      view = std::string_view(reinterpret_cast<const char*>(input_.data()) + input_begin_, input_end_ - input_begin_);
+    }
+    if (view.empty() && gathered_before == 0) break;
+    if (head_started_us_ == 0 && kind_ == Kind::kNone) head_started_us_ = host_.NowUnixMicros();
+    const size_t offered = view.size();
+    std::optional<HttpRequestError> error = reader_.FeedSome(view, *this);
+    input_begin_ += offered - view.size();
+    if (error) {
+      if (closing_) break;  // already answered (a refusal of ours)
+      ReleaseBuffers();
+      kind_ = Kind::kNone;
+      Answer(error->status, error->reason, EventForReaderStatus(error->status), /*close=*/true);
+      break;
+    }
+    if (offered == view.size() && reader_.gathered_bytes() == gathered_before) break;  // needs more bytes
+  }
+  if (!reader_.mid_request() && kind_ == Kind::kNone) head_started_us_ = 0;
+}
+
+void HttpIngestSession::Resume() {
+  switch (wait_) {
+    case Wait::kNone:
+    case Wait::kDurable:
+      break;
+    case Wait::kPredecessor:
+      if (camera_->accepted() > camera_->durable()) return;
+      wait_ = Wait::kNone;
+      if (!TakeRecordBuffers()) return;
+      break;
+    case Wait::kMemory:
+      wait_ = Wait::kNone;
+      if (!TakeRecordBuffers()) return;
+      break;
+    case Wait::kOriginalDurable:
+      if (camera_->durable() < seq_) return;
+      wait_ = Wait::kNone;
+      Answer(201, absl::StrCat("segment ", seq_, " was already stored with the same contents"),
+             HttpIngestEvent::kSegmentDuplicate);
+      break;
+  }
+  Process();
+}
+
+void HttpIngestSession::OnHead(const HttpRequestHead& head) {
+  ++requests_;
+  keep_alive_ = head.keep_alive;
+  expect_continue_ = head.expect_continue;
+  content_length_ = head.content_length;
+  arrival_us_ = host_.NowUnixMicros();
+  const bool has_body = head.chunked || head.content_length.value_or(0) > 0;
+  kind_ = has_body ? Kind::kRefused : Kind::kNoBody;
+
+  absl::StatusOr<IngestTarget> target = ParseIngestTarget(head.target);
+  if (!target.ok()) {
+    const bool not_found = absl::IsNotFound(target.status());
+    return Refuse(not_found ? 404 : 400, ToStd(target.status().message()),
+                  not_found ? HttpIngestEvent::kNotFound : HttpIngestEvent::kBadRequest);
+  }
+  const bool put = head.method == "PUT";
+  const bool post = head.method == "POST";
+  const bool is_delete = head.method == "DELETE";
+  if (!put && !post && !is_delete) {
+    return Refuse(405, absl::StrCat(ToAbsl(head.method), " is not served: PUT segments and playlists, POST a stream, DELETE"),
+                  HttpIngestEvent::kMethodNotAllowed);
+  }
+  if (!Authorize(head, *target)) return;
+  if (is_delete) {
+    // ffmpeg deletes segments that left its playlist; the recording keeps them.
+    kind_ = has_body ? Kind::kRefused : Kind::kNoBody;
+    refused_status_ = 204;
+    refused_reason_.clear();
+    refused_event_ = HttpIngestEvent::kDelete;
+    return;
+  }
+  if (!has_body) {
+    return Refuse(411, "an upload needs a body: send it chunked or with a Content-Length",
+                  HttpIngestEvent::kBadRequest);
+  }
+  const bool stream = target->name == kStreamName;
+  if (post && !stream) {
+    return Refuse(405, absl::StrCat("POST goes to /v1/cameras/", target->camera, "/", ToAbsl(kStreamName),
+                                    "; PUT uploads a named segment or playlist"),
+                  HttpIngestEvent::kMethodNotAllowed);
+  }
+  if (stream) {
+    kind_ = Kind::kStream;
+    ClaimCamera(target->camera);
+    cutter_.emplace(TsCutterOptions{.min_bytes = std::min(limits_.stream_min_segment_bytes, limits_.max_segment_bytes),
+                                    .max_bytes = limits_.max_segment_bytes});
+    piece_start_ = 0;
+    first_piece_seq_ = 0;
+    pieces_in_flight_ = 0;
+  } else {
+    absl::StatusOr<HlsName> name = ClassifyHlsName(target->name);
+    if (!name.ok()) return Refuse(400, ToStd(name.status().message()), HttpIngestEvent::kBadRequest);
+    if (name->kind == HlsNameKind::kPlaylist) {
+      kind_ = Kind::kPlaylist;
+      playlist_.clear();
+      overflowed_ = false;
+      if (expect_continue_) absl::StrAppend(&outbox_, "HTTP/1.1 100 Continue\r\n\r\n");
+      return;
+    }
+    if (name->kind == HlsNameKind::kInitSegment || absl::EndsWith(target->name, ".m4s")) {
+      return Refuse(415, "fragmented MP4 HLS is not stored yet: push MPEG-TS segments (-hls_segment_type mpegts)",
+                    HttpIngestEvent::kUnsupportedMedia);
+    }
+    if (head.content_length.has_value() && *head.content_length > limits_.max_segment_bytes) {
+      return Refuse(413, absl::StrCat("segment of ", *head.content_length, " bytes; at most ",
+                                      limits_.max_segment_bytes, " are taken"),
+                    HttpIngestEvent::kTooLarge);
+    }
+    kind_ = Kind::kSegment;
+    seq_ = name->seq;
+    ClaimCamera(target->camera);
+  }
+  filled_ = 0;
+  timing_ = TsTiming();
+  piece_arrival_us_ = arrival_us_;
+  if (wait_ == Wait::kNone) TakeRecordBuffers();
+  if (expect_continue_) absl::StrAppend(&outbox_, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+bool HttpIngestSession::Authorize(const HttpRequestHead& head, const IngestTarget& target) {
+  if (!certified_camera_.empty()) {
+    if (target.camera != certified_camera_) {
+      Refuse(403, absl::StrCat("the client certificate is for camera ", certified_camera_, ", not ", target.camera),
+             HttpIngestEvent::kUnauthorized);
+      return false;
+    }
+  } else {
+    const EncoderCredentials* credentials = host_.encoder_credentials();
+    if (credentials == nullptr) {
+      Refuse(401, "no client certificate, and this server takes no tokens or signed URLs (tls.encoder_credentials_file)",
+             HttpIngestEvent::kUnauthorized);
+      return false;
+    }
+    EncoderVerdict verdict =
+        credentials->Check(target.camera, head.authorization, target.signed_path, host_.NowUnixMicros() / 1'000'000);
+    if (!verdict.allowed) {
+      Refuse(verdict.status, verdict.reason, HttpIngestEvent::kUnauthorized);
+      return false;
+    }
+  }
+  if (const ZoneAdmission* admission = host_.admission()) {
+    AdmissionDecision decision = admission->Decide(target.camera);
+    if (decision.kind == AdmissionDecision::Kind::kRedirect) {
+      Refuse(421, absl::StrCat("camera ", target.camera, " records in zone ", decision.zone_id, ": push to its servers"),
+             HttpIngestEvent::kUnauthorized);
+      return false;
+    }
+    if (decision.kind == AdmissionDecision::Kind::kReject) {
+      Refuse(403, decision.reason, HttpIngestEvent::kUnauthorized);
+      return false;
+    }
+  }
+  return true;
+}
+
+void HttpIngestSession::ClaimCamera(const std::string& camera) {
+  if (camera_ != nullptr && camera_id_ == camera && camera_->owner() == owner_token_) return;
+  camera_id_ = camera;
+  camera_ = &host_.registry().Get(camera);
+  owner_token_ = camera_->Claim();
+  // As a camera's WELCOME: a new owner goes on only once everything an
+  // earlier connection accepted is durable, so records stay durable in seq order.
+  if (camera_->accepted() > camera_->durable()) wait_ = Wait::kPredecessor;
+}
+
+bool HttpIngestSession::TakeRecordBuffers() {
+  header_bytes_ = SpoolRecordHeaderBytes(camera_id_.size());
+  if (kind_ == Kind::kSegment && record_.data == nullptr) {
+    const size_t payload = content_length_.has_value() ? *content_length_ : limits_.max_segment_bytes;
+    record_ = host_.AllocateRecord(header_bytes_ + payload);
+  } else if (kind_ == Kind::kStream) {
+    const size_t capacity = header_bytes_ + limits_.max_segment_bytes + kStreamSlackBytes;
+    if (record_.data == nullptr) record_ = host_.AllocateRecord(capacity);
+    if (record_.data != nullptr && spare_.data == nullptr) spare_ = host_.AllocateRecord(capacity);
+  }
+  const bool ready = record_.data != nullptr && (kind_ != Kind::kStream || spare_.data != nullptr);
+  if (!ready) wait_ = Wait::kMemory;
+  return ready;
+}
+
+void HttpIngestSession::OnBody(std::string_view piece) {
+  switch (kind_) {
+    case Kind::kSegment: {
+      const size_t room = record_.capacity - header_bytes_ - filled_;
+      if (piece.size() > room) {
+        // More than the Content-Length promised cannot come (the parser
+        // stops there); this is the chunked upload over max_segment_bytes.
+        overflowed_ = true;
+        return;
+      }
+      std::memcpy(record_.data + header_bytes_ + filled_, piece.data(), piece.size());
+      filled_ += piece.size();
+      timing_.Scan(piece);
+      return;
+    }
+    case Kind::kPlaylist:
+      if (playlist_.size() + piece.size() > kMaxPlaylistBytes) {
+        overflowed_ = true;
+        return;
+      }
+      playlist_.append(piece);
+      return;
+    case Kind::kStream:
+      StreamBody(piece);
+      return;
+    default:
+      return;  // a refused request's body is read and dropped
+  }
+}
+
+void HttpIngestSession::StreamBody(std::string_view piece) {
+  if (closing_) return;
+  cuts_.clear();
+  if (absl::Status s = cutter_->Scan(piece, cuts_); !s.ok()) {
+    ReleaseBuffers();
+    kind_ = Kind::kNone;
+    Answer(400, ToStd(s.message()), HttpIngestEvent::kBadRequest, /*close=*/true);
+    return;
+  }
+  size_t used = 0;
+  for (uint64_t cut : cuts_) {
+    const uint64_t held_end = piece_start_ + filled_;
+    if (cut > held_end) {
+      const size_t n = static_cast<size_t>(cut - held_end);
+      std::memcpy(record_.data + header_bytes_ + filled_, piece.data() + used, n);
+      timing_.Scan(piece.substr(used, n));
+      filled_ += n;
+      used += n;
+    }
+    if (cut > piece_start_) CutStreamPiece(static_cast<size_t>(cut - piece_start_));
+    if (closing_) return;
+  }
+  const size_t rest = piece.size() - used;
+  std::memcpy(record_.data + header_bytes_ + filled_, piece.data() + used, rest);
+  timing_.Scan(piece.substr(used));
+  filled_ += rest;
+}
+
+void HttpIngestSession::CutStreamPiece(size_t end) {
+  if (camera_->owner() != owner_token_) {
+    return Close(409, absl::StrCat("another connection took over camera ", camera_id_, " during this stream"));
+  }
+  const size_t tail = filled_ - end;
+  SegmentBuffer next = spare_;
+  spare_ = {};
+  std::memcpy(next.data + header_bytes_, record_.data + header_bytes_ + end, tail);
+  const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
+  const uint64_t seq = camera_->accepted() + 1;
+  SpoolPiece(seq, end, piece_arrival_us_, duration, /*skip=*/false);
+  record_ = next;
+  filled_ = tail;
+  piece_start_ += end;
+  piece_arrival_us_ = host_.NowUnixMicros();
+  timing_ = TsTiming();
+  timing_.Scan(std::string_view(reinterpret_cast<const char*>(record_.data + header_bytes_), tail));
+  spare_ = host_.AllocateRecord(record_.capacity);
+  if (spare_.data == nullptr) wait_ = Wait::kMemory;  // the parser stops after this step
+}
+
+void HttpIngestSession::SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t capture_start_us, uint32_t duration_us,
+                                   bool skip) {
+  const uint8_t* payload = record_.data + header_bytes_;
+  const uint32_t bytes = static_cast<uint32_t>(payload_bytes);
+  const bool keyframe = StartsWithKeyframe(payload, payload_bytes);
+  const SegmentFingerprint fingerprint{.payload_crc = Crc32c({payload, payload_bytes}),
+                                       .payload_bytes = bytes,
+                                       .capture_start_us = capture_start_us,
+                                       .duration_us = duration_us,
+                                       .keyframe = keyframe};
+  camera_->TryAccept(seq);  // the owner alone accepts: checked by the callers
+  camera_->Remember(seq, fingerprint);
+  uint8_t flags = keyframe ? camproto::kSegmentFlagKeyframe : 0;
+  if (skip) flags |= camproto::kSegmentFlagSkip;
+  EncodeSpoolRecordHeader(SpoolRecordMeta{.camera_id = camera_id_,
+                                          .seq = seq,
+                                          .capture_start_us = capture_start_us,
+                                          .duration_us = duration_us,
+                                          .flags = flags,
+                                          .payload_bytes = bytes,
+                                          .payload_crc = fingerprint.payload_crc},
+                          absl::Span<uint8_t>(record_.data, header_bytes_));
+  const SegmentBuffer record = record_;
+  record_ = {};
+  seq_ = seq;
+  if (first_piece_seq_ == 0) first_piece_seq_ = seq;
+  ++pieces_in_flight_;
+  host_.Count(HttpIngestEvent::kSegmentStored);
+  host_.SpoolHttpRecord(*this, record, header_bytes_ + payload_bytes, seq, bytes);
+}
+
+void HttpIngestSession::OnEnd() {
+  switch (kind_) {
+    case Kind::kSegment:
+      return FinishSegment();
+    case Kind::kStream:
+      return FinishStream();
+    case Kind::kPlaylist: {
+      if (overflowed_) {
+        return Answer(413, absl::StrCat("playlist larger than ", kMaxPlaylistBytes, " bytes"),
+                      HttpIngestEvent::kTooLarge, /*close=*/true);
+      }
+      absl::StatusOr<std::vector<HlsPlaylistEntry>> entries = ParseMediaPlaylist(playlist_);
+      if (!entries.ok()) return Answer(400, ToStd(entries.status().message()), HttpIngestEvent::kBadRequest);
+      return Answer(201, absl::StrCat("playlist of ", entries->size(), " segments (checked; not stored)"),
+                    HttpIngestEvent::kPlaylist);
+    }
+    case Kind::kNoBody:
+    case Kind::kRefused:
+      if (refused_status_ == 0) return;  // closing: answered at the head
+      return Answer(refused_status_, refused_reason_, refused_event_,
+                    /*close=*/refused_status_ == 401 || refused_status_ == 403 || refused_status_ == 421);
+    case Kind::kNone:
+      return;
+  }
+}
+
+void HttpIngestSession::FinishSegment() {
+  if (overflowed_) {
+    ReleaseBuffers();
+    return Answer(413, absl::StrCat("segment larger than ", limits_.max_segment_bytes, " bytes"),
+                  HttpIngestEvent::kTooLarge, /*close=*/true);
+  }
+  if (filled_ == 0) {
+    ReleaseBuffers();
+    return Answer(400, "empty segment", HttpIngestEvent::kBadRequest);
+  }
+  if (camera_->owner() != owner_token_) {
+    ReleaseBuffers();
+    camera_ = nullptr;  // the next request claims it again
+    return Answer(409, absl::StrCat("another connection took over camera ", camera_id_, " while segment ", seq_,
+                                    " arrived; it was not stored"),
+                  HttpIngestEvent::kSegmentConflict);
+  }
+  const uint8_t* payload = record_.data + header_bytes_;
+  if (seq_ <= camera_->accepted()) {
+    // A re-PUT: the same segment again (ffmpeg retrying) is answered again;
+    // other contents under a stored name are refused. The capture time is
+    // taken at arrival, so only the contents are compared.
+    const uint32_t crc = Crc32c({payload, filled_});
+    ReleaseBuffers();
+    std::optional<SegmentFingerprint> original = camera_->Recall(seq_);
+    if (!original.has_value()) {
+      return Answer(409, absl::StrCat("segment ", seq_, " is at or below the last stored seq ", camera_->accepted(),
+                                      " and is not one this server can show it holds (given up, or older than "
+                                      "the last ", kRememberedSegments, "); number segments from the clock "
+                                      "(-hls_start_number_source epoch)"),
+                    HttpIngestEvent::kSegmentConflict);
+    }
+    if (original->payload_crc != crc || original->payload_bytes != filled_) {
+      return Answer(409, absl::StrCat("segment ", seq_, " was stored with other contents (", original->payload_bytes,
+                                      " bytes, crc32c ", absl::Hex(original->payload_crc), "; now ", filled_,
+                                      " bytes, crc32c ", absl::Hex(crc), "); the stored one stays"),
+                    HttpIngestEvent::kSegmentConflict);
+    }
+    // Answered once the original is durable (it may be another
+    // connection's record still in its group commit).
+    if (camera_->durable() >= seq_) {
+      return Answer(201, absl::StrCat("segment ", seq_, " was already stored with the same contents"),
+                    HttpIngestEvent::kSegmentDuplicate);
+    }
+    wait_ = Wait::kOriginalDurable;
+    return;
+  }
+  const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
+  // HLS uploads a segment once it is complete: it began that long ago.
+  const bool skip = seq_ > camera_->accepted() + 1;
+  SpoolPiece(seq_, filled_, arrival_us_ - duration, duration, skip);
+  wait_ = Wait::kDurable;
+}
+
+void HttpIngestSession::FinishStream() {
+  if (!cutter_->at_packet_boundary()) {
+    const size_t lost = filled_;
+    ReleaseBuffers();
+    return Answer(400, absl::StrCat("the stream ends inside a 188-byte packet; its last ", lost,
+                                    " bytes were not stored"),
+                  HttpIngestEvent::kBadRequest, /*close=*/true);
+  }
+  if (filled_ > 0) {
+    if (camera_->owner() != owner_token_) {
+      return Close(409, absl::StrCat("another connection took over camera ", camera_id_, " during this stream"));
+    }
+    const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
+    SpoolPiece(camera_->accepted() + 1, filled_, piece_arrival_us_, duration, /*skip=*/false);
+  }
+  host_.ReleaseRecord(spare_);
+  spare_ = {};
+  if (pieces_in_flight_ == 0) {
+    return Answer(201, first_piece_seq_ == 0 ? "empty stream: nothing stored"
+                                             : absl::StrCat("stored as segments ", first_piece_seq_, "..", seq_),
+                  HttpIngestEvent::kStreamCompleted);
+  }
+  wait_ = Wait::kDurable;
+}
+
+void HttpIngestSession::OnDurable(uint64_t seq) {
+  if (pieces_in_flight_ > 0) --pieces_in_flight_;
+  if (wait_ != Wait::kDurable || pieces_in_flight_ > 0) return;
+  if (kind_ == Kind::kStream) {
+    Answer(201, absl::StrCat("stored as segments ", first_piece_seq_, "..", seq_), HttpIngestEvent::kStreamCompleted);
+  } else {
+    // Counted as stored when it was spooled.
+    Answer(201, absl::StrCat("segment ", seq, " stored"), HttpIngestEvent::kCount);
+  }
+  // Bytes of the next request may wait in the input: the host calls Resume.
+  wait_ = Wait::kNone;
+}
+
+void HttpIngestSession::OnPeerClosed() {
+  if (closing_) return;
+  if (kind_ != Kind::kNone && wait_ != Wait::kDurable && wait_ != Wait::kOriginalDurable) {
+    host_.Count(HttpIngestEvent::kTruncated);
+  } else if (kind_ == Kind::kNone && reader_.mid_request()) {
+    host_.Count(HttpIngestEvent::kTruncated);
+  }
+  ReleaseBuffers();
+  closing_ = true;
+  close_reason_ = "the encoder closed the connection";
+}
+
+void HttpIngestSession::TimeOut() {
+  if (closing_) return;
+  ReleaseBuffers();
+  kind_ = Kind::kNone;
+  Answer(408, "the request head did not arrive in time", HttpIngestEvent::kRequestTimeout, /*close=*/true);
+}
+
+void HttpIngestSession::Close(unsigned status, std::string_view reason) {
+  if (closing_) return;
+  ReleaseBuffers();
+  kind_ = Kind::kNone;
+  Answer(status, reason, status == 409 ? HttpIngestEvent::kSegmentConflict : HttpIngestEvent::kUnauthorized,
+         /*close=*/true);
+}
+
+void HttpIngestSession::CloseAfterAnswer() {
+  close_after_answer_ = true;
+  if (closing_ || kind_ != Kind::kNone || reader_.mid_request()) return;
+  if (wait_ != Wait::kNone) return;
+  closing_ = true;
+  close_reason_ = "server draining";
+}
+
+void HttpIngestSession::Refuse(unsigned status, std::string_view reason, HttpIngestEvent event) {
+  // A request with a body is read to its end first: closing with its bytes
+  // unread would reset the connection and could lose the answer.
+  if (kind_ == Kind::kRefused && content_length_.value_or(0) <= limits_.max_segment_bytes) {
+    refused_status_ = status;
+    refused_reason_ = std::string(reason);
+    refused_event_ = event;
+    return;
+  }
+  kind_ = Kind::kNone;
+  Answer(status, reason, event, /*close=*/true);
+}
+
+void HttpIngestSession::Answer(unsigned status, std::string_view reason, HttpIngestEvent event, bool close) {
+  if (event != HttpIngestEvent::kCount) host_.Count(event);
+  const bool closes = close || !keep_alive_ || close_after_answer_;
+  std::string body = reason.empty() ? std::string() : absl::StrCat(ToAbsl(reason), "\n");
+  absl::StrAppend(&outbox_, "HTTP/1.1 ", status, " ", ToAbsl(StatusText(status)), "\r\n");
+  if (status == 401) absl::StrAppend(&outbox_, "WWW-Authenticate: Bearer\r\n");
+  if (status == 405) absl::StrAppend(&outbox_, "Allow: PUT, POST, DELETE\r\n");
+  if (status != 204) {
+    absl::StrAppend(&outbox_, "Content-Type: text/plain\r\nContent-Length: ", body.size(), "\r\n");
+  }
+  if (closes) absl::StrAppend(&outbox_, "Connection: close\r\n");
+  absl::StrAppend(&outbox_, "\r\n");
+  if (status != 204) outbox_.append(body);
+  kind_ = Kind::kNone;
+  refused_status_ = 0;
+  head_started_us_ = 0;
+  if (closes) {
+    closing_ = true;
+    close_reason_ = absl::StrCat(status, " ", ToAbsl(reason));
+    wait_ = Wait::kNone;
+  }
+}
+
+}  // namespace ingest
