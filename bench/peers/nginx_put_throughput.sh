@@ -4,8 +4,12 @@
 # the dav module, driven by wrk in a closed loop (each connection sends its
 # next PUT as soon as the previous one is answered).
 #
-#   bench/peers/nginx_put_throughput.sh [connections] [body_bytes] [seconds]
+#   bench/peers/nginx_put_throughput.sh [connections] [body_bytes] [seconds] [repeating|numbered]
 #   bench/peers/nginx_put_throughput.sh 1000 262144 30
+#
+# "numbered" PUTs every segment to a new path with the wrk script of
+# bench/scripts/https_put_throughput.sh (the same client work as that run);
+# the default repeats 128 paths per thread (bounded disk use).
 #
 # Two differences from ingestd that the output repeats:
 #  - wrk cannot present a client certificate, so nginx runs with
@@ -17,11 +21,17 @@ set -euo pipefail
 
 # shellcheck source=bench/peers/nginx_common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/nginx_common.sh"
-LUA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/put_segment.lua"
+PEERS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 CONNECTIONS="${1:-1000}"
 BODY_BYTES="${2:-262144}"
 SECONDS_TO_RUN="${3:-30}"
+PATHS="${4:-repeating}"
+case "${PATHS}" in
+  repeating) LUA="${PEERS}/put_segment.lua" LUA_ARGS=(128) ;;
+  numbered) LUA="${PEERS}/put_numbered_segment.lua" LUA_ARGS=("") ;;
+  *) peers_die "paths: repeating or numbered, not ${PATHS}" ;;
+esac
 THREADS=2
 
 command -v wrk >/dev/null || peers_die "wrk is missing: run bench/peers/setup.sh"
@@ -33,7 +43,7 @@ hz=$(getconf CLK_TCK)
 start_ticks=$(nginx_workers_cpu_ticks)
 start_ns=$(date +%s%N)
 timeout $((SECONDS_TO_RUN + 60)) wrk -t "${THREADS}" -c "${CONNECTIONS}" -d "${SECONDS_TO_RUN}s" \
-  --timeout 30s --latency -s "${LUA}" "https://127.0.0.1:${PORT}" -- "${BODY_BYTES}" 128 \
+  --timeout 30s --latency -s "${LUA}" "https://127.0.0.1:${PORT}" -- "${BODY_BYTES}" "${LUA_ARGS[@]}" \
   >"${WORK}/wrk.out" 2>&1 || { cat "${WORK}/wrk.out" >&2; peers_die "wrk failed"; }
 end_ns=$(date +%s%N)
 end_ticks=$(nginx_workers_cpu_ticks)

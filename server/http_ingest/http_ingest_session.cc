@@ -147,6 +147,7 @@ void HttpIngestSession::Resume() {
 
 void HttpIngestSession::OnHead(const HttpRequestHead& head) {
   ++requests_;
+  head_started_us_ = 0;  // the head is whole: its deadline no longer applies (a stream's body may last hours)
   keep_alive_ = head.keep_alive;
   expect_continue_ = head.expect_continue;
   content_length_ = head.content_length;
@@ -244,6 +245,10 @@ bool HttpIngestSession::Authorize(const HttpRequestHead& head, const IngestTarge
       Refuse(verdict.status, verdict.reason, HttpIngestEvent::kUnauthorized);
       return false;
     }
+  }
+  if (std::optional<std::string> denied = host_.CameraDenied(target.camera)) {
+    Refuse(403, *denied, HttpIngestEvent::kUnauthorized);
+    return false;
   }
   if (const ZoneAdmission* admission = host_.admission()) {
     AdmissionDecision decision = admission->Decide(target.camera);
@@ -492,9 +497,9 @@ void HttpIngestSession::FinishStream() {
   }
   host_.ReleaseRecord(spare_);
   spare_ = {};
+  if (first_piece_seq_ == 0) return Answer(400, "empty stream: nothing stored", HttpIngestEvent::kBadRequest);
   if (pieces_in_flight_ == 0) {
-    return Answer(201, first_piece_seq_ == 0 ? "empty stream: nothing stored"
-                                             : absl::StrCat("stored as segments ", first_piece_seq_, "..", seq_),
+    return Answer(201, absl::StrCat("stored as segments ", first_piece_seq_, "..", seq_),
                   HttpIngestEvent::kStreamCompleted);
   }
   wait_ = Wait::kDurable;

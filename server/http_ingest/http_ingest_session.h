@@ -63,6 +63,8 @@ class HttpIngestHost {
   // when none are configured (then only client certificates are taken).
   virtual const EncoderCredentials* encoder_credentials() const = 0;
   virtual const ZoneAdmission* admission() const { return nullptr; }
+  // Why `camera` may not push at all (the deny list), or nullopt.
+  virtual std::optional<std::string> CameraDenied(std::string_view /*camera*/) const { return std::nullopt; }
   virtual int64_t NowUnixMicros() const = 0;
   virtual void Count(HttpIngestEvent /*event*/) {}
 };
@@ -124,6 +126,8 @@ class HttpIngestSession final : private HttpRequestSink {
   // When the head of the request being read began (host clock, us), 0 if none is.
   int64_t head_started_us() const { return head_started_us_; }
   const std::string& camera_id() const { return camera_id_; }
+  // The client certificate's camera ("" without one).
+  const std::string& certified_camera() const { return certified_camera_; }
   const std::string& close_reason() const { return close_reason_; }
   void set_host_tag(uint64_t tag) { host_tag_ = tag; }
   uint64_t host_tag() const { return host_tag_; }

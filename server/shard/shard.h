@@ -178,6 +178,9 @@ class Shard final : public SessionHost, public HttpIngestHost {
   void SpoolHttpRecord(HttpIngestSession& session, const SegmentBuffer& buffer, size_t record_bytes, uint64_t seq,
                        uint32_t payload_bytes) override;
   const EncoderCredentials* encoder_credentials() const override { return tls_->encoder_credentials.get(); }
+  std::optional<std::string> CameraDenied(std::string_view camera) const override {
+    return tls_->revocation->Check(camera, CertificateSerial());
+  }
   void Count(HttpIngestEvent event) override;
 
  private:

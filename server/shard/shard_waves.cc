@@ -97,6 +97,18 @@ void Shard::CloseRevokedSessions() {
   if (revocation.denied_cameras() == 0 && revocation.crl_count() == 0) return;
   for (auto& c : connections_) {
     Connection& conn = *c;
+    if (conn.phase() == Phase::kSession && conn.http != nullptr && !conn.http->certified_camera().empty() &&
+        !conn.http->closing()) {
+      // An encoder with a client certificate: its next answer is the last.
+      const std::string& camera = conn.http->certified_camera();
+      std::optional<std::string> reason = revocation.Check(camera, conn.certificate);
+      if (!reason.has_value()) continue;
+      conn.http->Close(403, *reason);
+      Bump(counters_.revoked_sessions_closed);
+      ReportRevocation(conn, camera, conn.certificate.serial_hex, *reason, /*session_closed=*/true);
+      MarkDirty(conn);
+      continue;
+    }
     if (conn.phase() != Phase::kSession || conn.session == nullptr ||
         conn.session->state() == CameraSession::State::kClosing) {
       continue;

@@ -71,6 +71,10 @@ class FakeHttpHost final : public HttpIngestHost {
   CameraRegistry& registry() override { return registry_; }
   const EncoderCredentials* encoder_credentials() const override { return credentials_.get(); }
   int64_t NowUnixMicros() const override { return now_us; }
+  std::optional<std::string> CameraDenied(std::string_view camera) const override {
+    if (camera == denied) return "on the deny list";
+    return std::nullopt;
+  }
   void Count(HttpIngestEvent event) override { ++counts[event]; }
 
   // The group commit finished every record handed over so far.
@@ -97,6 +101,7 @@ class FakeHttpHost final : public HttpIngestHost {
   }
 
   bool deny_memory = false;
+  std::string denied;
   int64_t now_us = kNowUs;
   int64_t buffers_out = 0;
   std::vector<Stored> spooled;
@@ -402,6 +407,25 @@ TEST(HttpIngestSessionTest, AHeadThatNeverEndsTimesOut) {
   session.TimeOut();
   EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"408"});
   EXPECT_TRUE(session.closing());
+}
+
+TEST(HttpIngestSessionTest, OnlyTheHeadHasADeadlineNotALongStreamsBody) {
+  FakeHttpHost host;
+  HttpIngestSession session(host, Limits(), "");
+  std::string request = Chunked("POST", "/v1/cameras/cam-1/stream", TsPackets(30), 188);
+  request.resize(request.size() - 100);
+  Feed(session, request);
+  EXPECT_EQ(session.head_started_us(), 0) << "a live stream's body may last for hours";
+}
+
+TEST(HttpIngestSessionTest, ADeniedCameraIsRefusedWhateverItsCredentials) {
+  FakeHttpHost host;
+  host.denied = "cam-1";
+  HttpIngestSession session(host, Limits(), "");
+  Feed(session, Put("/v1/cameras/cam-1/l1.ts", "x"));
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"403"});
+  EXPECT_TRUE(absl::StrContains(session.outbox(), "deny list"));
+  EXPECT_TRUE(host.spooled.empty());
 }
 
 TEST(HttpIngestSessionTest, ADrainClosesAfterTheAnswerDue) {

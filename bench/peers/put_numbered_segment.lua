@@ -1,0 +1,46 @@
+-- wrk script: PUTs a fixed-size segment body to a new path every time, as an
+-- encoder pushing HLS does (each segment a new name), for
+-- bench/scripts/https_put_throughput.sh (ingestd) and, for the same client
+-- work, bench/peers/nginx_put_throughput.sh numbered (nginx).
+--
+--   wrk -t2 -c1000 -d20s --latency -s put_numbered_segment.lua https://127.0.0.1:8443 -- \
+--       262144 /v1/cameras "Bearer <token>"
+--
+-- Arguments after "--": body bytes (default 262144), the path prefix, and an
+-- Authorization value (optional). ingestd: <prefix>/b<thread>-<n>/live0.ts, a
+-- camera per request, so no two connections ever push the same camera (that
+-- would be a take-over) and each PUT is a new segment stored, never a re-PUT
+-- answered from memory. nginx: <prefix>/b<thread>/<n>.ts, one folder per
+-- thread, so it makes no directory per request.
+--
+-- The request is formatted per call (the path changes): one copy of the body
+-- in Lua per request, the same on both servers.
+
+local threads_made = 0
+local body, prefix, headers
+local numbered_cameras = true
+local n = 0
+
+function setup(thread)
+  thread:set("thread_id", threads_made)
+  threads_made = threads_made + 1
+end
+
+function init(args)
+  body = string.rep("s", tonumber(args[1]) or 262144)
+  prefix = args[2] or ""
+  headers = {["Content-Type"] = "video/mp2t"}
+  if args[3] ~= nil and args[3] ~= "" then headers["Authorization"] = args[3] end
+  numbered_cameras = prefix:find("/v1/cameras", 1, true) ~= nil
+end
+
+function request()
+  n = n + 1
+  local path
+  if numbered_cameras then
+    path = string.format("%s/b%d-%d/live0.ts", prefix, thread_id, n)
+  else
+    path = string.format("%s/b%d/%d.ts", prefix, thread_id, n)
+  end
+  return wrk.format("PUT", path, headers, body)
+end
