@@ -285,13 +285,7 @@ bool Shard::DriveConnection(Connection& conn) {
       // not keep filling the shard's receive buffers: the cameras whose
       // segments are half received need them to finish, and their finishing
       // is what frees the memory the paused camera waits for.
-      if (!conn.blocked) {
-        conn.blocked = true;
-        paused_.Pause(conn.id);
-        Bump(counters_.backpressure_pauses);
-        conn.transport.StopReceiving();
-      }
-      MarkDirty(conn);
+      PauseForMemory(conn);
       return false;
     }
     absl::StatusOr<size_t> n = tls.ReadPlaintext(target);
@@ -314,6 +308,16 @@ bool Shard::DriveConnection(Connection& conn) {
     urgent_poll_.push_back(conn.id);
   }
   return session.state() != CameraSession::State::kClosing;
+}
+
+void Shard::PauseForMemory(Connection& conn) {
+  if (!conn.blocked) {
+    conn.blocked = true;
+    paused_.Pause(conn.id);
+    Bump(counters_.backpressure_pauses);
+    conn.transport.StopReceiving();
+  }
+  MarkDirty(conn);
 }
 
 bool Shard::FinishHandshake(Connection& conn) {

@@ -264,6 +264,9 @@ class Shard final : public SessionHost, public HttpIngestHost {
   // Runs TLS/protocol on whatever ciphertext is available; false to stop pumping.
   bool DriveConnection(Connection& conn);
   bool FinishHandshake(Connection& conn);
+  // The session has no record memory (pool budget or spool full): stops
+  // reading the connection until RetryBlocked finds memory for it.
+  void PauseForMemory(Connection& conn);
   // Moves session frames into TLS and starts a send if none is in flight.
   void Flush(Connection& conn);
   // A session that ended: counted by outcome; closes the connection.

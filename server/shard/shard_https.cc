@@ -52,14 +52,7 @@ bool Shard::DriveHttp(Connection& conn) {
   http.Resume();
   while (!http.closing()) {
     if (http.blocked_on_memory()) {
-      // As a camera without memory for its next segment (DriveConnection).
-      if (!conn.blocked) {
-        conn.blocked = true;
-        paused_.Pause(conn.id);
-        Bump(counters_.backpressure_pauses);
-        conn.transport.StopReceiving();
-      }
-      MarkDirty(conn);
+      PauseForMemory(conn);  // as a camera without memory for its next segment
       return false;
     }
     absl::Span<uint8_t> target = http.WritableSpan();

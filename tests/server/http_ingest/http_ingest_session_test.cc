@@ -5,8 +5,6 @@
 // head that never ends, memory backpressure and a predecessor's commits.
 #include "server/http_ingest/http_ingest_session.h"
 
-#include <openssl/sha.h>
-
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "common/crc32c.h"
 #include "gtest/gtest.h"
+#include "server/s3/sigv4.h"  // Sha256Hex
 #include "proto/frame.h"
 #include "server/spool/spool_record.h"
 
@@ -24,14 +23,6 @@ namespace {
 
 constexpr int64_t kNowUs = int64_t{1'800'000'000} * 1'000'000;
 const std::string kToken = "tok-1";
-
-std::string Sha256Hex(const std::string& text) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
-  std::string hex;
-  for (uint8_t b : digest) absl::StrAppend(&hex, absl::Hex(b, absl::kZeroPad2));
-  return hex;
-}
 
 struct Stored {
   HttpIngestSession* session;

@@ -5,12 +5,11 @@
 // wrong ones).
 #include "server/tls/encoder_credentials.h"
 
-#include <openssl/sha.h>
-
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/s3/sigv4.h"  // Sha256Hex
 
 namespace ingest {
 namespace {
@@ -18,14 +17,6 @@ namespace {
 constexpr int64_t kNow = 1'800'000'000;
 const std::string kKey = std::string(32, 'Z');  // 0x5a
 const std::string kKeyHex = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
-
-std::string Sha256Hex(const std::string& text) {
-  uint8_t digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
-  std::string hex;
-  for (uint8_t b : digest) absl::StrAppend(&hex, absl::Hex(b, absl::kZeroPad2));
-  return hex;
-}
 
 EncoderCredentials Credentials() {
   const std::string text = absl::StrCat("# encoders\n\ntoken cam-1 sha256:", Sha256Hex("old-token"),
