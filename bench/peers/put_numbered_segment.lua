@@ -6,8 +6,10 @@
 --   wrk -t2 -c1000 -d20s --latency -s put_numbered_segment.lua https://127.0.0.1:8443 -- \
 --       262144 /v1/cameras "Bearer <token>"
 --
--- Arguments after "--": body bytes (default 262144), the path prefix, and an
--- Authorization value (optional). ingestd: <prefix>/b<thread>-<n>/live0.ts, a
+-- Arguments after "--": body bytes (default 262144), the path prefix, an
+-- Authorization value (optional), and "chunked" to send the body with
+-- Transfer-Encoding: chunked in 16 KiB chunks, as ffmpeg's HLS push does
+-- (the server then does not know the size up front). ingestd: <prefix>/b<thread>-<n>/live0.ts, a
 -- camera per request, so no two connections ever push the same camera (that
 -- would be a take-over) and each PUT is a new segment stored, never a re-PUT
 -- answered from memory. nginx: <prefix>/b<thread>/<n>.ts, one folder per
@@ -17,7 +19,7 @@
 -- in Lua per request, the same on both servers.
 
 local threads_made = 0
-local body, prefix, headers
+local body, prefix, headers, chunked_body, authorization
 local numbered_cameras = true
 local n = 0
 
@@ -30,8 +32,19 @@ function init(args)
   body = string.rep("s", tonumber(args[1]) or 262144)
   prefix = args[2] or ""
   headers = {["Content-Type"] = "video/mp2t"}
-  if args[3] ~= nil and args[3] ~= "" then headers["Authorization"] = args[3] end
+  if args[3] ~= nil and args[3] ~= "" then
+    headers["Authorization"] = args[3]
+    authorization = args[3]
+  end
   numbered_cameras = prefix:find("/v1/cameras", 1, true) ~= nil
+  if args[4] == "chunked" then
+    local chunks = {}
+    for at = 1, #body, 16384 do
+      local part = body:sub(at, at + 16383)
+      chunks[#chunks + 1] = string.format("%x\r\n", #part) .. part .. "\r\n"
+    end
+    chunked_body = table.concat(chunks) .. "0\r\n\r\n"
+  end
 end
 
 function request()
@@ -41,6 +54,12 @@ function request()
     path = string.format("%s/b%d-%d/live0.ts", prefix, thread_id, n)
   else
     path = string.format("%s/b%d/%d.ts", prefix, thread_id, n)
+  end
+  if chunked_body ~= nil then
+    -- wrk.format would add a Content-Length beside the chunked coding.
+    local auth = authorization and ("Authorization: " .. authorization .. "\r\n") or ""
+    return "PUT " .. path .. " HTTP/1.1\r\nHost: 127.0.0.1\r\n" .. auth ..
+           "Content-Type: video/mp2t\r\nTransfer-Encoding: chunked\r\n\r\n" .. chunked_body
   end
   return wrk.format("PUT", path, headers, body)
 end

@@ -11,7 +11,7 @@
 #   rss_kib PID; established                    # memory; connections to ${PORT}
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN="${ROOT}/build"
+BIN="${BIN:-${ROOT}/build}"  # another build: BIN=/path/to/build
 WORK=""
 server=""
 

@@ -6,8 +6,11 @@
 # the spool (group commit: writev + fdatasync). The peer, on the same wrk
 # script: bench/peers/nginx_put_throughput.sh N BYTES SECONDS numbered.
 #
-#   bench/scripts/https_put_throughput.sh [connections] [body_bytes] [seconds]
+#   bench/scripts/https_put_throughput.sh [connections] [body_bytes] [seconds] [length|chunked]
 #   bench/scripts/https_put_throughput.sh 1000 262144 20
+#   bench/scripts/https_put_throughput.sh 1000 262144 20 chunked   # as ffmpeg sends: no size up front
+#
+# BIN=<build dir> runs another build's ingestd (before/after comparisons).
 set -euo pipefail
 
 # shellcheck source=bench/scripts/bench_lib.sh
@@ -15,6 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 CONNECTIONS="${1:-1000}"
 BODY_BYTES="${2:-262144}"
 SECONDS_TO_RUN="${3:-20}"
+BODY_CODING="${4:-length}"
 THREADS=2
 LUA="$(cd "$(dirname "${BASH_SOURCE[0]}")/../peers" && pwd)/put_numbered_segment.lua"
 command -v wrk >/dev/null || { echo "wrk is missing: run bench/peers/setup.sh" >&2; exit 1; }
@@ -44,7 +48,7 @@ start_ticks=$(cpu_ticks "${server}")
 start_ns=$(date +%s%N)
 timeout $((SECONDS_TO_RUN + 60)) wrk -t "${THREADS}" -c "${CONNECTIONS}" -d "${SECONDS_TO_RUN}s" \
   --timeout 30s --latency -s "${LUA}" "https://127.0.0.1:${HTTPS_PORT}" -- "${BODY_BYTES}" /v1/cameras \
-  "Bearer ${TOKEN}" >"${WORK}/wrk.out" 2>&1 || { cat "${WORK}/wrk.out" >&2; exit 1; }
+  "Bearer ${TOKEN}" "${BODY_CODING}" >"${WORK}/wrk.out" 2>&1 || { cat "${WORK}/wrk.out" >&2; exit 1; }
 end_ns=$(date +%s%N)
 end_ticks=$(cpu_ticks "${server}")
 rss=$(rss_kib "${server}")
@@ -55,10 +59,10 @@ load="$(awk '{printf "load=%s,%s,%s", $1, $2, $3}' /proc/loadavg)"
 stop_ingestd
 
 python3 - "${WORK}/wrk.out" "${BODY_BYTES}" "$((end_ticks - start_ticks))" "$((end_ns - start_ns))" "${hz}" \
-  "${rss}" "${stored}" "${CONNECTIONS}" "${load}" <<'PY'
+  "${rss}" "${stored}" "${CONNECTIONS}" "${load}" "${BODY_CODING}" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-body, ticks, ns, hz, rss, stored, conns, load = sys.argv[2:]
+body, ticks, ns, hz, rss, stored, conns, load, coding = sys.argv[2:]
 def seconds(value, unit):
     return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 requests = int(re.search(r"(\d+) requests in", text).group(1))
@@ -68,7 +72,7 @@ non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors = re.search(r"Socket errors: (.*)", text)
 cpu_s = int(ticks) / int(hz)
 gb = requests * int(body) / 1e9
-print(f"ingestd_https_put connections={conns} body_bytes={body} requests={requests} "
+print(f"ingestd_https_put connections={conns} body_bytes={body} coding={coding} requests={requests} "
       f"requests_per_s={requests / elapsed:.1f} MB_per_s={requests * int(body) / elapsed / 1e6:.2f} "
       f"latency_ms_p50={latency.get('50', float('nan')):.2f} p99={latency.get('99', float('nan')):.2f} "
       f"non_2xx={non2xx.group(1) if non2xx else 0} socket_errors=[{errors.group(1) if errors else 'none'}] "

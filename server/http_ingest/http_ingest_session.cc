@@ -41,6 +41,8 @@ std::string_view StatusText(unsigned status) {
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 417: return "Expectation Failed";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
     case 421: return "Misdirected Request";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
@@ -73,9 +75,9 @@ HttpIngestSession::~HttpIngestSession() { ReleaseBuffers(); }
 void HttpIngestSession::ReleaseBuffers() {
   // Records handed to the spool are the host's; these never were.
   host_.ReleaseRecord(record_);
-  host_.ReleaseRecord(spare_);
   record_ = {};
-  spare_ = {};
+  carry_.clear();
+  finish_pending_ = false;
 }
 
 absl::Span<uint8_t> HttpIngestSession::WritableSpan() {
@@ -96,7 +98,7 @@ void HttpIngestSession::CommitWritten(size_t n) {
 }
 
 void HttpIngestSession::Process() {
-  while (!Paused()) {
+  while (!closing_ && wait_ == Wait::kNone) {
     const size_t gathered_before = reader_.gathered_bytes();
     // Bytes the reader kept back across a pause are parsed before new ones
     // are offered, so what it keeps stays bounded.
@@ -105,6 +107,7 @@ void HttpIngestSession::Process() {
       view = std::string_view(reinterpret_cast<const char*>(input_.data()) + input_begin_, input_end_ - input_begin_);
     }
     if (view.empty() && gathered_before == 0) break;
+    if (NeedsRoom() && !EnsureRoom()) break;  // waits for memory
     if (head_started_us_ == 0 && kind_ == Kind::kNone) head_started_us_ = host_.NowUnixMicros();
     const size_t offered = view.size();
     std::optional<HttpRequestError> error = reader_.FeedSome(view, *this);
@@ -129,11 +132,11 @@ void HttpIngestSession::Resume() {
     case Wait::kPredecessor:
       if (camera_->accepted() > camera_->durable()) return;
       wait_ = Wait::kNone;
-      if (!TakeRecordBuffers()) return;
+      if (!EnsureRoom()) return;
       break;
     case Wait::kMemory:
       wait_ = Wait::kNone;
-      if (!TakeRecordBuffers()) return;
+      if (!EnsureRoom()) return;
       break;
     case Wait::kOriginalDurable:
       if (camera_->durable() < seq_) return;
@@ -187,6 +190,11 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
                                     "; PUT uploads a named segment or playlist"),
                   HttpIngestEvent::kMethodNotAllowed);
   }
+  if (stream && limits_.max_segment_bytes < kMinStreamSegmentBytes) {
+    return Refuse(501, absl::StrCat("streams are cut into segments of at most protocol.max_segment_bytes, which "
+                                    "must be at least ", kMinStreamSegmentBytes, " for them"),
+                  HttpIngestEvent::kBadRequest);
+  }
   if (stream) {
     kind_ = Kind::kStream;
     ClaimCamera(target->camera);
@@ -221,7 +229,7 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
   filled_ = 0;
   timing_ = TsTiming();
   piece_arrival_us_ = arrival_us_;
-  if (wait_ == Wait::kNone) TakeRecordBuffers();
+  if (wait_ == Wait::kNone) EnsureRoom();
   if (expect_continue_) absl::StrAppend(&outbox_, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
@@ -275,19 +283,36 @@ void HttpIngestSession::ClaimCamera(const std::string& camera) {
   if (camera_->accepted() > camera_->durable()) wait_ = Wait::kPredecessor;
 }
 
-bool HttpIngestSession::TakeRecordBuffers() {
+bool HttpIngestSession::NeedsRoom() const {
+  return (kind_ == Kind::kSegment || kind_ == Kind::kStream) && record_.data == nullptr;
+}
+
+bool HttpIngestSession::EnsureRoom() {
+  if (!NeedsRoom()) return true;
   header_bytes_ = SpoolRecordHeaderBytes(camera_id_.size());
-  if (kind_ == Kind::kSegment && record_.data == nullptr) {
-    const size_t payload = content_length_.has_value() ? *content_length_ : limits_.max_segment_bytes;
-    record_ = host_.AllocateRecord(header_bytes_ + payload);
-  } else if (kind_ == Kind::kStream) {
-    const size_t capacity = header_bytes_ + limits_.max_segment_bytes + kStreamSlackBytes;
-    if (record_.data == nullptr) record_ = host_.AllocateRecord(capacity);
-    if (record_.data != nullptr && spare_.data == nullptr) spare_ = host_.AllocateRecord(capacity);
+  // A whole record at once, never grown: a session that waited for more
+  // memory while holding some could wait forever once every byte of the
+  // budget were held by such sessions. An upload of unknown size (chunked)
+  // therefore holds max_segment_bytes while it lasts.
+  size_t payload = limits_.max_segment_bytes;
+  if (kind_ == Kind::kSegment && content_length_.has_value()) payload = static_cast<size_t>(*content_length_);
+  if (kind_ == Kind::kStream) payload += kStreamSlackBytes;
+  SegmentBuffer record = host_.AllocateRecord(header_bytes_ + payload);
+  if (record.data == nullptr) {
+    wait_ = Wait::kMemory;
+    return false;
   }
-  const bool ready = record_.data != nullptr && (kind_ != Kind::kStream || spare_.data != nullptr);
-  if (!ready) wait_ = Wait::kMemory;
-  return ready;
+  record_ = record;
+  if (!carry_.empty()) {
+    // A stream's bytes after its last cut, kept by the session meanwhile.
+    std::memcpy(record_.data + header_bytes_, carry_.data(), carry_.size());
+    carry_.clear();
+  }
+  if (finish_pending_) {
+    finish_pending_ = false;
+    FinishStream();
+  }
+  return true;
 }
 
 void HttpIngestSession::OnBody(std::string_view piece) {
@@ -320,6 +345,18 @@ void HttpIngestSession::OnBody(std::string_view piece) {
   }
 }
 
+void HttpIngestSession::AppendToPiece(std::string_view bytes) {
+  timing_.Scan(bytes);
+  if (record_.data == nullptr) {
+    carry_.append(bytes);  // after a cut, until EnsureRoom gives the piece a record
+  } else if (filled_ + bytes.size() <= record_.capacity - header_bytes_) {
+    std::memcpy(record_.data + header_bytes_ + filled_, bytes.data(), bytes.size());
+  } else {
+    return Close(500, "stream piece larger than its record; nothing of it was answered");
+  }
+  filled_ += bytes.size();
+}
+
 void HttpIngestSession::StreamBody(std::string_view piece) {
   if (closing_) return;
   cuts_.clear();
@@ -334,39 +371,39 @@ void HttpIngestSession::StreamBody(std::string_view piece) {
     const uint64_t held_end = piece_start_ + filled_;
     if (cut > held_end) {
       const size_t n = static_cast<size_t>(cut - held_end);
-      std::memcpy(record_.data + header_bytes_ + filled_, piece.data() + used, n);
-      timing_.Scan(piece.substr(used, n));
-      filled_ += n;
+      AppendToPiece(piece.substr(used, n));
       used += n;
     }
-    if (cut > piece_start_) CutStreamPiece(static_cast<size_t>(cut - piece_start_));
+    if (cut > piece_start_ && !closing_) CutStreamPiece(static_cast<size_t>(cut - piece_start_));
     if (closing_) return;
   }
-  const size_t rest = piece.size() - used;
-  std::memcpy(record_.data + header_bytes_ + filled_, piece.data() + used, rest);
-  timing_.Scan(piece.substr(used));
-  filled_ += rest;
+  AppendToPiece(piece.substr(used));
 }
 
 void HttpIngestSession::CutStreamPiece(size_t end) {
   if (camera_->owner() != owner_token_) {
     return Close(409, absl::StrCat("another connection took over camera ", camera_id_, " during this stream"));
   }
-  const size_t tail = filled_ - end;
-  SegmentBuffer next = spare_;
-  spare_ = {};
-  std::memcpy(next.data + header_bytes_, record_.data + header_bytes_ + end, tail);
+  if (record_.data == nullptr) {
+    // Two cuts within one parser step: streams need max_segment_bytes of at
+    // least kMinStreamSegmentBytes, so this is a piece in carry_ alone.
+    if (!EnsureRoom()) {
+      wait_ = Wait::kNone;
+      return Close(503, "no memory for the stream's next segment; nothing of it was answered");
+    }
+  }
+  // The bytes after the cut (the tables before a keyframe, found a few
+  // packets late, and the rest of this step) stay with the session; the
+  // piece's record goes to the spool.
+  const uint8_t* payload = record_.data + header_bytes_;
+  carry_.assign(reinterpret_cast<const char*>(payload) + end, filled_ - end);
   const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
-  const uint64_t seq = camera_->accepted() + 1;
-  SpoolPiece(seq, end, piece_arrival_us_, duration, /*skip=*/false);
-  record_ = next;
-  filled_ = tail;
+  SpoolPiece(camera_->accepted() + 1, end, piece_arrival_us_, duration, /*skip=*/false);
+  filled_ = carry_.size();
   piece_start_ += end;
   piece_arrival_us_ = host_.NowUnixMicros();
   timing_ = TsTiming();
-  timing_.Scan(std::string_view(reinterpret_cast<const char*>(record_.data + header_bytes_), tail));
-  spare_ = host_.AllocateRecord(record_.capacity);
-  if (spare_.data == nullptr) wait_ = Wait::kMemory;  // the parser stops after this step
+  timing_.Scan(carry_);
 }
 
 void HttpIngestSession::SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t capture_start_us, uint32_t duration_us,
@@ -492,11 +529,18 @@ void HttpIngestSession::FinishStream() {
     if (camera_->owner() != owner_token_) {
       return Close(409, absl::StrCat("another connection took over camera ", camera_id_, " during this stream"));
     }
+    if (record_.data == nullptr) {
+      // The last piece is in carry_: it needs a record first (EnsureRoom
+      // finishes the stream once it has one).
+      finish_pending_ = true;
+      if (!EnsureRoom()) return;
+      return;  // EnsureRoom called FinishStream again
+    }
     const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
     SpoolPiece(camera_->accepted() + 1, filled_, piece_arrival_us_, duration, /*skip=*/false);
+    filled_ = 0;
   }
-  host_.ReleaseRecord(spare_);
-  spare_ = {};
+  ReleaseBuffers();
   if (first_piece_seq_ == 0) return Answer(400, "empty stream: nothing stored", HttpIngestEvent::kBadRequest);
   if (pieces_in_flight_ == 0) {
     return Answer(201, absl::StrCat("stored as segments ", first_piece_seq_, "..", seq_),
@@ -541,8 +585,10 @@ void HttpIngestSession::Close(unsigned status, std::string_view reason) {
   if (closing_) return;
   ReleaseBuffers();
   kind_ = Kind::kNone;
-  Answer(status, reason, status == 409 ? HttpIngestEvent::kSegmentConflict : HttpIngestEvent::kUnauthorized,
-         /*close=*/true);
+  const HttpIngestEvent event = status == 409   ? HttpIngestEvent::kSegmentConflict
+                               : status == 403 ? HttpIngestEvent::kUnauthorized
+                                               : HttpIngestEvent::kBadRequest;
+  Answer(status, reason, event, /*close=*/true);
 }
 
 void HttpIngestSession::CloseAfterAnswer() {

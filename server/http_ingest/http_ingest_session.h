@@ -82,6 +82,9 @@ class HttpIngestSession final : private HttpRequestSink {
  public:
   // Bytes of plaintext taken in at a time (one TLS record).
   static constexpr size_t kInputBytes = 16 * 1024 + 256;
+  // Streams need segments at least this large: a parser step (at most the
+  // input buffer and what the reader gathered) then holds at most one cut.
+  static constexpr uint32_t kMinStreamSegmentBytes = 64 * 1024;
 
   // `certified_camera` is the camera id of the client certificate, or empty
   // when the encoder sent none (it then needs a token or a signed URL).
@@ -149,7 +152,9 @@ class HttpIngestSession final : private HttpRequestSink {
   void OnHead(const HttpRequestHead& head) override;
   void OnBody(std::string_view piece) override;
   void OnEnd() override;
-  bool Paused() const override { return closing_ || wait_ != Wait::kNone; }
+  // Stops the parser between steps while a request waits, or while the
+  // upload has no record yet (EnsureRoom takes one).
+  bool Paused() const override { return closing_ || wait_ != Wait::kNone || NeedsRoom(); }
   std::optional<uint64_t> BodyLimit() const override {
     return kind_ == Kind::kStream ? kUnboundedBody : uint64_t{limits_.max_segment_bytes};
   }
@@ -161,7 +166,14 @@ class HttpIngestSession final : private HttpRequestSink {
   // Takes the camera for this connection (a new owner waits for its
   // predecessor's records to be durable). False when it must wait.
   void ClaimCamera(const std::string& camera);
-  bool TakeRecordBuffers();
+  // A record for the upload being read, whole: its Content-Length, else
+  // max_segment_bytes (a stream's bytes after its last cut move into it).
+  // False (and Wait::kMemory) when the host has none; the session then
+  // holds no record memory while it waits.
+  bool EnsureRoom();
+  bool NeedsRoom() const;
+  // Adds a stream's bytes to the piece being read (its record, or carry_).
+  void AppendToPiece(std::string_view bytes);
   void StartSegment(uint64_t seq, const HttpRequestHead& head);
   void FinishSegment();
   void StreamBody(std::string_view piece);
@@ -209,7 +221,10 @@ class HttpIngestSession final : private HttpRequestSink {
   std::optional<uint64_t> content_length_;
   uint64_t seq_ = 0;               // the segment's seq; a stream's last spooled one
   SegmentBuffer record_;           // the record being filled
-  SegmentBuffer spare_;            // a stream's next record, taken before it is needed
+  // A stream's bytes after its last cut while the next piece has no record
+  // (at most the lookback and one parser step: about 34 KiB).
+  std::string carry_;
+  bool finish_pending_ = false;    // the stream ended while its last piece waited for a record
   size_t header_bytes_ = 0;        // spool record header in front of the payload
   size_t filled_ = 0;              // payload bytes in record_
   bool overflowed_ = false;        // a playlist longer than its bound

@@ -47,16 +47,20 @@ class FakeHttpHost final : public HttpIngestHost {
   SegmentBuffer AllocateRecord(size_t bytes) override {
     if (deny_memory) return {};
     ++buffers_out;
+    bytes_out += bytes;
+    peak_bytes_out = std::max(peak_bytes_out, bytes_out);
     return SegmentBuffer{.data = new uint8_t[bytes], .capacity = bytes, .size_class = 0};
   }
   void ReleaseRecord(const SegmentBuffer& buffer) override {
     if (buffer.data == nullptr) return;
     --buffers_out;
+    bytes_out -= buffer.capacity;
     delete[] buffer.data;
   }
   void SpoolHttpRecord(HttpIngestSession& session, const SegmentBuffer& buffer, size_t record_bytes, uint64_t seq,
                        uint32_t) override {
     --buffers_out;
+    bytes_out -= buffer.capacity;
     spooled.push_back({&session, buffer, record_bytes, seq});
   }
   CameraRegistry& registry() override { return registry_; }
@@ -95,6 +99,8 @@ class FakeHttpHost final : public HttpIngestHost {
   std::string denied;
   int64_t now_us = kNowUs;
   int64_t buffers_out = 0;
+  size_t bytes_out = 0;  // held by sessions, not yet spooled
+  size_t peak_bytes_out = 0;
   std::vector<Stored> spooled;
   std::vector<Stored> durable;
   std::map<HttpIngestEvent, int> counts;
@@ -311,9 +317,9 @@ TEST(HttpIngestSessionTest, WhatIsNotServedGetsItsStatus) {
 TEST(HttpIngestSessionTest, AStreamIsCutIntoConsecutiveSegmentsAndAnsweredWhenAllAreDurable) {
   FakeHttpHost host;
   HttpIngestLimits limits = Limits();
-  limits.max_segment_bytes = 188 * 100;
+  limits.max_segment_bytes = 64 * 1024;
   HttpIngestSession session(host, limits, "");
-  const std::string stream = TsPackets(450);
+  const std::string stream = TsPackets(1500);
   Feed(session, Chunked("POST", "/v1/cameras/cam-1/stream", stream, 1000), 777);
   EXPECT_GE(host.spooled.size(), 4u);
   EXPECT_EQ(session.outbox(), "");
@@ -333,9 +339,9 @@ TEST(HttpIngestSessionTest, AStreamIsCutIntoConsecutiveSegmentsAndAnsweredWhenAl
 TEST(HttpIngestSessionTest, AStreamCutOffIsNeverAnsweredAndItsLastPieceNotStored) {
   FakeHttpHost host;
   HttpIngestLimits limits = Limits();
-  limits.max_segment_bytes = 188 * 100;
+  limits.max_segment_bytes = 64 * 1024;
   HttpIngestSession session(host, limits, "");
-  std::string request = Chunked("POST", "/v1/cameras/cam-1/stream", TsPackets(250), 100000);
+  std::string request = Chunked("POST", "/v1/cameras/cam-1/stream", TsPackets(800), 100000);
   request.resize(request.size() - 500);  // the connection ends inside the body
   Feed(session, request);
   session.OnPeerClosed();
@@ -344,7 +350,7 @@ TEST(HttpIngestSessionTest, AStreamCutOffIsNeverAnsweredAndItsLastPieceNotStored
   EXPECT_EQ(host.counts[HttpIngestEvent::kTruncated], 1);
   size_t stored = 0;
   for (size_t i = 0; i < host.durable.size(); ++i) stored += host.Payload(i).size();
-  EXPECT_LE(stored, 188u * 200) << "only whole pieces cut before the end are kept";
+  EXPECT_LE(stored, 188u * 800 - 500) << "only whole pieces cut before the end are kept";
   EXPECT_EQ(host.buffers_out, 0);
 
   // A body that ends properly but inside a packet: 400, its tail not stored.
@@ -370,6 +376,55 @@ TEST(HttpIngestSessionTest, WithoutMemoryTheSessionWaitsAndGoesOnWhenItComes) {
   host.MakeDurable();
   ASSERT_EQ(host.durable.size(), 1u);
   EXPECT_EQ(host.Payload(0), std::string(40000, 'm'));
+}
+
+TEST(HttpIngestSessionTest, AStreamWaitingForMemoryHoldsNoRecordAndGoesOn) {
+  // Sessions that waited for memory while holding some could take the whole
+  // budget and wait on each other forever: a stream's bytes after a cut wait
+  // in the session itself, never in a half-used record.
+  FakeHttpHost host;
+  HttpIngestLimits limits = Limits();
+  limits.max_segment_bytes = 64 * 1024;
+  HttpIngestSession session(host, limits, "");
+  const std::string stream = TsPackets(1200);  // about 3.4 pieces of 64 KiB
+  const std::string request = Chunked("POST", "/v1/cameras/cam-1/stream", stream, 4000);
+  size_t taken = 0;
+  bool waited = false;
+  int memory_waits = 0;
+  while (taken < request.size()) {
+    const size_t n = Feed(session, std::string_view(request).substr(taken, 4096), 4096);
+    taken += n;
+    if (!host.spooled.empty() && !waited) {
+      host.deny_memory = true;  // from the first cut on, no memory for a while
+      waited = true;
+    }
+    if (session.blocked_on_memory()) {
+      ++memory_waits;
+      EXPECT_EQ(host.bytes_out, 0u) << "waiting for memory while holding some";
+      host.MakeDurable();
+      host.deny_memory = false;
+      session.Resume();
+    }
+    if (n == 0 && !session.blocked_on_memory()) break;
+  }
+  EXPECT_GT(memory_waits, 0);
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"201"});
+  std::string joined;
+  for (size_t i = 0; i < host.durable.size(); ++i) joined += host.Payload(i);
+  EXPECT_EQ(joined, stream);
+  EXPECT_GE(host.durable.size(), 3u);
+  EXPECT_EQ(host.buffers_out, 0);
+}
+
+TEST(HttpIngestSessionTest, StreamsNeedSegmentsOfAtLeast64KiB) {
+  FakeHttpHost host;
+  HttpIngestLimits limits = Limits();
+  limits.max_segment_bytes = 32 * 1024;
+  HttpIngestSession session(host, limits, "");
+  Feed(session, Chunked("POST", "/v1/cameras/cam-1/stream", TsPackets(10), 1000));
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"501"});
+  EXPECT_TRUE(host.spooled.empty());
 }
 
 TEST(HttpIngestSessionTest, ANewConnectionWaitsUntilItsPredecessorsRecordsAreDurable) {
