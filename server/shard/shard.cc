@@ -310,6 +310,17 @@ bool Shard::DriveConnection(Connection& conn) {
   return session.state() != CameraSession::State::kClosing;
 }
 
+std::optional<std::string> Shard::CameraIdOrClose(Connection& conn) {
+  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(conn.transport.tls()->peer_certificate());
+  if (!camera_id.ok()) {
+    Bump(counters_.bad_camera_identity);
+    LogConnectionError("bad_camera_identity", conn, ToStd(camera_id.status().message()));
+    BeginClose(conn);
+    return std::nullopt;
+  }
+  return *std::move(camera_id);
+}
+
 void Shard::PauseForMemory(Connection& conn) {
   if (!conn.blocked) {
     conn.blocked = true;
@@ -323,13 +334,8 @@ void Shard::PauseForMemory(Connection& conn) {
 bool Shard::FinishHandshake(Connection& conn) {
   EndHandshake(conn);
   camproto::TlsChannel& tls = *conn.transport.tls();
-  absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(tls.peer_certificate());
-  if (!camera_id.ok()) {
-    Bump(counters_.bad_camera_identity);
-    LogConnectionError("bad_camera_identity", conn, ToStd(camera_id.status().message()));
-    BeginClose(conn);
-    return false;
-  }
+  std::optional<std::string> camera_id = CameraIdOrClose(conn);
+  if (!camera_id.has_value()) return false;
   conn.certificate = CertificateSerial::Of(tls.peer_certificate());
   // A parsed certificate is most of what an idle camera's TLS would cost.
   tls.ForgetPeerCertificate();

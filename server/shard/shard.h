@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -264,6 +265,9 @@ class Shard final : public SessionHost, public HttpIngestHost {
   // Runs TLS/protocol on whatever ciphertext is available; false to stop pumping.
   bool DriveConnection(Connection& conn);
   bool FinishHandshake(Connection& conn);
+  // The camera id of the connection's client certificate, or nullopt after
+  // counting, logging and closing a connection whose certificate names none.
+  std::optional<std::string> CameraIdOrClose(Connection& conn);
   // The session has no record memory (pool budget or spool full): stops
   // reading the connection until RetryBlocked finds memory for it.
   void PauseForMemory(Connection& conn);

@@ -6,7 +6,6 @@
 #include "common/monotonic_clock.h"
 #include "common/std_string_view.h"
 #include "server/shard/shard.h"
-#include "server/tls/camera_identity.h"
 
 namespace ingest {
 
@@ -15,13 +14,8 @@ bool Shard::StartHttpSession(Connection& conn) {
   camproto::TlsChannel& tls = *conn.transport.tls();
   std::string camera;
   if (tls.peer_certificate() != nullptr) {
-    absl::StatusOr<std::string> camera_id = CameraIdFromCertificate(tls.peer_certificate());
-    if (!camera_id.ok()) {
-      Bump(counters_.bad_camera_identity);
-      LogConnectionError("bad_camera_identity", conn, ToStd(camera_id.status().message()));
-      BeginClose(conn);
-      return false;
-    }
+    std::optional<std::string> camera_id = CameraIdOrClose(conn);
+    if (!camera_id.has_value()) return false;
     conn.certificate = CertificateSerial::Of(tls.peer_certificate());
     camera = std::move(*camera_id);
     if (std::optional<std::string> reason = tls_->revocation->Check(camera, conn.certificate)) {
