@@ -17,6 +17,7 @@
 #include "server/batch/batch_layout.h"
 #include "server/batch/batch_object.h"
 #include "server/batch/camera_index.h"
+#include "server/spool/metadata_streams.h"
 
 namespace ingest {
 namespace {
@@ -440,6 +441,23 @@ absl::StatusOr<RecordingReader::Selection> RecordingReader::Select(std::string_v
   return selection;
 }
 
+absl::StatusOr<std::vector<SegmentLocation>> RecordingReader::InitLocations(std::string_view camera,
+                                                                            ProblemHandler on_problem) {
+  const std::string stream = InitStreamId(camera);
+  std::vector<SegmentLocation> inits;
+  RETURN_IF_ERROR(ForEachIndexHour(
+      stream, 0, LastIndexHourUs(), [&](int64_t, const std::vector<ObjectInfo>& objects) -> absl::Status {
+        for (const ObjectInfo& object : objects) {
+          ASSIGN_OR_RETURN(std::vector<SegmentLocation> index, ReadIndexObject(stream, object, on_problem));
+          for (SegmentLocation& e : index) inits.push_back(std::move(e));
+        }
+        return absl::OkStatus();
+      }));
+  uint64_t duplicates = 0, conflicts = 0, reindexed = 0;
+  KeepFirstCopyOfEachSeq(inits, duplicates, conflicts, reindexed);
+  return inits;
+}
+
 absl::StatusOr<std::vector<SegmentLocation>> RecordingReader::Locations(std::string_view camera, int64_t from_us,
                                                                         int64_t to_us) {
   ASSIGN_OR_RETURN(Selection selection, Select(camera, from_us, to_us, FirstProblemIsDataLoss));
@@ -469,7 +487,46 @@ absl::StatusOr<ExportStats> RecordingReader::ExportWith(std::string_view camera,
   stats.duplicates_skipped = selection.duplicates;
   stats.reindexed_skipped = selection.reindexed;
   stats.conflicting_copies = selection.conflicts;
+  // fMP4 segments are read after their initialization segment: the one of
+  // the highest init seq at or below InitSeq(seq, kMaxInitsPerSeq).
+  std::vector<SegmentLocation> inits;
+  if (std::any_of(selection.locations.begin(), selection.locations.end(),
+                  [](const SegmentLocation& e) { return (e.flags & kRecordFlagFragment) != 0; })) {
+    ASSIGN_OR_RETURN(inits, InitLocations(camera, on_problem));
+  }
+  std::optional<std::pair<uint32_t, uint32_t>> init_sent;  // (length, crc32c) of the last init sent
+  std::optional<uint64_t> init_tried;  // the init seq last looked at
+  bool reported_no_init = false;
+  auto send_init_for = [&](const SegmentLocation& e) -> absl::Status {
+    if ((e.flags & kRecordFlagFragment) == 0) return absl::OkStatus();
+    const auto after = std::upper_bound(inits.begin(), inits.end(), InitSeq(e.seq, kMaxInitsPerSeq),
+                                        [](uint64_t seq, const SegmentLocation& init) { return seq < init.seq; });
+    if (after == inits.begin()) {
+      if (reported_no_init) return absl::OkStatus();
+      reported_no_init = true;
+      return on_problem(SegmentProblem(e.batch_key, e, "fMP4 segment with no initialization segment stored for it"));
+    }
+    const SegmentLocation& init = *(after - 1);
+    if (init_tried == init.seq) return absl::OkStatus();  // sent already, or bad and reported
+    init_tried = init.seq;
+    if (init_sent == std::make_pair(init.length, init.crc32c)) return absl::OkStatus();  // a copy pushed again
+    auto bad_init = [&](const SegmentLocation& i, std::string_view why) {
+      return on_problem(SegmentProblem(i.batch_key, i, absl::StrCat("initialization segment: ", ToAbsl(why))));
+    };
+    return ReadPayloads(
+        *store_, absl::MakeConstSpan(&init, 1),
+        [&](const SegmentLocation& i, absl::Span<const uint8_t> payload) -> absl::Status {
+          if (!PayloadCrcMatches(i, payload)) return bad_init(i, "bad payload CRC");
+          RETURN_IF_ERROR(sink(payload));
+          init_sent = std::make_pair(i.length, i.crc32c);
+          ++stats.init_segments;
+          stats.init_bytes += i.length;
+          return absl::OkStatus();
+        },
+        bad_init);
+  };
   auto send = [&](const SegmentLocation& e, absl::Span<const uint8_t> payload) -> absl::Status {
+    RETURN_IF_ERROR(send_init_for(e));
     RETURN_IF_ERROR(sink(payload));
     if (stats.segments == 0) stats.first_seq = e.seq;
     stats.last_seq = e.seq;

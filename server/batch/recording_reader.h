@@ -77,6 +77,11 @@ struct ExportStats {
   uint64_t duplicates_skipped = 0;  // further stored copies of a seq (a seal redone after a crash)
   uint64_t reindexed_skipped = 0;   // the same stored payload indexed again (not a second copy)
   uint64_t conflicting_copies = 0;  // of those, copies whose length or CRC differ from the one sent
+  // fMP4 initialization segments sent before the segments that need them
+  // (from the camera's ~init stream, metadata_streams.h); not in `segments`
+  // or `bytes`.
+  uint64_t init_segments = 0;
+  uint64_t init_bytes = 0;
   // ExportSkippingBad only: segments of the range it could not send (every
   // copy bad), and every problem met — also bad copies another copy replaced
   // and index objects it could not read (whose segments it cannot count).
@@ -134,6 +139,9 @@ class RecordingReader {
   // Sends to `sink`, in seq order and each seq once, the payload of every
   // segment whose capture interval [start, start + duration) overlaps
   // [from_us, to_us) (a zero-length segment counts if its start is inside).
+  // An fMP4 segment is preceded by its initialization segment whenever that
+  // differs from the last one sent, so the output plays from its first byte;
+  // one missing is a problem (DataLoss here).
   // Reads only the index hours that can hold such segments, and fetches
   // payloads with range reads, adjacent ones of a batch together. Every
   // payload's CRC is checked before it is sent: DataLoss naming the batch,
@@ -193,6 +201,9 @@ class RecordingReader {
   std::optional<std::string> EntryProblem(const SegmentLocation& e) const;
   absl::StatusOr<std::vector<RecordedRange>> CollectRanges(std::string_view camera, ProblemHandler on_problem);
   absl::StatusOr<Selection> Select(std::string_view camera, int64_t from_us, int64_t to_us, ProblemHandler on_problem);
+  // The intact entries of the camera's ~init stream, each seq once, in seq
+  // order (an init is a few KiB, pushed once per encoder start: few).
+  absl::StatusOr<std::vector<SegmentLocation>> InitLocations(std::string_view camera, ProblemHandler on_problem);
   absl::StatusOr<ExportStats> ExportWith(std::string_view camera, int64_t from_us, int64_t to_us,
                                          const PayloadSink& sink, ProblemHandler on_problem);
 

@@ -7,6 +7,7 @@ std::string_view HttpIngestEventName(HttpIngestEvent event) {
     case HttpIngestEvent::kSegmentStored: return "segment_stored";
     case HttpIngestEvent::kSegmentDuplicate: return "segment_duplicate";
     case HttpIngestEvent::kSegmentConflict: return "segment_conflict";
+    case HttpIngestEvent::kInitStored: return "init_stored";
     case HttpIngestEvent::kPlaylist: return "playlist";
     case HttpIngestEvent::kDelete: return "delete_ignored";
     case HttpIngestEvent::kStreamCompleted: return "stream_completed";

@@ -13,7 +13,8 @@ enum class HttpIngestEvent : uint8_t {
   kSegmentStored,      // 201 for a new segment (an HLS segment or a stream piece)
   kSegmentDuplicate,   // 201 again for a re-PUT with the same contents
   kSegmentConflict,    // 409: a re-PUT with other contents, or a camera taken over
-  kPlaylist,           // a playlist checked and answered
+  kInitStored,         // 201 for a new fMP4 initialization segment
+  kPlaylist,           // a playlist checked, kept and answered
   kDelete,             // a DELETE answered without deleting
   kStreamCompleted,    // 201 for a whole POSTed stream
   kUnauthorized,       // 401 / 403
@@ -21,7 +22,7 @@ enum class HttpIngestEvent : uint8_t {
   kMethodNotAllowed,   // 405
   kTooLarge,           // 413
   kBadRequest,         // 400 and the reader's other refusals
-  kUnsupportedMedia,   // 415: fMP4 HLS
+  kUnsupportedMedia,   // 415: an upload that is not what its name says (an .m4s that is not fMP4)
   kTruncated,          // the connection ended inside a request: nothing of it answered
   kRequestTimeout,     // 408: a head that did not arrive in time
   kCount,

@@ -10,6 +10,7 @@
 #include "proto/frame.h"
 #include "server/http_ingest/hls_names.h"
 #include "server/http_ingest/ts_packets.h"
+#include "server/spool/metadata_streams.h"
 #include "server/spool/spool_record.h"
 
 namespace ingest {
@@ -62,6 +63,10 @@ bool StartsWithKeyframe(const uint8_t* payload, size_t bytes) {
     if (packet[0] == 0x47 && TsRandomAccess(packet)) return true;
   }
   return false;
+}
+
+uint8_t KeyframeFlag(const uint8_t* payload, size_t bytes) {
+  return StartsWithKeyframe(payload, bytes) ? camproto::kSegmentFlagKeyframe : 0;
 }
 
 }  // namespace
@@ -141,7 +146,9 @@ void HttpIngestSession::Resume() {
     case Wait::kOriginalDurable:
       if (camera_->durable() < seq_) return;
       wait_ = Wait::kNone;
-      Answer(201, absl::StrCat("segment ", seq_, " was already stored with the same contents"),
+      Answer(201,
+             absl::StrCat(kind_ == Kind::kSegment ? absl::StrCat("segment ", seq_) : absl::StrCat(camera_id_, " #", seq_),
+                          " was already stored with the same contents"),
              HttpIngestEvent::kSegmentDuplicate);
       break;
   }
@@ -206,25 +213,32 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
   } else {
     absl::StatusOr<HlsName> name = ClassifyHlsName(target->name);
     if (!name.ok()) return Refuse(400, ToStd(name.status().message()), HttpIngestEvent::kBadRequest);
-    if (name->kind == HlsNameKind::kPlaylist) {
-      kind_ = Kind::kPlaylist;
-      playlist_.clear();
-      overflowed_ = false;
-      if (expect_continue_) absl::StrAppend(&outbox_, "HTTP/1.1 100 Continue\r\n\r\n");
-      return;
+    const Kind kind = name->kind == HlsNameKind::kPlaylist      ? Kind::kPlaylist
+                      : name->kind == HlsNameKind::kInitSegment ? Kind::kInit
+                                                                : Kind::kSegment;
+    keep_metadata_ = target->camera.size() <= kMaxCameraIdWithMetadata;
+    if (kind == Kind::kInit && !keep_metadata_) {
+      return Refuse(400, absl::StrCat("fMP4 is kept for camera ids of at most ", kMaxCameraIdWithMetadata,
+                                      " bytes (its initialization segment needs a stream of its own)"),
+                    HttpIngestEvent::kBadRequest);
     }
-    if (name->kind == HlsNameKind::kInitSegment || absl::EndsWith(target->name, ".m4s")) {
-      return Refuse(415, "fragmented MP4 HLS is not stored yet: push MPEG-TS segments (-hls_segment_type mpegts)",
-                    HttpIngestEvent::kUnsupportedMedia);
-    }
-    if (head.content_length.has_value() && *head.content_length > limits_.max_segment_bytes) {
-      return Refuse(413, absl::StrCat("segment of ", *head.content_length, " bytes; at most ",
-                                      limits_.max_segment_bytes, " are taken"),
+    if (head.content_length.has_value() && *head.content_length > UploadLimit(kind)) {
+      return Refuse(413, absl::StrCat(target->name, " of ", *head.content_length, " bytes; at most ",
+                                      UploadLimit(kind), " are taken"),
                     HttpIngestEvent::kTooLarge);
     }
-    kind_ = Kind::kSegment;
+    kind_ = kind;
+    media_camera_ = target->camera;
+    fmp4_ = kind == Kind::kSegment && !absl::EndsWith(target->name, ".ts") && !absl::EndsWith(target->name, ".aac");
     seq_ = name->seq;
-    ClaimCamera(target->camera);
+    overflowed_ = false;
+    if (kind == Kind::kInit) {
+      ClaimCamera(InitStreamId(target->camera));
+    } else if (kind == Kind::kPlaylist && keep_metadata_) {
+      ClaimCamera(PlaylistStreamId(target->camera));
+    } else {
+      ClaimCamera(target->camera);
+    }
   }
   filled_ = 0;
   timing_ = TsTiming();
@@ -284,7 +298,25 @@ void HttpIngestSession::ClaimCamera(const std::string& camera) {
 }
 
 bool HttpIngestSession::NeedsRoom() const {
-  return (kind_ == Kind::kSegment || kind_ == Kind::kStream) && record_.data == nullptr;
+  return (kind_ == Kind::kSegment || kind_ == Kind::kInit || kind_ == Kind::kPlaylist || kind_ == Kind::kStream) &&
+         record_.data == nullptr;
+}
+
+uint64_t HttpIngestSession::UploadLimit(Kind kind) const {
+  switch (kind) {
+    case Kind::kInit:
+      return std::min(limits_.max_init_bytes, limits_.max_segment_bytes);
+    case Kind::kPlaylist:
+      return kMaxPlaylistBytes;
+    default:
+      return limits_.max_segment_bytes;
+  }
+}
+
+std::optional<uint64_t> HttpIngestSession::BodyLimit() const {
+  // An upload's bound is checked as it fills its record (a 413 after its
+  // end); the reader's bound stops a body from running on unread.
+  return kind_ == Kind::kStream ? kUnboundedBody : uint64_t{limits_.max_segment_bytes};
 }
 
 bool HttpIngestSession::EnsureRoom() {
@@ -294,8 +326,8 @@ bool HttpIngestSession::EnsureRoom() {
   // memory while holding some could wait forever once every byte of the
   // budget were held by such sessions. An upload of unknown size (chunked)
   // therefore holds max_segment_bytes while it lasts.
-  size_t payload = limits_.max_segment_bytes;
-  if (kind_ == Kind::kSegment && content_length_.has_value()) payload = static_cast<size_t>(*content_length_);
+  size_t payload = static_cast<size_t>(UploadLimit(kind_));
+  if (kind_ != Kind::kStream && content_length_.has_value()) payload = static_cast<size_t>(*content_length_);
   if (kind_ == Kind::kStream) payload += kStreamSlackBytes;
   SegmentBuffer record = host_.AllocateRecord(header_bytes_ + payload);
   if (record.data == nullptr) {
@@ -317,26 +349,21 @@ bool HttpIngestSession::EnsureRoom() {
 
 void HttpIngestSession::OnBody(std::string_view piece) {
   switch (kind_) {
-    case Kind::kSegment: {
+    case Kind::kSegment:
+    case Kind::kInit:
+    case Kind::kPlaylist: {
       const size_t room = record_.capacity - header_bytes_ - filled_;
-      if (piece.size() > room) {
+      if (overflowed_ || piece.size() > room || filled_ + piece.size() > UploadLimit(kind_)) {
         // More than the Content-Length promised cannot come (the parser
-        // stops there); this is the chunked upload over max_segment_bytes.
+        // stops there); this is a chunked upload over its bound.
         overflowed_ = true;
         return;
       }
       std::memcpy(record_.data + header_bytes_ + filled_, piece.data(), piece.size());
       filled_ += piece.size();
-      timing_.Scan(piece);
+      if (kind_ == Kind::kSegment && !fmp4_) timing_.Scan(piece);
       return;
     }
-    case Kind::kPlaylist:
-      if (playlist_.size() + piece.size() > kMaxPlaylistBytes) {
-        overflowed_ = true;
-        return;
-      }
-      playlist_.append(piece);
-      return;
     case Kind::kStream:
       StreamBody(piece);
       return;
@@ -398,7 +425,7 @@ void HttpIngestSession::CutStreamPiece(size_t end) {
   const uint8_t* payload = record_.data + header_bytes_;
   carry_.assign(reinterpret_cast<const char*>(payload) + end, filled_ - end);
   const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
-  SpoolPiece(camera_->accepted() + 1, end, piece_arrival_us_, duration, /*skip=*/false);
+  SpoolPiece(camera_->accepted() + 1, end, piece_arrival_us_, duration, KeyframeFlag(payload, end));
   filled_ = carry_.size();
   piece_start_ += end;
   piece_arrival_us_ = host_.NowUnixMicros();
@@ -407,10 +434,10 @@ void HttpIngestSession::CutStreamPiece(size_t end) {
 }
 
 void HttpIngestSession::SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t capture_start_us, uint32_t duration_us,
-                                   bool skip) {
+                                   uint8_t flags) {
   const uint8_t* payload = record_.data + header_bytes_;
   const uint32_t bytes = static_cast<uint32_t>(payload_bytes);
-  const bool keyframe = StartsWithKeyframe(payload, payload_bytes);
+  const bool keyframe = (flags & camproto::kSegmentFlagKeyframe) != 0;
   const SegmentFingerprint fingerprint{.payload_crc = Crc32c({payload, payload_bytes}),
                                        .payload_bytes = bytes,
                                        .capture_start_us = capture_start_us,
@@ -418,8 +445,6 @@ void HttpIngestSession::SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t c
                                        .keyframe = keyframe};
   camera_->TryAccept(seq);  // the owner alone accepts: checked by the callers
   camera_->Remember(seq, fingerprint);
-  uint8_t flags = keyframe ? camproto::kSegmentFlagKeyframe : 0;
-  if (skip) flags |= camproto::kSegmentFlagSkip;
   EncodeSpoolRecordHeader(SpoolRecordMeta{.camera_id = camera_id_,
                                           .seq = seq,
                                           .capture_start_us = capture_start_us,
@@ -433,7 +458,8 @@ void HttpIngestSession::SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t c
   seq_ = seq;
   if (first_piece_seq_ == 0) first_piece_seq_ = seq;
   ++pieces_in_flight_;
-  host_.Count(HttpIngestEvent::kSegmentStored);
+  if (kind_ == Kind::kSegment || kind_ == Kind::kStream) host_.Count(HttpIngestEvent::kSegmentStored);
+  if (kind_ == Kind::kInit) host_.Count(HttpIngestEvent::kInitStored);
   host_.SpoolHttpRecord(*this, record, header_bytes_ + payload_bytes, seq, bytes);
 }
 
@@ -443,16 +469,10 @@ void HttpIngestSession::OnEnd() {
       return FinishSegment();
     case Kind::kStream:
       return FinishStream();
-    case Kind::kPlaylist: {
-      if (overflowed_) {
-        return Answer(413, absl::StrCat("playlist larger than ", kMaxPlaylistBytes, " bytes"),
-                      HttpIngestEvent::kTooLarge, /*close=*/true);
-      }
-      absl::StatusOr<std::vector<HlsPlaylistEntry>> entries = ParseMediaPlaylist(playlist_);
-      if (!entries.ok()) return Answer(400, ToStd(entries.status().message()), HttpIngestEvent::kBadRequest);
-      return Answer(201, absl::StrCat("playlist of ", entries->size(), " segments (checked; not stored)"),
-                    HttpIngestEvent::kPlaylist);
-    }
+    case Kind::kInit:
+      return FinishInit();
+    case Kind::kPlaylist:
+      return FinishPlaylist();
     case Kind::kNoBody:
     case Kind::kRefused:
       if (refused_status_ == 0) return;  // closing: answered at the head
@@ -463,28 +483,55 @@ void HttpIngestSession::OnEnd() {
   }
 }
 
-void HttpIngestSession::FinishSegment() {
+bool HttpIngestSession::UploadRefused(std::string_view what) {
   if (overflowed_) {
     ReleaseBuffers();
-    return Answer(413, absl::StrCat("segment larger than ", limits_.max_segment_bytes, " bytes"),
-                  HttpIngestEvent::kTooLarge, /*close=*/true);
+    Answer(413, absl::StrCat(ToAbsl(what), " larger than ", UploadLimit(kind_), " bytes"), HttpIngestEvent::kTooLarge,
+           /*close=*/true);
+    return true;
   }
   if (filled_ == 0) {
     ReleaseBuffers();
-    return Answer(400, "empty segment", HttpIngestEvent::kBadRequest);
+    Answer(400, absl::StrCat("empty ", ToAbsl(what)), HttpIngestEvent::kBadRequest);
+    return true;
   }
   if (camera_->owner() != owner_token_) {
     ReleaseBuffers();
     camera_ = nullptr;  // the next request claims it again
-    return Answer(409, absl::StrCat("another connection took over camera ", camera_id_, " while segment ", seq_,
-                                    " arrived; it was not stored"),
-                  HttpIngestEvent::kSegmentConflict);
+    Answer(409, absl::StrCat("another connection took over camera ", media_camera_, " while its ", ToAbsl(what),
+                             " arrived; it was not stored"),
+           HttpIngestEvent::kSegmentConflict);
+    return true;
   }
+  return false;
+}
+
+bool HttpIngestSession::AnswerIfStored(uint64_t seq, std::string_view what) {
+  const uint8_t* payload = record_.data + header_bytes_;
+  const uint32_t crc = Crc32c({payload, filled_});
+  std::optional<SegmentFingerprint> original = camera_->Recall(seq);
+  if (!original.has_value() || original->payload_crc != crc || original->payload_bytes != filled_) return false;
+  ReleaseBuffers();
+  seq_ = seq;
+  // Answered once the original is durable (it may be another connection's
+  // record still in its group commit).
+  if (camera_->durable() >= seq) {
+    Answer(201, absl::StrCat(ToAbsl(what), " was already stored with the same contents"),
+           HttpIngestEvent::kSegmentDuplicate);
+  } else {
+    wait_ = Wait::kOriginalDurable;
+  }
+  return true;
+}
+
+void HttpIngestSession::FinishSegment() {
+  if (UploadRefused("segment")) return;
   const uint8_t* payload = record_.data + header_bytes_;
   if (seq_ <= camera_->accepted()) {
     // A re-PUT: the same segment again (ffmpeg retrying) is answered again;
     // other contents under a stored name are refused. The capture time is
     // taken at arrival, so only the contents are compared.
+    if (AnswerIfStored(seq_, absl::StrCat("segment ", seq_))) return;
     const uint32_t crc = Crc32c({payload, filled_});
     ReleaseBuffers();
     std::optional<SegmentFingerprint> original = camera_->Recall(seq_);
@@ -495,25 +542,83 @@ void HttpIngestSession::FinishSegment() {
                                       "(-hls_start_number_source epoch)"),
                     HttpIngestEvent::kSegmentConflict);
     }
-    if (original->payload_crc != crc || original->payload_bytes != filled_) {
-      return Answer(409, absl::StrCat("segment ", seq_, " was stored with other contents (", original->payload_bytes,
-                                      " bytes, crc32c ", absl::Hex(original->payload_crc), "; now ", filled_,
-                                      " bytes, crc32c ", absl::Hex(crc), "); the stored one stays"),
-                    HttpIngestEvent::kSegmentConflict);
-    }
-    // Answered once the original is durable (it may be another
-    // connection's record still in its group commit).
-    if (camera_->durable() >= seq_) {
-      return Answer(201, absl::StrCat("segment ", seq_, " was already stored with the same contents"),
-                    HttpIngestEvent::kSegmentDuplicate);
-    }
-    wait_ = Wait::kOriginalDurable;
-    return;
+    return Answer(409, absl::StrCat("segment ", seq_, " was stored with other contents (", original->payload_bytes,
+                                    " bytes, crc32c ", absl::Hex(original->payload_crc), "; now ", filled_,
+                                    " bytes, crc32c ", absl::Hex(crc), "); the stored one stays"),
+                  HttpIngestEvent::kSegmentConflict);
   }
-  const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
+  uint32_t duration = 0;
+  uint8_t flags = 0;
+  if (fmp4_) {
+    absl::StatusOr<Fmp4Fragment> fragment = ReadFragment(
+        std::string_view(reinterpret_cast<const char*>(payload), filled_), camera_->track_timing());
+    if (!fragment.ok()) {
+      ReleaseBuffers();
+      return Answer(415, ToStd(fragment.status().message()), HttpIngestEvent::kUnsupportedMedia);
+    }
+    // Without the camera's init (none pushed since this process started)
+    // the duration is unknown: 0, and the capture start is the arrival.
+    duration = fragment->duration_us.value_or(0);
+    flags = kRecordFlagFragment;
+  } else {
+    duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
+    if (StartsWithKeyframe(payload, filled_)) flags |= camproto::kSegmentFlagKeyframe;
+  }
   // HLS uploads a segment once it is complete: it began that long ago.
-  const bool skip = seq_ > camera_->accepted() + 1;
-  SpoolPiece(seq_, filled_, arrival_us_ - duration, duration, skip);
+  if (seq_ > camera_->accepted() + 1) flags |= camproto::kSegmentFlagSkip;
+  SpoolPiece(seq_, filled_, arrival_us_ - duration, duration, flags);
+  wait_ = Wait::kDurable;
+}
+
+void HttpIngestSession::FinishInit() {
+  if (UploadRefused("initialization segment")) return;
+  const std::string_view bytes(reinterpret_cast<const char*>(record_.data + header_bytes_), filled_);
+  absl::StatusOr<std::vector<TrackTiming>> tracks = ReadInitTiming(bytes);
+  if (!tracks.ok()) {
+    ReleaseBuffers();
+    return Answer(415, ToStd(tracks.status().message()), HttpIngestEvent::kUnsupportedMedia);
+  }
+  // The camera's segments from its next seq on are read after this init.
+  CameraState& media = host_.registry().Get(media_camera_);
+  media.set_track_timing(*std::move(tracks));
+  const uint64_t next_seq = media.accepted() + 1;
+  const uint64_t last = camera_->accepted();
+  if (last != 0 && AnswerIfStored(last, "initialization segment")) return;  // ffmpeg re-sending it
+  if (next_seq > kMaxSeqWithInit) {
+    ReleaseBuffers();
+    return Answer(409, absl::StrCat("camera ", media_camera_, " is at seq ", next_seq - 1,
+                                    ": too high to attach an initialization segment to"),
+                  HttpIngestEvent::kSegmentConflict);
+  }
+  const uint64_t seq = std::max(InitSeq(next_seq, 0), last + 1);
+  if (SegmentSeqOfInit(seq) != next_seq) {
+    ReleaseBuffers();
+    return Answer(409, absl::StrCat(kMaxInitsPerSeq + 1, " initialization segments for camera ", media_camera_,
+                                    " without a segment between; push a segment first"),
+                  HttpIngestEvent::kSegmentConflict);
+  }
+  SpoolPiece(seq, filled_, arrival_us_, 0, 0);
+  wait_ = Wait::kDurable;
+}
+
+void HttpIngestSession::FinishPlaylist() {
+  if (UploadRefused("playlist")) return;
+  const std::string_view text(reinterpret_cast<const char*>(record_.data + header_bytes_), filled_);
+  absl::StatusOr<std::vector<HlsPlaylistEntry>> entries = ParseMediaPlaylist(text);
+  if (!entries.ok()) {
+    ReleaseBuffers();
+    return Answer(400, ToStd(entries.status().message()), HttpIngestEvent::kBadRequest);
+  }
+  if (!keep_metadata_) {
+    ReleaseBuffers();
+    return Answer(201, absl::StrCat("playlist of ", entries->size(), " segments checked; not kept (camera ids over ",
+                                    kMaxCameraIdWithMetadata, " bytes keep no metadata)"),
+                  HttpIngestEvent::kPlaylist);
+  }
+  const uint64_t last = camera_->accepted();
+  if (last != 0 && AnswerIfStored(last, "playlist")) return;  // unchanged since the last one kept
+  host_.Count(HttpIngestEvent::kPlaylist);
+  SpoolPiece(last + 1, filled_, arrival_us_, 0, 0);
   wait_ = Wait::kDurable;
 }
 
@@ -537,7 +642,8 @@ void HttpIngestSession::FinishStream() {
       return;  // EnsureRoom called FinishStream again
     }
     const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
-    SpoolPiece(camera_->accepted() + 1, filled_, piece_arrival_us_, duration, /*skip=*/false);
+    SpoolPiece(camera_->accepted() + 1, filled_, piece_arrival_us_, duration,
+               KeyframeFlag(record_.data + header_bytes_, filled_));
     filled_ = 0;
   }
   ReleaseBuffers();
@@ -554,6 +660,11 @@ void HttpIngestSession::OnDurable(uint64_t seq) {
   if (wait_ != Wait::kDurable || pieces_in_flight_ > 0) return;
   if (kind_ == Kind::kStream) {
     Answer(201, absl::StrCat("stored as segments ", first_piece_seq_, "..", seq_), HttpIngestEvent::kStreamCompleted);
+  } else if (kind_ == Kind::kInit) {
+    Answer(201, absl::StrCat("initialization segment stored, for segments from seq ", SegmentSeqOfInit(seq), " on"),
+           HttpIngestEvent::kCount);
+  } else if (kind_ == Kind::kPlaylist) {
+    Answer(201, absl::StrCat("playlist kept as ", camera_id_, " #", seq), HttpIngestEvent::kCount);
   } else {
     // Counted as stored when it was spooled.
     Answer(201, absl::StrCat("segment ", seq, " stored"), HttpIngestEvent::kCount);

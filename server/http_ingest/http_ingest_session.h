@@ -4,7 +4,11 @@
 // is durable — the promise of a camera's ACK(spooled).
 //
 //   PUT    /v1/cameras/{camera}/{name}.ts  an HLS segment: seq = number + 1
-//   PUT    /v1/cameras/{camera}/{name}.m3u8  a playlist: checked, answered, not stored
+//                                          (.m4s: fMP4, read after its init)
+//   PUT    /v1/cameras/{camera}/init.mp4   an fMP4 initialization segment: kept
+//                                          in the camera's ~init stream
+//   PUT    /v1/cameras/{camera}/{name}.m3u8  a playlist: checked, kept in the
+//                                          camera's ~m3u8 stream
 //   DELETE /v1/cameras/{camera}/{name}     answered 204; nothing is deleted
 //   POST   /v1/cameras/{camera}/stream     (or PUT) MPEG-TS cut at keyframes,
 //                                          each piece the camera's next seq
@@ -35,6 +39,7 @@
 #include "absl/types/span.h"
 #include "server/tls/encoder_credentials.h"
 #include "server/http_ingest/http_ingest_event.h"
+#include "server/http_ingest/fmp4_timing.h"
 #include "server/http_ingest/http_request_reader.h"
 #include "server/http_ingest/ingest_target.h"
 #include "server/http_ingest/ts_cutter.h"
@@ -76,6 +81,8 @@ struct HttpIngestLimits {
   uint32_t max_segment_bytes = 4 << 20;
   // A POSTed stream is cut at the first keyframe after this many bytes.
   uint32_t stream_min_segment_bytes = 1 << 20;
+  // An fMP4 initialization segment holds codec setup, not media: kilobytes.
+  uint32_t max_init_bytes = 1 << 20;
 };
 
 class HttpIngestSession final : private HttpRequestSink {
@@ -138,7 +145,7 @@ class HttpIngestSession final : private HttpRequestSink {
 
  private:
   // What the request being read is.
-  enum class Kind : uint8_t { kNone, kRefused, kSegment, kPlaylist, kStream, kNoBody };
+  enum class Kind : uint8_t { kNone, kRefused, kSegment, kInit, kPlaylist, kStream, kNoBody };
   // What the session waits for before reading on.
   enum class Wait : uint8_t {
     kNone,
@@ -155,9 +162,9 @@ class HttpIngestSession final : private HttpRequestSink {
   // Stops the parser between steps while a request waits, or while the
   // upload has no record yet (EnsureRoom takes one).
   bool Paused() const override { return closing_ || wait_ != Wait::kNone || NeedsRoom(); }
-  std::optional<uint64_t> BodyLimit() const override {
-    return kind_ == Kind::kStream ? kUnboundedBody : uint64_t{limits_.max_segment_bytes};
-  }
+  std::optional<uint64_t> BodyLimit() const override;
+  // The most an upload of `kind` may hold (kStream: a piece).
+  uint64_t UploadLimit(Kind kind) const;
 
   void Process();
   // The request's path names a camera this connection may push to: checks
@@ -174,14 +181,21 @@ class HttpIngestSession final : private HttpRequestSink {
   bool NeedsRoom() const;
   // Adds a stream's bytes to the piece being read (its record, or carry_).
   void AppendToPiece(std::string_view bytes);
-  void StartSegment(uint64_t seq, const HttpRequestHead& head);
   void FinishSegment();
+  // Answers an upload of a name that is over its bound, empty, or no longer
+  // this connection's camera's; true if it did.
+  bool UploadRefused(std::string_view what);
+  // The upload in record_ is the same as the camera's stored `seq` (a
+  // re-PUT): answers 201 once that is durable. False if it is not the same.
+  bool AnswerIfStored(uint64_t seq, std::string_view what);
+  void FinishInit();
+  void FinishPlaylist();
   void StreamBody(std::string_view piece);
   // Hands the stream's current piece, cut at `end` bytes, to the spool and
   // starts the next one with the bytes after it.
   void CutStreamPiece(size_t end);
   void FinishStream();
-  void SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t capture_start_us, uint32_t duration_us, bool skip);
+  void SpoolPiece(uint64_t seq, size_t payload_bytes, int64_t capture_start_us, uint32_t duration_us, uint8_t flags);
   // Queues a response. Refusals before the body close the connection after
   // it (the body would have to be read and thrown away).
   void Answer(unsigned status, std::string_view reason, HttpIngestEvent event, bool close = false);
@@ -203,8 +217,12 @@ class HttpIngestSession final : private HttpRequestSink {
   size_t input_begin_ = 0;
   size_t input_end_ = 0;
 
-  // The camera this connection pushes (it may change between requests).
+  // The camera this connection pushes (it may change between requests), or
+  // one of its metadata streams (metadata_streams.h) while an init or a
+  // playlist is read: the records of the request are that stream's.
   std::string camera_id_;
+  // The camera the request is for (its path's).
+  std::string media_camera_;
   CameraState* camera_ = nullptr;
   uint64_t owner_token_ = 0;
 
@@ -227,8 +245,9 @@ class HttpIngestSession final : private HttpRequestSink {
   bool finish_pending_ = false;    // the stream ended while its last piece waited for a record
   size_t header_bytes_ = 0;        // spool record header in front of the payload
   size_t filled_ = 0;              // payload bytes in record_
-  bool overflowed_ = false;        // a playlist longer than its bound
-  std::string playlist_;
+  bool overflowed_ = false;        // an upload longer than its bound
+  bool fmp4_ = false;              // a segment named as fMP4 (.m4s, .mp4, .m4v, .m4a)
+  bool keep_metadata_ = true;      // false: a camera id too long for metadata streams
   TsTiming timing_;
   std::optional<TsCutter> cutter_;
   uint64_t piece_start_ = 0;       // stream offset of record_'s first byte

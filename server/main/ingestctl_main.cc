@@ -219,19 +219,25 @@ absl::Status Export() {
     std::fprintf(stderr,
                  "{\"camera\":%s,\"segments\":%llu,\"bytes\":%llu,\"first_seq\":%llu,\"last_seq\":%llu,"
                  "\"duplicates_skipped\":%llu,\"conflicting_copies\":%llu,\"reindexed_skipped\":%llu,"
-                 "\"segments_skipped\":%llu,\"problems\":%s}\n",
+                 "\"segments_skipped\":%llu,\"init_segments\":%llu,\"problems\":%s}\n",
                  JsonString(camera).c_str(), static_cast<unsigned long long>(stats->segments),
                  static_cast<unsigned long long>(stats->bytes), static_cast<unsigned long long>(stats->first_seq),
                  static_cast<unsigned long long>(stats->last_seq),
                  static_cast<unsigned long long>(stats->duplicates_skipped),
                  static_cast<unsigned long long>(stats->conflicting_copies),
                  static_cast<unsigned long long>(stats->reindexed_skipped),
-                 static_cast<unsigned long long>(stats->segments_skipped), ProblemsJson(stats->problems).c_str());
+                 static_cast<unsigned long long>(stats->segments_skipped),
+                 static_cast<unsigned long long>(stats->init_segments), ProblemsJson(stats->problems).c_str());
   } else {
     std::fprintf(stderr, "exported %llu segments (%llu bytes, seq %llu..%llu) of camera %s\n",
                  static_cast<unsigned long long>(stats->segments), static_cast<unsigned long long>(stats->bytes),
                  static_cast<unsigned long long>(stats->first_seq),
                  static_cast<unsigned long long>(stats->last_seq), camera.c_str());
+    if (stats->init_segments > 0) {
+      std::fprintf(stderr, "with %llu fMP4 initialization segments (%llu bytes) before the segments that need them\n",
+                   static_cast<unsigned long long>(stats->init_segments),
+                   static_cast<unsigned long long>(stats->init_bytes));
+    }
     if (stats->conflicting_copies > 0) {
       std::fprintf(stderr,
                    "warning: %llu seqs are stored twice with different bytes; the first copy was used (run verify)\n",

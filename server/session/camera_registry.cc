@@ -43,6 +43,16 @@ std::optional<SegmentFingerprint> CameraState::Recall(uint64_t seq) const {
   return slot.fingerprint;
 }
 
+void CameraState::set_track_timing(std::vector<TrackTiming> tracks) {
+  absl::MutexLock lock(&remembered_mu_);
+  track_timing_ = std::move(tracks);
+}
+
+std::vector<TrackTiming> CameraState::track_timing() const {
+  absl::MutexLock lock(&remembered_mu_);
+  return track_timing_;
+}
+
 CameraState& CameraRegistry::Get(std::string_view camera_id) {
   absl::MutexLock lock(&mu_);
   auto it = cameras_.find(ToAbsl(camera_id));

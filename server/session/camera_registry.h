@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -46,6 +47,16 @@ struct SegmentFingerprint {
   bool keyframe = false;
 
   friend bool operator==(const SegmentFingerprint&, const SegmentFingerprint&) = default;
+};
+
+// One track of a camera's fMP4 initialization segment, as far as timing goes
+// (HTTPS ingest reads each fragment's duration with it; fmp4_timing.h).
+struct TrackTiming {
+  uint32_t track_id = 0;
+  uint32_t timescale = 0;                // ticks per second (mdhd)
+  uint32_t default_sample_duration = 0;  // ticks (trex); 0 when not given
+
+  friend bool operator==(const TrackTiming&, const TrackTiming&) = default;
 };
 
 // How many of a camera's most recent segments the server can compare a
@@ -87,6 +98,12 @@ class CameraState {
   // The contents of `seq` if it is among the remembered ones.
   std::optional<SegmentFingerprint> Recall(uint64_t seq) const;
 
+  // The tracks of the fMP4 initialization segment the camera last pushed
+  // (empty before one, and after a restart until it pushes one again): any
+  // connection of the camera reads fragment durations with them.
+  void set_track_timing(std::vector<TrackTiming> tracks);
+  std::vector<TrackTiming> track_timing() const;
+
   // Paces this camera's session_open lines (and their session_close), so a
   // camera reconnecting in a tight loop cannot flood the log while every
   // ordinary reconnect is still logged: kSessionLogBurst sessions at once,
@@ -121,6 +138,7 @@ class CameraState {
   mutable absl::Mutex remembered_mu_;
   // Slot seq % kRememberedSegments; allocated with the first segment.
   std::unique_ptr<std::array<RememberedSegment, kRememberedSegments>> remembered_ ABSL_GUARDED_BY(remembered_mu_);
+  std::vector<TrackTiming> track_timing_ ABSL_GUARDED_BY(remembered_mu_);
   std::atomic<uint64_t> owner_{0};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> durable_{0};

@@ -16,7 +16,9 @@
 #include "gtest/gtest.h"
 #include "server/s3/sigv4.h"  // Sha256Hex
 #include "proto/frame.h"
+#include "server/spool/metadata_streams.h"
 #include "server/spool/spool_record.h"
+#include "tests/support/fmp4_builder.h"
 
 namespace ingest {
 namespace {
@@ -77,7 +79,7 @@ class FakeHttpHost final : public HttpIngestHost {
     std::vector<Stored> batch;
     batch.swap(spooled);
     for (Stored& s : batch) {
-      registry_.Get(s.session->camera_id()).RaiseDurable(s.seq);
+      registry_.Get(DecodeSpoolRecordHeader({s.buffer.data, s.record_bytes}, 0)->camera_id).RaiseDurable(s.seq);
       s.session->OnDurable(s.seq);
       durable.push_back(s);
     }
@@ -85,7 +87,7 @@ class FakeHttpHost final : public HttpIngestHost {
   // The payload of the i-th durable record, and its decoded header.
   std::string Payload(size_t i) const {
     const Stored& s = durable.at(i);
-    const size_t header = SpoolRecordHeaderBytes(s.session->camera_id().size());
+    const size_t header = SpoolRecordHeaderBytes(Header(i).camera_id.size());
     return std::string(reinterpret_cast<const char*>(s.buffer.data) + header, s.record_bytes - header);
   }
   SpoolRecord Header(size_t i) const {
@@ -284,6 +286,103 @@ TEST(HttpIngestSessionTest, ACertifiedCameraAndASignedUrlNeedNoToken) {
   EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"201"});
 }
 
+TEST(HttpIngestSessionTest, FragmentedMp4KeepsItsInitInTheInitStreamAndItsSegmentsInTheCameras) {
+  FakeHttpHost host;
+  HttpIngestSession session(host, Limits(), "");
+  const std::string init = testing::Fmp4Init(1, 90000);
+  Feed(session, Put("/v1/cameras/cam-1/init.mp4", init));
+  ASSERT_EQ(host.spooled.size(), 1u);
+  EXPECT_EQ(session.outbox(), "") << "an init is answered only once durable, like a segment";
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"201"});
+  EXPECT_EQ(host.Header(0).camera_id, "cam-1~init");
+  EXPECT_EQ(host.Header(0).seq, InitSeq(1, 0)) << "for the camera's segments from seq 1 on";
+  EXPECT_EQ(host.Payload(0), init);
+  EXPECT_EQ(host.counts[HttpIngestEvent::kInitStored], 1);
+
+  // A segment after it: the camera's own seq, marked as needing its init,
+  // its duration read from its samples with the init's timescale.
+  session.outbox().clear();
+  host.now_us = kNowUs + 5'000'000;
+  const std::string segment = testing::Fmp4Segment(1, {90000, 90000});
+  Feed(session, Put("/v1/cameras/cam-1/live0.m4s", segment));
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"201"});
+  const SpoolRecord header = host.Header(1);
+  EXPECT_EQ(header.camera_id, "cam-1");
+  EXPECT_EQ(header.seq, 1u);
+  EXPECT_EQ(header.flags & kRecordFlagFragment, kRecordFlagFragment);
+  EXPECT_EQ(header.duration_us, 2'000'000u);
+  EXPECT_EQ(header.capture_start_us, host.now_us - 2'000'000);
+  EXPECT_EQ(host.Payload(1), segment);
+
+  // The same init again (an encoder re-sending it) is answered, not stored;
+  // another one governs the segments from the camera's next seq on.
+  session.outbox().clear();
+  Feed(session, Put("/v1/cameras/cam-1/init.mp4", init));
+  EXPECT_TRUE(host.spooled.empty());
+  const std::string other = testing::Fmp4Init(1, 1000);
+  Feed(session, Put("/v1/cameras/cam-1/init.mp4", other));
+  ASSERT_EQ(host.spooled.size(), 1u);
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), (std::vector<std::string>{"201", "201"}));
+  EXPECT_EQ(host.Header(2).seq, InitSeq(2, 0));
+  // And a third before any segment comes next to it, for the same seq.
+  Feed(session, Put("/v1/cameras/cam-1/init.mp4", init));
+  host.MakeDurable();
+  EXPECT_EQ(host.Header(3).seq, InitSeq(2, 1));
+  EXPECT_EQ(host.buffers_out, 0);
+}
+
+TEST(HttpIngestSessionTest, AFragmentWithoutAKnownInitIsStoredWithoutADuration) {
+  FakeHttpHost host;
+  HttpIngestSession session(host, Limits(), "");
+  Feed(session, Put("/v1/cameras/cam-1/s4.m4s", testing::Fmp4Segment(1, {90000})));
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"201"});
+  EXPECT_EQ(host.Header(0).duration_us, 0u);
+  EXPECT_EQ(host.Header(0).capture_start_us, kNowUs);
+  EXPECT_EQ(host.Header(0).flags & kRecordFlagFragment, kRecordFlagFragment);
+}
+
+TEST(HttpIngestSessionTest, PlaylistsAreKeptInThePlaylistStreamEachVersionOnce) {
+  FakeHttpHost host;
+  HttpIngestSession session(host, Limits(), "");
+  const std::string v1 = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nlive0.ts\n";
+  const std::string v2 = v1 + "#EXTINF:1.5,\nlive1.ts\n";
+  Feed(session, Put("/v1/cameras/cam-1/live.m3u8", v1));
+  EXPECT_EQ(session.outbox(), "") << "kept, so answered once durable";
+  host.MakeDurable();
+  Feed(session, Put("/v1/cameras/cam-1/live.m3u8", v1));  // unchanged: answered, not kept twice
+  Feed(session, Put("/v1/cameras/cam-1/live.m3u8", v2));
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), (std::vector<std::string>{"201", "201", "201"}));
+  ASSERT_EQ(host.durable.size(), 2u);
+  EXPECT_EQ(host.Header(0).camera_id, "cam-1~m3u8");
+  EXPECT_EQ(host.Header(0).seq, 1u);
+  EXPECT_EQ(host.Payload(0), v1);
+  EXPECT_EQ(host.Header(1).seq, 2u);
+  EXPECT_EQ(host.Payload(1), v2);
+  // A segment after them is still the camera's own.
+  Feed(session, Put("/v1/cameras/cam-1/live2.ts", "media"));
+  host.MakeDurable();
+  EXPECT_EQ(host.Header(2).camera_id, "cam-1");
+  EXPECT_EQ(host.Header(2).seq, 3u);
+}
+
+TEST(HttpIngestSessionTest, ACameraIdTooLongForMetadataStreamsGetsReasons) {
+  const std::string camera(kMaxCameraIdWithMetadata + 1, 'c');
+  FakeHttpHost host;
+  HttpIngestSession session(host, Limits(), camera);
+  const std::string base = absl::StrCat("/v1/cameras/", camera, "/");
+  Feed(session, Put(base + "live.m3u8", "#EXTM3U\n#EXTINF:2.0,\nlive0.ts\n", ""));
+  EXPECT_TRUE(host.spooled.empty());
+  EXPECT_TRUE(absl::StrContains(session.outbox(), "not kept")) << session.outbox();
+  Feed(session, Put(base + "init.mp4", testing::Fmp4Init(1, 90000), ""));
+  EXPECT_EQ(Statuses(session.outbox()), (std::vector<std::string>{"201", "400"}));
+  EXPECT_TRUE(host.spooled.empty());
+}
+
 TEST(HttpIngestSessionTest, WhatIsNotServedGetsItsStatus) {
   struct Case {
     std::string request;
@@ -301,7 +400,6 @@ TEST(HttpIngestSessionTest, WhatIsNotServedGetsItsStatus) {
       {"POST /v1/cameras/cam-1/l1.ts HTTP/1.1\r\nAuthorization: Bearer tok-1\r\nContent-Length: 1\r\n\r\nx", "405",
        false},
       {Put("/v1/cameras/cam-1/live.m3u8", "not a playlist"), "400", false},
-      {Put("/v1/cameras/cam-1/live.m3u8", "#EXTM3U\n#EXTINF:2.0,\nlive1.ts\n"), "201", false},
   };
   for (const Case& c : cases) {
     FakeHttpHost host;
