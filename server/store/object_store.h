@@ -112,9 +112,12 @@ class ObjectStore {
 };
 
 namespace object_key_internal {
+// '~' joins a camera id to the name of one of its metadata streams
+// ("cam-1~init", metadata_streams.h); camera ids never hold one. All of these
+// are unreserved in URIs, so SigV4 leaves them as they are.
 inline bool IsKeyChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-';
+         c == '_' || c == '-' || c == '~';
 }
 // Checks `s` as '/'-separated segments; `allow_partial_tail` admits an empty
 // or partial last segment (prefixes).
@@ -132,7 +135,7 @@ inline absl::Status CheckSegments(std::string_view s, bool allow_partial_tail) {
       return absl::InvalidArgumentError("object key segment starts with '.'");
     }
     for (char c : segment) {
-      if (!IsKeyChar(c)) return absl::InvalidArgumentError("object key has a character outside [A-Za-z0-9._-/]");
+      if (!IsKeyChar(c)) return absl::InvalidArgumentError("object key has a character outside [A-Za-z0-9._~-/]");
     }
     if (last) return absl::OkStatus();
     start = slash + 1;
@@ -141,7 +144,7 @@ inline absl::Status CheckSegments(std::string_view s, bool allow_partial_tail) {
 }  // namespace object_key_internal
 
 // OK if `key` is 1..kMaxObjectKeyBytes bytes of '/'-separated segments, each
-// non-empty, made of [A-Za-z0-9._-] and not starting with '.' (so no "." or
+// non-empty, made of [A-Za-z0-9._~-] and not starting with '.' (so no "." or
 // "..", and no clash with a backend's hidden temporary files).
 inline absl::Status ValidateObjectKey(std::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError("empty object key");

@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "common/crc32c.h"
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "server/batch/batch_layout.h"
 #include "server/batch/batch_object.h"
 #include "server/batch/camera_index.h"
+#include "server/spool/metadata_streams.h"
 #include "server/store/local_dir_store.h"
 #include "tests/support/temp_dir.h"
 
@@ -74,6 +76,7 @@ struct Segment {
   uint64_t seq = 0;
   int64_t start_us = 0;
   uint32_t duration_us = 2 * kSecond;
+  uint8_t flags = 0;
 };
 
 // The usual 2-second segment seq of `camera`: starts at kT0 + 2 s * (seq - 1) + shift.
@@ -98,6 +101,7 @@ class ZoneWriter {
       e.seq = s.seq;
       e.capture_start_us = s.start_us;
       e.duration_us = s.duration_us;
+      e.flags = s.flags;
       e.offset = object.size();
       e.length = static_cast<uint32_t>(payload.size());
       e.crc32c = Crc32c(payload);
@@ -415,6 +419,78 @@ TEST(RecordingReaderTest, VerifyChecksIndexEntriesAgainstTheBatchsOwnIndex) {
   report = reader.Verify("cam-3");
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->problems.size(), 1u);
+}
+
+// fMP4 segments of "cam-f" whose inits are in "cam-f~init": the first for
+// seqs 1.., the second (pushed after seq 2) for seqs 3...
+std::vector<Segment> FragmentedCamera(const std::string& camera) {
+  std::vector<Segment> segments;
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    Segment s = Seg(camera, seq);
+    s.flags = kRecordFlagFragment;
+    segments.push_back(s);
+  }
+  return segments;
+}
+
+std::vector<uint8_t> Cat(std::initializer_list<std::vector<uint8_t>> parts) {
+  std::vector<uint8_t> out;
+  for (const std::vector<uint8_t>& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+TEST(RecordingReaderTest, AnFmp4SegmentIsExportedAfterItsInitWhereverTheRangeStarts) {
+  TempDir dir;
+  LocalDirStore store(dir.path());
+  ZoneWriter zone(store);
+  const std::string init_stream = InitStreamId("cam-f");
+  zone.PutBatchAndIndexes({Segment{init_stream, InitSeq(1, 0), kT0 - kSecond, 0},
+                           Segment{init_stream, InitSeq(3, 0), kT0 + 4 * kSecond, 0}});
+  zone.PutBatchAndIndexes(FragmentedCamera("cam-f"));
+  RecordingReader reader(&store, kZone);
+  const std::vector<uint8_t> init1 = Payload(init_stream, InitSeq(1, 0));
+  const std::vector<uint8_t> init2 = Payload(init_stream, InitSeq(3, 0));
+
+  ExportStats stats;
+  absl::StatusOr<std::vector<uint8_t>> all = ExportBytes(reader, "cam-f", kT0, kT0 + kHour, &stats);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(*all, Cat({init1, Expected("cam-f", 1, 2), init2, Expected("cam-f", 3, 4)}));
+  EXPECT_EQ(stats.segments, 4u);
+  EXPECT_EQ(stats.bytes, Expected("cam-f", 1, 4).size());
+  EXPECT_EQ(stats.init_segments, 2u);
+  EXPECT_EQ(stats.init_bytes, init1.size() + init2.size());
+
+  // A range that starts inside: still playable from its first byte.
+  EXPECT_EQ(*ExportBytes(reader, "cam-f", kT0 + 2 * kSecond, kT0 + 4 * kSecond), Cat({init1, Expected("cam-f", 2, 2)}));
+  EXPECT_EQ(*ExportBytes(reader, "cam-f", kT0 + 6 * kSecond, kT0 + kHour), Cat({init2, Expected("cam-f", 4, 4)}));
+
+  // The metadata stream is a camera of the zone like any other, for verify.
+  absl::StatusOr<std::vector<std::string>> cameras = reader.Cameras();
+  ASSERT_TRUE(cameras.ok()) << cameras.status();
+  EXPECT_EQ(*cameras, (std::vector<std::string>{"cam-f", init_stream}));
+  absl::StatusOr<VerifyReport> report = reader.Verify("");
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_TRUE(report->problems.empty());
+}
+
+TEST(RecordingReaderTest, AnFmp4SegmentWithoutAStoredInitIsAProblem) {
+  TempDir dir;
+  LocalDirStore store(dir.path());
+  ZoneWriter zone(store);
+  zone.PutBatchAndIndexes(FragmentedCamera("cam-g"));
+  RecordingReader reader(&store, kZone);
+  absl::StatusOr<std::vector<uint8_t>> strict = ExportBytes(reader, "cam-g", kT0, kT0 + kHour);
+  EXPECT_TRUE(absl::IsDataLoss(strict.status())) << strict.status();
+  EXPECT_TRUE(absl::StrContains(strict.status().message(), "no initialization segment")) << strict.status();
+
+  std::vector<uint8_t> out;
+  absl::StatusOr<ExportStats> stats = reader.ExportSkippingBad("cam-g", kT0, kT0 + kHour, [&](absl::Span<const uint8_t> p) {
+    out.insert(out.end(), p.begin(), p.end());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(out, Expected("cam-g", 1, 4)) << "every segment is still sent";
+  EXPECT_EQ(stats->problems.size(), 1u) << "reported once, not per segment";
 }
 
 }  // namespace
