@@ -217,6 +217,9 @@ void Shard::OnReceive(Connection& conn, TlsTransport::Event event) {
       if (conn.phase() == Phase::kSession && !conn.blocked && !conn.held) conn.transport.ArmRecv();
       return;
     case TlsTransport::Event::kReceiveFailed:
+      // A reset (ffmpeg's trap: a request head, then a reset): an encoder's
+      // request cut off is counted as truncated, and never answered.
+      if (conn.http != nullptr) conn.http->OnPeerClosed();
       BeginClose(conn);
       return;
     default:  // bytes, or the peer's end of stream
