@@ -187,6 +187,7 @@ absl::StatusOr<Fmp4Fragment> ReadFragment(std::string_view segment, absl::Span<c
   // Ticks per track id, summed over the moofs.
   std::vector<std::pair<uint32_t, uint64_t>> ticks;
   bool known = !tracks.empty();
+  bool known_first_track = true;  // the first traf's sample durations were all given
   for (const Box& b : top) {
     if (b.type != "moof") continue;
     ++fragment.fragments;
@@ -198,6 +199,7 @@ absl::StatusOr<Fmp4Fragment> ReadFragment(std::string_view segment, absl::Span<c
       std::optional<uint64_t> t = TrafTicks(traf.body, tracks, track_id);
       if (!t) {
         known = false;
+        if (ticks.empty()) known_first_track = false;
         continue;
       }
       auto it = std::find_if(ticks.begin(), ticks.end(), [&](const auto& p) { return p.first == track_id; });
@@ -210,16 +212,33 @@ absl::StatusOr<Fmp4Fragment> ReadFragment(std::string_view segment, absl::Span<c
     }
   }
   if (fragment.fragments == 0) return absl::InvalidArgumentError("not an fMP4 media segment: no moof box");
-  if (!known) return fragment;
-  uint64_t longest_us = 0;
-  for (const auto& [track_id, track_ticks] : ticks) {
-    const auto track = std::find_if(tracks.begin(), tracks.end(), [&](const TrackTiming& t) { return t.track_id == track_id; });
-    if (track == tracks.end()) return fragment;  // a track the init did not have: unknown timescale
-    const unsigned __int128 us = static_cast<unsigned __int128>(track_ticks) * 1'000'000 / track->timescale;
-    longest_us = std::max<uint64_t>(longest_us, static_cast<uint64_t>(std::min<unsigned __int128>(us, UINT64_MAX)));
+  if (!ticks.empty() && known_first_track) {
+    fragment.first_track_id = ticks.front().first;
+    fragment.first_track_ticks = ticks.front().second;
   }
-  fragment.duration_us = static_cast<uint32_t>(std::min<uint64_t>(longest_us, camproto::kMaxSegmentDurationUs));
+  if (!known) return fragment;
+  std::optional<uint64_t> longest_us;
+  for (const auto& [id, track_ticks] : ticks) {
+    const uint32_t track_id = id;  // a copy: clang 14 cannot capture a structured binding
+    const auto track =
+        std::find_if(tracks.begin(), tracks.end(), [&](const TrackTiming& t) { return t.track_id == track_id; });
+    if (track == tracks.end()) continue;  // a track whose timescale is not known
+    const unsigned __int128 us = static_cast<unsigned __int128>(track_ticks) * 1'000'000 / track->timescale;
+    longest_us = std::max<uint64_t>(longest_us.value_or(0),
+                                    static_cast<uint64_t>(std::min<unsigned __int128>(us, UINT64_MAX)));
+  }
+  if (longest_us) {
+    fragment.duration_us = static_cast<uint32_t>(std::min<uint64_t>(*longest_us, camproto::kMaxSegmentDurationUs));
+  }
   return fragment;
+}
+
+std::optional<uint32_t> TimescaleFromPlaylist(uint64_t ticks, uint32_t duration_us) {
+  if (ticks == 0 || duration_us == 0) return std::nullopt;
+  const unsigned __int128 scaled = static_cast<unsigned __int128>(ticks) * 1'000'000 + duration_us / 2;
+  const unsigned __int128 timescale = scaled / duration_us;
+  if (timescale < 1 || timescale > 10'000'000) return std::nullopt;
+  return static_cast<uint32_t>(timescale);
 }
 
 }  // namespace ingest

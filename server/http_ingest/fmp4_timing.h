@@ -34,11 +34,22 @@ inline constexpr size_t kMaxFmp4Tracks = 16;
 absl::StatusOr<std::vector<TrackTiming>> ReadInitTiming(std::string_view init);
 
 struct Fmp4Fragment {
-  // The longest of its tracks, summed over every moof; nullopt when a track
-  // is not in `tracks` (no init known) or a sample's duration is not given.
+  // The longest of its tracks in `tracks`, summed over every moof; nullopt
+  // when none of its tracks is there (no init known) or a sample's duration
+  // is not given.
   std::optional<uint32_t> duration_us;
   uint32_t fragments = 0;  // moof boxes
+  // The ticks of its first track, whatever `tracks` holds: with the
+  // playlist's duration of this segment they give the track's timescale
+  // when the init is not known (TimescaleFromPlaylist).
+  uint32_t first_track_id = 0;
+  std::optional<uint64_t> first_track_ticks;
 };
+
+// The timescale a track must have for `ticks` to last `duration_us` (a
+// playlist's #EXTINF of the segment), or nullopt when that is not a
+// plausible timescale (1 Hz .. 10 MHz).
+std::optional<uint32_t> TimescaleFromPlaylist(uint64_t ticks, uint32_t duration_us);
 
 // InvalidArgument unless `segment` is a sequence of whole boxes with at least
 // one moof (styp, sidx, prft, emsg and mdat may come between).

@@ -191,6 +191,7 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
     return Refuse(411, "an upload needs a body: send it chunked or with a Content-Length",
                   HttpIngestEvent::kBadRequest);
   }
+  media_camera_ = target->camera;
   const bool stream = target->name == kStreamName;
   if (post && !stream) {
     return Refuse(405, absl::StrCat("POST goes to /v1/cameras/", target->camera, "/", ToAbsl(kStreamName),
@@ -228,7 +229,6 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
                     HttpIngestEvent::kTooLarge);
     }
     kind_ = kind;
-    media_camera_ = target->camera;
     fmp4_ = kind == Kind::kSegment && !absl::EndsWith(target->name, ".ts") && !absl::EndsWith(target->name, ".aac");
     seq_ = name->seq;
     overflowed_ = false;
@@ -557,9 +557,14 @@ void HttpIngestSession::FinishSegment() {
       return Answer(415, ToStd(fragment.status().message()), HttpIngestEvent::kUnsupportedMedia);
     }
     // Without the camera's init (none pushed since this process started)
-    // the duration is unknown: 0, and the capture start is the arrival.
+    // the duration is unknown: 0, and the capture start is the arrival; the
+    // playlist listing this segment then gives the timescale for the next.
     duration = fragment->duration_us.value_or(0);
     flags = kRecordFlagFragment;
+    if (!fragment->duration_us && fragment->first_track_ticks) {
+      camera_->set_untimed_fragment(CameraState::UntimedFragment{
+          .seq = seq_, .track_id = fragment->first_track_id, .ticks = *fragment->first_track_ticks});
+    }
   } else {
     duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
     if (StartsWithKeyframe(payload, filled_)) flags |= camproto::kSegmentFlagKeyframe;
@@ -581,6 +586,7 @@ void HttpIngestSession::FinishInit() {
   // The camera's segments from its next seq on are read after this init.
   CameraState& media = host_.registry().Get(media_camera_);
   media.set_track_timing(*std::move(tracks));
+  media.set_untimed_fragment(std::nullopt);
   const uint64_t next_seq = media.accepted() + 1;
   const uint64_t last = camera_->accepted();
   if (last != 0 && AnswerIfStored(last, "initialization segment")) return;  // ffmpeg re-sending it
@@ -601,6 +607,20 @@ void HttpIngestSession::FinishInit() {
   wait_ = Wait::kDurable;
 }
 
+void HttpIngestSession::LearnTimescale(absl::Span<const HlsPlaylistEntry> entries) {
+  CameraState& media = host_.registry().Get(media_camera_);
+  std::optional<CameraState::UntimedFragment> untimed = media.untimed_fragment();
+  if (!untimed || !media.track_timing().empty()) return;
+  for (const HlsPlaylistEntry& entry : entries) {
+    if (entry.seq != untimed->seq) continue;
+    if (std::optional<uint32_t> timescale = TimescaleFromPlaylist(untimed->ticks, entry.duration_us)) {
+      media.set_track_timing({TrackTiming{.track_id = untimed->track_id, .timescale = *timescale}});
+      media.set_untimed_fragment(std::nullopt);
+    }
+    return;
+  }
+}
+
 void HttpIngestSession::FinishPlaylist() {
   if (UploadRefused("playlist")) return;
   const std::string_view text(reinterpret_cast<const char*>(record_.data + header_bytes_), filled_);
@@ -609,6 +629,7 @@ void HttpIngestSession::FinishPlaylist() {
     ReleaseBuffers();
     return Answer(400, ToStd(entries.status().message()), HttpIngestEvent::kBadRequest);
   }
+  LearnTimescale(*entries);
   if (!keep_metadata_) {
     ReleaseBuffers();
     return Answer(201, absl::StrCat("playlist of ", entries->size(), " segments checked; not kept (camera ids over ",

@@ -40,6 +40,7 @@
 #include "server/tls/encoder_credentials.h"
 #include "server/http_ingest/http_ingest_event.h"
 #include "server/http_ingest/fmp4_timing.h"
+#include "server/http_ingest/hls_names.h"
 #include "server/http_ingest/http_request_reader.h"
 #include "server/http_ingest/ingest_target.h"
 #include "server/http_ingest/ts_cutter.h"
@@ -190,6 +191,10 @@ class HttpIngestSession final : private HttpRequestSink {
   bool AnswerIfStored(uint64_t seq, std::string_view what);
   void FinishInit();
   void FinishPlaylist();
+  // A playlist listing the camera's last fMP4 segment stored without a
+  // duration gives its track's timescale, for the segments after it (a
+  // server that started after the encoder pushed its init).
+  void LearnTimescale(absl::Span<const HlsPlaylistEntry> entries);
   void StreamBody(std::string_view piece);
   // Hands the stream's current piece, cut at `end` bytes, to the spool and
   // starts the next one with the bytes after it.

@@ -53,6 +53,16 @@ std::vector<TrackTiming> CameraState::track_timing() const {
   return track_timing_;
 }
 
+void CameraState::set_untimed_fragment(std::optional<UntimedFragment> fragment) {
+  absl::MutexLock lock(&remembered_mu_);
+  untimed_fragment_ = fragment;
+}
+
+std::optional<CameraState::UntimedFragment> CameraState::untimed_fragment() const {
+  absl::MutexLock lock(&remembered_mu_);
+  return untimed_fragment_;
+}
+
 CameraState& CameraRegistry::Get(std::string_view camera_id) {
   absl::MutexLock lock(&mu_);
   auto it = cameras_.find(ToAbsl(camera_id));

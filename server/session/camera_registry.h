@@ -103,6 +103,15 @@ class CameraState {
   // connection of the camera reads fragment durations with them.
   void set_track_timing(std::vector<TrackTiming> tracks);
   std::vector<TrackTiming> track_timing() const;
+  // The camera's last fMP4 segment stored without a duration (no init known
+  // here): the playlist that lists it next gives its track's timescale.
+  struct UntimedFragment {
+    uint64_t seq = 0;
+    uint32_t track_id = 0;
+    uint64_t ticks = 0;
+  };
+  void set_untimed_fragment(std::optional<UntimedFragment> fragment);
+  std::optional<UntimedFragment> untimed_fragment() const;
 
   // Paces this camera's session_open lines (and their session_close), so a
   // camera reconnecting in a tight loop cannot flood the log while every
@@ -139,6 +148,7 @@ class CameraState {
   // Slot seq % kRememberedSegments; allocated with the first segment.
   std::unique_ptr<std::array<RememberedSegment, kRememberedSegments>> remembered_ ABSL_GUARDED_BY(remembered_mu_);
   std::vector<TrackTiming> track_timing_ ABSL_GUARDED_BY(remembered_mu_);
+  std::optional<UntimedFragment> untimed_fragment_ ABSL_GUARDED_BY(remembered_mu_);
   std::atomic<uint64_t> owner_{0};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> durable_{0};

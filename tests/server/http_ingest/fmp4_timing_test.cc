@@ -65,6 +65,18 @@ TEST(Fmp4TimingTest, WithoutTheTracksTimescaleTheDurationIsUnknown) {
   EXPECT_FALSE(g->duration_us.has_value());
 }
 
+TEST(Fmp4TimingTest, WithoutAnInitTheTicksAndAPlaylistsDurationGiveTheTimescale) {
+  absl::StatusOr<Fmp4Fragment> f = ReadFragment(Fmp4Segment(3, {12800, 12800, 6400}), {});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->first_track_id, 3u);
+  EXPECT_EQ(f->first_track_ticks, 32000u);
+  EXPECT_EQ(TimescaleFromPlaylist(32000, 2'500'000), 12800u);  // #EXTINF:2.500000
+  EXPECT_EQ(TimescaleFromPlaylist(90000, 1'000'000), 90000u);
+  EXPECT_EQ(TimescaleFromPlaylist(0, 1'000'000), std::nullopt);
+  EXPECT_EQ(TimescaleFromPlaylist(90000, 0), std::nullopt);
+  EXPECT_EQ(TimescaleFromPlaylist(uint64_t{1} << 62, 1), std::nullopt) << "not a plausible timescale";
+}
+
 TEST(Fmp4TimingTest, ALongDurationIsHeldAtTheLongestSegment) {
   const std::vector<TrackTiming> tracks = *ReadInitTiming(Fmp4Init(1, 1));
   absl::StatusOr<Fmp4Fragment> f = ReadFragment(Fmp4Segment(1, {0xffffffff, 0xffffffff}), tracks);

@@ -345,6 +345,24 @@ TEST(HttpIngestSessionTest, AFragmentWithoutAKnownInitIsStoredWithoutADuration) 
   EXPECT_EQ(host.Header(0).flags & kRecordFlagFragment, kRecordFlagFragment);
 }
 
+TEST(HttpIngestSessionTest, WithoutTheInitAPlaylistGivesTheDurationsOfTheSegmentsAfterIt) {
+  // A server started after the encoder pushed its init (a restart, a
+  // replacement): the playlist after the first segment gives its timescale.
+  FakeHttpHost host;
+  HttpIngestSession session(host, Limits(), "");
+  Feed(session, Put("/v1/cameras/cam-1/s0.m4s", testing::Fmp4Segment(1, {45000, 45000})));
+  host.MakeDurable();
+  Feed(session, Put("/v1/cameras/cam-1/live.m3u8", "#EXTM3U\n#EXTINF:1.000000,\ns0.m4s\n"));
+  host.MakeDurable();
+  Feed(session, Put("/v1/cameras/cam-1/s1.m4s", testing::Fmp4Segment(1, {90000, 90000})));
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), (std::vector<std::string>{"201", "201", "201"}));
+  ASSERT_EQ(host.durable.size(), 3u);
+  EXPECT_EQ(host.Header(0).duration_us, 0u);
+  EXPECT_EQ(host.Header(2).seq, 2u);
+  EXPECT_EQ(host.Header(2).duration_us, 2'000'000u);
+}
+
 TEST(HttpIngestSessionTest, PlaylistsAreKeptInThePlaylistStreamEachVersionOnce) {
   FakeHttpHost host;
   HttpIngestSession session(host, Limits(), "");
