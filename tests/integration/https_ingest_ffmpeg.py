@@ -90,8 +90,8 @@ def check_playable(problems, camera, path, exact_duration=True, container="mpegt
 def check_uploads_kept(problems, figures, camera, exported, parts):
     """`exported` must be the first k of ffmpeg's local `parts`, byte for byte,
     with k at least all but the last: ffmpeg 5.1 pushing HLS over persistent
-    PUTs may send its last request's head and close (counted as truncated,
-    never stored or answered)."""
+    PUTs may send only the head of a last upload and close (counted as
+    truncated, never stored or answered)."""
     kept = 0
     at = 0
     while kept < len(parts) and exported[at:at + len(parts[kept])] == parts[kept]:
@@ -151,9 +151,9 @@ def main():
                 f"{base}{signed_path('cam-hls', expires)}/live.m3u8|"
                 f"[f=hls:{hls_options}]{local_hls}/live.m3u8"], realtime=True)
         # fMP4 HLS behind a signed URL. HLS pushes run in real time (-re), as
-        # a live encoder does: run ahead of the clock, ffmpeg 5.1 closes with
-        # its last uploads unsent or unread, and the reset that close sends
-        # discards them (docs/https-ingest.md, "ffmpeg options that are safe").
+        # a live encoder does: run ahead of the clock, ffmpeg 5.1 ends without
+        # sending its last two uploads, whatever the server (docs/https-ingest.md,
+        # "What encoders send").
         local_fmp4 = os.path.join(ws.work, "fmp4")
         os.makedirs(local_fmp4)
         fmp4_options = f"{hls_options}:hls_segment_type=fmp4"
