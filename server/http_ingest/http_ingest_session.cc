@@ -483,6 +483,10 @@ void HttpIngestSession::OnEnd() {
   }
 }
 
+std::string_view HttpIngestSession::Upload() const {
+  return std::string_view(reinterpret_cast<const char*>(record_.data + header_bytes_), filled_);
+}
+
 bool HttpIngestSession::UploadRefused(std::string_view what) {
   if (overflowed_) {
     ReleaseBuffers();
@@ -550,8 +554,7 @@ void HttpIngestSession::FinishSegment() {
   uint32_t duration = 0;
   uint8_t flags = 0;
   if (fmp4_) {
-    absl::StatusOr<Fmp4Fragment> fragment = ReadFragment(
-        std::string_view(reinterpret_cast<const char*>(payload), filled_), camera_->track_timing());
+    absl::StatusOr<Fmp4Fragment> fragment = ReadFragment(Upload(), camera_->track_timing());
     if (!fragment.ok()) {
       ReleaseBuffers();
       return Answer(415, ToStd(fragment.status().message()), HttpIngestEvent::kUnsupportedMedia);
@@ -577,19 +580,24 @@ void HttpIngestSession::FinishSegment() {
 
 void HttpIngestSession::FinishInit() {
   if (UploadRefused("initialization segment")) return;
-  const std::string_view bytes(reinterpret_cast<const char*>(record_.data + header_bytes_), filled_);
-  absl::StatusOr<std::vector<TrackTiming>> tracks = ReadInitTiming(bytes);
+  absl::StatusOr<std::vector<TrackTiming>> tracks = ReadInitTiming(Upload());
   if (!tracks.ok()) {
     ReleaseBuffers();
     return Answer(415, ToStd(tracks.status().message()), HttpIngestEvent::kUnsupportedMedia);
   }
-  // The camera's segments from its next seq on are read after this init.
+  // The camera's segments from its next seq on are read after this init,
+  // and their durations with its timescales.
   CameraState& media = host_.registry().Get(media_camera_);
-  media.set_track_timing(*std::move(tracks));
-  media.set_untimed_fragment(std::nullopt);
+  auto use_timing = [&] {
+    media.set_track_timing(*std::move(tracks));
+    media.set_untimed_fragment(std::nullopt);
+  };
   const uint64_t next_seq = media.accepted() + 1;
   const uint64_t last = camera_->accepted();
-  if (last != 0 && AnswerIfStored(last, "initialization segment")) return;  // ffmpeg re-sending it
+  if (last != 0 && AnswerIfStored(last, "initialization segment")) {  // ffmpeg re-sending it
+    use_timing();
+    return;
+  }
   if (next_seq > kMaxSeqWithInit) {
     ReleaseBuffers();
     return Answer(409, absl::StrCat("camera ", media_camera_, " is at seq ", next_seq - 1,
@@ -603,6 +611,7 @@ void HttpIngestSession::FinishInit() {
                                     " without a segment between; push a segment first"),
                   HttpIngestEvent::kSegmentConflict);
   }
+  use_timing();
   SpoolPiece(seq, filled_, arrival_us_, 0, 0);
   wait_ = Wait::kDurable;
 }
@@ -623,8 +632,7 @@ void HttpIngestSession::LearnTimescale(absl::Span<const HlsPlaylistEntry> entrie
 
 void HttpIngestSession::FinishPlaylist() {
   if (UploadRefused("playlist")) return;
-  const std::string_view text(reinterpret_cast<const char*>(record_.data + header_bytes_), filled_);
-  absl::StatusOr<std::vector<HlsPlaylistEntry>> entries = ParseMediaPlaylist(text);
+  absl::StatusOr<std::vector<HlsPlaylistEntry>> entries = ParseMediaPlaylist(Upload());
   if (!entries.ok()) {
     ReleaseBuffers();
     return Answer(400, ToStd(entries.status().message()), HttpIngestEvent::kBadRequest);

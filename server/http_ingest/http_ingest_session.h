@@ -186,6 +186,8 @@ class HttpIngestSession final : private HttpRequestSink {
   // Answers an upload of a name that is over its bound, empty, or no longer
   // this connection's camera's; true if it did.
   bool UploadRefused(std::string_view what);
+  // The bytes of the upload read so far (in record_, after its header).
+  std::string_view Upload() const;
   // The upload in record_ is the same as the camera's stored `seq` (a
   // re-PUT): answers 201 once that is durable. False if it is not the same.
   bool AnswerIfStored(uint64_t seq, std::string_view what);
