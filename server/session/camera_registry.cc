@@ -70,12 +70,13 @@ CameraState& CameraRegistry::Get(std::string_view camera_id) {
   auto state = std::make_unique<CameraState>(std::string(camera_id));
   CameraState& ref = *state;
   cameras_.emplace(std::string(camera_id), std::move(state));
+  if (camera_id.find('~') != std::string_view::npos) ++metadata_streams_;
   return ref;
 }
 
 size_t CameraRegistry::size() const {
   absl::MutexLock lock(&mu_);
-  return cameras_.size();
+  return cameras_.size() - metadata_streams_;
 }
 
 }  // namespace ingest

@@ -160,11 +160,14 @@ class CameraRegistry {
   // The state for `camera_id`, created on first use. The reference stays valid
   // for the registry's lifetime.
   CameraState& Get(std::string_view camera_id);
+  // Cameras known, not counting their metadata streams (ids with a '~',
+  // server/spool/metadata_streams.h), which the registry also keeps.
   size_t size() const;
 
  private:
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<CameraState>> cameras_ ABSL_GUARDED_BY(mu_);
+  size_t metadata_streams_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace ingest

@@ -38,6 +38,12 @@ TEST(CameraRegistryTest, OneStatePerCameraAtAStableAddress) {
   EXPECT_EQ(&registry.Get("cam-a"), &a);
   EXPECT_EQ(&registry.Get(std::string("cam-b")), &b);
   EXPECT_EQ(registry.size(), 5002u);
+  // A camera's metadata streams (HTTPS ingest) have states of their own but
+  // are not cameras.
+  CameraState& init = registry.Get("cam-a~init");
+  EXPECT_NE(&init, &a);
+  registry.Get("cam-a~m3u8");
+  EXPECT_EQ(registry.size(), 5002u);
 }
 
 TEST(CameraRegistryTest, ShardsLookingUpTheSameCamerasAtOnceShareOneEntryEach) {
