@@ -9,7 +9,9 @@
 -- Arguments after "--": body bytes (default 262144), the path prefix, an
 -- Authorization value (optional), and "chunked" to send the body with
 -- Transfer-Encoding: chunked in 16 KiB chunks, as ffmpeg's HLS push does
--- (the server then does not know the size up front). ingestd: <prefix>/b<thread>-<n>/live0.ts, a
+-- (the server then does not know the size up front), or "hls" to follow
+-- every segment with a PUT of a playlist listing it, as an HLS push does
+-- (ingestd keeps each playlist, durable before its 201). ingestd: <prefix>/b<thread>-<n>/live0.ts, a
 -- camera per request, so no two connections ever push the same camera (that
 -- would be a take-over) and each PUT is a new segment stored, never a re-PUT
 -- answered from memory. nginx: <prefix>/b<thread>/<n>.ts, one folder per
@@ -20,6 +22,7 @@
 
 local threads_made = 0
 local body, prefix, headers, chunked_body, authorization
+local playlist_body, playlist_headers
 local numbered_cameras = true
 local n = 0
 
@@ -37,6 +40,10 @@ function init(args)
     authorization = args[3]
   end
   numbered_cameras = prefix:find("/v1/cameras", 1, true) ~= nil
+  if args[4] == "hls" then
+    playlist_body = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.000000,\nlive0.ts\n"
+    playlist_headers = {["Content-Type"] = "application/vnd.apple.mpegurl", ["Authorization"] = authorization}
+  end
   if args[4] == "chunked" then
     local chunks = {}
     for at = 1, #body, 16384 do
@@ -49,6 +56,11 @@ end
 
 function request()
   n = n + 1
+  if playlist_body ~= nil and n % 2 == 0 then
+    -- The playlist of the camera whose segment was the request before.
+    return wrk.format("PUT", string.format("%s/b%d-%d/live.m3u8", prefix, thread_id, n - 1), playlist_headers,
+                      playlist_body)
+  end
   local path
   if numbered_cameras then
     path = string.format("%s/b%d-%d/live0.ts", prefix, thread_id, n)

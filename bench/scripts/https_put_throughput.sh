@@ -6,9 +6,10 @@
 # the spool (group commit: writev + fdatasync). The peer, on the same wrk
 # script: bench/peers/nginx_put_throughput.sh N BYTES SECONDS numbered.
 #
-#   bench/scripts/https_put_throughput.sh [connections] [body_bytes] [seconds] [length|chunked]
+#   bench/scripts/https_put_throughput.sh [connections] [body_bytes] [seconds] [length|chunked|hls]
 #   bench/scripts/https_put_throughput.sh 1000 262144 20
 #   bench/scripts/https_put_throughput.sh 1000 262144 20 chunked   # as ffmpeg sends: no size up front
+#   bench/scripts/https_put_throughput.sh 100 262144 20 hls        # each segment followed by its playlist
 #
 # BIN=<build dir> runs another build's ingestd (before/after comparisons).
 set -euo pipefail
@@ -71,9 +72,12 @@ latency = {p: seconds(v, u) * 1e3 for p, v, u in re.findall(r"^\s+(50|99)%\s+([\
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 errors = re.search(r"Socket errors: (.*)", text)
 cpu_s = int(ticks) / int(hz)
-gb = requests * int(body) / 1e9
+# In "hls" runs every other request is a playlist of a few dozen bytes.
+segments = requests // 2 if coding == "hls" else requests
+gb = segments * int(body) / 1e9
 print(f"ingestd_https_put connections={conns} body_bytes={body} coding={coding} requests={requests} "
-      f"requests_per_s={requests / elapsed:.1f} MB_per_s={requests * int(body) / elapsed / 1e6:.2f} "
+      f"requests_per_s={requests / elapsed:.1f} segments_per_s={segments / elapsed:.1f} "
+      f"MB_per_s={segments * int(body) / elapsed / 1e6:.2f} "
       f"latency_ms_p50={latency.get('50', float('nan')):.2f} p99={latency.get('99', float('nan')):.2f} "
       f"non_2xx={non2xx.group(1) if non2xx else 0} socket_errors=[{errors.group(1) if errors else 'none'}] "
       f"server_cpu_cores={cpu_s / (int(ns) / 1e9):.2f} cpu_s_per_GB={cpu_s / gb if gb else float('nan'):.2f} "
