@@ -123,8 +123,8 @@ std::optional<uint64_t> TrafTicks(std::string_view traf, absl::Span<const TrackT
       if (trun->flags & 0x001) at += 4;  // data-offset
       if (trun->flags & 0x004) at += 4;  // first-sample-flags
       const bool per_sample = (trun->flags & 0x100) != 0;
-      const size_t sample_bytes = 4 * (((trun->flags >> 8) & 1) + ((trun->flags >> 9) & 1) +
-                                       ((trun->flags >> 10) & 1) + ((trun->flags >> 11) & 1));
+      const size_t sample_bytes = 4 * (((trun->flags >> 8) & 1) + ((trun->flags >> 9) & 1) + ((trun->flags >> 10) & 1) +
+                                       ((trun->flags >> 11) & 1));
       if (at > trun->rest.size()) return std::nullopt;
       // A trun claiming more samples than it holds is not read past its end.
       if (sample_bytes != 0 && (trun->rest.size() - at) / sample_bytes < count) return std::nullopt;
@@ -143,16 +143,19 @@ std::optional<uint64_t> TrafTicks(std::string_view traf, absl::Span<const TrackT
 
 absl::StatusOr<std::vector<TrackTiming>> ReadInitTiming(std::string_view init) {
   std::vector<Box> top;
-  if (!SplitBoxes(init, top)) return absl::InvalidArgumentError("not an fMP4 initialization segment: a box does not fit");
+  if (!SplitBoxes(init, top))
+    return absl::InvalidArgumentError("not an fMP4 initialization segment: a box does not fit");
   const auto moov = std::find_if(top.begin(), top.end(), [](const Box& b) { return b.type == "moov"; });
   if (moov == top.end()) return absl::InvalidArgumentError("not an fMP4 initialization segment: no moov box");
   std::vector<Box> children;
-  if (!SplitBoxes(moov->body, children)) return absl::InvalidArgumentError("initialization segment: a box in moov does not fit");
+  if (!SplitBoxes(moov->body, children))
+    return absl::InvalidArgumentError("initialization segment: a box in moov does not fit");
   std::vector<TrackTiming> tracks;
   for (const Box& b : children) {
     if (b.type != "trak") continue;
     if (tracks.size() == kMaxFmp4Tracks) {
-      return absl::InvalidArgumentError(absl::StrCat("initialization segment with more than ", kMaxFmp4Tracks, " tracks"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("initialization segment with more than ", kMaxFmp4Tracks, " tracks"));
     }
     std::optional<Box> tkhd = Child(b.body, "tkhd");
     std::optional<Box> mdia = Child(b.body, "mdia");
@@ -192,7 +195,8 @@ absl::StatusOr<Fmp4Fragment> ReadFragment(std::string_view segment, absl::Span<c
     if (b.type != "moof") continue;
     ++fragment.fragments;
     std::vector<Box> children;
-    if (!SplitBoxes(b.body, children)) return absl::InvalidArgumentError("fMP4 media segment: a box in moof does not fit");
+    if (!SplitBoxes(b.body, children))
+      return absl::InvalidArgumentError("fMP4 media segment: a box in moof does not fit");
     for (const Box& traf : children) {
       if (traf.type != "traf") continue;
       uint32_t track_id = 0;
@@ -204,7 +208,8 @@ absl::StatusOr<Fmp4Fragment> ReadFragment(std::string_view segment, absl::Span<c
       }
       auto it = std::find_if(ticks.begin(), ticks.end(), [&](const auto& p) { return p.first == track_id; });
       if (it == ticks.end()) {
-        if (ticks.size() == kMaxFmp4Tracks) return absl::InvalidArgumentError("fMP4 media segment with too many tracks");
+        if (ticks.size() == kMaxFmp4Tracks)
+          return absl::InvalidArgumentError("fMP4 media segment with too many tracks");
         ticks.push_back({track_id, 0});
         it = ticks.end() - 1;
       }
@@ -224,8 +229,8 @@ absl::StatusOr<Fmp4Fragment> ReadFragment(std::string_view segment, absl::Span<c
         std::find_if(tracks.begin(), tracks.end(), [&](const TrackTiming& t) { return t.track_id == track_id; });
     if (track == tracks.end()) continue;  // a track whose timescale is not known
     const unsigned __int128 us = static_cast<unsigned __int128>(track_ticks) * 1'000'000 / track->timescale;
-    longest_us = std::max<uint64_t>(longest_us.value_or(0),
-                                    static_cast<uint64_t>(std::min<unsigned __int128>(us, UINT64_MAX)));
+    longest_us =
+        std::max<uint64_t>(longest_us.value_or(0), static_cast<uint64_t>(std::min<unsigned __int128>(us, UINT64_MAX)));
   }
   if (longest_us) {
     fragment.duration_us = static_cast<uint32_t>(std::min<uint64_t>(*longest_us, camproto::kMaxSegmentDurationUs));

@@ -147,7 +147,8 @@ void HttpIngestSession::Resume() {
       if (camera_->durable() < seq_) return;
       wait_ = Wait::kNone;
       Answer(201,
-             absl::StrCat(kind_ == Kind::kSegment ? absl::StrCat("segment ", seq_) : absl::StrCat(camera_id_, " #", seq_),
+             absl::StrCat(kind_ == Kind::kSegment ? absl::StrCat("segment ", seq_)
+                                                  : absl::StrCat(camera_id_, " #", seq_),
                           " was already stored with the same contents"),
              HttpIngestEvent::kSegmentDuplicate);
       break;

@@ -36,7 +36,9 @@ inline constexpr std::string_view kPlaylistStreamSuffix = "~m3u8";
 // companion ids fit a spool record (kMaxSpoolCameraIdBytes).
 inline constexpr size_t kMaxCameraIdWithMetadata = kMaxSpoolCameraIdBytes - 5;
 
-inline std::string InitStreamId(std::string_view camera) { return absl::StrCat(ToAbsl(camera), ToAbsl(kInitStreamSuffix)); }
+inline std::string InitStreamId(std::string_view camera) {
+  return absl::StrCat(ToAbsl(camera), ToAbsl(kInitStreamSuffix));
+}
 inline std::string PlaylistStreamId(std::string_view camera) {
   return absl::StrCat(ToAbsl(camera), ToAbsl(kPlaylistStreamSuffix));
 }

@@ -34,8 +34,8 @@ inline std::string Fmp4Init(uint32_t track_id, uint32_t timescale, uint32_t defa
   const std::string mdhd = Mp4FullBox("mdhd", 0, 0, Be32(0) + Be32(0) + Be32(timescale) + Be32(0) + Be32(0));
   std::string moov = Mp4FullBox("mvhd", 0, 0, std::string(96, '\0')) + Mp4Box("trak", tkhd + Mp4Box("mdia", mdhd));
   if (default_duration != 0) {
-    moov += Mp4Box("mvex", Mp4FullBox("trex", 0, 0, Be32(track_id) + Be32(1) + Be32(default_duration) + Be32(0) +
-                                                          Be32(0)));
+    moov +=
+        Mp4Box("mvex", Mp4FullBox("trex", 0, 0, Be32(track_id) + Be32(1) + Be32(default_duration) + Be32(0) + Be32(0)));
   }
   return Mp4Box("ftyp", "iso5" + Be32(512) + "iso6mp41") + Mp4Box("moov", moov);
 }

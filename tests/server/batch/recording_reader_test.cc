@@ -484,10 +484,11 @@ TEST(RecordingReaderTest, AnFmp4SegmentWithoutAStoredInitIsAProblem) {
   EXPECT_TRUE(absl::StrContains(strict.status().message(), "no initialization segment")) << strict.status();
 
   std::vector<uint8_t> out;
-  absl::StatusOr<ExportStats> stats = reader.ExportSkippingBad("cam-g", kT0, kT0 + kHour, [&](absl::Span<const uint8_t> p) {
-    out.insert(out.end(), p.begin(), p.end());
-    return absl::OkStatus();
-  });
+  absl::StatusOr<ExportStats> stats =
+      reader.ExportSkippingBad("cam-g", kT0, kT0 + kHour, [&](absl::Span<const uint8_t> p) {
+        out.insert(out.end(), p.begin(), p.end());
+        return absl::OkStatus();
+      });
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(out, Expected("cam-g", 1, 4)) << "every segment is still sent";
   EXPECT_EQ(stats->problems.size(), 1u) << "reported once, not per segment";

@@ -85,12 +85,13 @@ TEST(Fmp4TimingTest, ALongDurationIsHeldAtTheLongestSegment) {
 }
 
 TEST(Fmp4TimingTest, WhatIsNotAnInitIsRefusedWithAReason) {
-  for (const std::string& bytes : {std::string(), std::string("x"), std::string("\x47\x40\x00\x10", 4) + std::string(184, '\xff'),
-                                   Mp4Box("ftyp", "iso5"),                        // no moov
-                                   Mp4Box("moov", Mp4Box("mvhd", "")),            // no track
-                                   Mp4Box("moov", Mp4Box("trak", Mp4Box("tkhd", ""))),  // no timescale
-                                   Fmp4Init(1, 0),                                // a zero timescale
-                                   Fmp4Init(1, 90000).substr(0, 40)}) {          // cut short
+  for (const std::string& bytes :
+       {std::string(), std::string("x"), std::string("\x47\x40\x00\x10", 4) + std::string(184, '\xff'),
+        Mp4Box("ftyp", "iso5"),                              // no moov
+        Mp4Box("moov", Mp4Box("mvhd", "")),                  // no track
+        Mp4Box("moov", Mp4Box("trak", Mp4Box("tkhd", ""))),  // no timescale
+        Fmp4Init(1, 0),                                      // a zero timescale
+        Fmp4Init(1, 90000).substr(0, 40)}) {                 // cut short
     absl::StatusOr<std::vector<TrackTiming>> tracks = ReadInitTiming(bytes);
     EXPECT_TRUE(absl::IsInvalidArgument(tracks.status())) << tracks.status();
     EXPECT_FALSE(tracks.status().message().empty());
@@ -117,8 +118,8 @@ TEST(Fmp4TimingTest, WhatIsNotAMediaSegmentIsRefusedAndNeverReadPastItsEnd) {
   }
   // A trun claiming more samples than it holds gives no duration, and reads
   // nothing past the box.
-  const std::string traf = Mp4Box("traf", Mp4FullBox("tfhd", 0, 0, Be32(1)) +
-                                              Mp4FullBox("trun", 0, 0x100, Be32(1000000) + Be32(90000)));
+  const std::string traf =
+      Mp4Box("traf", Mp4FullBox("tfhd", 0, 0, Be32(1)) + Mp4FullBox("trun", 0, 0x100, Be32(1000000) + Be32(90000)));
   absl::StatusOr<Fmp4Fragment> lying = ReadFragment(Mp4Box("moof", traf), tracks);
   ASSERT_TRUE(lying.ok()) << lying.status();
   EXPECT_FALSE(lying->duration_us.has_value());
