@@ -146,11 +146,7 @@ void HttpIngestSession::Resume() {
     case Wait::kOriginalDurable:
       if (camera_->durable() < seq_) return;
       wait_ = Wait::kNone;
-      Answer(201,
-             absl::StrCat(kind_ == Kind::kSegment ? absl::StrCat("segment ", seq_)
-                                                  : absl::StrCat(camera_id_, " #", seq_),
-                          " was already stored with the same contents"),
-             HttpIngestEvent::kSegmentDuplicate);
+      AnswerStoredAgain();
       break;
   }
   Process();
@@ -511,21 +507,37 @@ bool HttpIngestSession::UploadRefused(std::string_view what) {
   return false;
 }
 
-bool HttpIngestSession::AnswerIfStored(uint64_t seq, std::string_view what) {
-  const uint8_t* payload = record_.data + header_bytes_;
-  const uint32_t crc = Crc32c({payload, filled_});
-  std::optional<SegmentFingerprint> original = camera_->Recall(seq);
-  if (!original.has_value() || original->payload_crc != crc || original->payload_bytes != filled_) return false;
+uint32_t HttpIngestSession::UploadCrc() const {
+  return Crc32c({record_.data + header_bytes_, filled_});
+}
+
+bool HttpIngestSession::SameAsStored(const std::optional<SegmentFingerprint>& original, uint32_t crc) const {
+  return original.has_value() && original->payload_crc == crc && original->payload_bytes == filled_;
+}
+
+void HttpIngestSession::AnswerStored(uint64_t seq) {
   ReleaseBuffers();
   seq_ = seq;
   // Answered once the original is durable (it may be another connection's
   // record still in its group commit).
   if (camera_->durable() >= seq) {
-    Answer(201, absl::StrCat(ToAbsl(what), " was already stored with the same contents"),
-           HttpIngestEvent::kSegmentDuplicate);
+    AnswerStoredAgain();
   } else {
     wait_ = Wait::kOriginalDurable;
   }
+}
+
+void HttpIngestSession::AnswerStoredAgain() {
+  const std::string what = kind_ == Kind::kSegment ? absl::StrCat("segment ", seq_)
+                           : kind_ == Kind::kInit  ? std::string("initialization segment")
+                                                   : std::string("playlist");
+  Answer(201, absl::StrCat(what, " was already stored with the same contents"), HttpIngestEvent::kSegmentDuplicate);
+}
+
+bool HttpIngestSession::AnswerIfLastStored() {
+  const uint64_t last = camera_->accepted();
+  if (last == 0 || !SameAsStored(camera_->Recall(last), UploadCrc())) return false;
+  AnswerStored(last);
   return true;
 }
 
@@ -536,10 +548,10 @@ void HttpIngestSession::FinishSegment() {
     // A re-PUT: the same segment again (ffmpeg retrying) is answered again;
     // other contents under a stored name are refused. The capture time is
     // taken at arrival, so only the contents are compared.
-    if (AnswerIfStored(seq_, absl::StrCat("segment ", seq_))) return;
-    const uint32_t crc = Crc32c({payload, filled_});
+    const uint32_t crc = UploadCrc();
+    const std::optional<SegmentFingerprint> original = camera_->Recall(seq_);
+    if (SameAsStored(original, crc)) return AnswerStored(seq_);
     ReleaseBuffers();
-    std::optional<SegmentFingerprint> original = camera_->Recall(seq_);
     if (!original.has_value()) {
       return Answer(409, absl::StrCat("segment ", seq_, " is at or below the last stored seq ", camera_->accepted(),
                                       " and is not one this server can show it holds (given up, or older than "
@@ -595,7 +607,7 @@ void HttpIngestSession::FinishInit() {
   };
   const uint64_t next_seq = media.accepted() + 1;
   const uint64_t last = camera_->accepted();
-  if (last != 0 && AnswerIfStored(last, "initialization segment")) {  // ffmpeg re-sending it
+  if (AnswerIfLastStored()) {  // ffmpeg re-sending it
     use_timing();
     return;
   }
@@ -645,10 +657,9 @@ void HttpIngestSession::FinishPlaylist() {
                                     kMaxCameraIdWithMetadata, " bytes keep no metadata)"),
                   HttpIngestEvent::kPlaylist);
   }
-  const uint64_t last = camera_->accepted();
-  if (last != 0 && AnswerIfStored(last, "playlist")) return;  // unchanged since the last one kept
+  if (AnswerIfLastStored()) return;  // unchanged since the last one kept
   host_.Count(HttpIngestEvent::kPlaylist);
-  SpoolPiece(last + 1, filled_, arrival_us_, 0, 0);
+  SpoolPiece(camera_->accepted() + 1, filled_, arrival_us_, 0, 0);
   wait_ = Wait::kDurable;
 }
 

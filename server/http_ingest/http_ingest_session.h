@@ -188,9 +188,16 @@ class HttpIngestSession final : private HttpRequestSink {
   bool UploadRefused(std::string_view what);
   // The bytes of the upload read so far (in record_, after its header).
   std::string_view Upload() const;
-  // The upload in record_ is the same as the camera's stored `seq` (a
-  // re-PUT): answers 201 once that is durable. False if it is not the same.
-  bool AnswerIfStored(uint64_t seq, std::string_view what);
+  uint32_t UploadCrc() const;
+  // The upload in record_ has the contents `original` was stored with.
+  bool SameAsStored(const std::optional<SegmentFingerprint>& original, uint32_t crc) const;
+  // The upload is the camera's stored `seq` again: answered 201 once that is
+  // durable (Wait::kOriginalDurable until then), not stored twice.
+  void AnswerStored(uint64_t seq);
+  void AnswerStoredAgain();
+  // An init or playlist the same as the last one of its stream: answered as
+  // AnswerStored; false if it is not.
+  bool AnswerIfLastStored();
   void FinishInit();
   void FinishPlaylist();
   // A playlist listing the camera's last fMP4 segment stored without a
