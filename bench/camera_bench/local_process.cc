@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -13,31 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/listening_sockets.h"
 #include "common/process_usage.h"
 
 namespace ingest::bench {
 namespace {
-
-// Socket inodes of listening TCP sockets on `port` in /proc/net/tcp{,6}.
-std::vector<std::string> ListeningInodes(uint16_t port) {
-  std::vector<std::string> inodes;
-  char port_hex[8];
-  std::snprintf(port_hex, sizeof(port_hex), "%04X", port);
-  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line);  // the heading
-    while (std::getline(in, line)) {
-      std::vector<absl::string_view> fields = absl::StrSplit(line, ' ', absl::SkipEmpty());
-      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-      if (fields.size() < 10 || fields[3] != "0A") continue;  // 0A: LISTEN
-      const size_t colon = fields[1].rfind(':');
-      if (colon == absl::string_view::npos || fields[1].substr(colon + 1) != port_hex) continue;
-      inodes.emplace_back(fields[9]);
-    }
-  }
-  return inodes;
-}
 
 std::string ReadSmallFile(const std::string& path) {
   std::ifstream in(path);
@@ -49,31 +28,17 @@ std::string ReadSmallFile(const std::string& path) {
 }  // namespace
 
 std::optional<pid_t> FindListeningProcess(uint16_t port) {
-  const std::vector<std::string> inodes = ListeningInodes(port);
-  if (inodes.empty()) return std::nullopt;
+  if (ListeningSocketInodes(port).empty()) return std::nullopt;
   DIR* proc = opendir("/proc");
   if (proc == nullptr) return std::nullopt;
   std::optional<pid_t> found;
   while (dirent* entry = readdir(proc)) {
     int pid = 0;
     if (!absl::SimpleAtoi(entry->d_name, &pid) || pid == getpid()) continue;
-    const std::string fd_dir = absl::StrCat("/proc/", pid, "/fd");
-    DIR* fds = opendir(fd_dir.c_str());
-    if (fds == nullptr) continue;
-    while (dirent* fd = readdir(fds)) {
-      char target[64];
-      const std::string link = absl::StrCat(fd_dir, "/", fd->d_name);
-      const ssize_t n = readlink(link.c_str(), target, sizeof(target) - 1);
-      if (n <= 0) continue;
-      absl::string_view name(target, static_cast<size_t>(n));
-      if (!absl::ConsumePrefix(&name, "socket:[") || !absl::ConsumeSuffix(&name, "]")) continue;
-      for (const std::string& inode : inodes) {
-        if (name == inode) found = pid;
-      }
-      if (found) break;
+    if (!ProcessListeningInodes(pid, port).empty()) {
+      found = pid;
+      break;
     }
-    closedir(fds);
-    if (found) break;
   }
   closedir(proc);
   return found;

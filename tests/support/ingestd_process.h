@@ -14,11 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/listening_sockets.h"
 #include "tests/support/build_paths.h"
 
 namespace ingest::testing {
@@ -45,6 +47,26 @@ inline bool PortAccepts(uint16_t port) {
   bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
+}
+
+// Waits (at most `timeout`) until no socket in `inodes` listens on `port`.
+// A killed server's listening sockets can outlive it: the kernel tears its
+// io_uring ring down after the process is reaped, and with the ring the
+// sockets it held. A server started on the port in that moment binds beside
+// them (SO_REUSEPORT), and the connections the kernel hands to the dead
+// sockets are reset when they go. Seen for about 20 ms on an idle machine.
+inline bool WaitUntilNotListening(uint16_t port, const std::vector<std::string>& inodes, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const std::vector<std::string> listening = ingest::ListeningSocketInodes(port);
+    bool any = false;
+    for (const std::string& inode : inodes) {
+      any = any || std::find(listening.begin(), listening.end(), inode) != listening.end();
+    }
+    if (!any) return true;
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
 }
 
 class IngestdProcess {
@@ -88,9 +110,12 @@ class IngestdProcess {
     return false;
   }
 
-  // Sends `sig` and waits for the exit; returns the exit status (-1 if none).
+  // Sends `sig` and waits for the exit, and for its listening sockets to
+  // go (so Start on the same port serves every connection); returns the
+  // exit status (-1 if none).
   int Kill(int sig) {
     if (pid_ <= 0) return -1;
+    const std::vector<std::string> listeners = ingest::ProcessListeningInodes(pid_, port_);
     kill(pid_, sig);
     int status = 0;
     absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -103,6 +128,7 @@ class IngestdProcess {
       usleep(10 * 1000);
     }
     pid_ = -1;
+    WaitUntilNotListening(port_, listeners, absl::Seconds(10));
     return status;
   }
 

@@ -143,6 +143,13 @@ class IngestdChild {
   // whether it exited (with its status) or never became ready.
   absl::Status Start(absl::Duration timeout) {
     if (pid_ > 0) return absl::FailedPreconditionError("ingestd is already running");
+    // No other server shares the port here: the sockets still listening on
+    // it are an earlier, dead process's, on their way out (see
+    // WaitUntilNotListening). Connections handed to them would be reset.
+    if (!WaitUntilNotListening(options_.port, ListeningSocketInodes(options_.port), timeout)) {
+      return absl::DeadlineExceededError(absl::StrCat("port ", options_.port, " still had listeners of an earlier ingestd after ",
+                                                      absl::FormatDuration(timeout)));
+    }
     // A fresh admin port each time, so no earlier process can answer on it.
     const uint16_t admin_port = PickFreePort();
     std::vector<std::string> argv = {options_.binary,
