@@ -5,6 +5,8 @@
 #   3. build the ASan+UBSan tree, then run the same tests there
 #   4. run every libFuzzer target for 20 s (scripts/fuzz.sh; long runs by hand)
 #   5. shellcheck every script, then check deploy/ (scripts/check_deploy.sh)
+#   6. if anything failed, the lines saying why each test failed, last
+#      (scripts/ci_failure_digest.sh)
 # Tests spend most of their time waiting (on the disk's fdatasync, on timers,
 # on daemons starting): during the normal tree's tests two thirds of the
 # cores' time was idle or I/O wait (measured 2026-12-03). So the ASan build
@@ -22,6 +24,7 @@ cd "${ROOT}"
 
 SUMMARY=()
 FAILED=0
+FAILED_TREES=()  # CTest trees whose tests failed, for the digest at the end
 
 # run_stage NAME COMMAND...: runs COMMAND, records "NAME ok|FAILED (Ns)".
 run_stage() {
@@ -130,14 +133,14 @@ main() {
   fi
   start_background build-asan scripts/build.sh --sanitize --build-dir "${ROOT}/build-asan"
   if ((plain_built)); then
-    run_stage tests run_ctest "${ROOT}/build" || true
+    run_stage tests run_ctest "${ROOT}/build" || FAILED_TREES+=("${ROOT}/build")
   else
     skip_stage tests
   fi
 
   if finish_background build-asan; then
     start_background fuzz scripts/fuzz.sh --seconds 20
-    run_stage tests-asan run_ctest_sanitized "${ROOT}/build-asan" || true
+    run_stage tests-asan run_ctest_sanitized "${ROOT}/build-asan" || FAILED_TREES+=("${ROOT}/build-asan")
     finish_background fuzz || true
   else
     skip_stage tests-asan
@@ -149,6 +152,11 @@ main() {
 
   print_summary
   if [[ ${FAILED} -ne 0 ]]; then
+    if ((${#FAILED_TREES[@]})); then
+      echo
+      echo "Why the failed tests failed (their full output is above):"
+      scripts/ci_failure_digest.sh "${FAILED_TREES[@]}" || true
+    fi
     echo "test: FAILED after $((SECONDS - total_start))s"
     exit 1
   fi
