@@ -204,6 +204,11 @@ const ConfigField kFields[] = {
      .ref = INGEST_REF(protocol.max_capture_lead_s),
      .help = "Latest capture_start_us accepted, in seconds after the server's clock (camera clock drift).",
      .min = 1, .max = 30 * 86400},
+    {INGEST_FIELD(protocol.stream_segment_ms) = FieldKind::kInteger,
+     .ref = INGEST_REF(protocol.stream_segment_ms),
+     .help = "HTTPS streams: a POSTed MPEG-TS stream is cut at its first keyframe once a piece lasts this long (or "
+             "holds 1 MiB), and at a frame once it lasts three times this without a keyframe.",
+     .min = 100, .max = 120'000},
     // [spool]
     {INGEST_FIELD(spool.dir) = FieldKind::kString, .ref = INGEST_REF(spool.dir),
      .help = "Spool directory (fast local disk); empty = <state_dir>/spool."},

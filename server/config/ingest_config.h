@@ -99,6 +99,10 @@ struct ProtocolConfig {
   // most this far after it (clock drift); anything else is INVALID_FIELD.
   uint32_t max_capture_age_s = 30 * 86400;
   uint32_t max_capture_lead_s = 86400;
+  // HTTPS streams (docs/https-ingest.md): a POSTed MPEG-TS stream is cut at
+  // its first keyframe once a piece lasts this long in stream time (or holds
+  // 1 MiB), and at a frame once it lasts three times this without one.
+  uint32_t stream_segment_ms = 4000;
 
   friend bool operator==(const ProtocolConfig&, const ProtocolConfig&) = default;
 };

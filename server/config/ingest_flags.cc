@@ -45,6 +45,7 @@ ABSL_FLAG(std::optional<std::string>, max_segment_bytes, std::nullopt, "Override
 ABSL_FLAG(std::optional<std::string>, ack_window_bytes, std::nullopt, "Overrides protocol.ack_window_bytes (e.g. 8MiB).");
 ABSL_FLAG(std::optional<int64_t>, max_capture_age_s, std::nullopt, "Overrides protocol.max_capture_age_s.");
 ABSL_FLAG(std::optional<int64_t>, max_capture_lead_s, std::nullopt, "Overrides protocol.max_capture_lead_s.");
+ABSL_FLAG(std::optional<int64_t>, stream_segment_ms, std::nullopt, "Overrides protocol.stream_segment_ms.");
 // [spool]
 ABSL_FLAG(std::optional<std::string>, spool_dir, std::nullopt, "Overrides spool.dir (default <state_dir>/spool).");
 ABSL_FLAG(std::optional<int64_t>, commit_interval_ms, std::nullopt, "Overrides spool.commit_interval_ms.");
@@ -174,6 +175,7 @@ absl::Status ApplyFlagOverrides(IngestConfig& config) {
   RETURN_IF_ERROR(Override(FLAGS_ack_window_bytes, "protocol.ack_window_bytes", config));
   RETURN_IF_ERROR(Override(FLAGS_max_capture_age_s, "protocol.max_capture_age_s", config));
   RETURN_IF_ERROR(Override(FLAGS_max_capture_lead_s, "protocol.max_capture_lead_s", config));
+  RETURN_IF_ERROR(Override(FLAGS_stream_segment_ms, "protocol.stream_segment_ms", config));
   RETURN_IF_ERROR(Override(FLAGS_spool_dir, "spool.dir", config));
   RETURN_IF_ERROR(Override(FLAGS_commit_interval_ms, "spool.commit_interval_ms", config));
   RETURN_IF_ERROR(Override(FLAGS_commit_bytes, "spool.commit_bytes", config));

@@ -52,6 +52,7 @@ ABSL_DECLARE_FLAG(std::optional<std::string>, max_segment_bytes);
 ABSL_DECLARE_FLAG(std::optional<std::string>, ack_window_bytes);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, max_capture_age_s);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, max_capture_lead_s);
+ABSL_DECLARE_FLAG(std::optional<int64_t>, stream_segment_ms);
 // [spool]
 ABSL_DECLARE_FLAG(std::optional<std::string>, spool_dir);
 ABSL_DECLARE_FLAG(std::optional<int64_t>, commit_interval_ms);

@@ -204,7 +204,9 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
     kind_ = Kind::kStream;
     ClaimCamera(target->camera);
     cutter_.emplace(TsCutterOptions{.min_bytes = std::min(limits_.stream_min_segment_bytes, limits_.max_segment_bytes),
-                                    .max_bytes = limits_.max_segment_bytes});
+                                    .max_bytes = limits_.max_segment_bytes,
+                                    .min_duration_us = limits_.stream_segment_us,
+                                    .max_duration_us = 3 * limits_.stream_segment_us});
     piece_start_ = 0;
     first_piece_seq_ = 0;
     pieces_in_flight_ = 0;

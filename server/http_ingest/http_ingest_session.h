@@ -80,8 +80,10 @@ struct HttpIngestLimits {
   // segment's body is bounded by max_segment_bytes, a stream's not at all.
   HttpLimits http{.body_bytes = HttpRequestSink::kUnboundedBody - 1};
   uint32_t max_segment_bytes = 4 << 20;
-  // A POSTed stream is cut at the first keyframe after this many bytes.
+  // A POSTed stream is cut at the first keyframe after this many bytes or
+  // this much stream time, and at a frame after three times this time.
   uint32_t stream_min_segment_bytes = 1 << 20;
+  uint32_t stream_segment_us = 4'000'000;
   // An fMP4 initialization segment holds codec setup, not media: kilobytes.
   uint32_t max_init_bytes = 1 << 20;
 };

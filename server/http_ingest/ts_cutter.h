@@ -7,8 +7,14 @@
 //   PMT) that starts a PES with the random-access indicator set, once the
 //   segment holds at least min_bytes. The cut goes before the PAT that
 //   precedes the keyframe when one came within the last kCutLookbackPackets
-//   packets (ffmpeg writes PAT, PMT, keyframe), so the piece starts with the
-//   tables a player needs;
+//   packets with no video packet between (ffmpeg writes PAT, PMT,
+//   keyframe), so the piece starts with the tables a player needs;
+//   Or, with min_duration_us, at the first keyframe once the segment lasts
+//   that long in stream time (its video's timestamps), however few bytes it
+//   holds: a low-bitrate camera's pieces reach the spool as often as a busy
+//   one's;
+// - at a frame (a video PES start) when no keyframe comes within
+//   max_duration_us of stream time;
 // - by size when no keyframe comes: at the packet that would take the segment
 //   past max_bytes.
 //
@@ -25,6 +31,7 @@
 #define SERVER_HTTP_INGEST_TS_CUTTER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -38,6 +45,9 @@ inline constexpr uint64_t kCutLookbackPackets = 8;
 struct TsCutterOptions {
   uint64_t min_bytes = 512 << 10;
   uint64_t max_bytes = 4 << 20;  // at least min_bytes and one packet
+  // Stream time; 0 leaves the rule out.
+  uint32_t min_duration_us = 0;
+  uint32_t max_duration_us = 0;
 };
 
 class TsCutter {
@@ -57,6 +67,12 @@ class TsCutter {
  private:
   // Looks at one whole packet starting at stream offset `at`.
   absl::Status Inspect(const uint8_t* packet, uint64_t at, std::vector<uint64_t>& cuts);
+  // A video frame starts at `at`: cut before it (or before the tables just
+  // ahead of it) if a rule says so.
+  void AtFrame(const uint8_t* packet, uint64_t at, std::vector<uint64_t>& cuts);
+  // 90 kHz ticks from the open segment's first frame to one with `pts`
+  // (0 when either has none, or the clock went back).
+  int64_t TicksIntoSegment(std::optional<uint64_t> pts);
   void Cut(uint64_t at, std::vector<uint64_t>& cuts);
 
   const TsCutterOptions options_;
@@ -64,7 +80,9 @@ class TsCutter {
   TsProgramTracker programs_;
   uint64_t segment_start_ = 0;  // stream offset of the open segment
   uint64_t last_pat_ = 0;       // stream offset of the last PAT packet (valid if seen_pat_)
+  uint64_t last_video_packet_ = 0;
   bool seen_pat_ = false;
+  std::optional<uint64_t> segment_first_pts_;  // of the open segment's first frame with one
 };
 
 }  // namespace ingest

@@ -78,4 +78,21 @@ void TsProgramTracker::ReadPmt(std::span<const uint8_t> s) {
   if (first != 0) video_pid_ = first;  // no video: that stream's units then
 }
 
+std::optional<uint64_t> TsPesPts(std::span<const uint8_t> payload) {
+  // 00 00 01, stream id, length (2), flags (2), header length, then PTS.
+  if (payload.size() < 14 || payload[0] != 0 || payload[1] != 0 || payload[2] != 1) return std::nullopt;
+  if ((payload[7] & 0x80) == 0 || payload[8] < 5) return std::nullopt;  // no PTS
+  const uint8_t* p = payload.data() + 9;
+  return (static_cast<uint64_t>(p[0] & 0x0E) << 29) | (uint64_t{p[1]} << 22) |
+         (static_cast<uint64_t>(p[2] & 0xFE) << 14) | (uint64_t{p[3]} << 7) | (uint64_t{p[4]} >> 1);
+}
+
+int64_t TsPtsStep(uint64_t from, uint64_t to) {
+  constexpr int64_t kModulus = int64_t{1} << 33;
+  int64_t step = (static_cast<int64_t>(to) - static_cast<int64_t>(from)) % kModulus;
+  if (step > kModulus / 2) step -= kModulus;
+  if (step < -kModulus / 2) step += kModulus;
+  return step;
+}
+
 }  // namespace ingest

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -27,6 +28,14 @@ inline bool TsRandomAccess(const uint8_t* p) { return TsHasAdaptation(p) && p[4]
 
 // The packet's payload; empty when it has none or a bad adaptation length.
 std::span<const uint8_t> TsPayload(const uint8_t* p);
+
+// The presentation timestamp (33 bits, 90 kHz) of the PES whose header
+// starts `payload` (of a packet that starts a unit), if it carries one.
+std::optional<uint64_t> TsPesPts(std::span<const uint8_t> payload);
+inline constexpr int64_t kTsPtsTicksPerSecond = 90'000;
+// `to` less `from` on the 33-bit PTS clock, taken the short way round its
+// wrap (every 26.5 hours).
+int64_t TsPtsStep(uint64_t from, uint64_t to);
 
 // Follows the PAT and the first program's PMT to the PID of its video
 // stream (or, with no video, its first stream).

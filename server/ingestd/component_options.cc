@@ -46,6 +46,7 @@ ShardOptions ShardOptionsFrom(const IngestConfig& config, int index, int listen_
   HttpIngestLimits https;
   https.max_segment_bytes = config.protocol.max_segment_bytes;
   https.stream_min_segment_bytes = std::min<uint32_t>(1 << 20, config.protocol.max_segment_bytes);
+  https.stream_segment_us = config.protocol.stream_segment_ms * 1000;
   return ShardOptions{
       .index = index,
       .listen_fd = listen_fd,

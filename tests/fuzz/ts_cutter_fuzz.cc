@@ -4,7 +4,8 @@
 //
 // Input: byte 0 picks min_bytes and max_bytes (in packets); byte 1 the size
 // of the pieces the body arrives in (1 to 256, as chunks and TLS records cut
-// it); the rest is the body.
+// it) and, from its low four bits, the stream-time rules (0 to 3 frames of
+// 25 a second each, 0 leaving the rule out); the rest is the body.
 //
 // Checked on every input: no crash or undefined behaviour; the same cuts and
 // verdict whether the body comes at once or in pieces; cuts only between
@@ -23,8 +24,11 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ingest;
   if (size < 2) return 0;
+  constexpr uint32_t kFrameUs = 40'000;
   const TsCutterOptions options{.min_bytes = (data[0] & 0x0F) * kTsPacketBytes,
-                                .max_bytes = (1 + (data[0] >> 4)) * kTsPacketBytes};
+                                .max_bytes = (1 + (data[0] >> 4)) * kTsPacketBytes,
+                                .min_duration_us = (data[1] & 0x03) * kFrameUs,
+                                .max_duration_us = ((data[1] >> 2) & 0x03) * kFrameUs};
   const size_t piece = 1 + data[1];
   const std::string_view body(reinterpret_cast<const char*>(data + 2), size - 2);
 

@@ -11,8 +11,8 @@ promises, then read back with `ingestctl export` and checked with ffprobe.
   copy, and plays as H.264 in MP4 of the pattern's duration; the playlists
   are kept in the camera's ~m3u8 stream.
 - MPEG-TS over one chunked POST, behind a signed URL: byte-exact against
-  the local copy tee wrote, cut by the server into several segments (at
-  keyframes once a segment holds 64 KiB).
+  the local copy tee wrote, cut by the server into segments of 2 s of
+  stream time at keyframes (the stream is far too small to be cut by size).
 - HLS with a bearer token (-headers), and MPEG-TS with a client certificate
   (mutual TLS, camera id from the certificate): stored and playable.
 - Refusals: no credentials 401, a token of another camera 403, GET 405,
@@ -41,6 +41,7 @@ import rolling_replacement  # noqa: E402
 TOKEN = "encoder-token-for-cam-token"
 KEY_HEX = "6b" * 32
 SECONDS = 6
+STREAM_SEGMENT_S = 2
 
 
 def ffmpeg(args, timeout=120, realtime=False):
@@ -132,11 +133,12 @@ def main():
         with open(creds, "w") as f:
             f.write(f"token cam-token sha256:{hashlib.sha256(TOKEN.encode()).hexdigest()}\nkey k1 {KEY_HEX}\n")
         (https_port,) = rolling_replacement.free_ports(1)
-        # Segments of at most 64 KiB: the POSTed stream (about 20 KiB a
-        # second) is cut into several, at its keyframes.
+        # The POSTed stream (about 20 KiB a second, far below the 1 MiB
+        # a piece would need by size) is cut by stream time, at a keyframe
+        # every STREAM_SEGMENT_S.
         server = ws.ingestd(server={"https_listen": json.dumps(f"127.0.0.1:{https_port}")},
                             tls={"encoder_credentials_file": json.dumps(creds)},
-                            protocol={"max_segment_bytes": 65536})
+                            protocol={"stream_segment_ms": STREAM_SEGMENT_S * 1000})
         server.start()
         server.wait_ready()
         base = f"https://127.0.0.1:{https_port}"
@@ -232,8 +234,9 @@ def main():
         post_export = os.path.join(ws.work, "cam-post.ts")
         stats = export(args, ws.store_dir, "cam-post", post_export)
         figures["cam_post"] = {"segments": stats["segments"]}
-        if stats["segments"] < 2:
-            failures.append(f"cam-post: the stream was stored as {stats['segments']} segment(s), not cut")
+        if stats["segments"] != SECONDS // STREAM_SEGMENT_S:
+            failures.append(f"cam-post: the stream was stored as {stats['segments']} segment(s), not "
+                            f"{SECONDS // STREAM_SEGMENT_S} of {STREAM_SEGMENT_S} s")
         if open(post_export, "rb").read() != open(local_ts, "rb").read():
             failures.append(f"cam-post: the export ({os.path.getsize(post_export)} bytes) differs from the local "
                             f"copy ({os.path.getsize(local_ts)} bytes)")

@@ -35,6 +35,7 @@ class ConfigFlagsTest : public ::testing::Test {
     absl::SetFlag(&FLAGS_ack_window_bytes, std::nullopt);
     absl::SetFlag(&FLAGS_max_capture_age_s, std::nullopt);
     absl::SetFlag(&FLAGS_max_capture_lead_s, std::nullopt);
+    absl::SetFlag(&FLAGS_stream_segment_ms, std::nullopt);
     absl::SetFlag(&FLAGS_spool_dir, std::nullopt);
     absl::SetFlag(&FLAGS_commit_interval_ms, std::nullopt);
     absl::SetFlag(&FLAGS_commit_bytes, std::nullopt);
@@ -122,6 +123,7 @@ TEST_F(ConfigFlagsTest, EveryFieldHasAFlag) {
   absl::SetFlag(&FLAGS_ack_window_bytes, "16MiB");
   absl::SetFlag(&FLAGS_max_capture_age_s, target.protocol.max_capture_age_s);
   absl::SetFlag(&FLAGS_max_capture_lead_s, target.protocol.max_capture_lead_s);
+  absl::SetFlag(&FLAGS_stream_segment_ms, target.protocol.stream_segment_ms);
   absl::SetFlag(&FLAGS_spool_dir, target.spool.dir);
   absl::SetFlag(&FLAGS_commit_interval_ms, target.spool.commit_interval_ms);
   absl::SetFlag(&FLAGS_commit_bytes, "512KiB");

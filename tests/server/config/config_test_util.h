@@ -42,7 +42,8 @@ inline IngestConfig ConfigWithEveryFieldChanged() {
                 .max_segment_bytes = (2u << 20) + 123,
                 .ack_window_bytes = 16u << 20,
                 .max_capture_age_s = 7 * 86400,
-                .max_capture_lead_s = 600};
+                .max_capture_lead_s = 600,
+                .stream_segment_ms = 2500};
   c.spool = {.dir = "/srv/spool\tüñí",
              .commit_interval_ms = 7,
              .commit_bytes = 512u << 10,

@@ -2,8 +2,9 @@
 // and on made-up packets: cuts only between packets, before the PAT that
 // precedes a keyframe, the same wherever the bytes are split, each piece
 // playable on its own (ffprobe: its first video frame is a keyframe, and the
-// pieces hold every frame); by size when no keyframe comes; refused when the
-// stream loses sync.
+// pieces hold every frame); at a keyframe by stream time however few bytes;
+// at a frame by stream time, or by size, when no keyframe comes; refused when
+// the stream loses sync.
 #include "server/http_ingest/ts_cutter.h"
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "server/http_ingest/ts_timing.h"
 #include "tests/support/shell_output.h"
 #include "tests/support/temp_dir.h"
 
@@ -53,12 +55,37 @@ class TsCutterEncodedTest : public ::testing::Test {
       GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
     }
     path_ = dir_.path() + "/stream.ts";
+    stream_ = Encode(path_, 25);
+  }
+
+  // Six seconds of 25 frames a second, a keyframe every `gop` frames.
+  std::string Encode(const std::string& path, int gop) {
     ShellOutput(
         absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
-                     "-t 6 -c:v libx264 -g 25 -pix_fmt yuv420p -f mpegts ", path_, " 2>&1"));
-    stream_ = ReadFile(path_);
-    ASSERT_GT(stream_.size(), 20 * kTsPacketBytes) << "ffmpeg wrote no stream";
-    ASSERT_EQ(stream_.size() % kTsPacketBytes, 0u);
+                     "-t 6 -c:v libx264 -g ", gop, " -pix_fmt yuv420p -f mpegts ", path, " 2>&1"));
+    std::string stream = ReadFile(path);
+    EXPECT_GT(stream.size(), 20 * kTsPacketBytes) << "ffmpeg wrote no stream";
+    EXPECT_EQ(stream.size() % kTsPacketBytes, 0u);
+    return stream;
+  }
+
+  // The pieces the cuts make, written out; each must hold frames.
+  std::vector<std::string> WritePieces(const std::string& stream, const std::vector<uint64_t>& cuts) {
+    std::vector<uint64_t> bounds = {0};
+    bounds.insert(bounds.end(), cuts.begin(), cuts.end());
+    bounds.push_back(stream.size());
+    std::vector<std::string> paths;
+    for (size_t i = 0; i + 1 < bounds.size(); ++i) {
+      paths.push_back(absl::StrCat(dir_.path(), "/piece", i, ".ts"));
+      std::ofstream(paths.back(), std::ios::binary) << stream.substr(bounds[i], bounds[i + 1] - bounds[i]);
+    }
+    return paths;
+  }
+
+  static double PieceSeconds(const std::string& stream, uint64_t from, uint64_t to) {
+    TsTiming timing;
+    timing.Scan(std::string_view(stream).substr(from, to - from));
+    return timing.duration_us().value_or(0) / 1e6;
   }
 
   // Video frames ffprobe decodes from a file, and whether each is a keyframe.
@@ -66,6 +93,12 @@ class TsCutterEncodedTest : public ::testing::Test {
     const std::string out = ShellOutput(
         absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 ", path));
     return absl::StrSplit(out, '\n', absl::SkipEmpty());
+  }
+
+  size_t VideoPackets(const std::string& path) {
+    const std::string out = ShellOutput(
+        absl::StrCat("/usr/bin/ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 ", path));
+    return std::vector<std::string>(absl::StrSplit(out, '\n', absl::SkipEmpty())).size();
   }
 
   TempDir dir_;
@@ -89,14 +122,10 @@ TEST_F(TsCutterEncodedTest, CutsBeforeTheTablesOfEachKeyframeWhereverTheBytesAre
   }
 
   // Each piece plays on its own, and together they hold every frame.
-  std::vector<uint64_t> bounds = {0};
-  bounds.insert(bounds.end(), cuts.begin(), cuts.end());
-  bounds.push_back(stream_.size());
+  const std::vector<std::string> pieces = WritePieces(stream_, cuts);
   size_t frames = 0;
-  for (size_t i = 0; i + 1 < bounds.size(); ++i) {
-    const std::string piece_path = absl::StrCat(dir_.path(), "/piece", i, ".ts");
-    std::ofstream(piece_path, std::ios::binary) << stream_.substr(bounds[i], bounds[i + 1] - bounds[i]);
-    const std::vector<std::string> flags = KeyFrameFlags(piece_path);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    const std::vector<std::string> flags = KeyFrameFlags(pieces[i]);
     ASSERT_FALSE(flags.empty()) << "piece " << i;
     EXPECT_TRUE(flags.front().starts_with("1")) << "piece " << i << " starts with a keyframe: " << flags.front();
     frames += flags.size();
@@ -113,6 +142,55 @@ TEST_F(TsCutterEncodedTest, KeyframesCloserThanTheMinimumShareASegment) {
     EXPECT_GE(cut - start, stream_.size() / 3 - kCutLookbackPackets * kTsPacketBytes);
     start = cut;
   }
+}
+
+// A small stream (a few KB a second) reaches no byte minimum for seconds:
+// stream time cuts it at keyframes all the same.
+TEST_F(TsCutterEncodedTest, KeyframesCutByStreamTimeHoweverFewTheBytes) {
+  const TsCutterOptions options{.min_bytes = 1 << 30, .max_bytes = 1 << 30, .min_duration_us = 2'000'000};
+  const std::vector<uint64_t> cuts = CutAll(stream_, 4096, options);
+  ASSERT_EQ(cuts.size(), 2u) << "six seconds in pieces of two";
+  EXPECT_EQ(CutAll(stream_, 187, options), cuts);
+  uint64_t start = 0;
+  for (uint64_t cut : cuts) {
+    EXPECT_EQ(PidAt(stream_, cut), 0u) << "a piece starts with the PAT";
+    EXPECT_NEAR(PieceSeconds(stream_, start, cut), 2.0, 0.05) << "piece ending at " << cut;
+    start = cut;
+  }
+  for (const std::string& piece : WritePieces(stream_, cuts)) {
+    const std::vector<std::string> flags = KeyFrameFlags(piece);
+    ASSERT_FALSE(flags.empty()) << piece;
+    EXPECT_TRUE(flags.front().starts_with("1")) << piece << " starts with a keyframe";
+  }
+  // With the byte minimum reached first, bytes decide as before.
+  EXPECT_EQ(
+      CutAll(stream_, 4096, {.min_bytes = 4 * kTsPacketBytes, .max_bytes = 4 << 20, .min_duration_us = 2'000'000}),
+      CutAll(stream_, 4096, {.min_bytes = 4 * kTsPacketBytes, .max_bytes = 4 << 20}));
+}
+
+// One keyframe in six seconds: past max_duration the stream is cut at a
+// frame; no frame is lost and each piece lasts about that long.
+TEST_F(TsCutterEncodedTest, WithoutKeyframesAStreamIsCutAtAFrameByStreamTime) {
+  const std::string path = dir_.path() + "/one-keyframe.ts";
+  const std::string stream = Encode(path, 1000);
+  const TsCutterOptions options{
+      .min_bytes = 1 << 30, .max_bytes = 1 << 30, .min_duration_us = 500'000, .max_duration_us = 1'500'000};
+  const std::vector<uint64_t> cuts = CutAll(stream, 1000, options);
+  ASSERT_EQ(cuts.size(), 3u) << "six seconds in pieces of one and a half";
+  EXPECT_EQ(CutAll(stream, 188, options), cuts);
+  uint64_t start = 0;
+  for (uint64_t cut : cuts) {
+    // Counted from the frame that opens the piece, in the order frames are
+    // sent; B-frames are shown earlier than sent (x264 holds back up to
+    // three), so a piece cut between keyframes gains or loses a few frames.
+    EXPECT_NEAR(PieceSeconds(stream, start, cut), 1.5, 0.3) << "piece ending at " << cut;
+    start = cut;
+  }
+  // Pieces cut between keyframes need the one before to decode: count the
+  // video packets (frames as sent), not what decodes alone.
+  size_t packets = 0;
+  for (const std::string& piece : WritePieces(stream, cuts)) packets += VideoPackets(piece);
+  EXPECT_EQ(packets, VideoPackets(path));
 }
 
 // Packets on one PID with no tables and no keyframes: cut by size only.

@@ -147,8 +147,8 @@ class IngestdChild {
     // it are an earlier, dead process's, on their way out (see
     // WaitUntilNotListening). Connections handed to them would be reset.
     if (!WaitUntilNotListening(options_.port, ListeningSocketInodes(options_.port), timeout)) {
-      return absl::DeadlineExceededError(absl::StrCat("port ", options_.port, " still had listeners of an earlier ingestd after ",
-                                                      absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "port ", options_.port, " still had listeners of an earlier ingestd after ", absl::FormatDuration(timeout)));
     }
     // A fresh admin port each time, so no earlier process can answer on it.
     const uint16_t admin_port = PickFreePort();
