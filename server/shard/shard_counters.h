@@ -79,7 +79,10 @@ namespace ingest {
 #define INGEST_SHARD_GAUGE_TABLE(F, X)                                                                                 \
   F(X, connections_open, "Camera connections open now.")                                                               \
   F(X, handshakes_in_progress, "Connections accepted and not yet through their TLS handshake.")                       \
-  F(X, spool_write_stalled, "1 while the shard's spool batch waits for disk space, else 0.")
+  F(X, spool_write_stalled, "1 while the shard's spool batch waits for disk space, else 0.")                           \
+  F(X, segment_memory_bytes,                                                                                           \
+    "Segment record memory in use (sessions filling records, the spool writing them); at most "                        \
+    "spool.shard_memory_bytes per shard. Sampled every 100 ms.")
 
 // F for the tables above: X(name) or X(name, help).
 #define INGEST_SHARD_NAME_ONLY(X, name, help) X(name)

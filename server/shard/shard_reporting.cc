@@ -48,6 +48,7 @@ void Shard::CountPhases() {
   for (size_t i = 0; i < counts.size(); ++i) {
     counters_.connections_by_phase[i].store(counts[i], std::memory_order_relaxed);
   }
+  counters_.segment_memory_bytes.store(pool_.bytes_in_use(), std::memory_order_relaxed);
 }
 
 void Shard::CountOutcome(SessionOutcome outcome) {

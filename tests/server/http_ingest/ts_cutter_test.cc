@@ -17,21 +17,17 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "server/http_ingest/ts_timing.h"
+#include "tests/support/encoded_ts.h"
 #include "tests/support/shell_output.h"
 #include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
 
+using ::ingest::testing::EncodeTestPattern;
+using ::ingest::testing::FfmpegInstalled;
 using ::ingest::testing::ShellOutput;
 using ::ingest::testing::TempDir;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 uint16_t PidAt(const std::string& stream, uint64_t at) {
   return static_cast<uint16_t>(((static_cast<uint8_t>(stream[at + 1]) & 0x1F) << 8) |
@@ -51,19 +47,14 @@ std::vector<uint64_t> CutAll(const std::string& stream, size_t piece, const TsCu
 class TsCutterEncodedTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists("/usr/bin/ffmpeg") || !std::filesystem::exists("/usr/bin/ffprobe")) {
-      GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
-    }
+    if (!FfmpegInstalled()) GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
     path_ = dir_.path() + "/stream.ts";
     stream_ = Encode(path_, 25);
   }
 
   // Six seconds of 25 frames a second, a keyframe every `gop` frames.
   std::string Encode(const std::string& path, int gop) {
-    ShellOutput(
-        absl::StrCat("/usr/bin/ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc=size=320x240:rate=25 ",
-                     "-t 6 -c:v libx264 -g ", gop, " -pix_fmt yuv420p -f mpegts ", path, " 2>&1"));
-    std::string stream = ReadFile(path);
+    std::string stream = EncodeTestPattern(path, 6, gop);
     EXPECT_GT(stream.size(), 20 * kTsPacketBytes) << "ffmpeg wrote no stream";
     EXPECT_EQ(stream.size() % kTsPacketBytes, 0u);
     return stream;
