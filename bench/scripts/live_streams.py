@@ -22,16 +22,14 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
 import socket
-import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
+
+from local_ingestd import LocalIngestd, open_https
 
 CHUNK_S = 0.1  # a chunk every 100 ms, as an encoder flushes its muxer
 
@@ -51,11 +49,8 @@ def encode(path, seconds, bitrate):
 
 
 async def encoder(index, port, token, stream, seconds, results):
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        reader, writer = await open_https(port)
     except OSError:
         results["connect_failures"] += 1
         return
@@ -152,21 +147,8 @@ def main():
                  "--max_connections_per_source", str(args.streams + 100), "--idle_timeout_ms", "120000"]
         if args.stream_segment_ms:
             flags += ["--stream_segment_ms", str(args.stream_segment_ms)]
-        log = open(os.path.join(work, "ingestd.log"), "w")
-        server = subprocess.Popen(flags, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            admin_port = None
-            for _ in range(200):
-                text = open(os.path.join(work, "ingestd.log")).read()
-                m = re.search(r'"event":"ingestd_serving".*?"admin_port":(\d+)', text)
-                if m:
-                    admin_port = int(m.group(1))
-                    break
-                if server.poll() is not None:
-                    sys.exit(f"ingestd exited: {text[-2000:]}")
-                time.sleep(0.1)
-            if admin_port is None:
-                sys.exit("ingestd did not start serving")
+        with LocalIngestd(flags, work) as server:
+            admin_port = server.admin_port
             started = time.monotonic()
             results = asyncio.run(run(https_port, admin_port, token, stream, args))
             wall = time.monotonic() - started
@@ -191,14 +173,6 @@ def main():
                 "rss_mib_peak": round(max(results["rss_samples"]) / 2**20 if results["rss_samples"] else 0, 1),
                 "answer_wait_ms_p50": round(percentile(results["answer_wait_ms"], 50), 1),
                 "wall_s": round(wall, 1), "load": open("/proc/loadavg").read().split()[:3]}))
-        finally:
-            if server.poll() is None:
-                os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -17,16 +17,13 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
 import socket
-import ssl
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
+
+from local_ingestd import LocalIngestd, open_https
 
 
 def free_port():
@@ -43,11 +40,8 @@ def percentile(values, p):
 
 
 async def encoder(index, port, token, args, deadline, results):
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        reader, writer = await open_https(port)
     except OSError:
         results["connect_failures"] += 1
         return
@@ -108,28 +102,16 @@ def main():
     with open(os.path.join(work, "encoders.txt"), "w") as f:
         f.writelines(f"token slow-{i} sha256:{digest}\n" for i in range(args.connections))
     https_port = free_port()
-    log = open(os.path.join(work, "ingestd.log"), "w")
-    server = subprocess.Popen(
-        [args.ingestd, "--dev-certs", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-         "--state-dir", os.path.join(work, "var"), "--shards", "1", "--max_connections", "10000",
-         "--shard_memory_bytes", args.shard_memory,
-         "--https_listen", f"127.0.0.1:{https_port}", "--encoder_credentials", os.path.join(work, "encoders.txt"),
-         "--max_connections_per_source", str(args.connections + 100)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    argv = [args.ingestd, "--dev-certs", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+            "--state-dir", os.path.join(work, "var"), "--shards", "1", "--max_connections", "10000",
+            "--shard_memory_bytes", args.shard_memory,
+            "--https_listen", f"127.0.0.1:{https_port}", "--encoder_credentials", os.path.join(work, "encoders.txt"),
+            "--max_connections_per_source", str(args.connections + 100)]
     try:
-        admin_port = None
-        for _ in range(200):
-            text = open(os.path.join(work, "ingestd.log")).read()
-            m = re.search(r'"event":"ingestd_serving".*?"admin_port":(\d+)', text)
-            if m:
-                admin_port = int(m.group(1))
-                break
-            if server.poll() is not None:
-                sys.exit(f"ingestd exited: {text[-2000:]}")
-            time.sleep(0.1)
-        results = asyncio.run(run_encoders(https_port, token, args))
-        with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as response:
-            metrics = response.read().decode()
+        with LocalIngestd(argv, work) as server:
+            results = asyncio.run(run_encoders(https_port, token, args))
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.admin_port}/metrics", timeout=5) as response:
+                metrics = response.read().decode()
         pauses = sum(float(l.rpartition(" ")[2]) for l in metrics.splitlines()
                      if l.startswith("ingest_backpressure_pauses_total"))
         waits = results["answer_wait_ms"]
@@ -142,13 +124,6 @@ def main():
                           "backpressure_pauses": int(pauses), "broken_connections": results["broken"],
                           "load": open("/proc/loadavg").read().split()[:3]}))
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 
