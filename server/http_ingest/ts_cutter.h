@@ -8,9 +8,9 @@
 //   segment holds at least min_bytes. The cut goes before the PAT that
 //   precedes the keyframe when one came within the last kCutLookbackPackets
 //   packets with no video packet between (ffmpeg writes PAT, PMT,
-//   keyframe), so the piece starts with the tables a player needs;
-//   Or, with min_duration_us, at the first keyframe once the segment lasts
-//   that long in stream time (its video's timestamps), however few bytes it
+//   keyframe), so the piece starts with the tables a player needs. With
+//   min_duration_us, also at the first keyframe once the segment lasts that
+//   long in stream time (its video's timestamps), however few bytes it
 //   holds: a low-bitrate camera's pieces reach the spool as often as a busy
 //   one's;
 // - at a frame (a video PES start) when no keyframe comes within
@@ -78,9 +78,9 @@ class TsCutter {
   const TsCutterOptions options_;
   TsPacketAssembler packets_;
   TsProgramTracker programs_;
-  uint64_t segment_start_ = 0;  // stream offset of the open segment
-  uint64_t last_pat_ = 0;       // stream offset of the last PAT packet (valid if seen_pat_)
-  uint64_t last_video_packet_ = 0;
+  uint64_t segment_start_ = 0;      // stream offset of the open segment
+  uint64_t last_pat_ = 0;           // stream offset of the last PAT packet (valid if seen_pat_)
+  uint64_t last_video_packet_ = 0;  // stream offset of the last packet on the video PID
   bool seen_pat_ = false;
   std::optional<uint64_t> segment_first_pts_;  // of the open segment's first frame with one
 };
