@@ -11,7 +11,12 @@ A sender hardly notices a server that stops reading: its bytes wait in the
 kernel's socket buffers.
 
     python3 bench/scripts/live_streams.py --ingestd build/server/ingestd \\
-        [--streams 200] [--seconds 20] [--bitrate 160k] [--shard_memory 64MiB] [--stream_segment_ms 4000]
+        [--streams 200] [--seconds 20] [--bitrate 160k] [--shard_memory 64MiB] [--stream_segment_ms 4000] \\
+        [--cameras 100 --camera_sim build/bench/camera-sim]
+
+With --cameras, as many native cameras (camera-sim, mutual TLS, 64 KiB
+segments at 512 kbit/s) record on the same shard meanwhile: what the streams'
+booked memory does to them (their ACK(spooled) latency).
 
 Prints one JSON line. Loopback only; every connection and the server are
 stopped when it ends.
@@ -131,6 +136,8 @@ def main():
     p.add_argument("--bitrate", default="160k", help="the encoded file's video bitrate (ffmpeg -b:v)")
     p.add_argument("--shard_memory", default="64MiB")
     p.add_argument("--stream_segment_ms", type=int, default=0, help="0: the server's default")
+    p.add_argument("--cameras", type=int, default=0, help="native cameras beside the streams (camera-sim)")
+    p.add_argument("--camera_sim", default="", help="camera-sim binary, for --cameras")
     args = p.parse_args()
     work = tempfile.mkdtemp(prefix="live-streams-")
     try:
@@ -139,8 +146,8 @@ def main():
         digest = hashlib.sha256(token.encode()).hexdigest()
         with open(os.path.join(work, "encoders.txt"), "w") as f:
             f.writelines(f"token live-{i} sha256:{digest}\n" for i in range(args.streams))
-        https_port = free_port()
-        flags = [args.ingestd, "--dev-certs", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+        https_port, camera_port = free_port(), free_port()
+        flags = [args.ingestd, "--dev-certs", "--listen", f"127.0.0.1:{camera_port}", "--admin-listen", "127.0.0.1:0",
                  "--state-dir", os.path.join(work, "var"), "--shards", "1", "--max_connections", "10000",
                  "--shard_memory_bytes", args.shard_memory, "--https_listen", f"127.0.0.1:{https_port}",
                  "--encoder_credentials", os.path.join(work, "encoders.txt"),
@@ -149,14 +156,28 @@ def main():
             flags += ["--stream_segment_ms", str(args.stream_segment_ms)]
         with LocalIngestd(flags, work) as server:
             admin_port = server.admin_port
+            sim = None
+            if args.cameras:
+                certs = os.path.join(work, "var", "dev-certs")
+                subprocess.run([args.ingestd, "certs", "--out", certs, "--cameras", str(args.cameras)], check=True,
+                               capture_output=True, timeout=300)
+                sim = subprocess.Popen([args.camera_sim, "--target", f"127.0.0.1:{camera_port}", "--certs_dir", certs,
+                                        "--cameras", str(args.cameras), "--segment_bytes", "65536", "--segment_ms",
+                                        "1024", "--duration_s", str(args.seconds), "--quiet", "--json"],
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             started = time.monotonic()
-            results = asyncio.run(run(https_port, admin_port, token, stream, args))
+            results = asyncio.run(run(https_port, admin_port, token, stream, args)) if args.streams else None
+            cameras = json.loads(sim.communicate(timeout=args.seconds + 120)[0]) if sim else None
             wall = time.monotonic() - started
             with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics", timeout=5) as response:
                 metrics = response.read().decode()
+            if results is None:  # cameras alone: a baseline
+                results = {"answer_wait_ms": [], "lag_s": [], "statuses": {}, "broken": 0, "connect_failures": 0,
+                           "memory_samples": [], "rss_samples": [], "unspooled_bytes": []}
             memory = results["memory_samples"]
-            rate = len(stream) / args.seconds * args.streams
-            unspooled_s = [b / rate for b in results["unspooled_bytes"]]
+            rate = max(1, len(stream) / args.seconds * args.streams)
+            # The spooled-bytes counter counts the cameras' bytes too: only without them.
+            unspooled_s = [] if args.cameras else [b / rate for b in results["unspooled_bytes"]]
             print(json.dumps({
                 "streams": args.streams, "seconds": args.seconds, "bitrate": args.bitrate,
                 "stream_kib_per_s": round(len(stream) / args.seconds / 1024, 1),
@@ -172,6 +193,10 @@ def main():
                 "segment_memory_mib_peak": round(max(memory) / 2**20 if memory else float("nan"), 1),
                 "rss_mib_peak": round(max(results["rss_samples"]) / 2**20 if results["rss_samples"] else 0, 1),
                 "answer_wait_ms_p50": round(percentile(results["answer_wait_ms"], 50), 1),
+                "cameras": cameras and {"cameras": cameras["cameras"], "segments_acked": cameras["segments_acked"],
+                                        "all_acked": cameras["all_acked"],
+                                        "ack_spooled_ms": {k: round(cameras["ack_spooled_ms"][k], 1)
+                                                           for k in ("p50", "p99", "max")}},
                 "wall_s": round(wall, 1), "load": open("/proc/loadavg").read().split()[:3]}))
     finally:
         shutil.rmtree(work, ignore_errors=True)
