@@ -21,6 +21,9 @@ constexpr size_t kTsPacket = 188;
 // packet once it is whole, so the packet being assembled and the lookback
 // (moved to the next piece) may sit in the record for a moment.
 constexpr size_t kStreamSlackBytes = kTsPacket * (kCutLookbackPackets + 2);
+// A stream's record is never smaller than this (or max_segment_bytes): the
+// floor under its adaptive size (HttpIngestSession::StreamPieceRoom).
+constexpr uint64_t kStreamRecordFloorBytes = 256 << 10;
 // A piece is called a keyframe when one of its first packets carries the
 // random-access indicator (the cutter put a PAT and PMT before it).
 constexpr size_t kKeyframeLookPackets = 16;
@@ -210,6 +213,7 @@ void HttpIngestSession::OnHead(const HttpRequestHead& head) {
     piece_start_ = 0;
     first_piece_seq_ = 0;
     pieces_in_flight_ = 0;
+    peak_piece_bytes_ = 0;
   } else {
     absl::StatusOr<HlsName> name = ClassifyHlsName(target->name);
     if (!name.ok()) return Refuse(400, ToStd(name.status().message()), HttpIngestEvent::kBadRequest);
@@ -327,13 +331,14 @@ bool HttpIngestSession::EnsureRoom() {
   // therefore holds max_segment_bytes while it lasts.
   size_t payload = static_cast<size_t>(UploadLimit(kind_));
   if (kind_ != Kind::kStream && content_length_.has_value()) payload = static_cast<size_t>(*content_length_);
-  if (kind_ == Kind::kStream) payload += kStreamSlackBytes;
+  if (kind_ == Kind::kStream) payload = static_cast<size_t>(StreamPieceRoom()) + kStreamSlackBytes;
   SegmentBuffer record = host_.AllocateRecord(header_bytes_ + payload);
   if (record.data == nullptr) {
     wait_ = Wait::kMemory;
     return false;
   }
   record_ = record;
+  if (kind_ == Kind::kStream) cutter_->LimitOpenSegment(payload - kStreamSlackBytes);
   if (!carry_.empty()) {
     // A stream's bytes after its last cut, kept by the session meanwhile.
     std::memcpy(record_.data + header_bytes_, carry_.data(), carry_.size());
@@ -344,6 +349,23 @@ bool HttpIngestSession::EnsureRoom() {
     FinishStream();
   }
   return true;
+}
+
+uint64_t HttpIngestSession::StreamPieceRoom() const {
+  // A stream holds its record for a whole piece, seconds at a time, so one
+  // of max_segment_bytes for every stream would let a shard's memory serve
+  // only a few dozen streams (and leave none for its cameras). Instead:
+  // twice the stream's recent largest piece, so the piece still ends at a
+  // keyframe after its bitrate doubles (the cutter takes a keyframe once the
+  // piece fills half its record); past that it is cut by size, and the next
+  // record is larger. A stream starts at the floor: a busy one's first
+  // pieces may be cut by size before the records have grown to it.
+  const uint64_t max = limits_.max_segment_bytes;
+  const uint64_t floor = std::min(kStreamRecordFloorBytes, max);
+  const uint64_t want = 2 * peak_piece_bytes_;
+  // Never less than the cutter has already scanned of the piece (a parser
+  // step may be scanned before its bytes are in carry_).
+  return std::max<uint64_t>(std::clamp(want, floor, max), cutter_->open_segment_bytes() + kTsPacket);
 }
 
 void HttpIngestSession::OnBody(std::string_view piece) {
@@ -423,6 +445,7 @@ void HttpIngestSession::CutStreamPiece(size_t end) {
   // piece's record goes to the spool.
   const uint8_t* payload = record_.data + header_bytes_;
   carry_.assign(reinterpret_cast<const char*>(payload) + end, filled_ - end);
+  peak_piece_bytes_ = std::max<uint64_t>(end, peak_piece_bytes_ - peak_piece_bytes_ / 4);
   const uint32_t duration = std::min(timing_.duration_us().value_or(0), camproto::kMaxSegmentDurationUs);
   SpoolPiece(camera_->accepted() + 1, end, piece_arrival_us_, duration, KeyframeFlag(payload, end));
   filled_ = carry_.size();

@@ -168,6 +168,8 @@ class HttpIngestSession final : private HttpRequestSink {
   std::optional<uint64_t> BodyLimit() const override;
   // The most an upload of `kind` may hold (kStream: a piece).
   uint64_t UploadLimit(Kind kind) const;
+  // The payload room of a stream's next record (see EnsureRoom).
+  uint64_t StreamPieceRoom() const;
 
   void Process();
   // The request's path names a camera this connection may push to: checks
@@ -270,6 +272,9 @@ class HttpIngestSession final : private HttpRequestSink {
   int64_t piece_arrival_us_ = 0;
   uint64_t first_piece_seq_ = 0;
   uint32_t pieces_in_flight_ = 0;
+  // The stream's recent largest piece: each cut piece's size, or this less
+  // a quarter per piece, whichever is larger. 0 before the first cut.
+  uint64_t peak_piece_bytes_ = 0;
   std::vector<uint64_t> cuts_;
 };
 

@@ -10,13 +10,23 @@ TsCutter::TsCutter(const TsCutterOptions& options)
     : options_{.min_bytes = options.min_bytes,
                .max_bytes = std::max({options.max_bytes, options.min_bytes, uint64_t{kTsPacketBytes}}),
                .min_duration_us = options.min_duration_us,
-               .max_duration_us = options.max_duration_us} {}
+               .max_duration_us = options.max_duration_us},
+      open_min_bytes_(options_.min_bytes),
+      open_max_bytes_(options_.max_bytes) {}
 
 void TsCutter::Cut(uint64_t at, std::vector<uint64_t>& cuts) {
   if (at <= segment_start_) return;
   cuts.push_back(at);
   segment_start_ = at;
   segment_first_pts_.reset();
+  open_min_bytes_ = options_.min_bytes;
+  open_max_bytes_ = options_.max_bytes;
+}
+
+void TsCutter::LimitOpenSegment(uint64_t max_bytes) {
+  const uint64_t held = open_segment_bytes();
+  open_max_bytes_ = std::clamp(max_bytes, held + kTsPacketBytes, std::max(options_.max_bytes, held + kTsPacketBytes));
+  open_min_bytes_ = std::min(options_.min_bytes, open_max_bytes_ / 2);
 }
 
 int64_t TsCutter::TicksIntoSegment(std::optional<uint64_t> pts) {
@@ -37,7 +47,7 @@ void TsCutter::AtFrame(const uint8_t* p, uint64_t at, std::vector<uint64_t>& cut
   const int64_t ticks = TicksIntoSegment(pts);
   const auto lasted = [&](uint32_t us) { return us != 0 && ticks * 1'000'000 >= int64_t{us} * kTsPtsTicksPerSecond; };
   const bool keyframe_due =
-      TsRandomAccess(p) && (at - segment_start_ >= options_.min_bytes || lasted(options_.min_duration_us));
+      TsRandomAccess(p) && (at - segment_start_ >= open_min_bytes_ || lasted(options_.min_duration_us));
   if (!keyframe_due && !lasted(options_.max_duration_us)) return;
   // Only tables between them: a PAT sent in the middle of the previous
   // frame (periodic ones are) stays with that frame's packets.
@@ -62,7 +72,7 @@ absl::Status TsCutter::Inspect(const uint8_t* p, uint64_t at, std::vector<uint64
     if (TsStartsUnit(p)) AtFrame(p, at, cuts);
     last_video_packet_ = at;
   }
-  if (at + kTsPacketBytes - segment_start_ > options_.max_bytes) Cut(at, cuts);
+  if (at + kTsPacketBytes - segment_start_ > open_max_bytes_) Cut(at, cuts);
   return absl::OkStatus();
 }
 

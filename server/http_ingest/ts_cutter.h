@@ -58,6 +58,14 @@ class TsCutter {
   // new segments start (increasing, after every earlier cut).
   absl::Status Scan(std::string_view piece, std::vector<uint64_t>& cuts);
 
+  // The open segment (from the last cut on) goes into a record of
+  // `max_bytes`: it is cut by size there instead of at options().max_bytes,
+  // and at a keyframe once it holds half of that (if less than min_bytes).
+  // Until the next cut; never below what the segment already holds.
+  void LimitOpenSegment(uint64_t max_bytes);
+  // Bytes scanned since the last cut (the open segment so far).
+  uint64_t open_segment_bytes() const { return packets_.bytes_fed() - segment_start_; }
+
   uint64_t bytes_scanned() const { return packets_.bytes_fed(); }
   // The stream so far ends between packets (a body that ends elsewhere was cut short).
   bool at_packet_boundary() const { return packets_.at_packet_boundary(); }
@@ -83,6 +91,9 @@ class TsCutter {
   uint64_t last_video_packet_ = 0;  // stream offset of the last packet on the video PID
   bool seen_pat_ = false;
   std::optional<uint64_t> segment_first_pts_;  // of the open segment's first frame with one
+  // The open segment's byte rules: options_' unless LimitOpenSegment narrowed them.
+  uint64_t open_min_bytes_ = 0;
+  uint64_t open_max_bytes_ = 0;
 };
 
 }  // namespace ingest

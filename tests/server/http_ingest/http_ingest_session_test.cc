@@ -18,7 +18,9 @@
 #include "proto/frame.h"
 #include "server/spool/metadata_streams.h"
 #include "server/spool/spool_record.h"
+#include "tests/support/encoded_ts.h"
 #include "tests/support/fmp4_builder.h"
+#include "tests/support/temp_dir.h"
 
 namespace ingest {
 namespace {
@@ -48,6 +50,7 @@ class FakeHttpHost final : public HttpIngestHost {
 
   SegmentBuffer AllocateRecord(size_t bytes) override {
     if (deny_memory) return {};
+    allocations.push_back(bytes);
     ++buffers_out;
     bytes_out += bytes;
     peak_bytes_out = std::max(peak_bytes_out, bytes_out);
@@ -103,6 +106,7 @@ class FakeHttpHost final : public HttpIngestHost {
   int64_t buffers_out = 0;
   size_t bytes_out = 0;  // held by sessions, not yet spooled
   size_t peak_bytes_out = 0;
+  std::vector<size_t> allocations;  // the size of every record asked for
   std::vector<Stored> spooled;
   std::vector<Stored> durable;
   std::map<HttpIngestEvent, int> counts;
@@ -450,6 +454,54 @@ TEST(HttpIngestSessionTest, AStreamIsCutIntoConsecutiveSegmentsAndAnsweredWhenAl
   }
   EXPECT_EQ(joined, stream) << "the pieces laid end to end are the stream";
   EXPECT_EQ(host.buffers_out, 0);
+}
+
+TEST(HttpIngestSessionTest, ALowBitrateStreamHoldsRecordsSizedToItsPiecesNotToTheSegmentLimit) {
+  if (!ingest::testing::FfmpegInstalled()) GTEST_SKIP() << "ffmpeg is not installed (scripts/setup.sh installs it)";
+  ingest::testing::TempDir dir;
+  // Twelve seconds at about 20 KiB a second, a keyframe a second.
+  const std::string stream = ingest::testing::EncodeTestPattern(dir.path() + "/low.ts", 12, 25);
+  ASSERT_GT(stream.size(), 100u * 188);
+  FakeHttpHost host;
+  HttpIngestLimits limits;  // 4 MiB segments, keyframe after 1 MiB
+  limits.stream_segment_us = 2'000'000;
+  HttpIngestSession session(host, limits, "");
+  Feed(session, Chunked("POST", "/v1/cameras/cam-1/stream", stream, 16384), 5000);
+  host.MakeDurable();
+  EXPECT_EQ(Statuses(session.outbox()), std::vector<std::string>{"201"});
+  ASSERT_EQ(host.durable.size(), 6u) << "pieces of two seconds";
+  std::string joined;
+  for (size_t i = 0; i < host.durable.size(); ++i) joined += host.Payload(i);
+  EXPECT_EQ(joined, stream);
+
+  // Every record the floor of 256 KiB (twice a piece is far less), not 4 MiB.
+  ASSERT_EQ(host.allocations.size(), host.durable.size());
+  for (size_t i = 0; i < host.allocations.size(); ++i) {
+    EXPECT_GE(host.allocations[i], 256u << 10) << "record " << i;
+    EXPECT_LE(host.allocations[i], (256u << 10) + 4096) << "record " << i;
+  }
+  EXPECT_EQ(host.buffers_out, 0);
+
+  // Without the time rule (a minute), the pieces end at the first keyframe
+  // past half their record, each starting with the tables and a keyframe.
+  FakeHttpHost host2;
+  limits.stream_segment_us = 60'000'000;
+  HttpIngestSession session2(host2, limits, "");
+  Feed(session2, Chunked("POST", "/v1/cameras/cam-1/stream", stream, 16384), 5000);
+  host2.MakeDurable();
+  EXPECT_EQ(Statuses(session2.outbox()), std::vector<std::string>{"201"});
+  ASSERT_GE(host2.durable.size(), 2u);
+  joined.clear();
+  for (size_t i = 0; i < host2.durable.size(); ++i) {
+    const std::string piece = host2.Payload(i);
+    joined += piece;
+    if (i + 1 < host2.durable.size()) {
+      EXPECT_GE(piece.size(), (128u << 10) - 8 * 188) << "piece " << i;
+      EXPECT_LE(piece.size(), host2.allocations[i]) << "piece " << i;
+    }
+    EXPECT_TRUE(host2.Header(i).flags & camproto::kSegmentFlagKeyframe) << "piece " << i << " starts at a keyframe";
+  }
+  EXPECT_EQ(joined, stream);
 }
 
 TEST(HttpIngestSessionTest, AStreamCutOffIsNeverAnsweredAndItsLastPieceNotStored) {

@@ -184,6 +184,45 @@ TEST_F(TsCutterEncodedTest, WithoutKeyframesAStreamIsCutAtAFrameByStreamTime) {
   EXPECT_EQ(packets, VideoPackets(path));
 }
 
+// A segment limited to a record of L bytes is cut at a keyframe once it
+// holds L/2, and by size at L when keyframes come too late.
+TEST_F(TsCutterEncodedTest, ALimitedSegmentEndsAtAKeyframePastHalfItsLimitOrAtTheLimit) {
+  const uint64_t per_second = stream_.size() / 6;
+  const auto cut_limited = [&](uint64_t limit) {
+    TsCutter cutter({.min_bytes = 1 << 30, .max_bytes = 1 << 30});
+    std::vector<uint64_t> cuts;
+    cutter.LimitOpenSegment(limit);
+    for (size_t at = 0; at < stream_.size(); at += 1000) {
+      const size_t before = cuts.size();
+      EXPECT_TRUE(cutter.Scan(std::string_view(stream_).substr(at, 1000), cuts).ok());
+      if (cuts.size() > before) cutter.LimitOpenSegment(limit);  // the next piece's record
+    }
+    return cuts;
+  };
+  EXPECT_TRUE(CutAll(stream_, 1000, {.min_bytes = 1 << 30, .max_bytes = 1 << 30}).empty()) << "unlimited: no cut";
+
+  const uint64_t roomy = 3 * per_second;
+  const std::vector<uint64_t> at_keyframes = cut_limited(roomy);
+  ASSERT_GE(at_keyframes.size(), 2u);
+  uint64_t start = 0;
+  for (uint64_t cut : at_keyframes) {
+    EXPECT_EQ(PidAt(stream_, cut), 0u) << "cut at " << cut << " is at a keyframe's tables";
+    EXPECT_GE(cut - start, roomy / 2 - kCutLookbackPackets * kTsPacketBytes);
+    EXPECT_LE(cut - start, roomy);
+    start = cut;
+  }
+
+  const uint64_t tight = per_second / 3;
+  const std::vector<uint64_t> by_size = cut_limited(tight);
+  ASSERT_GE(by_size.size(), 6u);
+  start = 0;
+  for (uint64_t cut : by_size) {
+    EXPECT_LE(cut - start, tight);
+    EXPECT_EQ(cut % kTsPacketBytes, 0u);
+    start = cut;
+  }
+}
+
 // Packets on one PID with no tables and no keyframes: cut by size only.
 std::string PlainPackets(size_t count) {
   std::string stream;
